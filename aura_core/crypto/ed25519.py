@@ -1,0 +1,89 @@
+"""Single-signer Ed25519 (RFC 8032) for device keys, receipts and 1-of-1 authorities.
+
+Signing keys are built from a 32-byte seed the caller draws from `RandomEffects`; signing is
+deterministic. Verification is strict (canonical `S`, no small-order keys or `R`), matching
+libsodium.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+import attrs
+
+from aura_core import _native
+from aura_core.crypto._native_errors import native_call
+from aura_core.encoding import Value
+from aura_core.errors import InvalidSignature, MalformedKey
+
+__all__ = ["SEED_LEN", "PUBLIC_KEY_LEN", "SIGNATURE_LEN", "SigningKey", "VerifyingKey"]
+
+SEED_LEN = 32
+PUBLIC_KEY_LEN = 32
+SIGNATURE_LEN = 64
+
+
+class SigningKey:
+    """An Ed25519 signing key. Its seed never appears in `repr` or `str`."""
+
+    __slots__ = ("_public", "_seed")
+
+    def __init__(self, seed: bytes) -> None:
+        if type(seed) is not bytes or len(seed) != SEED_LEN:
+            raise MalformedKey(f"an Ed25519 seed is exactly {SEED_LEN} bytes")
+        self._seed = seed
+        self._public = VerifyingKey(native_call(_native.ed25519_public_key, seed))
+
+    @property
+    def verifying_key(self) -> VerifyingKey:
+        return self._public
+
+    def sign(self, message: bytes) -> bytes:
+        """The 64-byte signature of `message`."""
+        return native_call(_native.ed25519_sign, self._seed, message)
+
+    def seed_bytes(self) -> bytes:
+        """The secret seed, for encrypted storage only."""
+        return self._seed
+
+    def __repr__(self) -> str:
+        return f"SigningKey(<secret>, public={self._public.raw.hex()})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SigningKey) and self._public == other._public
+
+    def __hash__(self) -> int:
+        return hash(self._public)
+
+
+def _check_public(_: object, __: object, value: bytes) -> None:
+    if type(value) is not bytes or len(value) != PUBLIC_KEY_LEN:
+        raise MalformedKey(f"an Ed25519 public key is exactly {PUBLIC_KEY_LEN} bytes")
+
+
+@attrs.frozen(order=True, repr=False)
+class VerifyingKey:
+    """An Ed25519 public key (32 bytes). Curve validity is checked when it verifies."""
+
+    raw: bytes = attrs.field(validator=_check_public)
+
+    def verify(self, message: bytes, signature: bytes) -> None:
+        """Return if `signature` is valid for `message`; raise `InvalidSignature` otherwise.
+
+        A key that is not a valid, non-weak point raises `MalformedKey`.
+        """
+        if type(signature) is not bytes or len(signature) != SIGNATURE_LEN:
+            raise InvalidSignature(f"an Ed25519 signature is exactly {SIGNATURE_LEN} bytes")
+        native_call(_native.ed25519_verify, self.raw, message, signature)
+
+    def to_cbor(self) -> Value:
+        return self.raw
+
+    @classmethod
+    def from_cbor(cls, value: Value) -> Self:
+        if type(value) is not bytes:
+            raise MalformedKey("an Ed25519 public key is encoded as a byte string")
+        return cls(value)
+
+    def __repr__(self) -> str:
+        return f"VerifyingKey({self.raw.hex()})"

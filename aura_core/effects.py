@@ -1,0 +1,184 @@
+"""The effect interfaces: every impure operation the library performs goes through one of these.
+
+Production handlers live in `aura_effects`, seeded and in-memory ones in `aura_sim`; library code
+receives handlers explicitly (one `Effects` bundle per device) and never reaches for a global.
+Interfaces that may block are async. The application-level interfaces over journal types
+(journal, authorization, flow budget, leakage) are declared next to those types in
+`aura_journal.effects`, since this layer cannot name them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Generic, Protocol, TypeAlias, TypeVar
+
+import attrs
+
+from aura_core.crypto.ed25519 import SigningKey
+from aura_core.encoding import record
+from aura_core.errors import InvalidArgument
+from aura_core.ids import AuthorityId, ContextId
+from aura_core.time import LogicalTime, OrderTime, PhysicalTime
+
+__all__ = [
+    "RandomEffects",
+    "PhysicalTimeEffects",
+    "LogicalClockEffects",
+    "OrderClockEffects",
+    "Put",
+    "Delete",
+    "StorageOp",
+    "StorageEffects",
+    "Envelope",
+    "TransportEffects",
+    "CryptoEffects",
+    "TraceValue",
+    "TraceEffects",
+    "Signal",
+    "ReactiveEffects",
+]
+
+T = TypeVar("T")
+
+
+class RandomEffects(Protocol):
+    """Randomness. The simulator's handler draws from the run's seed."""
+
+    async def random_bytes(self, n: int) -> bytes: ...
+
+    async def random_u64(self) -> int: ...
+
+    async def random_range(self, low: int, high: int) -> int:
+        """A uniform integer in [low, high)."""
+        ...
+
+
+class PhysicalTimeEffects(Protocol):
+    """Wall-clock time and sleeping. The simulator's handler is a virtual clock."""
+
+    async def now(self) -> PhysicalTime: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class LogicalClockEffects(Protocol):
+    """This device's vector clock."""
+
+    async def tick(self) -> LogicalTime:
+        """Advance for a local event and return the new time."""
+        ...
+
+    async def observe(self, remote: LogicalTime) -> LogicalTime:
+        """Merge a received time (pointwise max, then tick) and return the new time."""
+        ...
+
+
+class OrderClockEffects(Protocol):
+    """Fresh `OrderTime` tokens: a total order with no timing meaning."""
+
+    async def order_time(self) -> OrderTime: ...
+
+
+def _storage_key(_: object, __: object, key: str) -> None:
+    if type(key) is not str or not key:
+        raise InvalidArgument("storage keys are non-empty str")
+
+
+@attrs.frozen
+class Put:
+    """Write `value` at `key` (part of an atomic batch)."""
+
+    key: str = attrs.field(validator=_storage_key)
+    value: bytes = attrs.field(validator=attrs.validators.instance_of(bytes))
+
+
+@attrs.frozen
+class Delete:
+    """Remove `key` if present (part of an atomic batch)."""
+
+    key: str = attrs.field(validator=_storage_key)
+
+
+StorageOp: TypeAlias = Put | Delete
+
+
+class StorageEffects(Protocol):
+    """A durable key-value store of one device. `batch` applies all of its operations or none."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def put(self, key: str, value: bytes) -> None: ...
+
+    async def delete(self, key: str) -> bool:
+        """Remove `key`; whether it was present."""
+        ...
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        """Every key starting with `prefix`, sorted."""
+        ...
+
+    async def batch(self, ops: Sequence[StorageOp]) -> None:
+        """Apply `ops` in order, atomically: after a crash either all are visible or none."""
+        ...
+
+
+@record("transport.envelope")
+@attrs.frozen
+class Envelope:
+    """What crosses the network between two authorities in one relational context."""
+
+    source: AuthorityId
+    destination: AuthorityId
+    context: ContextId
+    payload: bytes
+
+
+class TransportEffects(Protocol):
+    """The raw network. Only the guard chain holds one; everything else sends through it."""
+
+    async def send(self, envelope: Envelope) -> None: ...
+
+    async def receive(self) -> Envelope: ...
+
+
+class CryptoEffects(Protocol):
+    """Cryptography that needs randomness; the handler draws it from `RandomEffects`."""
+
+    async def generate_signing_key(self) -> SigningKey: ...
+
+    async def aead_encrypt(self, key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+        """Encrypt and authenticate; the fresh nonce is part of the returned bytes."""
+        ...
+
+    async def aead_decrypt(self, key: bytes, ciphertext: bytes, associated_data: bytes) -> bytes:
+        """Decrypt or raise `CryptoError` if anything was tampered with."""
+        ...
+
+
+TraceValue: TypeAlias = str | int | bool | None
+"""Trace fields are plain values; never put key material or plaintext in one."""
+
+
+class TraceEffects(Protocol):
+    """Structured local traces. Never sent to peers; never given secrets."""
+
+    def event(self, name: str, /, **fields: TraceValue) -> None: ...
+
+
+@attrs.frozen
+class Signal(Generic[T]):
+    """A named, typed slot of reactive state (e.g. the device list)."""
+
+    name: str
+
+
+class ReactiveEffects(Protocol):
+    """Latest-value signals that the UI subscribes to."""
+
+    async def emit(self, signal: Signal[T], value: T) -> None: ...
+
+    def read(self, signal: Signal[T]) -> T | None: ...
+
+    def subscribe(self, signal: Signal[T]) -> AsyncIterator[T]:
+        """Yield the current value (if any) and then each newer one; slow readers skip stale."""
+        ...

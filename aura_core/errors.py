@@ -1,0 +1,125 @@
+"""One error hierarchy for the whole library.
+
+Every error carries a `kind` that tells the caller whether to retry (`TRANSIENT`), report the
+problem to the user (`PERMANENT`) or look at the infrastructure (`SYSTEM`), and a coarse `code`
+that is safe to show a peer. Messages name identifiers, never secrets.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import ClassVar
+
+__all__ = [
+    "ErrorKind",
+    "AuraError",
+    "InvalidArgument",
+    "EncodingError",
+    "SchemaError",
+    "InvalidIdentifier",
+    "PolicyError",
+    "CryptoError",
+    "MalformedKey",
+    "InvalidSignature",
+    "NoEffectContext",
+    "StorageError",
+    "TransportError",
+]
+
+
+class ErrorKind(enum.Enum):
+    """Whether an operation that failed with this error may succeed if retried."""
+
+    TRANSIENT = "transient"
+    """Retry with backoff may succeed (a peer was unreachable, a lock was busy)."""
+    PERMANENT = "permanent"
+    """The input or the operation is invalid; retrying the same thing fails again."""
+    SYSTEM = "system"
+    """The infrastructure failed (disk, native library, programming error)."""
+
+
+class AuraError(Exception):
+    """Base of every error the library raises on purpose."""
+
+    kind: ClassVar[ErrorKind] = ErrorKind.PERMANENT
+    code: ClassVar[str] = "error"
+    """Coarse code that may cross the wire; details stay in the local message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class InvalidArgument(AuraError):
+    """A caller passed a value outside a function's documented domain."""
+
+    code = "invalid_argument"
+
+
+class EncodingError(AuraError):
+    """Bytes are not the canonical encoding of an allowed value, or a value cannot be encoded.
+
+    Decoding untrusted bytes raises this and nothing else.
+    """
+
+    code = "encoding"
+
+
+class SchemaError(EncodingError):
+    """Well-formed canonical bytes that do not match the expected record type or schema version."""
+
+    code = "schema"
+
+
+class InvalidIdentifier(AuraError):
+    """Text or bytes that do not form an identifier of the requested kind."""
+
+    code = "invalid_identifier"
+
+
+class PolicyError(AuraError):
+    """A threshold policy was built or applied outside its domain (e.g. wrong child count)."""
+
+    code = "policy"
+
+
+class CryptoError(AuraError):
+    """Base of every cryptographic failure."""
+
+    code = "crypto"
+
+
+class MalformedKey(CryptoError):
+    """Key material of the wrong length or that is not a valid, non-weak group element."""
+
+    code = "malformed_key"
+
+
+class InvalidSignature(CryptoError):
+    """A signature that is malformed or does not verify under the given key and message."""
+
+    code = "invalid_signature"
+
+
+class NoEffectContext(AuraError):
+    """Code that needs an `EffectContext` ran outside `use_context`."""
+
+    kind = ErrorKind.SYSTEM
+    code = "internal"
+
+
+class StorageError(AuraError):
+    """The storage backend failed; the operation had no effect."""
+
+    kind = ErrorKind.SYSTEM
+    code = "storage"
+
+
+class TransportError(AuraError):
+    """A message could not be handed to the network; retrying later may succeed."""
+
+    kind = ErrorKind.TRANSIENT
+    code = "transport"

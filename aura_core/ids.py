@@ -1,0 +1,183 @@
+"""Identifiers.
+
+Actor and scope ids (`AuthorityId`, `ContextId`, `DeviceId`, `SessionId`, `GuardianId`) are 16
+opaque bytes taken from 32 bytes of entropy that the caller draws from `RandomEffects`; nothing
+here generates randomness. Content ids (`FactId`, `ChannelId`, `ConsensusId`, ...) wrap a
+`Hash32`. Every id has a text form that parses back exactly, and ids of different kinds never
+compare equal. A `ContextId` says nothing about who is in the context.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Self
+
+import attrs
+
+from aura_core.encoding import Value
+from aura_core.errors import InvalidArgument, InvalidIdentifier
+from aura_core.hashing import HASH_LEN, Hash32
+
+__all__ = [
+    "ENTROPY_LEN",
+    "AuthorityId",
+    "ContextId",
+    "DeviceId",
+    "SessionId",
+    "GuardianId",
+    "FactId",
+    "ChannelId",
+    "ConsensusId",
+    "ProposalId",
+    "CeremonyId",
+]
+
+ENTROPY_LEN = 32
+UUID_LEN = 16
+_HEX = frozenset("0123456789abcdef")
+
+
+def _check_raw(_: object, __: object, value: bytes) -> None:
+    if type(value) is not bytes or len(value) != UUID_LEN:
+        raise InvalidIdentifier("an identifier holds exactly 16 bytes")
+
+
+def _parse_hex(text: object, prefix: str, digits: int, kind: str) -> bytes:
+    if type(text) is not str:
+        raise InvalidIdentifier(f"{kind} text must be str, got {type(text).__name__}")
+    body = text[len(prefix) :] if text.startswith(prefix) else None
+    if body is None or len(body) != digits or not _HEX.issuperset(body):
+        raise InvalidIdentifier(f"not a {kind}: expected {prefix}<{digits} lowercase hex digits>")
+    return bytes.fromhex(body)
+
+
+@attrs.frozen(order=True, repr=False)
+class _EntropyId:
+    """Base of the 16-byte ids; subclasses only set `PREFIX`."""
+
+    PREFIX: ClassVar[str] = ""
+    raw: bytes = attrs.field(validator=_check_raw)
+
+    @classmethod
+    def from_entropy(cls, entropy: bytes) -> Self:
+        """A fresh id from 32 bytes drawn from `RandomEffects` (the first 16 are kept)."""
+        if type(entropy) is not bytes or len(entropy) != ENTROPY_LEN:
+            raise InvalidArgument(f"ids are made from exactly {ENTROPY_LEN} bytes of entropy")
+        return cls(entropy[:UUID_LEN])
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """Parse the text form `<prefix>-<32 hex>`; raises `InvalidIdentifier` for anything else."""
+        return cls(_parse_hex(text, cls.PREFIX + "-", 2 * UUID_LEN, cls.__name__))
+
+    def to_cbor(self) -> Value:
+        return self.raw
+
+    @classmethod
+    def from_cbor(cls, value: Value) -> Self:
+        if type(value) is not bytes:
+            raise InvalidIdentifier(f"{cls.__name__} is encoded as a byte string")
+        return cls(value)
+
+    def __str__(self) -> str:
+        return f"{self.PREFIX}-{self.raw.hex()}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self})"
+
+
+@attrs.frozen(order=True, repr=False)
+class AuthorityId(_EntropyId):
+    """An authority: an account or a shared group, one threshold key from outside."""
+
+    PREFIX: ClassVar[str] = "authority"
+
+
+@attrs.frozen(order=True, repr=False)
+class ContextId(_EntropyId):
+    """A relational context shared by several authorities; encodes nobody's identity."""
+
+    PREFIX: ClassVar[str] = "context"
+
+
+@attrs.frozen(order=True, repr=False)
+class DeviceId(_EntropyId):
+    """A device inside an authority; never leaves that authority's namespace."""
+
+    PREFIX: ClassVar[str] = "device"
+
+
+@attrs.frozen(order=True, repr=False)
+class SessionId(_EntropyId):
+    """One run of a protocol."""
+
+    PREFIX: ClassVar[str] = "session"
+
+
+@attrs.frozen(order=True, repr=False)
+class GuardianId(_EntropyId):
+    """A guardian leaf of an authority's commitment tree."""
+
+    PREFIX: ClassVar[str] = "guardian"
+
+
+@attrs.frozen(order=True, repr=False)
+class _DigestId:
+    """Base of the content ids; subclasses only set `PREFIX`."""
+
+    PREFIX: ClassVar[str] = ""
+    hash: Hash32
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """Parse the text form `<prefix>:<64 hex>`; raises `InvalidIdentifier` otherwise."""
+        return cls(Hash32(_parse_hex(text, cls.PREFIX + ":", 2 * HASH_LEN, cls.__name__)))
+
+    def to_cbor(self) -> Value:
+        return self.hash.digest
+
+    @classmethod
+    def from_cbor(cls, value: Value) -> Self:
+        if type(value) is not bytes or len(value) != HASH_LEN:
+            raise InvalidIdentifier(f"{cls.__name__} is encoded as 32 bytes")
+        return cls(Hash32(value))
+
+    def __str__(self) -> str:
+        return f"{self.PREFIX}:{self.hash.hex()}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self})"
+
+
+@attrs.frozen(order=True, repr=False)
+class FactId(_DigestId):
+    """The content id of a fact."""
+
+    PREFIX: ClassVar[str] = "fact"
+
+
+@attrs.frozen(order=True, repr=False)
+class ChannelId(_DigestId):
+    """A messaging channel within a context."""
+
+    PREFIX: ClassVar[str] = "channel"
+
+
+@attrs.frozen(order=True, repr=False)
+class ConsensusId(_DigestId):
+    """One consensus instance: a hash of prestate, operation and nonce."""
+
+    PREFIX: ClassVar[str] = "consensus"
+
+
+@attrs.frozen(order=True, repr=False)
+class ProposalId(_DigestId):
+    """A category-B proposal awaiting approvals."""
+
+    PREFIX: ClassVar[str] = "proposal"
+
+
+@attrs.frozen(order=True, repr=False)
+class CeremonyId(_DigestId):
+    """A category-C ceremony bound to one prestate."""
+
+    PREFIX: ClassVar[str] = "ceremony"

@@ -1,0 +1,1 @@
+"""Layer 6: the choreography runtime and every multi-party protocol, run through effects."""

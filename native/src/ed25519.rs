@@ -1,0 +1,114 @@
+//! Single-signer Ed25519 (RFC 8032) for 1-of-1 authorities, device keys and
+//! receipts.
+//!
+//! Verification uses `verify_strict`: it rejects non-canonical `S`, weak
+//! (small-order) public keys and small-order `R`, which matches libsodium's
+//! `crypto_sign_verify_detached` on every input a test has found.
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+
+use crate::error::{Error, ErrorCode, Result};
+
+pub const SEED_LEN: usize = 32;
+pub const PUBLIC_KEY_LEN: usize = 32;
+pub const SIGNATURE_LEN: usize = 64;
+
+fn fixed<const N: usize>(what: &str, bytes: &[u8]) -> Result<[u8; N]> {
+    bytes.try_into().map_err(|_| Error::length(what, N, bytes.len()))
+}
+
+fn signing_key(seed: &[u8]) -> Result<SigningKey> {
+    // `SigningKey` zeroizes its secret scalar and seed when dropped.
+    let mut raw: [u8; SEED_LEN] = fixed("seed", seed)?;
+    let key = SigningKey::from_bytes(&raw);
+    zeroize::Zeroize::zeroize(&mut raw);
+    Ok(key)
+}
+
+/// The public key of the signing key derived from a 32-byte seed.
+pub fn public_key(seed: &[u8]) -> Result<[u8; PUBLIC_KEY_LEN]> {
+    Ok(signing_key(seed)?.verifying_key().to_bytes())
+}
+
+/// Sign `message` with the key derived from `seed` (deterministic, RFC 8032).
+pub fn sign(seed: &[u8], message: &[u8]) -> Result<[u8; SIGNATURE_LEN]> {
+    Ok(signing_key(seed)?.sign(message).to_bytes())
+}
+
+/// Parse and check a public key: it must be a canonical, non-weak point.
+pub fn parse_public_key(public_key: &[u8]) -> Result<VerifyingKey> {
+    let raw: [u8; PUBLIC_KEY_LEN] = fixed("public key", public_key)?;
+    let key = VerifyingKey::from_bytes(&raw)
+        .map_err(|_| Error::new(ErrorCode::InvalidPublicKey, "public key is not a curve point"))?;
+    if key.is_weak() {
+        return Err(Error::new(ErrorCode::InvalidPublicKey, "public key has small order"));
+    }
+    Ok(key)
+}
+
+/// Verify `signature` over `message` under `public_key`.
+pub fn verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<()> {
+    let key = parse_public_key(public_key)?;
+    let raw: [u8; SIGNATURE_LEN] = fixed("signature", signature)?;
+    let sig = Signature::from_bytes(&raw);
+    key.verify_strict(message, &sig)
+        .map_err(|_| Error::new(ErrorCode::InvalidSignature, "signature does not verify"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // RFC 8032 §7.1, TEST 1 (empty message) and TEST 2 (one byte).
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    #[test]
+    fn rfc8032_test_1() {
+        let seed = hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+        let pk = hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+        let sig = hex(concat!(
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155",
+            "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+        ));
+        assert_eq!(public_key(&seed).unwrap().to_vec(), pk);
+        assert_eq!(sign(&seed, b"").unwrap().to_vec(), sig);
+        verify(&pk, b"", &sig).unwrap();
+    }
+
+    #[test]
+    fn rfc8032_test_2() {
+        let seed = hex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb");
+        let pk = hex("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c");
+        let sig = hex(concat!(
+            "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da",
+            "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"
+        ));
+        assert_eq!(public_key(&seed).unwrap().to_vec(), pk);
+        assert_eq!(sign(&seed, &[0x72]).unwrap().to_vec(), sig);
+        verify(&pk, &[0x72], &sig).unwrap();
+    }
+
+    #[test]
+    fn tampered_inputs_fail() {
+        let seed = [7u8; 32];
+        let pk = public_key(&seed).unwrap();
+        let sig = sign(&seed, b"msg").unwrap();
+        assert_eq!(verify(&pk, b"msh", &sig).unwrap_err().code, ErrorCode::InvalidSignature);
+        let mut bad = sig;
+        bad[0] ^= 1;
+        assert_eq!(verify(&pk, b"msg", &bad).unwrap_err().code, ErrorCode::InvalidSignature);
+        assert_eq!(verify(&pk[..31], b"msg", &sig).unwrap_err().code, ErrorCode::Malformed);
+        assert_eq!(verify(&pk, b"msg", &sig[..63]).unwrap_err().code, ErrorCode::Malformed);
+        assert_eq!(sign(&seed[..5], b"m").unwrap_err().code, ErrorCode::Malformed);
+    }
+
+    #[test]
+    fn weak_public_key_is_rejected() {
+        // The identity point (0, 1) has small order.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert_eq!(parse_public_key(&identity).unwrap_err().code, ErrorCode::InvalidPublicKey);
+    }
+}

@@ -1,0 +1,85 @@
+"""Identifiers: creation from entropy, text forms, kinds."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aura_core.errors import InvalidArgument, InvalidIdentifier
+from aura_core.hashing import Hash32
+from aura_core.ids import (
+    AuthorityId,
+    CeremonyId,
+    ChannelId,
+    ConsensusId,
+    ContextId,
+    DeviceId,
+    FactId,
+    GuardianId,
+    ProposalId,
+    SessionId,
+)
+from tests.strategies import entropy
+
+ENTROPY_IDS = [AuthorityId, ContextId, DeviceId, SessionId, GuardianId]
+DIGEST_IDS = [FactId, ChannelId, ConsensusId, ProposalId, CeremonyId]
+
+
+@pytest.mark.parametrize("kind", ENTROPY_IDS)
+@given(seed=entropy)
+def test_entropy_ids_round_trip_through_text(kind: type[AuthorityId], seed: bytes) -> None:
+    value = kind.from_entropy(seed)
+    assert value.raw == seed[:16]
+    text = str(value)
+    assert text.startswith(kind.PREFIX + "-")
+    assert kind.parse(text) == value
+    assert str(kind.parse(text)) == text
+
+
+@pytest.mark.parametrize("kind", DIGEST_IDS)
+@given(digest=st.binary(min_size=32, max_size=32))
+def test_digest_ids_round_trip_through_text(kind: type[FactId], digest: bytes) -> None:
+    value = kind(Hash32(digest))
+    assert kind.parse(str(value)) == value
+    assert str(value) == f"{kind.PREFIX}:{digest.hex()}"
+
+
+@given(entropy)
+def test_kinds_never_compare_equal(seed: bytes) -> None:
+    values = [kind.from_entropy(seed) for kind in ENTROPY_IDS]
+    assert len(set(values)) == len(values)
+    with pytest.raises(InvalidIdentifier):
+        ContextId.parse(str(AuthorityId.from_entropy(seed)))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "authority-",
+        "authority-" + "0" * 31,
+        "authority-" + "0" * 33,
+        "authority-" + "G" * 32,
+        "authority-" + "A" * 32,  # uppercase is not the canonical text form
+        "Authority-" + "0" * 32,
+        "authority:" + "0" * 32,
+        " authority-" + "0" * 32,
+        "authority-" + "0" * 32 + "\n",
+        "authority-" + "0" * 30 + "\u0660\u0660",  # non-ASCII digits
+    ],
+)
+def test_parse_rejects_junk(text: str) -> None:
+    with pytest.raises(InvalidIdentifier):
+        AuthorityId.parse(text)
+
+
+def test_construction_checks_lengths() -> None:
+    with pytest.raises(InvalidArgument):
+        AuthorityId.from_entropy(bytes(31))
+    with pytest.raises(InvalidArgument):
+        AuthorityId.from_entropy(bytearray(32))  # type: ignore[arg-type]
+    with pytest.raises(InvalidIdentifier):
+        AuthorityId(bytes(15))
+    with pytest.raises(InvalidIdentifier):
+        AuthorityId.parse(b"authority-" + b"0" * 32)  # type: ignore[arg-type]

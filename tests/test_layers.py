@@ -1,0 +1,80 @@
+"""The layer rule and the purity rule are enforced by tools; these tests show the tools bite."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = [
+    "aura_core",
+    "aura_journal",
+    "aura_effects",
+    "aura_guards",
+    "aura_consensus",
+    "aura_protocol",
+    "aura_agent",
+    "aura_sim",
+    "aura_terminal",
+]
+BIN = Path(sys.executable).parent
+
+
+def copy_tree(tmp: Path) -> Path:
+    for package in PACKAGES:
+        shutil.copytree(
+            ROOT / package, tmp / package, ignore=shutil.ignore_patterns("*.so", "__pycache__")
+        )
+    shutil.copy(ROOT / "pyproject.toml", tmp / "pyproject.toml")
+    return tmp
+
+
+def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "lint-imports"), "--no-cache"],
+        cwd=tree,
+        env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_layers_contract_holds_and_catches_an_upward_import(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path)
+    kept = lint_imports(tree)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    assert "BROKEN" not in kept.stdout
+
+    (tree / "aura_journal" / "upward.py").write_text("import aura_guards\n")
+    broken = lint_imports(tree)
+    assert broken.returncode != 0
+    assert "aura_journal.upward -> aura_guards" in broken.stdout
+
+
+def test_ruff_bans_ambient_time_and_randomness_in_pure_layers(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path)
+    snippet = "import time\nimport random\nfrom os import urandom\n"
+    (tree / "aura_core" / "impure.py").write_text(snippet)
+    (tree / "aura_effects" / "allowed.py").write_text(snippet)
+    result = subprocess.run(
+        [
+            str(BIN / "ruff"),
+            "check",
+            "--select",
+            "TID251",
+            "--no-cache",
+            "--output-format",
+            "concise",
+            ".",
+        ],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    flagged = {line.split(":")[0] for line in result.stdout.splitlines() if "TID251" in line}
+    assert flagged == {"aura_core/impure.py"}, result.stdout
