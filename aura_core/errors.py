@@ -21,6 +21,12 @@ __all__ = [
     "CryptoError",
     "MalformedKey",
     "InvalidSignature",
+    "MalformedCryptoData",
+    "InvalidShare",
+    "InsufficientSigners",
+    "NonceReuse",
+    "ChoreographyError",
+    "ProtocolViolation",
     "NoEffectContext",
     "StorageError",
     "TransportError",
@@ -102,6 +108,58 @@ class InvalidSignature(CryptoError):
     """A signature that is malformed or does not verify under the given key and message."""
 
     code = "invalid_signature"
+
+
+class MalformedCryptoData(CryptoError):
+    """Bytes that do not parse as the expected cryptographic structure (package, share, ...)."""
+
+    code = "malformed_crypto_data"
+
+
+class InvalidShare(CryptoError):
+    """One or more participants sent a share that fails verification.
+
+    `culprits` names them (FROST identifiers) where the protocol can tell who cheated.
+    """
+
+    code = "invalid_share"
+
+    def __init__(self, message: str, culprits: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.culprits = tuple(sorted(culprits))
+
+
+class InsufficientSigners(CryptoError):
+    """Fewer participants or packages than the threshold (or the protocol) requires."""
+
+    code = "insufficient_signers"
+
+
+class NonceReuse(CryptoError):
+    """A single-use signing nonce was offered a second time; it is refused."""
+
+    code = "nonce_reuse"
+
+
+class ChoreographyError(AuraError):
+    """A protocol text that does not parse, project or pass the well-formedness checks.
+
+    `line` and `column` (1-based) point into the protocol text.
+    """
+
+    code = "choreography"
+
+    def __init__(self, message: str, line: int = 0, column: int = 0) -> None:
+        where = f"line {line}, column {column}: " if line else ""
+        super().__init__(where + message)
+        self.line = line
+        self.column = column
+
+
+class ProtocolViolation(AuraError):
+    """A role tried an action its projected local type does not allow; nothing was sent."""
+
+    code = "protocol_violation"
 
 
 class NoEffectContext(AuraError):
