@@ -323,35 +323,103 @@ def _decode_int(value: Value) -> Any:
     return value
 
 
+def _bad_encode(kind: str, value: object) -> Any:
+    if kind == "int" and type(value) is int:
+        raise EncodingError("integer outside [-2**64, 2**64)")
+    raise EncodingError(f"expected {kind}, got {type(value).__name__}")
+
+
+def _bad_decode(kind: str, value: object) -> Any:
+    raise SchemaError(f"expected {kind}, got {type(value).__name__}")
+
+
+_PRIMITIVE_NAMES = {int: "int", str: "str", bytes: "bytes", bool: "bool"}
+
+
 def _compile_record(info: _RecordInfo) -> tuple[_Encoder, _Decoder]:
+    """Generate a specialised encoder and decoder for one record class.
+
+    Records are on every hot path (facts, envelopes, receipts), so, like attrs itself, the codec
+    writes straight-line Python per class: primitive fields are checked inline and nested types
+    call their own compiled converters. Malformed input falls back to `_explain`, which names
+    the problem precisely.
+    """
     cls = info.cls
     hints = typing.get_type_hints(cls)
     fields = attrs.fields(cls)
-    field_codecs = {field.name: _codec(hints[field.name]) for field in fields}
-
-    keys = sorted([TAG_KEY, VERSION_KEY, *field_codecs], key=_key_order)
+    codecs = {field.name: _codec(hints[field.name]) for field in fields}
+    keys = sorted([TAG_KEY, VERSION_KEY, *codecs], key=_key_order)
     tag, version = info.tag, info.version
-    plan: list[tuple[str, str | None, _Encoder | None, Value]] = []
+    qualified = f"{tag} v{version}"
+    namespace: dict[str, Any] = {
+        "cls": cls,
+        "TAG": tag,
+        "VERSION": version,
+        "INT_MIN": INT_MIN,
+        "INT_MAX": INT_MAX,
+        "EncodingError": EncodingError,
+        "SchemaError": SchemaError,
+        "AuraError": AuraError,
+        "_bad_encode": _bad_encode,
+        "_bad_decode": _bad_decode,
+    }
+
+    encode_items = []
     for key in keys:
         if key == TAG_KEY:
-            plan.append((key, None, None, tag))
+            encode_items.append(f"{key!r}: TAG")
         elif key == VERSION_KEY:
-            plan.append((key, None, None, version))
+            encode_items.append(f"{key!r}: VERSION")
         else:
-            plan.append((key, key, field_codecs[key][0], None))
-    decoders = [(f.name, f.alias, field_codecs[f.name][1]) for f in fields]
-    expected_len = len(keys)
-    qualified = f"{tag} v{version}"
+            tp = hints[key]
+            if tp is int:
+                encode_items.append(
+                    f"{key!r}: (_v if type(_v := obj.{key}) is int "
+                    f"and INT_MIN <= _v <= INT_MAX else _bad_encode('int', _v))"
+                )
+            elif tp in _PRIMITIVE_NAMES:
+                name = _PRIMITIVE_NAMES[tp]
+                check = f"type(_v := obj.{key}) is {name}"
+                encode_items.append(f"{key!r}: (_v if {check} else _bad_encode({name!r}, _v))")
+            else:
+                namespace[f"enc_{key}"] = codecs[key][0]
+                encode_items.append(f"{key!r}: enc_{key}(obj.{key})")
 
-    def encode_record(obj: Any) -> Value:
-        if type(obj) is not cls:
-            raise EncodingError(f"expected {cls.__name__}, got {type(obj).__name__}")
-        out: dict[str, Value] = {}
-        for key, name, enc, const in plan:
-            out[key] = const if name is None else enc(getattr(obj, name))  # type: ignore[misc]
-        return out
+    decode_args = []
+    for field in fields:
+        key, tp = field.name, hints[field.name]
+        if tp in _PRIMITIVE_NAMES:
+            name = _PRIMITIVE_NAMES[tp]
+            decode_args.append(
+                f"{field.alias}=(_v if type(_v := value[{key!r}]) is {name} "
+                f"else _bad_decode({name!r}, _v))"
+            )
+        else:
+            namespace[f"dec_{key}"] = codecs[key][1]
+            decode_args.append(f"{field.alias}=dec_{key}(value[{key!r}])")
 
-    def decode_record(value: Value) -> Any:
+    source = f"""
+def encode_record(obj):
+    if type(obj) is not cls:
+        raise EncodingError(f"expected {{cls.__name__}}, got {{type(obj).__name__}}")
+    return {{{", ".join(encode_items)}}}
+
+def decode_record(value):
+    if (type(value) is not dict or len(value) != {len(keys)} or value.get("$t") != TAG
+            or type(value.get("$v")) is not int or value["$v"] != VERSION):
+        explain(value)
+    try:
+        return cls({", ".join(decode_args)})
+    except KeyError:
+        explain(value)
+    except SchemaError as exc:
+        raise SchemaError({qualified!r} + ": " + exc.message) from None
+    except (ValueError, TypeError, AuraError) as exc:
+        raise SchemaError({qualified!r} + f": invalid field value: {{exc}}") from None
+"""
+
+    def explain(value: Value) -> None:
+        """Raise the precise `SchemaError` for a value the fast path refused."""
         if type(value) is not dict:
             raise SchemaError(f"{qualified}: expected a map, got {type(value).__name__}")
         got_tag = value.get(TAG_KEY)
@@ -360,24 +428,13 @@ def _compile_record(info: _RecordInfo) -> tuple[_Encoder, _Decoder]:
         got_version = value.get(VERSION_KEY)
         if type(got_version) is not int or got_version != version:
             raise SchemaError(f"{tag}: unsupported schema version {got_version!r}")
-        if len(value) != expected_len:
-            extra = sorted(set(value) - set(keys))
-            missing = sorted(set(keys) - set(value))
-            raise SchemaError(f"{qualified}: unknown fields {extra}, missing fields {missing}")
-        kwargs: dict[str, Any] = {}
-        try:
-            for name, alias, dec in decoders:
-                kwargs[alias] = dec(value[name])
-        except KeyError as exc:
-            raise SchemaError(f"{qualified}: missing field {exc.args[0]!r}") from None
-        except SchemaError as exc:
-            raise SchemaError(f"{qualified}.{name}: {exc.message}") from None
-        try:
-            return cls(**kwargs)
-        except (ValueError, TypeError, AuraError) as exc:
-            raise SchemaError(f"{qualified}: invalid field value: {exc}") from None
+        extra = sorted(set(value) - set(keys))
+        missing = sorted(set(keys) - set(value))
+        raise SchemaError(f"{qualified}: unknown fields {extra}, missing fields {missing}")
 
-    return encode_record, decode_record
+    namespace["explain"] = explain
+    exec(compile(source, f"<record codec {tag}>", "exec"), namespace)
+    return namespace["encode_record"], namespace["decode_record"]
 
 
 def _compile_union(args: tuple[object, ...]) -> tuple[_Encoder, _Decoder]:

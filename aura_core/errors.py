@@ -27,6 +27,19 @@ __all__ = [
     "NonceReuse",
     "ChoreographyError",
     "ProtocolViolation",
+    "FactRejected",
+    "InvalidAttestation",
+    "WrongNamespace",
+    "UnknownFactType",
+    "PayloadTooLarge",
+    "MissingParent",
+    "PolicyWidening",
+    "SnapshotMismatch",
+    "NamespaceMismatch",
+    "BudgetExceeded",
+    "LeakageExceeded",
+    "TokenError",
+    "CapabilityDenied",
     "NoEffectContext",
     "StorageError",
     "TransportError",
@@ -160,6 +173,85 @@ class ProtocolViolation(AuraError):
     """A role tried an action its projected local type does not allow; nothing was sent."""
 
     code = "protocol_violation"
+
+
+class FactRejected(AuraError):
+    """A fact failed validation; the journal it was offered to is unchanged."""
+
+    code = "fact_rejected"
+
+
+class InvalidAttestation(FactRejected):
+    """A fact's signature is malformed, does not verify, or is by a key not allowed to sign it."""
+
+    code = "invalid_attestation"
+
+
+class WrongNamespace(FactRejected):
+    """A fact addressed to another journal namespace (or of a type that lives elsewhere)."""
+
+    code = "wrong_namespace"
+
+
+class UnknownFactType(FactRejected):
+    """A fact whose (type id, schema version) is not registered."""
+
+    code = "unknown_fact_type"
+
+
+class PayloadTooLarge(FactRejected):
+    """A fact payload over the 64 KiB limit."""
+
+    code = "payload_too_large"
+
+
+class MissingParent(FactRejected):
+    """A fact that depends on state the journal does not have yet; retry after syncing."""
+
+    kind = ErrorKind.TRANSIENT
+    code = "missing_parent"
+
+
+class PolicyWidening(FactRejected):
+    """A policy change that would widen who can sign; policies only tighten."""
+
+    code = "policy_widening"
+
+
+class SnapshotMismatch(FactRejected):
+    """A snapshot whose digest or states do not match the prefix it claims to supersede."""
+
+    code = "snapshot_mismatch"
+
+
+class NamespaceMismatch(AuraError):
+    """Two journals of different namespaces were joined, or a view of the wrong kind asked for."""
+
+    code = "namespace_mismatch"
+
+
+class BudgetExceeded(AuraError):
+    """A flow-budget charge over the remaining headroom; nothing was charged."""
+
+    code = "budget_exceeded"
+
+
+class LeakageExceeded(AuraError):
+    """A metadata-leakage charge over an observer class limit; nothing was recorded."""
+
+    code = "leakage_exceeded"
+
+
+class TokenError(AuraError):
+    """A capability token that is forged, malformed, expired or issued by the wrong authority."""
+
+    code = "token"
+
+
+class CapabilityDenied(AuraError):
+    """The capability frontier does not allow the requested operation in the requested scope."""
+
+    code = "denied"
 
 
 class NoEffectContext(AuraError):

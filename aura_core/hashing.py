@@ -25,7 +25,7 @@ def _check_digest(_: object, __: object, value: bytes) -> None:
         raise InvalidArgument("a Hash32 holds exactly 32 bytes")
 
 
-@attrs.frozen(order=True, repr=False)
+@attrs.frozen(order=True, repr=False, cache_hash=True)
 class Hash32:
     """A 32-byte BLAKE3 digest. Orders bytewise; text form is 64 lowercase hex digits."""
 

@@ -50,7 +50,7 @@ def _parse_hex(text: object, prefix: str, digits: int, kind: str) -> bytes:
     return bytes.fromhex(body)
 
 
-@attrs.frozen(order=True, repr=False)
+@attrs.frozen(order=True, repr=False, cache_hash=True)
 class _EntropyId:
     """Base of the 16-byte ids; subclasses only set `PREFIX`."""
 
@@ -85,42 +85,42 @@ class _EntropyId:
         return f"{type(self).__name__}({self})"
 
 
-@attrs.frozen(order=True, repr=False)
+@attrs.frozen(order=True, repr=False, cache_hash=True)
 class AuthorityId(_EntropyId):
     """An authority: an account or a shared group, one threshold key from outside."""
 
     PREFIX: ClassVar[str] = "authority"
 
 
-@attrs.frozen(order=True, repr=False)
+@attrs.frozen(order=True, repr=False, cache_hash=True)
 class ContextId(_EntropyId):
     """A relational context shared by several authorities; encodes nobody's identity."""
 
     PREFIX: ClassVar[str] = "context"
 
 
-@attrs.frozen(order=True, repr=False)
+@attrs.frozen(order=True, repr=False, cache_hash=True)
 class DeviceId(_EntropyId):
     """A device inside an authority; never leaves that authority's namespace."""
 
     PREFIX: ClassVar[str] = "device"
 
 
-@attrs.frozen(order=True, repr=False)
+@attrs.frozen(order=True, repr=False, cache_hash=True)
 class SessionId(_EntropyId):
     """One run of a protocol."""
 
     PREFIX: ClassVar[str] = "session"
 
 
-@attrs.frozen(order=True, repr=False)
+@attrs.frozen(order=True, repr=False, cache_hash=True)
 class GuardianId(_EntropyId):
     """A guardian leaf of an authority's commitment tree."""
 
     PREFIX: ClassVar[str] = "guardian"
 
 
-@attrs.frozen(order=True, repr=False)
+@attrs.frozen(order=True, repr=False, cache_hash=True)
 class _DigestId:
     """Base of the content ids; subclasses only set `PREFIX`."""
 
@@ -148,35 +148,35 @@ class _DigestId:
         return f"{type(self).__name__}({self})"
 
 
-@attrs.frozen(order=True, repr=False)
+@attrs.frozen(order=True, repr=False, cache_hash=True)
 class FactId(_DigestId):
     """The content id of a fact."""
 
     PREFIX: ClassVar[str] = "fact"
 
 
-@attrs.frozen(order=True, repr=False)
+@attrs.frozen(order=True, repr=False, cache_hash=True)
 class ChannelId(_DigestId):
     """A messaging channel within a context."""
 
     PREFIX: ClassVar[str] = "channel"
 
 
-@attrs.frozen(order=True, repr=False)
+@attrs.frozen(order=True, repr=False, cache_hash=True)
 class ConsensusId(_DigestId):
     """One consensus instance: a hash of prestate, operation and nonce."""
 
     PREFIX: ClassVar[str] = "consensus"
 
 
-@attrs.frozen(order=True, repr=False)
+@attrs.frozen(order=True, repr=False, cache_hash=True)
 class ProposalId(_DigestId):
     """A category-B proposal awaiting approvals."""
 
     PREFIX: ClassVar[str] = "proposal"
 
 
-@attrs.frozen(order=True, repr=False)
+@attrs.frozen(order=True, repr=False, cache_hash=True)
 class CeremonyId(_DigestId):
     """A category-C ceremony bound to one prestate."""
 

@@ -7,6 +7,7 @@ libsodium.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Self
 
 import attrs
@@ -16,7 +17,16 @@ from aura_core.crypto._native_errors import native_call
 from aura_core.encoding import Value
 from aura_core.errors import InvalidSignature, MalformedKey
 
-__all__ = ["SEED_LEN", "PUBLIC_KEY_LEN", "SIGNATURE_LEN", "SigningKey", "VerifyingKey"]
+__all__ = [
+    "SEED_LEN",
+    "PUBLIC_KEY_LEN",
+    "SIGNATURE_LEN",
+    "SigningKey",
+    "VerifyingKey",
+    "verify_many",
+    "VerificationJob",
+    "start_verification",
+]
 
 SEED_LEN = 32
 PUBLIC_KEY_LEN = 32
@@ -87,3 +97,41 @@ class VerifyingKey:
 
     def __repr__(self) -> str:
         return f"VerifyingKey({self.raw.hex()})"
+
+
+def verify_many(items: Sequence[tuple[VerifyingKey, bytes, bytes]]) -> list[bool]:
+    """Verify (key, message, signature) triples in one native call, one result per item.
+
+    Runs on every core without the GIL; a malformed key or signature is simply `False`. Use it
+    to ingest many signed facts; use `VerifyingKey.verify` for one signature and a typed error.
+    """
+    if not items:
+        return []
+    return _native.ed25519_verify_many([(key.raw, message, sig) for key, message, sig in items])
+
+
+class VerificationJob:
+    """Signature checks running on native threads; `results()` waits for them."""
+
+    __slots__ = ("_job", "_results")
+
+    def __init__(self, job: _native.VerifyJob | None) -> None:
+        self._job = job
+        self._results: list[bool] | None = None if job is not None else []
+
+    def results(self) -> list[bool]:
+        """One result per item, in order (waits the first time it is called)."""
+        if self._results is None:
+            assert self._job is not None
+            self._results = self._job.wait()
+            self._job = None
+        return self._results
+
+
+def start_verification(items: Sequence[tuple[VerifyingKey, bytes, bytes]]) -> VerificationJob:
+    """Start `verify_many` in the background so the caller can overlap other work with it."""
+    if not items:
+        return VerificationJob(None)
+    return VerificationJob(
+        _native.ed25519_verify_start([(key.raw, message, sig) for key, message, sig in items])
+    )

@@ -55,6 +55,27 @@ pub fn verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<()>
         .map_err(|_| Error::new(ErrorCode::InvalidSignature, "signature does not verify"))
 }
 
+/// Verify many (public key, message, signature) triples, each on its own, spread over up to
+/// `threads` OS threads. Returns one result per item, in order; a malformed item is `false`.
+pub fn verify_many(items: &[(&[u8], &[u8], &[u8])], threads: usize) -> Vec<bool> {
+    let threads = threads.clamp(1, 16);
+    let chunk = items.len().div_ceil(threads).max(64);
+    if items.len() <= chunk {
+        return items.iter().map(|(pk, msg, sig)| verify(pk, msg, sig).is_ok()).collect();
+    }
+    let mut results = vec![false; items.len()];
+    std::thread::scope(|scope| {
+        for (inputs, outputs) in items.chunks(chunk).zip(results.chunks_mut(chunk)) {
+            scope.spawn(move || {
+                for ((pk, msg, sig), out) in inputs.iter().zip(outputs.iter_mut()) {
+                    *out = verify(pk, msg, sig).is_ok();
+                }
+            });
+        }
+    });
+    results
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +123,31 @@ mod tests {
         assert_eq!(verify(&pk[..31], b"msg", &sig).unwrap_err().code, ErrorCode::Malformed);
         assert_eq!(verify(&pk, b"msg", &sig[..63]).unwrap_err().code, ErrorCode::Malformed);
         assert_eq!(sign(&seed[..5], b"m").unwrap_err().code, ErrorCode::Malformed);
+    }
+
+    #[test]
+    fn verify_many_matches_single_verification() {
+        let keys: Vec<[u8; 32]> = (0..300u32).map(|i| {
+            let mut seed = [0u8; 32];
+            seed[..4].copy_from_slice(&i.to_le_bytes());
+            seed
+        }).collect();
+        let pks: Vec<[u8; 32]> = keys.iter().map(|k| public_key(k).unwrap()).collect();
+        let mut sigs: Vec<[u8; 64]> = keys.iter().map(|k| sign(k, b"m").unwrap()).collect();
+        sigs[7][3] ^= 1;
+        sigs[250][40] ^= 1;
+        let items: Vec<(&[u8], &[u8], &[u8])> = pks
+            .iter()
+            .zip(&sigs)
+            .map(|(pk, sig)| (&pk[..], &b"m"[..], &sig[..]))
+            .collect();
+        let mut with_malformed = items.clone();
+        with_malformed[9].0 = &b"short"[..];
+        for threads in [1, 2, 4] {
+            let got = verify_many(&with_malformed, threads);
+            let expected: Vec<bool> = (0..300).map(|i| i != 7 && i != 250 && i != 9).collect();
+            assert_eq!(got, expected);
+        }
     }
 
     #[test]

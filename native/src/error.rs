@@ -12,6 +12,8 @@ pub enum ErrorCode {
     InvalidPublicKey,
     /// A signature that does not verify.
     InvalidSignature,
+    /// A capability token that does not parse, verify or build.
+    InvalidToken,
 }
 
 impl ErrorCode {
@@ -20,6 +22,7 @@ impl ErrorCode {
             ErrorCode::Malformed => "malformed",
             ErrorCode::InvalidPublicKey => "invalid_public_key",
             ErrorCode::InvalidSignature => "invalid_signature",
+            ErrorCode::InvalidToken => "invalid_token",
         }
     }
 }

@@ -8,6 +8,7 @@
 //! callers pass every random input as bytes, so a seeded simulator can replay
 //! any run.
 
+pub mod biscuit;
 pub mod cbor;
 pub mod ed25519;
 pub mod error;

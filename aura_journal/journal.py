@@ -1,0 +1,458 @@
+"""A journal: one namespace's grow-only set of validated facts, with cached views.
+
+`insert` and `insert_batch` validate before they change anything and are all-or-nothing: a
+rejected fact raises a `FactRejected` subclass and leaves the journal exactly as it was. `join`
+is set union (commutative, associative, idempotent, with the empty journal as identity) and is an
+error across namespaces. Views are computed by the registry's reducers: lazily in full (sorted
+iteration), then kept up to date incrementally as facts arrive; both give the same result
+because reducers are order-independent.
+
+Snapshots (see `aura_journal.snapshot`) let a journal `prune` the facts they cover without
+changing any view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from aura_core.crypto.ed25519 import VerifyingKey, start_verification
+from aura_core.encoding import decode
+from aura_core.errors import (
+    EncodingError,
+    FactRejected,
+    InvalidArgument,
+    InvalidAttestation,
+    MissingParent,
+    NamespaceMismatch,
+    PayloadTooLarge,
+    SnapshotMismatch,
+    WrongNamespace,
+)
+from aura_core.ids import FactId
+from aura_core.time import OrderTime
+from aura_journal.fact import (
+    MAX_PAYLOAD,
+    Ed25519Attestation,
+    Fact,
+    JournalNamespace,
+    ThresholdAttestation,
+    Unattested,
+    signing_message,
+)
+from aura_journal.registry import FactRegistry, FactType, Reducer
+from aura_journal.snapshot import Snapshot, covered_digest
+
+__all__ = ["Journal", "SNAPSHOT_TYPE"]
+
+V = TypeVar("V")
+
+SNAPSHOT_TYPE = ("journal.snapshot", 1)
+"""Snapshots are built into every journal; they need no registration."""
+
+
+class Journal:
+    """The facts of one namespace and the views reduced from them."""
+
+    def __init__(self, namespace: JournalNamespace, registry: FactRegistry) -> None:
+        if type(namespace) is not JournalNamespace:
+            raise InvalidArgument("a journal needs a JournalNamespace")
+        self._namespace = namespace
+        self._registry = registry
+        self._facts: dict[FactId, Fact] = {}
+        self._payloads: dict[FactId, Any] = {}
+        self._members: dict[str, set[FactId]] = {}
+        """Reducer name → ids of retained facts it consumes."""
+        self._views: dict[str, Any] = {}
+        self._pruned: set[FactId] = set()
+        self._covered: dict[FactId, frozenset[FactId]] = {}
+        """Snapshot fact id → the ids it covers (computed when it was validated)."""
+        self._latest: FactId | None = None
+
+    # ---------------------------------------------------------------- reading
+
+    @property
+    def namespace(self) -> JournalNamespace:
+        return self._namespace
+
+    @property
+    def registry(self) -> FactRegistry:
+        return self._registry
+
+    def __len__(self) -> int:
+        """Number of facts the journal holds logically (pruned ones included)."""
+        return len(self._facts) + len(self._pruned)
+
+    def __contains__(self, item: object) -> bool:
+        fact_id = item.id if isinstance(item, Fact) else item
+        return fact_id in self._facts or fact_id in self._pruned
+
+    def __iter__(self) -> Iterator[Fact]:
+        """Retained facts in their total order (order token, then id)."""
+        return iter(sorted(self._facts.values(), key=Fact.sort_key))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Journal):
+            return NotImplemented
+        return self._namespace == other._namespace and self.fact_ids() == other.fact_ids()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable container
+
+    def __repr__(self) -> str:
+        return f"Journal({self._namespace}, {len(self)} facts)"
+
+    def fact_ids(self) -> frozenset[FactId]:
+        """Ids of every fact held logically, retained or pruned."""
+        return frozenset(self._facts.keys() | self._pruned)
+
+    def get(self, fact_id: FactId) -> Fact | None:
+        """A retained fact by id (pruned facts are gone)."""
+        return self._facts.get(fact_id)
+
+    def payload(self, fact_id: FactId) -> Any:
+        """The decoded payload of a retained fact."""
+        return self._payloads[fact_id]
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The latest validated snapshot, if any."""
+        if self._latest is None:
+            return None
+        snapshot: Snapshot = self._payloads[self._latest]
+        return snapshot
+
+    def view(self, reducer: Reducer[V]) -> V:
+        """The reducer's view of every fact in the journal (cached)."""
+        cached = self._views.get(reducer.name)
+        if cached is None:
+            cached = self._full_view(reducer)
+            self._views[reducer.name] = cached
+        view: V = cached
+        return view
+
+    def full_view(self, reducer: Reducer[V]) -> V:
+        """Recompute the view from scratch, ignoring the cache (for checks and benchmarks)."""
+        return self._full_view(reducer)
+
+    # ---------------------------------------------------------------- writing
+
+    def insert(self, fact: Fact) -> bool:
+        """Validate and add one fact. Returns False if it was already present.
+
+        Raises a `FactRejected` subclass (and changes nothing) if the fact is invalid here.
+        """
+        return self.insert_batch([fact]) == 1
+
+    def insert_batch(self, facts: Iterable[Fact]) -> int:
+        """Validate and add facts, all or none; returns how many were new.
+
+        Facts may come in any order: one that needs a parent later in the batch is retried
+        after it. Any rejection raises and leaves the journal unchanged.
+        """
+        staged = _Staged(self)
+        pending = [f for f in facts if staged.note_incoming(f)]
+        signatures = _SignatureChecks(pending)  # native threads verify while Python validates
+        while pending:
+            deferred: list[Fact] = []
+            missing: MissingParent | None = None
+            for fact in pending:
+                try:
+                    staged.add(fact)
+                except MissingParent as exc:
+                    deferred.append(fact)
+                    missing = exc
+            if len(deferred) == len(pending):
+                assert missing is not None
+                raise missing
+            pending = deferred
+        signatures.require_valid()
+        staged.commit()
+        return len(staged.added)
+
+    def snapshot_payload(self, cutoff: OrderTime, sequence: int) -> Snapshot:
+        """The snapshot this journal would accept now for `cutoff` (to sign and insert)."""
+        covered, states = self._snapshot_contents(cutoff, self._facts, self._payloads)
+        count, digest = covered_digest(covered)
+        return Snapshot(cutoff, sequence, count, digest, states)
+
+    def prune(self) -> int:
+        """Drop the facts covered by the latest snapshot; views do not change."""
+        if self._latest is None:
+            return 0
+        dropped = [fid for fid in self._covered[self._latest] if fid in self._facts]
+        for fid in dropped:
+            self._retire(fid)
+            self._pruned.add(fid)
+        return len(dropped)
+
+    def copy(self) -> Journal:
+        """An independent journal with the same facts and cached views."""
+        twin = Journal(self._namespace, self._registry)
+        twin._facts = dict(self._facts)
+        twin._payloads = dict(self._payloads)
+        twin._members = {name: set(ids) for name, ids in self._members.items()}
+        twin._views = dict(self._views)
+        twin._pruned = set(self._pruned)
+        twin._covered = dict(self._covered)
+        twin._latest = self._latest
+        return twin
+
+    def join(self, other: Journal) -> Journal:
+        """A new journal holding the union of both fact sets.
+
+        Raises `NamespaceMismatch` across namespaces, and `SnapshotMismatch` if a pruned fact
+        would not be covered by the result's latest snapshot (its contribution would be lost).
+        """
+        if not isinstance(other, Journal) or other._namespace != self._namespace:
+            raise NamespaceMismatch("only journals of the same namespace can be joined")
+        if other._registry is not self._registry:
+            raise InvalidArgument("joined journals must share one fact registry")
+        big, small = (self, other) if len(self._facts) >= len(other._facts) else (other, self)
+        result = big.copy()
+        result._absorb(small)
+        return result
+
+    # ---------------------------------------------------------------- internals
+
+    def _retire(self, fact_id: FactId) -> None:
+        fact = self._facts.pop(fact_id)
+        self._payloads.pop(fact_id)
+        fact_type = self._fact_type(fact)
+        if fact_type is not None and fact_type.reducer is not None:
+            self._members[fact_type.reducer.name].discard(fact_id)
+
+    def _fact_type(self, fact: Fact) -> FactType[Any] | None:
+        if (fact.body.type_id, fact.body.schema_version) == SNAPSHOT_TYPE:
+            return None
+        return self._registry.lookup(fact.body.type_id, fact.body.schema_version)
+
+    def _reducer_of(self, fact: Fact) -> Reducer[Any] | None:
+        fact_type = self._fact_type(fact)
+        return None if fact_type is None else fact_type.reducer
+
+    def _latest_covered(self) -> frozenset[FactId]:
+        return frozenset() if self._latest is None else self._covered[self._latest]
+
+    def _base_view(self, reducer: Reducer[V]) -> V:
+        snapshot = self.snapshot
+        if snapshot is None or reducer.name not in snapshot.states:
+            return reducer.initial()
+        return reducer.decode_view(snapshot.states[reducer.name])
+
+    def _full_view(self, reducer: Reducer[V]) -> V:
+        covered = self._latest_covered()
+        view = self._base_view(reducer)
+        members = [
+            self._facts[fid] for fid in self._members.get(reducer.name, ()) if fid not in covered
+        ]
+        for fact in sorted(members, key=Fact.sort_key):
+            view = reducer.apply(view, fact, self._payloads[fact.id])
+        return view
+
+    def _snapshot_contents(
+        self, cutoff: OrderTime, facts: dict[FactId, Fact], payloads: dict[FactId, Any]
+    ) -> tuple[frozenset[FactId], dict[str, bytes]]:
+        previous = self._latest_covered()
+        fresh = [
+            fact
+            for fid, fact in facts.items()
+            if fid not in previous
+            and fact.body.order.token <= cutoff.token
+            and (fact.body.type_id, fact.body.schema_version) != SNAPSHOT_TYPE
+        ]
+        fresh.sort(key=Fact.sort_key)
+        states: dict[str, bytes] = {}
+        for reducer in self._registry.reducers():
+            view = self._base_view(reducer)
+            for fact in fresh:
+                fact_type = self._registry.lookup(fact.body.type_id, fact.body.schema_version)
+                if fact_type.reducer is reducer:
+                    view = reducer.apply(view, fact, payloads[fact.id])
+            states[reducer.name] = reducer.encode_view(view)
+        return previous | {fact.id for fact in fresh}, states
+
+    def _absorb(self, other: Journal) -> None:
+        pruned = self._pruned | other._pruned
+        candidates = [
+            self if self._latest is not None else None,
+            other if other._latest is not None else None,
+        ]
+        latest_owner = max(
+            (j for j in candidates if j is not None),
+            key=lambda j: (j.snapshot.sequence, j._latest.hash.digest),  # type: ignore[union-attr]
+            default=None,
+        )
+        covered = latest_owner._latest_covered() if latest_owner is not None else frozenset()
+        if not pruned <= covered:
+            raise SnapshotMismatch("a pruned fact is not covered by the latest snapshot")
+        reuse_views = other._pruned <= (self._facts.keys() | self._pruned)
+        new_ids = [fid for fid in other._facts if fid not in self._facts and fid not in pruned]
+        for fid in new_ids:
+            fact = other._facts[fid]
+            self._facts[fid] = fact
+            self._payloads[fid] = other._payloads[fid]
+            fact_type = self._fact_type(fact)
+            if fact_type is not None and fact_type.reducer is not None:
+                self._members.setdefault(fact_type.reducer.name, set()).add(fid)
+        for fid in pruned & self._facts.keys():
+            self._retire(fid)
+        self._pruned = pruned
+        self._covered.update(other._covered)
+        if latest_owner is not None:
+            self._latest = latest_owner._latest
+        if not reuse_views:
+            self._views.clear()
+            return
+        fresh = sorted((self._facts[fid] for fid in new_ids), key=Fact.sort_key)
+        for reducer in self._registry.reducers():
+            view = self._views.get(reducer.name)
+            if view is None:
+                continue
+            for fact in fresh:
+                if self._reducer_of(fact) is reducer:
+                    view = reducer.apply(view, fact, self._payloads[fact.id])
+            self._views[reducer.name] = view
+
+
+class _Staged:
+    """The journal plus a batch being validated; commits all of it or is thrown away."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.added: dict[FactId, Fact] = {}
+        self.payloads: dict[FactId, Any] = {}
+        self.views: dict[str, Any] = {}
+        self.snapshot: FactId | None = journal._latest
+        self.covered: dict[FactId, frozenset[FactId]] = {}
+        self.seen: set[FactId] = set()
+
+    @property
+    def namespace(self) -> JournalNamespace:
+        return self.journal.namespace
+
+    def __contains__(self, fact_id: object) -> bool:
+        return fact_id in self.added or fact_id in self.journal
+
+    def note_incoming(self, fact: object) -> bool:
+        """Whether `fact` is new (not in the journal and not earlier in the batch)."""
+        if not isinstance(fact, Fact):
+            raise FactRejected(f"expected a Fact, got {type(fact).__name__}")
+        if fact.id in self.journal or fact.id in self.seen:
+            return False
+        self.seen.add(fact.id)
+        return True
+
+    def view(self, reducer: Reducer[V]) -> V:
+        staged = self.views.get(reducer.name)
+        if staged is None:
+            staged = self.journal.view(reducer)
+            for fid, fact in self.added.items():
+                if self.journal._reducer_of(fact) is reducer:
+                    staged = reducer.apply(staged, fact, self.payloads[fid])
+            self.views[reducer.name] = staged
+        view: V = staged
+        return view
+
+    def add(self, fact: Fact) -> None:
+        body = fact.body
+        if body.namespace != self.journal.namespace:
+            raise WrongNamespace(f"fact {fact.id} belongs to {body.namespace}")
+        if len(body.payload) > MAX_PAYLOAD:
+            raise PayloadTooLarge(f"fact {fact.id}: payload of {len(body.payload)} bytes")
+        if (body.type_id, body.schema_version) == SNAPSHOT_TYPE:
+            self._add_snapshot(fact)
+            return
+        fact_type = self.journal.registry.lookup(body.type_id, body.schema_version)
+        kind = fact_type.namespace_kind
+        if kind is not None and kind is not body.namespace.kind:
+            raise WrongNamespace(f"{body.type_id} facts live in {kind.value} journals")
+        payload = _decode_payload(fact, fact_type.payload_type)
+        _check_attestation_kind(fact, fact_type.attestations)
+        fact_type.validate(self, fact, payload)
+        reducer = fact_type.reducer
+        if reducer is not None and (
+            reducer.name in self.views or reducer.name in self.journal._views
+        ):
+            self.views[reducer.name] = reducer.apply(self.view(reducer), fact, payload)
+        self.added[fact.id] = fact
+        self.payloads[fact.id] = payload
+
+    def _add_snapshot(self, fact: Fact) -> None:
+        snapshot = _decode_payload(fact, Snapshot)
+        _check_attestation_kind(fact, _ANY_ATTESTATION)
+        journal = self.journal
+        previous = journal.snapshot
+        if previous is not None and (
+            snapshot.sequence <= previous.sequence or snapshot.cutoff.token < previous.cutoff.token
+        ):
+            raise SnapshotMismatch("a snapshot must be newer than the last one")
+        facts = {**journal._facts, **self.added}
+        payloads = {**journal._payloads, **self.payloads}
+        covered, states = journal._snapshot_contents(snapshot.cutoff, facts, payloads)
+        if covered_digest(covered) != (snapshot.fact_count, snapshot.facts_digest):
+            raise SnapshotMismatch("the snapshot covers a different set of facts")
+        if states != snapshot.states:
+            raise SnapshotMismatch("the snapshot's views differ from the covered facts' views")
+        self.added[fact.id] = fact
+        self.payloads[fact.id] = snapshot
+        self.covered[fact.id] = covered
+        self.snapshot = fact.id
+
+    def commit(self) -> None:
+        journal = self.journal
+        for fid, fact in self.added.items():
+            journal._facts[fid] = fact
+            journal._payloads[fid] = self.payloads[fid]
+            fact_type = journal._fact_type(fact)
+            if fact_type is not None and fact_type.reducer is not None:
+                journal._members.setdefault(fact_type.reducer.name, set()).add(fid)
+        journal._views.update(self.views)
+        journal._covered.update(self.covered)
+        journal._latest = self.snapshot
+
+
+def _decode_payload(fact: Fact, payload_type: type[V]) -> V:
+    try:
+        return decode(fact.body.payload, payload_type)
+    except EncodingError as exc:
+        raise FactRejected(
+            f"fact {fact.id}: payload is not a valid {payload_type.__name__}: {exc}"
+        ) from None
+
+
+_ANY_ATTESTATION: frozenset[type[Any]] = frozenset(
+    {Unattested, Ed25519Attestation, ThresholdAttestation}
+)
+
+
+def _check_attestation_kind(fact: Fact, allowed: frozenset[type[Any]]) -> None:
+    if type(fact.attestation) not in allowed:
+        raise InvalidAttestation(
+            f"fact {fact.id}: {type(fact.attestation).__name__} is not accepted for "
+            f"{fact.body.type_id}"
+        )
+
+
+class _SignatureChecks:
+    """Every signed fact's signature, checked by one native batch on background threads."""
+
+    def __init__(self, facts: Sequence[Fact]) -> None:
+        self._signed: list[Fact] = []
+        items: list[tuple[VerifyingKey, bytes, bytes]] = []
+        for fact in facts:
+            attestation = fact.attestation
+            if isinstance(attestation, Ed25519Attestation):
+                key = attestation.signer
+            elif isinstance(attestation, ThresholdAttestation):
+                key = attestation.group_key
+            else:
+                continue
+            self._signed.append(fact)
+            items.append((key, signing_message(fact.body), attestation.signature))
+        self._job = start_verification(items)
+
+    def require_valid(self) -> None:
+        """Raise `InvalidAttestation` naming the first fact whose signature fails."""
+        for fact, ok in zip(self._signed, self._job.results(), strict=True):
+            if not ok:
+                raise InvalidAttestation(f"fact {fact.id}: signature does not verify")

@@ -1,0 +1,262 @@
+"""Journal laws, validation, views, snapshots and pruning."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aura_core.encoding import canonical_encode
+from aura_core.errors import (
+    FactRejected,
+    InvalidArgument,
+    InvalidAttestation,
+    NamespaceMismatch,
+    PayloadTooLarge,
+    SnapshotMismatch,
+    UnknownFactType,
+    WrongNamespace,
+)
+from aura_core.time import OrderTime
+from aura_journal.budget import FLOW_REDUCER, FlowSpent
+from aura_journal.fact import Fact, FactBody, Unattested
+from aura_journal.journal import Journal
+from aura_journal.leakage import LEAKAGE_REDUCER, LeakageRecorded, LeakageReset, ObserverClass
+from aura_journal.registry import FactRegistry
+from aura_journal.standard import standard_registry
+from tests.journal.helpers import (
+    ALICE,
+    ALICE_NS,
+    BOB,
+    CAROL,
+    CONTEXT_NS,
+    DEVICE_KEY,
+    body,
+    journal,
+    signed,
+)
+
+PEERS = [ALICE, BOB, CAROL]
+REDUCERS = [FLOW_REDUCER, LEAKAGE_REDUCER]
+
+
+@st.composite
+def context_facts(draw: st.DrawFn) -> Fact:
+    label = draw(st.integers(0, 10**9))
+    kind = draw(st.sampled_from(["flow", "leak", "reset"]))
+    if kind == "flow":
+        payload: object = FlowSpent(
+            draw(st.sampled_from(PEERS)),
+            draw(st.sampled_from(PEERS)),
+            draw(st.integers(0, 3)),
+            draw(st.integers(0, 500)),
+        )
+    elif kind == "leak":
+        payload = LeakageRecorded(
+            draw(st.sampled_from(ObserverClass)),
+            draw(st.integers(0, 50)),
+            draw(st.integers(0, 10**6)),
+            "op",
+        )
+    else:
+        payload = LeakageReset(draw(st.integers(0, 10**6)))
+    return signed(CONTEXT_NS, payload, label)
+
+
+fact_lists = st.lists(context_facts(), max_size=12, unique_by=lambda f: f.id)
+
+
+def build(facts: list[Fact]) -> Journal:
+    j = journal()
+    j.insert_batch(facts)
+    return j
+
+
+def views(j: Journal) -> list[object]:
+    return [j.view(r) for r in REDUCERS]
+
+
+@settings(max_examples=60)
+@given(fact_lists, fact_lists, fact_lists)
+def test_join_laws(a: list[Fact], b: list[Fact], c: list[Fact]) -> None:
+    ja, jb, jc = build(a), build(b), build(c)
+    empty = journal()
+    assert ja.join(jb) == jb.join(ja)
+    assert ja.join(jb).join(jc) == ja.join(jb.join(jc))
+    assert ja.join(ja) == ja
+    assert ja.join(empty) == ja and empty.join(ja) == ja
+    joined = ja.join(jb)
+    assert ja.fact_ids() <= joined.fact_ids()
+    assert views(ja.join(jb)) == views(jb.join(ja))
+
+
+@settings(max_examples=60)
+@given(fact_lists, st.randoms(use_true_random=False), st.data())
+def test_reduction_ignores_arrival_order_and_batching(
+    facts: list[Fact], rng: object, data: st.DataObject
+) -> None:
+    reference = build(facts)
+    expected = [reference.full_view(r) for r in REDUCERS]
+
+    shuffled = list(facts)
+    rng.shuffle(shuffled)  # type: ignore[attr-defined]
+    one_by_one = journal()
+    for r in REDUCERS:
+        one_by_one.view(r)  # cache views first so every insert updates them incrementally
+    for fact in shuffled:
+        one_by_one.insert(fact)
+    assert views(one_by_one) == expected
+
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(facts)), max_size=4)))
+    pieces = [shuffled[i:j] for i, j in zip([0, *cuts], [*cuts, len(facts)], strict=True)]
+    merged = journal()
+    for piece in pieces:
+        merged = merged.join(build(piece))
+    assert merged == reference
+    assert views(merged) == expected
+    assert [merged.full_view(r) for r in REDUCERS] == expected
+
+
+def test_insert_is_idempotent_and_reports_new_facts() -> None:
+    fact = signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, 5), 1)
+    j = journal()
+    assert j.insert(fact) is True
+    assert j.insert(fact) is False
+    assert j.insert_batch([fact, fact]) == 0
+    assert len(j) == 1
+
+
+def test_join_across_namespaces_is_an_error() -> None:
+    with pytest.raises(NamespaceMismatch):
+        journal(CONTEXT_NS).join(journal(ALICE_NS))
+    with pytest.raises(InvalidArgument):
+        journal().join(Journal(CONTEXT_NS, standard_registry()))
+
+
+def snapshot_of(j: Journal) -> dict[str, object]:
+    return {"ids": j.fact_ids(), "views": views(j)}
+
+
+def assert_rejected(j: Journal, facts: list[Fact], error: type[Exception]) -> None:
+    before = snapshot_of(j)
+    with pytest.raises(error):
+        j.insert_batch(facts)
+    assert snapshot_of(j) == before
+
+
+def test_bad_input_is_rejected_and_changes_nothing() -> None:
+    j = journal()
+    j.insert(signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, 5), "seed"))
+    good = signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, 9), "good")
+
+    forged = Fact(good.body, type(good.attestation)(good.attestation.signer, bytes(64)))  # type: ignore[union-attr]
+    assert_rejected(j, [good, forged], InvalidAttestation)
+
+    wrong_ns = signed(ALICE_NS, FlowSpent(ALICE, BOB, 0, 1), "ns")
+    assert_rejected(j, [good, wrong_ns], WrongNamespace)
+
+    unknown = FactBody(
+        CONTEXT_NS, "nope.type", 1, canonical_encode({}), good.body.order, good.body.timestamp
+    )
+    from aura_journal.fact import sign_fact
+
+    assert_rejected(j, [good, sign_fact(unknown, DEVICE_KEY)], UnknownFactType)
+
+    huge = FactBody(
+        CONTEXT_NS, "flow.spent", 1, bytes(64 * 1024 + 1), good.body.order, good.body.timestamp
+    )
+    assert_rejected(j, [good, sign_fact(huge, DEVICE_KEY)], PayloadTooLarge)
+
+    payload = canonical_encode(
+        {"$t": "flow.spent", "$v": 1, "epoch": 0, "peer": BOB.raw, "source": ALICE.raw, "spent": 1}
+    )
+    non_canonical = payload[:-1] + b"\x18\x01"  # spent = 1 written with a non-minimal head
+    bad_bytes = FactBody(
+        CONTEXT_NS, "flow.spent", 1, non_canonical, good.body.order, good.body.timestamp
+    )
+    assert_rejected(j, [good, sign_fact(bad_bytes, DEVICE_KEY)], FactRejected)
+
+    unsigned = Fact(good.body, Unattested())
+    assert_rejected(j, [unsigned], InvalidAttestation)
+    assert_rejected(j, ["not a fact"], FactRejected)  # type: ignore[list-item]
+
+    assert j.insert(good)  # the good fact alone is fine
+
+
+def test_wrong_reducer_namespace_kind() -> None:
+    # Flow facts live in context journals; an authority journal refuses them.
+    j = journal(ALICE_NS)
+    assert_rejected(j, [signed(ALICE_NS, FlowSpent(ALICE, BOB, 0, 1), "x")], WrongNamespace)
+
+
+@settings(max_examples=40)
+@given(fact_lists, fact_lists, st.integers(0, 255))
+def test_snapshot_then_prune_changes_no_view(
+    before: list[Fact], after: list[Fact], cut: int
+) -> None:
+    j = build(before)
+    expected_views = [j.full_view(r) for r in REDUCERS]
+    cutoff = OrderTime(bytes([cut]) + b"\xff" * 31)
+    snapshot = j.snapshot_payload(cutoff, sequence=1)
+    snap_fact = Fact(body(CONTEXT_NS, snapshot, "snap"), Unattested())
+    assert j.insert(snap_fact)
+    pruned = j.prune()
+    assert pruned == snapshot.fact_count
+    assert views(j) == expected_views
+    assert [j.full_view(r) for r in REDUCERS] == expected_views
+    # Later facts apply on top of the snapshot exactly as they would without it.
+    j.insert_batch(after)
+    unpruned = build(before + after)
+    assert [j.full_view(r) for r in REDUCERS] == [unpruned.full_view(r) for r in REDUCERS]
+    assert j.fact_ids() - {snap_fact.id} == unpruned.fact_ids()
+    # Re-offering pruned facts is a no-op.
+    assert j.insert_batch(before) == 0
+
+
+def test_snapshot_validation() -> None:
+    j = build([signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, i), i) for i in range(5)])
+    cutoff = OrderTime(b"\xff" * 32)
+    good = j.snapshot_payload(cutoff, sequence=2)
+    import attrs
+
+    tampered = attrs.evolve(good, states={**good.states, "flow": good.states["leakage"]})
+    miscount = attrs.evolve(good, fact_count=good.fact_count + 1)
+    for bad in (tampered, miscount):
+        assert_rejected(j, [Fact(body(CONTEXT_NS, bad, "bad"), Unattested())], SnapshotMismatch)
+    assert j.insert(Fact(body(CONTEXT_NS, good, "good"), Unattested()))
+    older = j.snapshot_payload(cutoff, sequence=1)
+    assert_rejected(j, [Fact(body(CONTEXT_NS, older, "old"), Unattested())], SnapshotMismatch)
+
+
+def test_join_refuses_to_lose_pruned_facts() -> None:
+    facts = [signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, i), i) for i in range(4)]
+    a, b = build(facts[:2]), build(facts[2:])
+    a.insert(
+        Fact(body(CONTEXT_NS, a.snapshot_payload(OrderTime(b"\xff" * 32), 1), "sa"), Unattested())
+    )
+    b.insert(
+        Fact(body(CONTEXT_NS, b.snapshot_payload(OrderTime(b"\xff" * 32), 2), "sb"), Unattested())
+    )
+    a.prune()
+    b.prune()
+    with pytest.raises(SnapshotMismatch):
+        a.join(b)
+    # Unpruned journals with different snapshots join fine and agree on every view.
+    c, d = build(facts[:2]), build(facts[2:])
+    c.insert(
+        Fact(body(CONTEXT_NS, c.snapshot_payload(OrderTime(b"\xff" * 32), 1), "sc"), Unattested())
+    )
+    d.insert(
+        Fact(body(CONTEXT_NS, d.snapshot_payload(OrderTime(b"\xff" * 32), 2), "sd"), Unattested())
+    )
+    joined = c.join(d)
+    assert [joined.full_view(r) for r in REDUCERS] == views(build(facts))
+
+
+def test_registry_rejects_duplicates() -> None:
+    registry = FactRegistry()
+    from aura_journal.budget import FLOW_SPENT
+
+    registry.register(FLOW_SPENT)
+    with pytest.raises(ValueError):
+        registry.register(FLOW_SPENT)

@@ -1,0 +1,201 @@
+"""Tree operations as facts: validation, causal max-hash reduction, tighten-only policy."""
+
+from __future__ import annotations
+
+import random
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aura_core.crypto.ed25519 import SigningKey
+from aura_core.errors import FactRejected, InvalidAttestation, MissingParent, PolicyWidening
+from aura_core.hashing import Hash32
+from aura_core.ids import ContextId
+from aura_core.kdf import derive_context_key
+from aura_journal.fact import Fact
+from aura_journal.journal import Journal
+from aura_journal.tree import (
+    TREE_REDUCER,
+    AddLeaf,
+    ChangePolicy,
+    RemoveLeaf,
+    RotateEpoch,
+    TreeGenesis,
+    TreeOp,
+    TreeState,
+)
+from tests.journal.helpers import ALICE, ALICE_NS, journal, leaf, threshold_signed
+
+GROUP = SigningKey(b"\x77" * 32)
+OTHER = SigningKey(b"\x78" * 32)
+
+
+def genesis_fact(leaves: int = 3, threshold: int = 2) -> Fact:
+    genesis = TreeGenesis(
+        ALICE, tuple(leaf(i) for i in range(leaves)), threshold, GROUP.verifying_key
+    )
+    return threshold_signed(ALICE_NS, genesis, "genesis", GROUP, tuple(range(1, threshold + 1)))
+
+
+def op_fact(
+    parent: TreeState,
+    kind: object,
+    label: object = None,
+    *,
+    key: SigningKey = GROUP,
+    signers: int | None = None,
+) -> Fact:
+    op = TreeOp(parent.epoch, parent.commitment, kind)  # type: ignore[arg-type]
+    count = parent.required_signers if signers is None else signers
+    return threshold_signed(ALICE_NS, op, label or repr(kind), key, tuple(range(1, count + 1)))
+
+
+def founded(leaves: int = 3, threshold: int = 2) -> Journal:
+    j = journal(ALICE_NS)
+    j.insert(genesis_fact(leaves, threshold))
+    return j
+
+
+def current(j: Journal) -> TreeState:
+    state = j.view(TREE_REDUCER).current
+    assert state is not None
+    return state
+
+
+def unchanged_after(j: Journal, fact: Fact, error: type[Exception]) -> None:
+    before = (j.fact_ids(), current(j))
+    with pytest.raises(error):
+        j.insert(fact)
+    assert (j.fact_ids(), current(j)) == before
+
+
+def test_genesis_state() -> None:
+    state = current(founded())
+    assert (state.epoch, state.threshold, len(state.leaves)) == (0, 2, 3)
+    assert state.required_signers == 2
+
+
+def test_operations_apply() -> None:
+    j = founded()
+    s0 = current(j)
+    j.insert(op_fact(s0, AddLeaf(leaf(3))))
+    s1 = current(j)
+    assert len(s1.leaves) == 4 and s1.epoch == 0 and s1.commitment != s0.commitment
+    j.insert(op_fact(s1, RemoveLeaf(0)))
+    s2 = current(j)
+    assert [x.leaf_id for x in s2.leaves] == [1, 2, 3] and s2.epoch == 1
+    j.insert(op_fact(s2, RotateEpoch(OTHER.verifying_key)))
+    s3 = current(j)
+    assert s3.epoch == 2 and s3.group_key == OTHER.verifying_key
+    # Later operations must be signed by the new group key.
+    unchanged_after(j, op_fact(s3, AddLeaf(leaf(5))), InvalidAttestation)
+    j.insert(op_fact(s3, AddLeaf(leaf(5)), key=OTHER))
+    assert len(current(j).leaves) == 4
+
+
+def test_rejections_leave_the_journal_unchanged() -> None:
+    j = founded()
+    s0 = current(j)
+    unchanged_after(j, op_fact(s0, AddLeaf(leaf(3)), signers=1), InvalidAttestation)  # < threshold
+    unchanged_after(j, op_fact(s0, AddLeaf(leaf(3)), key=OTHER), InvalidAttestation)  # wrong key
+    future = attrs.evolve(s0, epoch=5)
+    unchanged_after(j, op_fact(future, AddLeaf(leaf(3))), MissingParent)  # future parent epoch
+    mismatched = attrs.evolve(s0, commitment=Hash32.of(b"elsewhere"))
+    unchanged_after(j, op_fact(mismatched, AddLeaf(leaf(3))), MissingParent)  # unknown commitment
+    unchanged_after(j, op_fact(s0, AddLeaf(leaf(1))), FactRejected)  # duplicate leaf
+    unchanged_after(j, op_fact(s0, RemoveLeaf(9)), FactRejected)  # no such leaf
+    two = founded(2, 2)
+    unchanged_after(two, op_fact(current(two), RemoveLeaf(0)), FactRejected)  # below threshold
+
+
+def test_policy_only_tightens() -> None:
+    j = founded(5, 3)
+    s0 = current(j)
+    unchanged_after(j, op_fact(s0, ChangePolicy(2, GROUP.verifying_key)), PolicyWidening)
+    j.insert(op_fact(s0, ChangePolicy(4, OTHER.verifying_key)))
+    s1 = current(j)
+    assert (s1.threshold, s1.epoch, s1.required_signers) == (4, 1, 4)
+
+
+def test_operations_wait_for_their_genesis_and_parents_in_a_batch() -> None:
+    j = journal(ALICE_NS)
+    g = genesis_fact()
+    tmp = journal(ALICE_NS)
+    tmp.insert(g)
+    s0 = current(tmp)
+    add = op_fact(s0, AddLeaf(leaf(3)))
+    tmp.insert(add)
+    rotate = op_fact(current(tmp), RotateEpoch(GROUP.verifying_key))
+    tmp.insert(rotate)
+    assert j.insert_batch([rotate, add, g]) == 3
+    assert current(j) == current(tmp)
+    with pytest.raises(MissingParent):
+        journal(ALICE_NS).insert(add)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32), st.integers(2, 6))
+def test_competing_operations_resolve_the_same_in_any_order(seed: int, rounds: int) -> None:
+    rng = random.Random(seed)
+    builder = founded(4, 2)
+    facts = [genesis_fact(4, 2)]
+    # Build a tree of alternatives: from several known states, several competing children.
+    states = [current(builder)]
+    next_leaf = 10
+    for _ in range(rounds):
+        parent = rng.choice(states)
+        for _ in range(rng.randint(1, 3)):
+            kind = rng.choice(["add", "rotate"])
+            if kind == "add":
+                fact = op_fact(parent, AddLeaf(leaf(next_leaf)), ("add", next_leaf))
+                next_leaf += 1
+            else:
+                fact = op_fact(parent, RotateEpoch(GROUP.verifying_key), ("rot", rng.random()))
+            builder.insert(fact)
+            facts.append(fact)
+        states = list(builder.view(TREE_REDUCER).states.values())
+    expected = current(builder)
+    for _ in range(4):
+        shuffled = list(facts)
+        rng.shuffle(shuffled)
+        j = journal(ALICE_NS)
+        j.view(TREE_REDUCER)
+        j.insert_batch(shuffled)
+        assert current(j) == expected
+        assert j.view(TREE_REDUCER) == j.full_view(TREE_REDUCER)
+        assert j.full_view(TREE_REDUCER).current == expected
+
+
+def test_rotate_epoch_adds_one_and_changes_every_context_key() -> None:
+    j = founded()
+    root_secret = b"\x55" * 32
+    contexts = [ContextId(bytes([i]) * 16) for i in range(3)]
+    epochs = []
+    keys = []
+    for _ in range(3):
+        state = current(j)
+        epochs.append(state.epoch)
+        keys.append(
+            {
+                derive_context_key(root_secret, app="chat", context=c, epoch=state.epoch)
+                for c in contexts
+            }
+        )
+        j.insert(op_fact(state, RotateEpoch(GROUP.verifying_key)))
+    assert epochs == [0, 1, 2]
+    assert not keys[0] & keys[1] and not keys[1] & keys[2]
+
+
+def test_genesis_validation() -> None:
+    j = journal(ALICE_NS)
+    bad_threshold = TreeGenesis(ALICE, (leaf(0), leaf(1)), 3, GROUP.verifying_key)
+    with pytest.raises(FactRejected):
+        j.insert(threshold_signed(ALICE_NS, bad_threshold, "g", GROUP, (1, 2, 3)))
+    few = TreeGenesis(ALICE, (leaf(0), leaf(1), leaf(2)), 2, GROUP.verifying_key)
+    with pytest.raises(InvalidAttestation):
+        j.insert(threshold_signed(ALICE_NS, few, "g", GROUP, (1,)))
+    with pytest.raises(InvalidAttestation):
+        j.insert(threshold_signed(ALICE_NS, few, "g", OTHER, (1, 2)))
+    assert len(j) == 0
