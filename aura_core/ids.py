@@ -9,13 +9,14 @@ compare equal. A `ContextId` says nothing about who is in the context.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar, Self
 
 import attrs
 
 from aura_core.encoding import Value
 from aura_core.errors import InvalidArgument, InvalidIdentifier
-from aura_core.hashing import HASH_LEN, Hash32
+from aura_core.hashing import HASH_LEN, Hash32, tagged_hash, u16
 
 __all__ = [
     "ENTROPY_LEN",
@@ -29,6 +30,11 @@ __all__ = [
     "ConsensusId",
     "ProposalId",
     "CeremonyId",
+    "RelayId",
+    "GroupId",
+    "DkdContextId",
+    "MessageContext",
+    "compatible",
 ]
 
 ENTROPY_LEN = 32
@@ -181,3 +187,52 @@ class CeremonyId(_DigestId):
     """A category-C ceremony bound to one prestate."""
 
     PREFIX: ClassVar[str] = "ceremony"
+
+
+@attrs.frozen(order=True, repr=False, cache_hash=True)
+class RelayId(_DigestId):
+    """The relay context of two authorities; the same whichever side computes it."""
+
+    PREFIX: ClassVar[str] = "relay"
+
+    @classmethod
+    def between(cls, a: AuthorityId, b: AuthorityId) -> RelayId:
+        low, high = sorted((a, b))
+        return cls(tagged_hash("AURA_RELAY_ID", low.raw, high.raw))
+
+
+@attrs.frozen(order=True, repr=False, cache_hash=True)
+class GroupId(_DigestId):
+    """A group of authorities with a threshold; independent of the order members are listed."""
+
+    PREFIX: ClassVar[str] = "group"
+
+    @classmethod
+    def of(cls, members: Iterable[AuthorityId], threshold: int) -> GroupId:
+        ordered = sorted(set(members))
+        if not ordered or not 1 <= threshold <= len(ordered):
+            raise InvalidArgument("a group needs members and 1 <= threshold <= member count")
+        return cls(tagged_hash("AURA_GROUP_ID", u16(threshold), *(m.raw for m in ordered)))
+
+
+@attrs.frozen(order=True, repr=False, cache_hash=True)
+class DkdContextId(_DigestId):
+    """A derived-key context: an application label bound to a 32-byte fingerprint."""
+
+    PREFIX: ClassVar[str] = "dkd"
+
+    @classmethod
+    def of(cls, app_label: str, fingerprint: bytes) -> DkdContextId:
+        if not app_label or not app_label.isascii() or len(fingerprint) != HASH_LEN:
+            raise InvalidArgument("a DKD context is an ASCII label and a 32-byte fingerprint")
+        label = app_label.encode("ascii")
+        return cls(tagged_hash("AURA_DKD_CONTEXT", u16(len(label)), label, fingerprint))
+
+
+MessageContext = RelayId | GroupId | DkdContextId
+"""Where a message belongs. Two contexts are compatible only if they are equal."""
+
+
+def compatible(a: MessageContext, b: MessageContext) -> bool:
+    """Messages of context `a` may be handled in context `b`: exactly when `a == b`."""
+    return a == b

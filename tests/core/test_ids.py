@@ -15,10 +15,14 @@ from aura_core.ids import (
     ConsensusId,
     ContextId,
     DeviceId,
+    DkdContextId,
     FactId,
+    GroupId,
     GuardianId,
     ProposalId,
+    RelayId,
     SessionId,
+    compatible,
 )
 from tests.strategies import entropy
 
@@ -83,3 +87,45 @@ def test_construction_checks_lengths() -> None:
         AuthorityId(bytes(15))
     with pytest.raises(InvalidIdentifier):
         AuthorityId.parse(b"authority-" + b"0" * 32)  # type: ignore[arg-type]
+
+
+@given(entropy, entropy)
+def test_relay_id_is_symmetric(x: bytes, y: bytes) -> None:
+    a, b = AuthorityId.from_entropy(x), AuthorityId.from_entropy(y)
+    assert RelayId.between(a, b) == RelayId.between(b, a)
+    c = AuthorityId(bytes(v ^ 0xFF for v in a.raw))
+    if c != b:
+        assert RelayId.between(a, b) != RelayId.between(c, b)
+
+
+@given(
+    st.lists(entropy, min_size=1, max_size=6, unique=True),
+    st.randoms(use_true_random=False),
+    st.data(),
+)
+def test_group_id_ignores_member_order(
+    seeds: list[bytes], rng: object, data: st.DataObject
+) -> None:
+    members = [AuthorityId.from_entropy(s) for s in seeds]
+    shuffled = list(members)
+    rng.shuffle(shuffled)  # type: ignore[attr-defined]
+    threshold = data.draw(st.integers(1, len(set(members))))
+    assert GroupId.of(members, threshold) == GroupId.of(shuffled, threshold)
+    if threshold < len(set(members)):
+        assert GroupId.of(members, threshold) != GroupId.of(members, threshold + 1)
+    with pytest.raises(InvalidArgument):
+        GroupId.of(members, 0)
+
+
+@given(entropy, entropy)
+def test_message_contexts_are_compatible_iff_equal(x: bytes, y: bytes) -> None:
+    a, b = AuthorityId.from_entropy(x), AuthorityId.from_entropy(y)
+    relay, group = RelayId.between(a, b), GroupId.of([a, b], 1)
+    dkd = DkdContextId.of("chat", x)
+    contexts = [relay, group, dkd]
+    for first in contexts:
+        for second in contexts:
+            assert compatible(first, second) == (first == second)
+    assert relay.hash == RelayId.between(b, a).hash
+    assert compatible(relay, RelayId(relay.hash))  # same kind and digest: the same context
+    assert not compatible(relay, GroupId(relay.hash))  # same digest, different kind

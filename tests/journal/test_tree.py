@@ -10,10 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aura_core.crypto.ed25519 import SigningKey
+from aura_core.encoding import decode, encode
 from aura_core.errors import FactRejected, InvalidAttestation, MissingParent, PolicyWidening
 from aura_core.hashing import Hash32
 from aura_core.ids import ContextId
 from aura_core.kdf import derive_context_key
+from aura_core.tree import branch_policy
 from aura_journal.fact import Fact
 from aura_journal.journal import Journal
 from aura_journal.tree import (
@@ -199,3 +201,35 @@ def test_genesis_validation() -> None:
     with pytest.raises(InvalidAttestation):
         j.insert(threshold_signed(ALICE_NS, few, "g", OTHER, (1, 2)))
     assert len(j) == 0
+
+
+@pytest.mark.parametrize("leaves", [3, 4, 5])
+def test_change_policy_accepted_iff_it_tightens(leaves: int) -> None:
+    base = founded(leaves, 2)
+    state = current(base)
+    for new in range(1, leaves + 1):
+        j = base.copy()
+        fact = op_fact(state, ChangePolicy(new, OTHER.verifying_key), ("cp", new))
+        tightens = branch_policy(leaves, new).tightens(branch_policy(leaves, 2))
+        if tightens:
+            j.insert(fact)
+            assert current(j).threshold == new
+        else:
+            unchanged_after(j, fact, PolicyWidening)
+
+
+def test_signature_binds_every_field() -> None:
+    j = founded()
+    s0 = current(j)
+    j.insert(op_fact(s0, RotateEpoch(GROUP.verifying_key)))
+    s1 = current(j)
+    good = op_fact(s0, AddLeaf(leaf(3)))
+    original = decode(good.body.payload, TreeOp)
+    for changed in (
+        attrs.evolve(original, kind=AddLeaf(attrs.evolve(leaf(3), public_key=b"\x00" * 32))),
+        attrs.evolve(original, kind=AddLeaf(leaf(4))),
+        attrs.evolve(original, parent_epoch=s1.epoch, parent_commitment=s1.commitment),
+    ):
+        forged = Fact(attrs.evolve(good.body, payload=encode(changed)), good.attestation)
+        unchanged_after(j, forged, InvalidAttestation)
+    j.insert(good)
