@@ -1,7 +1,8 @@
 """Layer 8: the deterministic simulator: seeded handlers, virtual time, a faulty network,
 scenarios, property monitors, replay and shrinking.
 
-So far: the seed tree (`SeedTree`) every random choice is drawn from, and the step trace.
+The core is a seeded, virtual-time asyncio loop (`SimLoop`) that runs the library's
+unmodified anyio code, and the seed tree (`SeedTree`) every random choice is drawn from.
 """
 
 from aura_sim.errors import (
@@ -12,10 +13,20 @@ from aura_sim.errors import (
     SimulationLimitExceeded,
     SimulationUnsupported,
 )
+from aura_sim.loop import LoopStats, Schedule, SimLoop, SimTask, current_loop
 from aura_sim.seeds import SeedTree, Stream
+from aura_sim.simulation import DEFAULT_MAX_STEPS, Simulation, run
 from aura_sim.trace import StepHook, Trace
 
 __all__ = [
+    "run",
+    "Simulation",
+    "DEFAULT_MAX_STEPS",
+    "SimLoop",
+    "SimTask",
+    "Schedule",
+    "LoopStats",
+    "current_loop",
     "SeedTree",
     "Stream",
     "Trace",
