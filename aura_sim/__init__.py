@@ -2,9 +2,15 @@
 scenarios, property monitors, replay and shrinking.
 
 The core is a seeded, virtual-time asyncio loop (`SimLoop`) that runs the library's
-unmodified anyio code, and the seed tree (`SeedTree`) every random choice is drawn from.
+unmodified anyio code, the seed tree (`SeedTree`) every random choice is drawn from, and the
+determinism self-check. See docs/simulator.md.
 """
 
+from aura_sim.determinism import (
+    check_determinism,
+    check_determinism_across_processes,
+    record,
+)
 from aura_sim.errors import (
     BlockedTask,
     Deadlock,
@@ -31,6 +37,9 @@ __all__ = [
     "Stream",
     "Trace",
     "StepHook",
+    "record",
+    "check_determinism",
+    "check_determinism_across_processes",
     "SimulationError",
     "Deadlock",
     "BlockedTask",
