@@ -68,8 +68,9 @@ _TEARDOWN_STEPS = 1_000_000
 """Extra step budget for cancelling the tasks left over after a failed run."""
 _MIN_SCHEDULED = 100
 _CANCELLED_FRACTION = 0.5
-_OTHER = 1 << 62
-"""Sort key offset that puts plain callbacks after task steps in the canonical batch order."""
+_OTHER = 1 << 80
+"""Sort key bit that puts plain callbacks after task steps in the canonical batch order (task
+keys are `task number << 32 | position`)."""
 
 
 class Schedule(enum.Enum):
@@ -361,16 +362,18 @@ class SimLoop(asyncio.BaseEventLoop):
         produces an order that depends on memory addresses; shuffling that order with a seeded
         permutation would still depend on them.
         """
-        keyed = []
-        task_id = self.task_id
+        keyed: list[tuple[int, Any]] = []
+        append = keyed.append
         for index, handle in enumerate(batch):
             owner = getattr(handle._callback, "__self__", None)
-            if isinstance(owner, asyncio.Task):
-                keyed.append((task_id(owner), index, handle))
+            if type(owner) is SimTask:
+                append((owner.sim_id << 32 | index, handle))
+            elif isinstance(owner, asyncio.Task):
+                append((self.task_id(owner) << 32 | index, handle))
             else:
-                keyed.append((_OTHER + index, index, handle))
-        keyed.sort(key=_sort_key)
-        ordered = [entry[2] for entry in keyed]
+                append((_OTHER | index, handle))
+        keyed.sort(key=_first)
+        ordered = [handle for _, handle in keyed]
         self._rng.shuffle(ordered)
         return ordered
 
@@ -573,8 +576,8 @@ class SimLoop(asyncio.BaseEventLoop):
         return None
 
 
-def _sort_key(entry: tuple[int, int, Any]) -> tuple[int, int]:
-    return entry[0], entry[1]
+def _first(entry: tuple[int, Any]) -> int:
+    return entry[0]
 
 
 def _no_io(name: str) -> NoReturn:

@@ -126,15 +126,14 @@ class Stream:
     # -- integers -----------------------------------------------------------------------------
 
     def below(self, n: int) -> int:
-        """A uniform int in [0, n) by rejection sampling on `n.bit_length()` bits.
-
-        `below(1)` is 0 and draws nothing.
+        """A uniform int in [0, n) by rejection sampling on the fewest bits that cover n - 1
+        (so a power of two never rejects). `below(1)` is 0 and draws nothing.
         """
         if n <= 0:
             raise InvalidArgument(f"below() needs n > 0, got {n!r}")
         if n == 1:
             return 0
-        k = n.bit_length()
+        k = (n - 1).bit_length()
         bits = self._bits
         r = bits(k)
         while r >= n:
