@@ -93,7 +93,7 @@ class Simulation:
         Exceptions from `main` propagate as under `anyio.run`. A loop-level failure
         (`Deadlock`, `SimulationLimitExceeded`, `SimulationUnsupported`) is raised as is, even
         if cancelling the leftover tasks afterwards fails too (that second error is attached
-        as a note).
+        as a note). Whatever escapes carries a note with `repro()`, the line that replays it.
         """
         self.trace = Trace() if self.record_trace else None
         loop = SimLoop(
@@ -112,10 +112,19 @@ class Simulation:
         except BaseException as exc:
             primary = loop.failure
             if primary is None or exc is primary:
+                _add_repro(exc, self.repro())
                 raise
             primary.add_note(f"while cancelling the remaining tasks: {type(exc).__name__}: {exc}")
             _abandon_tasks(loop)
+            _add_repro(primary, self.repro())
             raise primary from None
+
+
+def _add_repro(error: BaseException, repro: str) -> None:
+    """Say how to replay the run on whatever escapes it (once, however often it is re-raised)."""
+    note = f"replay with: {repro}"
+    if note not in getattr(error, "__notes__", ()):
+        error.add_note(note)
 
 
 def _abandon_tasks(loop: SimLoop) -> None:

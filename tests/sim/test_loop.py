@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 import anyio.lowlevel
@@ -22,6 +22,7 @@ from aura_sim import (
     SimulationError,
     SimulationLimitExceeded,
     SimulationUnsupported,
+    check_determinism,
     current_loop,
     run,
 )
@@ -318,13 +319,17 @@ def test_a_child_error_reaches_the_caller_as_a_group() -> None:
     assert caught.group_contains(KeyError, match="boom")
 
 
-def test_an_error_in_main_propagates_unchanged() -> None:
+def test_an_error_in_main_propagates_with_a_replay_note() -> None:
     async def main() -> None:
         await anyio.sleep(1)
         raise LookupError("plain")
 
-    with pytest.raises(LookupError, match="plain"):
-        run(main, seed=1)
+    with pytest.raises(LookupError, match="plain") as caught:
+        run(main, seed=31)
+    assert caught.value.__notes__ == [
+        "replay with: aura-sim seed=31 schedule=random start_time=0.0 max_steps=10000000 "
+        "max_time=None"
+    ]
 
 
 # -- synchronisation primitives ---------------------------------------------------------------
@@ -739,6 +744,39 @@ def test_notes_and_counters() -> None:
     assert stats.max_ready >= 2
     assert stats.steps == sum(1 for _, label in simulation.trace.entries if "note:" not in label)
     assert simulation.repro().startswith("aura-sim seed=8 schedule=random")
+
+
+def test_garbage_is_collected_at_the_same_steps_in_every_run() -> None:
+    # Async generators left in reference cycles are finalized by the cyclic collector; their
+    # `aclose` must run at the same step of every run, whatever the process did before.
+    async def main() -> None:
+        loop = current_loop()
+
+        async def numbers(i: int) -> AsyncIterator[int]:
+            try:
+                while True:
+                    yield i
+            finally:
+                loop.note(f"generator {i} closed")
+
+        for i in range(4):
+            generator = numbers(i)
+            await generator.__anext__()
+            cycle: list[object] = [generator]
+            cycle.append(cycle)
+            del generator, cycle
+            for _ in range(6_000):
+                await anyio.lowlevel.checkpoint()
+
+    simulation = Simulation(1, record_trace=True)
+    simulation.run(main)
+    assert simulation.trace is not None
+    closed = [i for i, (_, label) in enumerate(simulation.trace.entries) if "closed" in label]
+    assert len(closed) == 4
+    assert closed[0] < len(simulation.trace) // 2  # during the run, not at shutdown
+    garbage = [bytearray(1000) for _ in range(5_000)]  # disturb the collector's counters
+    check_determinism(main, 1)
+    del garbage
 
 
 def test_a_simulation_needs_a_run_before_its_loop() -> None:
