@@ -19,7 +19,14 @@ from aura_sim.errors import (
     SimulationLimitExceeded,
     SimulationUnsupported,
 )
-from aura_sim.loop import LoopStats, Schedule, SimLoop, SimTask, current_loop
+from aura_sim.loop import (
+    LoopStats,
+    Schedule,
+    SimLoop,
+    SimTask,
+    current_loop,
+    wait_all_tasks_blocked,
+)
 from aura_sim.seeds import SeedTree, Stream
 from aura_sim.simulation import DEFAULT_MAX_STEPS, Simulation, run
 from aura_sim.trace import StepHook, Trace
@@ -33,6 +40,7 @@ __all__ = [
     "Schedule",
     "LoopStats",
     "current_loop",
+    "wait_all_tasks_blocked",
     "SeedTree",
     "Stream",
     "Trace",

@@ -58,7 +58,7 @@ from aura_sim.errors import (
 from aura_sim.seeds import SeedTree
 from aura_sim.trace import StepHook
 
-__all__ = ["Schedule", "LoopStats", "SimTask", "SimLoop", "current_loop"]
+__all__ = ["Schedule", "LoopStats", "SimTask", "SimLoop", "current_loop", "wait_all_tasks_blocked"]
 
 T = TypeVar("T")
 
@@ -191,6 +191,7 @@ class SimLoop(asyncio.BaseEventLoop):
         self._foreign: collections.deque[asyncio.Handle] = collections.deque()
         self._failure: SimulationError | None = None
         self._teardown = False
+        self._blocked_waiters: list[asyncio.Future[None]] = []
 
     # -- public surface -----------------------------------------------------------------------
 
@@ -222,6 +223,19 @@ class SimLoop(asyncio.BaseEventLoop):
         hook = self._on_step
         if hook is not None:
             hook(self._now, "note:" + label)
+
+    async def wait_all_tasks_blocked(self) -> None:
+        """Return once every other task is blocked: nothing is ready to run, before the clock
+        moves on to the next timer (trio's `wait_all_tasks_blocked`, without a cushion).
+
+        It is how a scenario knows a burst of zero-latency work has settled ("heal, let the
+        messages flow, then check convergence"). Every waiter is woken at the same idle
+        point; a task that waits for this in a loop keeps the clock from moving, which the
+        step limit turns into an error.
+        """
+        waiter: asyncio.Future[None] = self.create_future()
+        self._blocked_waiters.append(waiter)
+        await waiter
 
     def stats(self) -> LoopStats:
         return LoopStats(
@@ -424,6 +438,13 @@ class SimLoop(asyncio.BaseEventLoop):
         """Nothing is ready: move the clock to the next timer, or say why there is none."""
         if not self._teardown:
             self._refuse_threads()
+        if self._blocked_waiters:
+            waiters, self._blocked_waiters = self._blocked_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            if self._ready:
+                return
         self._purge_cancelled_timers()
         scheduled = self._scheduled
         if not scheduled:
@@ -601,6 +622,11 @@ def _waiting_at(task: asyncio.Task[Any]) -> str:
         return "<not started>"
     code = frame.f_code
     return f"{code.co_qualname} ({os.path.basename(code.co_filename)}:{frame.f_lineno})"
+
+
+async def wait_all_tasks_blocked() -> None:
+    """`current_loop().wait_all_tasks_blocked()`."""
+    await current_loop().wait_all_tasks_blocked()
 
 
 def current_loop() -> SimLoop:

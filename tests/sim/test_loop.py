@@ -25,6 +25,7 @@ from aura_sim import (
     check_determinism,
     current_loop,
     run,
+    wait_all_tasks_blocked,
 )
 
 SEEDS = range(12)
@@ -543,6 +544,59 @@ def test_a_custom_task_factory_is_respected() -> None:
     assert simulation.run(main) == (True, 2)
     assert simulation.trace is not None
     assert any(label == "task:2:via-factory" for _, label in simulation.trace.entries)
+
+
+def test_wait_all_tasks_blocked_settles_before_time_moves() -> None:
+    async def main() -> list[str]:
+        log: list[str] = []
+        send, receive = anyio.create_memory_object_stream[int](0)
+
+        async def relay() -> None:
+            async with receive:
+                async for item in receive:
+                    log.append(f"relayed {item} at {now()}")
+
+        async def heartbeat() -> None:
+            while True:
+                await anyio.sleep(100)
+                log.append(f"beat at {now()}")
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(relay)
+            group.start_soon(heartbeat)
+            async with send:
+                for item in range(3):
+                    await wait_all_tasks_blocked()  # the relay is parked in receive()
+                    send.send_nowait(item)  # so this hands the item over without blocking
+            await wait_all_tasks_blocked()
+            log.append(f"settled at {now()}")
+            group.cancel_scope.cancel()
+        return log
+
+    for seed in SEEDS:
+        assert run(main, seed=seed) == [
+            "relayed 0 at 0.0",
+            "relayed 1 at 0.0",
+            "relayed 2 at 0.0",
+            "settled at 0.0",
+        ]
+
+
+def test_waiting_for_blocked_tasks_is_not_a_deadlock() -> None:
+    async def main() -> float:
+        async def idle() -> None:
+            await anyio.Event().wait()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(idle)
+            with anyio.CancelScope() as scope:
+                scope.cancel()
+                await wait_all_tasks_blocked()  # cancelled before it waits: nothing left over
+            await wait_all_tasks_blocked()
+            group.cancel_scope.cancel()
+        return now()
+
+    assert run(main, seed=0) == 0.0
 
 
 # -- the closed world -------------------------------------------------------------------------
