@@ -32,6 +32,7 @@ from aura_sim.trace import Trace
 __all__ = [
     "Workload",
     "record",
+    "compare_traces",
     "check_determinism",
     "check_determinism_across_processes",
     "load_workload",
@@ -47,6 +48,7 @@ def record(
     workload: Workload,
     seed: int,
     *,
+    start_time: float = 0.0,
     schedule: Schedule = Schedule.RANDOM,
     max_steps: int | None = DEFAULT_MAX_STEPS,
     max_time: float | None = None,
@@ -56,20 +58,20 @@ def record(
     The outcome is `"returned"` or `"raised <ExceptionType>"`: a workload that fails the same
     way twice is deterministic, so failing is recorded rather than propagated here.
     """
-    trace, outcome, _ = _record(workload, seed, schedule, max_steps, max_time)
+    simulation = Simulation(
+        seed,
+        start_time=start_time,
+        schedule=schedule,
+        max_steps=max_steps,
+        max_time=max_time,
+        record_trace=True,
+    )
+    trace, outcome, _ = _record(workload, simulation)
     return trace, outcome
 
 
-def _record(
-    workload: Workload,
-    seed: int,
-    schedule: Schedule,
-    max_steps: int | None,
-    max_time: float | None,
-) -> tuple[Trace, str, Exception | None]:
-    simulation = Simulation(
-        seed, schedule=schedule, max_steps=max_steps, max_time=max_time, record_trace=True
-    )
+def _record(workload: Workload, simulation: Simulation) -> tuple[Trace, str, Exception | None]:
+    """One run of a tracing `Simulation` (each run builds a fresh loop and a fresh trace)."""
     error: Exception | None = None
     try:
         simulation.run(workload)
@@ -81,7 +83,9 @@ def _record(
     return simulation.trace, outcome, error
 
 
-def compare(seed: int, first: Trace, second: Trace, outcomes: tuple[str, str]) -> None:
+def compare_traces(
+    seed: int, first: Trace, second: Trace, outcomes: tuple[str, str] = ("returned", "returned")
+) -> None:
     """Raise `NondeterminismDetected` unless the two tapes and outcomes are equal."""
     index = first.first_difference(second)
     if index is not None:
@@ -96,6 +100,7 @@ def check_determinism(
     seed: int,
     *,
     runs: int = 2,
+    start_time: float = 0.0,
     schedule: Schedule = Schedule.RANDOM,
     max_steps: int | None = DEFAULT_MAX_STEPS,
     max_time: float | None = None,
@@ -108,10 +113,18 @@ def check_determinism(
     """
     if runs < 2:
         raise InvalidArgument("check_determinism needs at least two runs")
-    first, first_outcome, error = _record(workload, seed, schedule, max_steps, max_time)
+    simulation = Simulation(
+        seed,
+        start_time=start_time,
+        schedule=schedule,
+        max_steps=max_steps,
+        max_time=max_time,
+        record_trace=True,
+    )
+    first, first_outcome, error = _record(workload, simulation)
     for _ in range(runs - 1):
-        other, outcome, _ = _record(workload, seed, schedule, max_steps, max_time)
-        compare(seed, first, other, (first_outcome, outcome))
+        other, outcome, _ = _record(workload, simulation)
+        compare_traces(seed, first, other, (first_outcome, outcome))
     if error is not None:
         raise error
     return first.digest()
@@ -126,8 +139,9 @@ def check_determinism_across_processes(
 ) -> Hash32:
     """Run the workload at import path `target` in one fresh interpreter per hash seed.
 
-    Each child runs with `PYTHONHASHSEED` set to one of `hash_seeds` and prints its trace;
-    the traces must be equal, or `NondeterminismDetected` names the first diverging step.
+    Each child runs with `PYTHONHASHSEED` set to one of `hash_seeds` and the default
+    `Simulation` options, and prints its trace; the traces must be equal, or
+    `NondeterminismDetected` names the first diverging step.
     This catches what a same-process check cannot: str/bytes hash order, import-time state,
     anything that differs between interpreters.
     """
@@ -136,7 +150,7 @@ def check_determinism_across_processes(
     results = [_child_trace(target, seed, hash_seed, timeout) for hash_seed in hash_seeds]
     first, first_outcome = results[0]
     for other, outcome in results[1:]:
-        compare(seed, first, other, (first_outcome, outcome))
+        compare_traces(seed, first, other, (first_outcome, outcome))
     return first.digest()
 
 
