@@ -289,10 +289,9 @@ class SimLoop(asyncio.BaseEventLoop):
         self, callback: Callable[..., object], *args: Any, context: Context | None = None
     ) -> asyncio.Handle:
         """From the loop's own thread this is `call_soon` (asyncio's async-generator finalizer
-        uses it). From any other thread the callback is held back: another thread's timing is
-        real, so admitting it would make the run nondeterministic. The loop fails with
-        `SimulationUnsupported` when it next goes idle; held-back callbacks run only while
-        asyncio cancels the leftover tasks of a failed run."""
+        uses it). From any other thread the callback is held back and never runs: another
+        thread's timing is real, so admitting it would make the run nondeterministic. The loop
+        fails with `SimulationUnsupported` when it next goes idle."""
         if threading.get_ident() == self._home_thread:
             return self.call_soon(callback, *args, context=context)
         handle = asyncio.Handle(callback, args, self, context)
@@ -330,9 +329,6 @@ class SimLoop(asyncio.BaseEventLoop):
             if scheduled and scheduled[0]._when <= self._now:
                 self._fire_due_timers()
         ready = self._ready
-        if self._teardown and self._foreign:
-            ready.extend(self._foreign)
-            self._foreign.clear()
         if not ready:
             if self._stopping:
                 return

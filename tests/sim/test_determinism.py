@@ -22,7 +22,7 @@ from aura_sim import (
 from aura_sim.determinism import load_workload
 from tests.sim import workloads
 
-SEEDS = range(16)
+SEEDS = range(50)
 
 
 def test_same_seed_gives_the_same_trace() -> None:

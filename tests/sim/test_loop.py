@@ -405,6 +405,38 @@ def test_events_locks_semaphores_conditions_and_streams() -> None:
         assert notes == ["notified"]
 
 
+def test_limiters_moving_deadlines_and_sleep_until() -> None:
+    async def main() -> tuple[int, float, float, float]:
+        limiter = anyio.CapacityLimiter(3)
+        busy = 0
+        most_busy = 0
+
+        async def job() -> None:
+            nonlocal busy, most_busy
+            async with limiter:
+                busy += 1
+                most_busy = max(most_busy, busy)
+                await anyio.sleep(1)
+                busy -= 1
+
+        async with anyio.create_task_group() as group:
+            for _ in range(10):
+                group.start_soon(job)
+        jobs_done = now()
+
+        with anyio.CancelScope(deadline=now() + 100) as scope:
+            await anyio.sleep(1)
+            scope.deadline = now() + 2  # moved earlier: the old timer must not matter
+            await anyio.sleep_forever()
+        moved = now()
+
+        await anyio.sleep_until(1_000.0)
+        return most_busy, jobs_done, moved, now()
+
+    for seed in SEEDS:
+        assert run(main, seed=seed) == (3, 4.0, 7.0, 1_000.0)
+
+
 def test_plain_asyncio_primitives_work_too() -> None:
     async def main() -> list[object]:
         queue: asyncio.Queue[int] = asyncio.Queue()
