@@ -68,6 +68,9 @@ _TEARDOWN_STEPS = 1_000_000
 """Extra step budget for cancelling the tasks left over after a failed run."""
 _MIN_SCHEDULED = 100
 _CANCELLED_FRACTION = 0.5
+_TASK_STEPS = frozenset({"task_wakeup", "_Task__step", "_Task__wakeup"})
+"""Names of the bound methods through which asyncio runs a task (C and pure-Python tasks); the
+C step wrapper has no name at all."""
 _OTHER = 1 << 80
 """Sort key bit that puts plain callbacks after task steps in the canonical batch order (task
 keys are `task number << 32 | position`)."""
@@ -238,6 +241,7 @@ class SimLoop(asyncio.BaseEventLoop):
         await waiter
 
     def stats(self) -> LoopStats:
+        """A snapshot of the counters (they keep counting during teardown of a failed run)."""
         return LoopStats(
             steps=self._steps,
             batches=self._batches,
@@ -323,9 +327,9 @@ class SimLoop(asyncio.BaseEventLoop):
         then run the ready batch in seeded order."""
         if self._steps >= self._next_gc:
             self._collect_garbage()
-        scheduled = self._scheduled
-        if scheduled:
-            self._purge_cancelled_timers()
+        if self._scheduled:
+            self._purge_cancelled_timers()  # may replace the heap
+            scheduled = self._scheduled
             if scheduled and scheduled[0]._when <= self._now:
                 self._fire_due_timers()
         ready = self._ready
@@ -391,7 +395,11 @@ class SimLoop(asyncio.BaseEventLoop):
         callback = handle._callback
         owner = getattr(callback, "__self__", None)
         if isinstance(owner, asyncio.Task):
-            return f"task:{self.task_id(owner)}:{owner.get_name()}"
+            task = f"task:{self.task_id(owner)}:{owner.get_name()}"
+            method = getattr(callback, "__name__", None)
+            if method is None or method in _TASK_STEPS:
+                return task
+            return f"call:Task.{method}@{task}"  # e.g. call_soon(task.cancel)
         while isinstance(callback, functools.partial):
             callback = callback.func
         name = getattr(callback, "__qualname__", None) or type(callback).__qualname__

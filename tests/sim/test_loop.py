@@ -5,6 +5,8 @@ detection and limits. No test looks at the wall clock."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -881,3 +883,22 @@ def test_steps_hook_sees_every_step() -> None:
     assert len(seen) == simulation.stats.steps
     assert seen[0] == (0.0, "task:1:task-1")
     assert (1.0, "call:_set_result_unless_cancelled") in seen
+
+
+def test_labels_name_what_ran() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        victim = loop.create_task(anyio.sleep_forever(), name="victim")
+        await asyncio.sleep(0)
+        loop.call_later(2.0, victim.cancel)
+        loop.call_soon(functools.partial(sorted, [2, 1]))
+        with contextlib.suppress(asyncio.CancelledError):
+            await victim
+
+    simulation = Simulation(0, record_trace=True)
+    simulation.run(main)
+    assert simulation.trace is not None
+    labels = [label for _, label in simulation.trace.entries]
+    assert "task:2:victim" in labels
+    assert "call:Task.cancel@task:2:victim" in labels
+    assert "call:sorted" in labels
