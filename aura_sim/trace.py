@@ -6,7 +6,8 @@ seed must produce equal digests, and `first_difference` finds where two tapes pa
 
 Labels are built only from deterministic data: `task:<id>:<name>` for a task step (the loop's
 own creation counter, never the process-global `Task-N` counter), `call:<qualname>` for a plain
-callback, `note:<text>` for a note. No repr with a memory address ever enters a label.
+callback (`call:Task.cancel@task:<id>:<name>` for a task's other methods), `note:<text>` for a
+note. No repr with a memory address ever enters a label.
 """
 
 from __future__ import annotations
