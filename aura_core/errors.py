@@ -40,6 +40,8 @@ __all__ = [
     "LeakageExceeded",
     "TokenError",
     "CapabilityDenied",
+    "GuardDenied",
+    "ReceiptRejected",
     "NoEffectContext",
     "StorageError",
     "TransportError",
@@ -252,6 +254,26 @@ class CapabilityDenied(AuraError):
     """The capability frontier does not allow the requested operation in the requested scope."""
 
     code = "denied"
+
+
+class GuardDenied(AuraError):
+    """The guard chain refused a send; nothing was charged, written or sent.
+
+    `reason` is a coarse code (safe to show a peer): `unguarded`, `oversized`, `unknown_peer`,
+    `capability`, `budget` or `leakage`. Details stay in the local trace.
+    """
+
+    code = "denied"
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(f"send denied ({reason})" + (f": {message}" if message else ""))
+        self.reason = reason
+
+
+class ReceiptRejected(AuraError):
+    """An incoming envelope whose receipt is forged, replayed, misaddressed or of another epoch."""
+
+    code = "receipt_rejected"
 
 
 class NoEffectContext(AuraError):

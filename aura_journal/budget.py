@@ -1,5 +1,8 @@
 """Flow budgets: how much a source may send a peer in a context, per epoch.
 
+The epoch of every budget in a context is the context's epoch (`ContextEpoch` facts; the largest
+wins), so rotating it resets what every flow has spent.
+
 `FlowBudget{limit, spent, epoch}` is a join-semilattice: the limit joins by minimum (+∞, written
 `None`, is the identity) and (epoch, spent) joins lexicographically, so a newer epoch resets what
 was spent and within an epoch spending only grows. Only spending is journaled (`FlowSpent`
@@ -15,20 +18,25 @@ from typing import Any
 import attrs
 
 from aura_core.encoding import decode, encode, record
-from aura_core.errors import BudgetExceeded, InvalidArgument
+from aura_core.errors import BudgetExceeded, FactRejected, InvalidArgument
 from aura_core.ids import AuthorityId
-from aura_journal.fact import Fact, NamespaceKind
-from aura_journal.registry import FactType
+from aura_journal.fact import Fact, NamespaceKind, Unattested
+from aura_journal.receipt import Receipt
+from aura_journal.registry import FactType, JournalState
 
 __all__ = [
     "U64",
     "FlowBudget",
     "FlowKey",
     "FlowSpent",
+    "SendCharge",
+    "ContextEpoch",
     "FlowLedger",
     "FlowLedgerReducer",
     "FLOW_REDUCER",
     "FLOW_SPENT",
+    "SEND_CHARGE",
+    "CONTEXT_EPOCH",
 ]
 
 U64 = 2**64
@@ -101,6 +109,29 @@ class FlowSpent:
     spent: int = attrs.field(validator=_u64)
 
 
+@record("flow.send_charge")
+@attrs.frozen
+class SendCharge:
+    """The guard chain charged a send: its receipt and the flow's cumulative spending after it.
+
+    Local-only (unsigned): it is the sender's own ledger; the receipt inside is signed.
+    """
+
+    receipt: Receipt
+    spent: int = attrs.field(validator=_u64)
+    operation: str
+    label: str | None = None
+    """The choreography's `journal_facts` annotation, if the message had one."""
+
+
+@record("flow.context_epoch")
+@attrs.frozen
+class ContextEpoch:
+    """The context's epoch is at least `epoch`; moving to a higher one resets every budget."""
+
+    epoch: int = attrs.field(validator=_u64)
+
+
 @record("flow.ledger")
 @attrs.frozen
 class FlowLedger:
@@ -108,16 +139,17 @@ class FlowLedger:
 
     entries: dict[FlowKey, tuple[int, ...]] = attrs.field(factory=dict, hash=False)
     """Flow key → (epoch, spent)."""
+    epoch: int = 0
+    """The context's current epoch."""
 
-    def spent(self, source: AuthorityId, peer: AuthorityId) -> tuple[int, int]:
-        """(epoch, spent) recorded for a flow, (0, 0) if none."""
+    def spent(self, source: AuthorityId, peer: AuthorityId) -> int:
+        """What a flow has spent in the current epoch."""
         entry = self.entries.get(FlowKey(source, peer))
-        return (0, 0) if entry is None else (entry[0], entry[1])
+        return entry[1] if entry is not None and entry[0] == self.epoch else 0
 
     def budget(self, source: AuthorityId, peer: AuthorityId, limit: int | None) -> FlowBudget:
         """The full budget for a flow, with the limit the caller derived from capabilities."""
-        epoch, spent = self.spent(source, peer)
-        return FlowBudget(limit, spent, epoch)
+        return FlowBudget(limit, self.spent(source, peer), self.epoch)
 
 
 class FlowLedgerReducer:
@@ -129,13 +161,17 @@ class FlowLedgerReducer:
         return FlowLedger()
 
     def apply(self, view: FlowLedger, fact: Fact, payload: Any) -> FlowLedger:
-        spent: FlowSpent = payload
-        key = FlowKey(spent.source, spent.peer)
-        current = view.entries.get(key, (0, 0))
-        candidate = (spent.epoch, spent.spent)
-        if candidate <= current:
+        if isinstance(payload, ContextEpoch):
+            return view if payload.epoch <= view.epoch else attrs.evolve(view, epoch=payload.epoch)
+        if isinstance(payload, SendCharge):
+            body = payload.receipt.body
+            key, candidate = FlowKey(body.source, body.destination), (body.epoch, payload.spent)
+        else:
+            flow: FlowSpent = payload
+            key, candidate = FlowKey(flow.source, flow.peer), (flow.epoch, flow.spent)
+        if candidate <= view.entries.get(key, (0, 0)):
             return view
-        return FlowLedger({**view.entries, key: candidate})
+        return attrs.evolve(view, entries={**view.entries, key: candidate})
 
     def encode_view(self, view: FlowLedger) -> bytes:
         return encode(view)
@@ -144,7 +180,25 @@ class FlowLedgerReducer:
         return decode(data, FlowLedger)
 
 
+def _validate_charge(state: JournalState, fact: Fact, charge: SendCharge) -> None:
+    body = charge.receipt.body
+    if body.context != state.namespace.context:
+        raise FactRejected(f"charge {fact.id} is for another context")
+    if charge.spent < body.cost:
+        raise FactRejected(f"charge {fact.id} spent less than its receipt's cost")
+
+
 FLOW_REDUCER = FlowLedgerReducer()
 FLOW_SPENT: FactType[FlowSpent] = FactType(
     payload_type=FlowSpent, namespace_kind=NamespaceKind.CONTEXT, reducer=FLOW_REDUCER
+)
+SEND_CHARGE: FactType[SendCharge] = FactType(
+    payload_type=SendCharge,
+    namespace_kind=NamespaceKind.CONTEXT,
+    attestations=frozenset({Unattested}),
+    validate=_validate_charge,
+    reducer=FLOW_REDUCER,
+)
+CONTEXT_EPOCH: FactType[ContextEpoch] = FactType(
+    payload_type=ContextEpoch, namespace_kind=NamespaceKind.CONTEXT, reducer=FLOW_REDUCER
 )

@@ -43,7 +43,7 @@ from aura_journal.fact import (
 from aura_journal.registry import FactRegistry, FactType, Reducer
 from aura_journal.snapshot import Snapshot, covered_digest
 
-__all__ = ["Journal", "SNAPSHOT_TYPE"]
+__all__ = ["Journal", "StagedFacts", "SNAPSHOT_TYPE"]
 
 V = TypeVar("V")
 
@@ -68,6 +68,8 @@ class Journal:
         self._covered: dict[FactId, frozenset[FactId]] = {}
         """Snapshot fact id → the ids it covers (computed when it was validated)."""
         self._latest: FactId | None = None
+        self._version = 0
+        """Bumped by every change, so a stale `StagedFacts` can refuse to commit."""
 
     # ---------------------------------------------------------------- reading
 
@@ -149,6 +151,15 @@ class Journal:
         Facts may come in any order: one that needs a parent later in the batch is retried
         after it. Any rejection raises and leaves the journal unchanged.
         """
+        return self.stage(facts).commit()
+
+    def stage(self, facts: Iterable[Fact]) -> StagedFacts:
+        """Validate facts against the journal without changing it.
+
+        Returns the new facts, to be persisted, and a `commit` that adds them. Commit before
+        anything else changes the journal (callers hold a lock across persist and commit).
+        Raises a `FactRejected` subclass if any fact is invalid.
+        """
         staged = _Staged(self)
         pending = [f for f in facts if staged.note_incoming(f)]
         signatures = _SignatureChecks(pending)  # native threads verify while Python validates
@@ -166,8 +177,7 @@ class Journal:
                 raise missing
             pending = deferred
         signatures.require_valid()
-        staged.commit()
-        return len(staged.added)
+        return StagedFacts(staged)
 
     def snapshot_payload(self, cutoff: OrderTime, sequence: int) -> Snapshot:
         """The snapshot this journal would accept now for `cutoff` (to sign and insert)."""
@@ -183,6 +193,7 @@ class Journal:
         for fid in dropped:
             self._retire(fid)
             self._pruned.add(fid)
+        self._version += 1
         return len(dropped)
 
     def copy(self) -> Journal:
@@ -272,6 +283,7 @@ class Journal:
         return previous | {fact.id for fact in fresh}, states
 
     def _absorb(self, other: Journal) -> None:
+        self._version += 1
         pruned = self._pruned | other._pruned
         candidates = [
             self if self._latest is not None else None,
@@ -314,6 +326,33 @@ class Journal:
             self._views[reducer.name] = view
 
 
+class StagedFacts:
+    """Facts validated against a journal, not yet added to it."""
+
+    def __init__(self, staged: _Staged) -> None:
+        self._staged = staged
+        self._committed = False
+
+    @property
+    def facts(self) -> list[Fact]:
+        """The new facts, in the order they were validated."""
+        return list(self._staged.added.values())
+
+    def commit(self) -> int:
+        """Add the facts to the journal; returns how many. Can be called once.
+
+        Raises `InvalidArgument` if the journal changed since the facts were staged (they were
+        validated against a state that no longer exists).
+        """
+        if self._committed:
+            raise InvalidArgument("staged facts were already committed")
+        if self._staged.version != self._staged.journal._version:
+            raise InvalidArgument("the journal changed after these facts were staged")
+        self._committed = True
+        self._staged.commit()
+        return len(self._staged.added)
+
+
 class _Staged:
     """The journal plus a batch being validated; commits all of it or is thrown away."""
 
@@ -325,6 +364,7 @@ class _Staged:
         self.snapshot: FactId | None = journal._latest
         self.covered: dict[FactId, frozenset[FactId]] = {}
         self.seen: set[FactId] = set()
+        self.version = journal._version
 
     @property
     def namespace(self) -> JournalNamespace:
@@ -409,6 +449,7 @@ class _Staged:
         journal._views.update(self.views)
         journal._covered.update(self.covered)
         journal._latest = self.snapshot
+        journal._version += 1
 
 
 def _decode_payload(fact: Fact, payload_type: type[V]) -> V:

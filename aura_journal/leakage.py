@@ -17,7 +17,13 @@ import attrs
 
 from aura_core.encoding import decode, encode, record
 from aura_core.errors import InvalidArgument, LeakageExceeded
-from aura_journal.fact import Fact, NamespaceKind
+from aura_journal.fact import (
+    Ed25519Attestation,
+    Fact,
+    NamespaceKind,
+    ThresholdAttestation,
+    Unattested,
+)
 from aura_journal.registry import FactType
 
 __all__ = [
@@ -140,9 +146,17 @@ class LeakageReducer:
 
 
 LEAKAGE_REDUCER = LeakageReducer()
+# Leakage facts are this device's own accounting: local-only, signed or not.
+_LOCAL_OR_SIGNED = frozenset({Unattested, Ed25519Attestation, ThresholdAttestation})
 LEAKAGE_RECORDED: FactType[LeakageRecorded] = FactType(
-    payload_type=LeakageRecorded, namespace_kind=NamespaceKind.CONTEXT, reducer=LEAKAGE_REDUCER
+    payload_type=LeakageRecorded,
+    namespace_kind=NamespaceKind.CONTEXT,
+    attestations=_LOCAL_OR_SIGNED,
+    reducer=LEAKAGE_REDUCER,
 )
 LEAKAGE_RESET: FactType[LeakageReset] = FactType(
-    payload_type=LeakageReset, namespace_kind=NamespaceKind.CONTEXT, reducer=LEAKAGE_REDUCER
+    payload_type=LeakageReset,
+    namespace_kind=NamespaceKind.CONTEXT,
+    attestations=_LOCAL_OR_SIGNED,
+    reducer=LEAKAGE_REDUCER,
 )

@@ -1,0 +1,109 @@
+"""Journals persisted through a `StorageEffects`.
+
+Facts are stored under `journal/<namespace>/<fact id>`; a namespace's journal is loaded (and
+every fact re-validated) the first time it is used. Changes go through a transaction that holds
+the namespace's lock across stage → storage batch → commit, so a fact is in memory only after
+its write is durable, and concurrent writers cannot commit views validated against a stale
+state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import anyio
+
+from aura_core.effects import Put, StorageEffects, StorageOp
+from aura_core.errors import EncodingError, FactRejected, StorageError
+from aura_journal.fact import Fact, JournalNamespace
+from aura_journal.journal import Journal, StagedFacts
+from aura_journal.registry import FactRegistry
+
+__all__ = ["JournalHandler", "fact_key"]
+
+
+def _prefix(namespace: JournalNamespace) -> str:
+    return f"journal/{namespace}/"
+
+
+def fact_key(namespace: JournalNamespace, fact: Fact) -> str:
+    """The storage key of a fact."""
+    return _prefix(namespace) + fact.id.hash.hex()
+
+
+class _Transaction:
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+
+    @property
+    def journal(self) -> Journal:
+        return self._journal
+
+    def stage(self, facts: Sequence[Fact]) -> StagedFacts:
+        return self._journal.stage(facts)
+
+    def storage_ops(self, staged: StagedFacts) -> list[StorageOp]:
+        namespace = self._journal.namespace
+        return [Put(fact_key(namespace, fact), fact.encoded) for fact in staged.facts]
+
+    def commit(self, staged: StagedFacts) -> None:
+        staged.commit()
+
+
+class JournalHandler:
+    """`JournalEffects` for one device."""
+
+    def __init__(self, storage: StorageEffects, registry: FactRegistry) -> None:
+        self._storage = storage
+        self._registry = registry
+        self._journals: dict[JournalNamespace, Journal] = {}
+        self._locks: dict[JournalNamespace, anyio.Lock] = {}
+
+    @property
+    def registry(self) -> FactRegistry:
+        return self._registry
+
+    def _lock(self, namespace: JournalNamespace) -> anyio.Lock:
+        lock = self._locks.get(namespace)
+        if lock is None:
+            lock = self._locks[namespace] = anyio.Lock()
+        return lock
+
+    async def _load(self, namespace: JournalNamespace) -> Journal:
+        try:
+            return await self._load_checked(namespace)
+        except (EncodingError, FactRejected) as exc:
+            raise StorageError(f"stored journal {namespace} is corrupt: {exc.message}") from None
+
+    async def _load_checked(self, namespace: JournalNamespace) -> Journal:
+        journal = self._journals.get(namespace)
+        if journal is None:
+            journal = Journal(namespace, self._registry)
+            facts = []
+            for key in await self._storage.list_keys(_prefix(namespace)):
+                data = await self._storage.get(key)
+                if data is None:
+                    raise StorageError(f"fact {key} vanished while loading")
+                facts.append(Fact.from_bytes(data))
+            journal.insert_batch(facts)
+            self._journals[namespace] = journal
+        return journal
+
+    async def journal(self, namespace: JournalNamespace) -> Journal:
+        async with self._lock(namespace):
+            return await self._load(namespace)
+
+    @asynccontextmanager
+    async def transaction(self, namespace: JournalNamespace) -> AsyncIterator[_Transaction]:
+        async with self._lock(namespace):
+            yield _Transaction(await self._load(namespace))
+
+    async def merge(self, namespace: JournalNamespace, facts: Sequence[Fact]) -> int:
+        async with self.transaction(namespace) as tx:
+            staged = tx.stage(facts)
+            if not staged.facts:
+                return 0
+            await self._storage.batch(tx.storage_ops(staged))
+            tx.commit(staged)
+            return len(staged.facts)

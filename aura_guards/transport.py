@@ -1,0 +1,273 @@
+"""`GuardedTransport`: the only way the layers above send, and the checks on what arrives.
+
+A send takes the context's journal lock, snapshots what the guards need, evaluates the chain
+(pure), then interprets the commands: the receipt is signed, the charge (with the receipt and any
+coupled journal label) and the leakage records become facts, and those facts plus the new
+receipt-chain head are written in one storage batch and committed to the journal, all before the
+envelope is handed to the raw transport. A denial changes nothing and sends nothing; a failed
+batch sends nothing.
+
+Receiving checks each envelope's receipt (addressed to us, in the envelope's context, binding
+its payload, signed by the peer's known key, of the context's current epoch, with a nonce above
+every nonce seen from that chain) and drops anything else, keeping the detail in the trace.
+"""
+
+from __future__ import annotations
+
+import anyio
+import attrs
+
+from aura_core.crypto.ed25519 import SigningKey
+from aura_core.effects import Envelope, Put, TransportEffects
+from aura_core.encoding import decode, encode, record, record_tag
+from aura_core.errors import (
+    EncodingError,
+    GuardDenied,
+    InvalidSignature,
+    MalformedKey,
+    ReceiptRejected,
+)
+from aura_core.hashing import Hash32
+from aura_core.ids import AuthorityId, ContextId
+from aura_core.time import OrderTime, PhysicalTime
+from aura_effects.bundle import Effects
+from aura_guards.chain import (
+    STANDARD_CHAIN,
+    AppendJournal,
+    Authorized,
+    ChargeBudget,
+    Denied,
+    Guard,
+    GuardAnnotations,
+    GuardSnapshot,
+    RecordLeakage,
+    SendRequest,
+    evaluate,
+)
+from aura_journal.budget import FLOW_REDUCER, SendCharge
+from aura_journal.capability import ContextScope
+from aura_journal.fact import Fact, FactBody, JournalNamespace, Unattested
+from aura_journal.journal import Journal
+from aura_journal.leakage import LEAKAGE_REDUCER, LeakageRecorded
+from aura_journal.receipt import Receipt, ReceiptHead, sign_receipt
+
+__all__ = ["GuardedMessage", "ReceivedMessage", "GuardedTransport"]
+
+
+@record("guard.message")
+@attrs.frozen
+class GuardedMessage:
+    """What an envelope's payload holds: the operation, the message body and its receipt."""
+
+    operation: str
+    body: bytes
+    receipt: Receipt
+
+
+@attrs.frozen
+class ReceivedMessage:
+    """A message whose receipt checked out."""
+
+    source: AuthorityId
+    context: ContextId
+    operation: str
+    body: bytes
+    receipt: Receipt
+
+
+def _local_fact(context: ContextId, payload: object, order: OrderTime, now_ms: int) -> Fact:
+    """A local-only (unsigned) fact of this device's own accounting."""
+    type_id, version = record_tag(type(payload))
+    body = FactBody(
+        JournalNamespace.of(context), type_id, version, encode(payload), order, PhysicalTime(now_ms)
+    )
+    return Fact(body, Unattested())
+
+
+class GuardedTransport:
+    """Sends through the guard chain; receives with receipt checks."""
+
+    def __init__(
+        self,
+        effects: Effects,
+        transport: TransportEffects,
+        *,
+        local: AuthorityId,
+        signing_key: SigningKey,
+        chain: tuple[Guard, ...] = STANDARD_CHAIN,
+    ) -> None:
+        self._fx = effects
+        self._transport = transport
+        self._local = local
+        self._key = signing_key
+        self._chain = chain
+        self._heads: dict[tuple[ContextId, int], ReceiptHead] = {}
+        self._seen: dict[tuple[ContextId, AuthorityId, int], int] = {}
+        self._receive_lock = anyio.Lock()
+        self.sent = 0
+        self.denied = 0
+        self.rejected = 0
+
+    @property
+    def local(self) -> AuthorityId:
+        return self._local
+
+    # ------------------------------------------------------------------------- sending
+
+    async def send(
+        self,
+        context: ContextId,
+        peer: AuthorityId,
+        operation: str,
+        body: bytes,
+        annotations: GuardAnnotations | None,
+    ) -> Receipt:
+        """Send `body` to `peer` in `context` if every guard allows it; returns the receipt.
+
+        Raises `GuardDenied` (nothing charged, written or sent) or `StorageError` (nothing
+        committed or sent). A `TransportError` after the commit leaves the charge standing.
+        """
+        request = SendRequest(context, peer, operation, body, annotations)
+        namespace = JournalNamespace.of(context)
+        async with self._fx.journal.transaction(namespace) as tx:
+            snapshot = await self._snapshot(tx.journal, request)
+            outcome = evaluate(snapshot, request, self._chain)
+            if isinstance(outcome, Denied):
+                self.denied += 1
+                self._fx.trace.event(
+                    "guard.denied",
+                    reason=outcome.reason,
+                    detail=outcome.detail,
+                    operation=operation,
+                )
+                raise GuardDenied(outcome.reason)
+            receipt, facts = await self._facts(outcome, request, snapshot.now_ms)
+            staged = tx.stage(facts)
+            head = ReceiptHead(receipt.body.nonce, receipt.digest)
+            head_key = _head_key(context, receipt.body.epoch)
+            await self._fx.storage.batch([*tx.storage_ops(staged), Put(head_key, encode(head))])
+            tx.commit(staged)
+            self._heads[(context, receipt.body.epoch)] = head
+        payload = encode(GuardedMessage(operation, body, receipt))
+        await self._transport.send(Envelope(self._local, peer, context, payload))
+        self.sent += 1
+        return receipt
+
+    async def _snapshot(self, journal: Journal, request: SendRequest) -> GuardSnapshot:
+        fx = self._fx
+        now = await fx.time.now()
+        annotations = request.annotations
+        capability = annotations.capability if annotations is not None else None
+        allowed = capability is None or await fx.authorization.allows(
+            capability, ContextScope(request.context)
+        )
+        ledger = journal.view(FLOW_REDUCER)
+        limit = await fx.flow.limit(request.context, request.peer)
+        budget = ledger.budget(self._local, request.peer, limit)
+        return GuardSnapshot(
+            now_ms=now.ts_ms,
+            local=self._local,
+            known_peer=await fx.peers.peer_key(request.peer) is not None,
+            capability_allowed=allowed,
+            budget=budget,
+            leakage=journal.view(LEAKAGE_REDUCER),
+            leakage_limits=await fx.leakage.limits(request.context),
+            receipt_head=await self._head(request.context, budget.epoch),
+        )
+
+    async def _head(self, context: ContextId, epoch: int) -> ReceiptHead:
+        head = self._heads.get((context, epoch))
+        if head is None:
+            stored = await self._fx.storage.get(_head_key(context, epoch))
+            head = ReceiptHead() if stored is None else decode(stored, ReceiptHead)
+            self._heads[(context, epoch)] = head
+        return head
+
+    async def _facts(
+        self, outcome: Authorized, request: SendRequest, now_ms: int
+    ) -> tuple[Receipt, list[Fact]]:
+        """Interpret the commands that become facts; the send itself comes after the commit."""
+        receipt: Receipt | None = None
+        spent = 0
+        label: str | None = None
+        leaks: list[RecordLeakage] = []
+        for command in outcome.commands:
+            if isinstance(command, ChargeBudget):
+                receipt, spent = sign_receipt(command.receipt, self._key), command.spent_after
+            elif isinstance(command, AppendJournal):
+                label = command.label
+            elif isinstance(command, RecordLeakage):
+                leaks.append(command)
+        assert receipt is not None, "an authorized send always carries a charge"
+        order = self._fx.order
+        charge = SendCharge(receipt, spent, request.operation, label)
+        facts = [_local_fact(request.context, charge, await order.order_time(), now_ms)]
+        for leak in leaks:
+            event = LeakageRecorded(leak.observer, leak.amount, now_ms, request.operation)
+            facts.append(_local_fact(request.context, event, await order.order_time(), now_ms))
+        return receipt, facts
+
+    # ------------------------------------------------------------------------- receiving
+
+    async def receive(self) -> ReceivedMessage:
+        """The next incoming message whose receipt checks out (others are dropped and traced)."""
+        while True:
+            envelope = await self._transport.receive()
+            try:
+                return await self.accept(envelope)
+            except (EncodingError, ReceiptRejected) as exc:
+                self.rejected += 1
+                self._fx.trace.event(
+                    "guard.rejected", source=str(envelope.source), detail=exc.message
+                )
+
+    async def accept(self, envelope: Envelope) -> ReceivedMessage:
+        """Check one envelope; raises `ReceiptRejected` or `EncodingError` if it must be dropped."""
+        if envelope.destination != self._local:
+            raise ReceiptRejected("envelope addressed to someone else")
+        message = decode(envelope.payload, GuardedMessage)
+        receipt = message.receipt
+        body = receipt.body
+        if (body.context, body.source, body.destination) != (
+            envelope.context,
+            envelope.source,
+            self._local,
+        ):
+            raise ReceiptRejected("receipt does not match the envelope's route")
+        if body.payload != Hash32.of(message.body):
+            raise ReceiptRejected("receipt does not bind this payload")
+        key = await self._fx.peers.peer_key(body.source)
+        if key is None:
+            raise ReceiptRejected(f"unknown peer {body.source}")
+        try:
+            receipt.verify(key)
+        except (InvalidSignature, MalformedKey):
+            raise ReceiptRejected("receipt signature does not verify") from None
+        journal = await self._fx.journal.journal(JournalNamespace.of(body.context))
+        epoch = journal.view(FLOW_REDUCER).epoch
+        if body.epoch != epoch:
+            raise ReceiptRejected(f"receipt of epoch {body.epoch}, context is at {epoch}")
+        async with self._receive_lock:
+            chain = (body.context, body.source, body.epoch)
+            seen = await self._watermark(chain)
+            if body.nonce <= seen:
+                raise ReceiptRejected(f"replayed receipt (nonce {body.nonce} <= {seen})")
+            await self._fx.storage.put(_seen_key(*chain), encode(ReceiptHead(body.nonce)))
+            self._seen[chain] = body.nonce
+        return ReceivedMessage(body.source, body.context, message.operation, message.body, receipt)
+
+    async def _watermark(self, chain: tuple[ContextId, AuthorityId, int]) -> int:
+        seen = self._seen.get(chain)
+        if seen is None:
+            stored = await self._fx.storage.get(_seen_key(*chain))
+            seen = 0 if stored is None else decode(stored, ReceiptHead).nonce
+            self._seen[chain] = seen
+        return seen
+
+
+def _head_key(context: ContextId, epoch: int) -> str:
+    return f"guard/receipt-head/{context}/{epoch}"
+
+
+def _seen_key(context: ContextId, source: AuthorityId, epoch: int) -> str:
+    return f"guard/receipt-seen/{context}/{source}/{epoch}"

@@ -1,0 +1,87 @@
+"""Flow receipts: signed proof that a send was charged, chained per (context, source, epoch).
+
+Every envelope that leaves through the guard chain carries a receipt. Within one chain the nonce
+increases by one per send and `prev` is the digest of the previous receipt, so the sender's
+history is a hash chain; the receiver checks the signature, that the receipt is addressed to it
+in the envelope's context and current epoch, that it binds the payload it came with, and that
+its nonce is above every nonce it has seen from that chain (no replays).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from aura_core.crypto.ed25519 import SIGNATURE_LEN, SigningKey, VerifyingKey
+from aura_core.encoding import encode, record
+from aura_core.errors import InvalidArgument, InvalidSignature
+from aura_core.hashing import Hash32, content_id, tagged_hash
+from aura_core.ids import AuthorityId, ContextId
+
+__all__ = ["ReceiptBody", "Receipt", "ReceiptHead", "sign_receipt"]
+
+_TAG = "AURA_FLOW_RECEIPT_V1"
+
+
+def _u64(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if type(value) is not int or not 0 <= value < 2**64:
+        raise InvalidArgument(f"{attribute.name} must be an unsigned 64-bit integer")
+
+
+@record("flow.receipt_body")
+@attrs.frozen
+class ReceiptBody:
+    """What a receipt attests: who paid what to reach whom, where and when in the chain."""
+
+    context: ContextId
+    source: AuthorityId
+    destination: AuthorityId
+    epoch: int = attrs.field(validator=_u64)
+    cost: int = attrs.field(validator=_u64)
+    nonce: int = attrs.field(validator=_u64)
+    prev: Hash32
+    payload: Hash32
+    """Hash of the message this receipt travels with."""
+
+
+def _signature(_: object, __: object, value: bytes) -> None:
+    if type(value) is not bytes or len(value) != SIGNATURE_LEN:
+        raise InvalidArgument(f"a receipt signature is {SIGNATURE_LEN} bytes")
+
+
+@record("flow.receipt")
+@attrs.frozen
+class Receipt:
+    """A receipt body signed by the source."""
+
+    body: ReceiptBody
+    signer: VerifyingKey
+    signature: bytes = attrs.field(validator=_signature)
+
+    @property
+    def digest(self) -> Hash32:
+        """What the next receipt of the chain names as `prev`."""
+        return content_id(self)
+
+    def verify(self, key: VerifyingKey) -> None:
+        """Raise `InvalidSignature` unless `key` signed this receipt."""
+        if self.signer != key:
+            raise InvalidSignature("receipt signed by an unexpected key")
+        key.verify(_message(self.body), self.signature)
+
+
+@record("flow.receipt_head")
+@attrs.frozen
+class ReceiptHead:
+    """The end of a receipt chain: the last nonce used and the digest of that receipt."""
+
+    nonce: int = 0
+    digest: Hash32 = attrs.field(factory=Hash32.zero)
+
+
+def _message(body: ReceiptBody) -> bytes:
+    return tagged_hash(_TAG, encode(body)).digest
+
+
+def sign_receipt(body: ReceiptBody, key: SigningKey) -> Receipt:
+    """Sign a receipt body."""
+    return Receipt(body, key.verifying_key, key.sign(_message(body)))

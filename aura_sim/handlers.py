@@ -1,0 +1,182 @@
+"""Deterministic handlers for tests and simulations, and the testing bundle.
+
+Randomness comes from a seeded stream, time from a manual clock (or the simulator loop's virtual
+clock), storage from an in-memory "disk" with the same atomic-batch semantics as SQLite (and a
+fault hook to kill a batch midway). The raw in-memory network is in `aura_sim.network`. The
+journal, authorization and policy handlers are the production ones: they are pure
+bookkeeping over these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Sequence
+
+import anyio
+import attrs
+
+from aura_core.effects import Delete, Put, StorageOp
+from aura_core.errors import InvalidArgument
+from aura_core.ids import AuthorityId, DeviceId
+from aura_core.time import PhysicalTime
+from aura_effects.authorization import AuthorizationHandler
+from aura_effects.bundle import Effects
+from aura_effects.clock import OrderClock, VectorClock
+from aura_effects.crypto import CryptoHandler
+from aura_effects.journal import JournalHandler
+from aura_effects.policy import FlowPolicy, LeakagePolicy, PeerDirectory
+from aura_effects.reactive import SignalHub
+from aura_effects.trace import Tracer
+from aura_journal.registry import FactRegistry
+from aura_journal.standard import standard_registry
+from aura_sim.seeds import SeedTree, Stream
+
+__all__ = [
+    "SeededRandom",
+    "ManualClock",
+    "LoopClock",
+    "Disk",
+    "MemoryStorage",
+    "testing_effects",
+]
+
+EPOCH_MS = 1_763_700_000_000
+"""Wall-clock origin of simulated time (2025-11-21), so timestamps look like real ones."""
+
+
+class SeededRandom:
+    """`RandomEffects` drawing from one seeded stream."""
+
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+
+    async def random_bytes(self, n: int) -> bytes:
+        if type(n) is not int or n < 0:
+            raise InvalidArgument("a byte count is a non-negative int")
+        return self._stream.bytes(n)
+
+    async def random_u64(self) -> int:
+        return self._stream.u64()
+
+    async def random_range(self, low: int, high: int) -> int:
+        if high <= low:
+            raise InvalidArgument("random_range needs low < high")
+        return self._stream.randrange(low, high)
+
+
+class ManualClock:
+    """`PhysicalTimeEffects` whose time moves only when told to (or by sleeping)."""
+
+    def __init__(self, now_ms: int = EPOCH_MS) -> None:
+        self.now_ms = now_ms
+
+    def advance(self, ms: int) -> None:
+        self.now_ms += ms
+
+    async def now(self) -> PhysicalTime:
+        return PhysicalTime(self.now_ms)
+
+    async def sleep(self, seconds: float) -> None:
+        """Advance the clock by `seconds` and yield once to other tasks."""
+        if seconds < 0:
+            raise InvalidArgument("cannot sleep a negative time")
+        self.now_ms += math.ceil(seconds * 1000)
+        await anyio.lowlevel.checkpoint()
+
+
+class LoopClock:
+    """`PhysicalTimeEffects` on the running event loop's clock (virtual under the simulator).
+
+    `skew_ms` shifts what this node reads, to simulate a node whose clock is off.
+    """
+
+    def __init__(self, *, epoch_ms: int = EPOCH_MS, skew_ms: int = 0) -> None:
+        self._epoch_ms = epoch_ms
+        self.skew_ms = skew_ms
+
+    async def now(self) -> PhysicalTime:
+        loop_ms = round(asyncio.get_running_loop().time() * 1000)
+        return PhysicalTime(max(self._epoch_ms + loop_ms + self.skew_ms, 0))
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds < 0:
+            raise InvalidArgument("cannot sleep a negative time")
+        await anyio.sleep(seconds)
+
+
+@attrs.define
+class Disk:
+    """The durable part of a device: survives `MemoryStorage` instances (crash and restart)."""
+
+    data: dict[str, bytes] = attrs.field(factory=dict)
+
+
+class MemoryStorage:
+    """`StorageEffects` over a `Disk`; batches are atomic.
+
+    `fault` (tests) is called with the index of each write in a batch before it happens; if it
+    raises, the batch is abandoned and the disk is untouched.
+    """
+
+    def __init__(self, disk: Disk | None = None) -> None:
+        self.disk = disk if disk is not None else Disk()
+        self.fault: Callable[[int, StorageOp], None] | None = None
+
+    async def get(self, key: str) -> bytes | None:
+        return self.disk.data.get(key)
+
+    async def put(self, key: str, value: bytes) -> None:
+        await self.batch([Put(key, value)])
+
+    async def delete(self, key: str) -> bool:
+        present = key in self.disk.data
+        await self.batch([Delete(key)])
+        return present
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        return sorted(key for key in self.disk.data if key.startswith(prefix))
+
+    async def batch(self, ops: Sequence[StorageOp]) -> None:
+        staged = dict(self.disk.data)
+        for index, op in enumerate(ops):
+            if self.fault is not None:
+                self.fault(index, op)
+            if isinstance(op, Put):
+                staged[op.key] = op.value
+            elif isinstance(op, Delete):
+                staged.pop(op.key, None)
+            else:
+                raise InvalidArgument(f"not a storage operation: {op!r}")
+        self.disk.data = staged  # the batch becomes visible at once
+
+
+def testing_effects(
+    seed: int,
+    *,
+    authority: AuthorityId | None,
+    device: DeviceId,
+    storage: MemoryStorage | None = None,
+    clock: ManualClock | LoopClock | None = None,
+    registry: FactRegistry | None = None,
+) -> Effects:
+    """A deterministic bundle: every random draw comes from `seed`."""
+    seeds = SeedTree(seed).child("node", str(device))
+    random = SeededRandom(seeds.stream("random"))
+    time = clock if clock is not None else ManualClock()
+    store = storage if storage is not None else MemoryStorage()
+    return Effects(
+        random=random,
+        time=time,
+        logical=VectorClock(device),
+        order=OrderClock(random),
+        storage=store,
+        crypto=CryptoHandler(random),
+        trace=Tracer(),
+        reactive=SignalHub(),
+        journal=JournalHandler(store, registry or standard_registry()),
+        authorization=AuthorizationHandler(time, authority),
+        flow=FlowPolicy(),
+        leakage=LeakagePolicy(),
+        peers=PeerDirectory(),
+    )

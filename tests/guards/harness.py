@@ -1,0 +1,133 @@
+"""Two devices (Alice and Bob) joined by an in-memory network, on either bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from aura_core.crypto.ed25519 import SigningKey
+from aura_core.effects import Envelope
+from aura_core.encoding import decode, encode
+from aura_core.ids import AuthorityId, ContextId, DeviceId
+from aura_effects.bundle import Effects, production_effects
+from aura_guards.chain import GuardAnnotations
+from aura_guards.transport import GuardedMessage, GuardedTransport
+from aura_journal.budget import FLOW_REDUCER, ContextEpoch, SendCharge
+from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
+from aura_journal.fact import Fact, FactBody, JournalNamespace, Unattested, sign_fact
+from aura_journal.journal import Journal
+from aura_sim.handlers import ManualClock, MemoryStorage, testing_effects
+from aura_sim.network import MemoryNetwork, NodeTransport
+
+CONTEXT = ContextId(b"\xc1" * 16)
+OTHER_CONTEXT = ContextId(b"\xc2" * 16)
+ALICE = AuthorityId(b"\xa1" * 16)
+BOB = AuthorityId(b"\xb0" * 16)
+CAPS = ["chat:send", "chat:read"]
+SEND = GuardAnnotations(capability="chat:send", flow_cost=10)
+
+
+@attrs.define
+class Node:
+    authority: AuthorityId
+    key: SigningKey
+    effects: Effects
+    raw: NodeTransport
+    guarded: GuardedTransport
+    capability_root: bytes
+
+    async def journal(self, context: ContextId = CONTEXT) -> Journal:
+        return await self.effects.journal.journal(JournalNamespace.of(context))
+
+    async def spent(self, peer: AuthorityId, context: ContextId = CONTEXT) -> int:
+        return (await self.journal(context)).view(FLOW_REDUCER).spent(self.authority, peer)
+
+    async def rotate_epoch(self, epoch: int, context: ContextId = CONTEXT) -> None:
+        """Move the context to `epoch` in this node's journal (a signed ContextEpoch fact)."""
+        namespace = JournalNamespace.of(context)
+        order = await self.effects.order.order_time()
+        now = await self.effects.time.now()
+        payload = encode(ContextEpoch(epoch))
+        body = FactBody(namespace, "flow.context_epoch", 1, payload, order, now)
+        await self.effects.journal.merge(namespace, [sign_fact(body, self.key)])
+
+
+class Recorder:
+    """Wraps a raw transport; at every send, records whether the charge was already durable."""
+
+    def __init__(self, inner: NodeTransport, node: Node | None = None) -> None:
+        self.inner = inner
+        self.node = node
+        self.sent: list[tuple[Envelope, bool]] = []
+
+    async def send(self, envelope: Envelope) -> None:
+        assert self.node is not None
+        committed = await charge_is_durable(self.node, envelope)
+        self.sent.append((envelope, committed))
+        await self.inner.send(envelope)
+
+    async def receive(self) -> Envelope:
+        return await self.inner.receive()
+
+
+async def charge_is_durable(node: Node, envelope: Envelope) -> bool:
+    """Whether storage already holds a SendCharge whose receipt matches this envelope."""
+    message = decode(envelope.payload, GuardedMessage)
+    namespace = JournalNamespace.of(envelope.context)
+    for key in await node.effects.storage.list_keys(f"journal/{namespace}/"):
+        data = await node.effects.storage.get(key)
+        assert data is not None
+        fact = Fact.from_bytes(data)
+        if fact.body.type_id == "flow.send_charge":
+            charge = decode(fact.body.payload, SendCharge)
+            if charge.receipt == message.receipt:
+                return True
+    return False
+
+
+async def make_node(
+    kind: str,
+    authority: AuthorityId,
+    network: MemoryNetwork,
+    tmp_path: Path,
+    *,
+    seed: int,
+    storage: MemoryStorage | None = None,
+    record: bool = True,
+) -> Node:
+    device = DeviceId(authority.raw[::-1])
+    key = SigningKey(bytes([seed % 256]) * 32)
+    if kind == "sqlite":
+        effects = await production_effects(
+            tmp_path / f"{authority}.db", authority=authority, device=device
+        )
+    else:
+        effects = testing_effects(
+            seed, authority=authority, device=device, storage=storage, clock=ManualClock()
+        )
+    raw = network.attach(authority)
+    recorder = Recorder(raw) if record else raw
+    guarded = GuardedTransport(effects, recorder, local=authority, signing_key=key)  # type: ignore[arg-type]
+    node = Node(authority, key, effects, raw, guarded, bytes([seed % 256 ^ 0x5A]) * 32)
+    if isinstance(recorder, Recorder):
+        recorder.node = node
+    effects.flow.set_default(CONTEXT, 1000)
+    token = issue_token(
+        node.capability_root, authority, CAPS, seed=bytes(32), scope=ContextScope(CONTEXT)
+    )
+    effects.authorization.grant(CONTEXT, CapabilityFrontier.of(token))
+    return node
+
+
+async def pair(kind: str, tmp_path: Path) -> tuple[Node, Node, MemoryNetwork]:
+    network = MemoryNetwork()
+    alice = await make_node(kind, ALICE, network, tmp_path, seed=1)
+    bob = await make_node(kind, BOB, network, tmp_path, seed=2)
+    alice.effects.peers.add(BOB, bob.key.verifying_key)
+    bob.effects.peers.add(ALICE, alice.key.verifying_key)
+    return alice, bob, network
+
+
+def unattested(body: FactBody) -> Fact:
+    return Fact(body, Unattested())
