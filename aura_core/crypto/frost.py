@@ -34,6 +34,7 @@ __all__ = [
     "MAX_IDENTIFIER",
     # values
     "SecretShare",
+    "RefreshingShare",
     "KeyPackage",
     "PublicKeyPackage",
     "SigningNonces",
@@ -156,6 +157,25 @@ class SecretShare(_Handle):
 
     def __repr__(self) -> str:
         return f"SecretShare(identifier={self.identifier}, <secret>)"
+
+
+class RefreshingShare(_Handle):
+    """A dealer's share of zero for one participant (dealer-style refresh). Secret. Its own
+    type so that it cannot be mistaken for a dealt `SecretShare` (the encodings are alike)."""
+
+    __slots__ = ()
+    _native: _native.FrostSecretShare
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Self:
+        return cls._wrap(cls._decode(_native.FrostSecretShare.from_bytes, data))
+
+    @property
+    def identifier(self) -> int:
+        return self._native.identifier
+
+    def __repr__(self) -> str:
+        return f"RefreshingShare(identifier={self.identifier}, <secret>)"
 
 
 class KeyPackage(_Handle):
@@ -740,26 +760,25 @@ def verify(group_public_key: VerifyingKey, message: bytes, signature: bytes) -> 
 
 def compute_refreshing_shares(
     public_key_package: PublicKeyPackage, identifiers: Iterable[int], seed: bytes
-) -> tuple[dict[int, SecretShare], PublicKeyPackage]:
+) -> tuple[dict[int, RefreshingShare], PublicKeyPackage]:
     """Dealer-style refresh: a share of zero for each listed participant (at least the
     threshold, all in the group) and the group's new `PublicKeyPackage` (same group key)."""
-    return _dealt(
-        _call(
-            _native.frost_compute_refreshing_shares,
-            _handle(public_key_package, PublicKeyPackage, "public_key_package")._native,
-            _identifiers(identifiers),
-            _seed(seed),
-        )
+    shares, public = _call(
+        _native.frost_compute_refreshing_shares,
+        _handle(public_key_package, PublicKeyPackage, "public_key_package")._native,
+        _identifiers(identifiers),
+        _seed(seed),
     )
+    return {i: RefreshingShare._wrap(s) for i, s in shares}, PublicKeyPackage._wrap(public)
 
 
-def refresh_share(zero_share: SecretShare, key_package: KeyPackage) -> KeyPackage:
+def refresh_share(zero_share: RefreshingShare, key_package: KeyPackage) -> KeyPackage:
     """Apply the dealer's share of zero: the new `KeyPackage` signs under the same group key,
     and its share no longer combines with shares from before the refresh."""
     return KeyPackage._wrap(
         _call(
             _native.frost_refresh_share,
-            _handle(zero_share, SecretShare, "zero_share")._native,
+            _handle(zero_share, RefreshingShare, "zero_share")._native,
             _handle(key_package, KeyPackage, "key_package")._native,
         )
     )
