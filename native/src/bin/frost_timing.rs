@@ -45,8 +45,10 @@ fn seed(tag: u8, index: u16) -> [u8; 32] {
 fn configuration(t: u16, n: u16) -> Vec<(&'static str, f64)> {
     let keygen = median_ns(|| keys::generate_with_dealer(t, n, &seed(1, 0), None).unwrap());
     let (shares, public) = keys::generate_with_dealer(t, n, &seed(1, 0), None).unwrap();
-    let packages: BTreeMap<u16, _> =
-        shares.iter().map(|(&i, s)| (i, keys::key_package(s).unwrap())).collect();
+    let packages: BTreeMap<u16, _> = shares
+        .iter()
+        .map(|(&i, s)| (i, keys::key_package(s).unwrap()))
+        .collect();
     let signers: Vec<u16> = (1..=t).collect();
     let round1 = median_ns(|| sign::commit(&packages[&1], &seed(2, 1)).unwrap());
     let mut nonces = BTreeMap::new();

@@ -55,7 +55,7 @@ macro_rules! handle {
 
             /// The canonical encoding.
             fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-                let bytes = self.0.encode().map_err(to_py)?;
+                let bytes = guarded(|| self.0.encode()).map_err(to_py)?;
                 Ok(PyBytes::new(py, &bytes))
             }
 
