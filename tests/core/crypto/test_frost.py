@@ -27,6 +27,7 @@ from tests.core.crypto.frost_support import (
     corrupt,
     dealer,
     derive,
+    dkg,
     round_two,
     signature,
     thresholds,
@@ -117,7 +118,9 @@ def test_corrupted_shares_are_named_exactly(
 
 @settings(max_examples=10)
 @given(thresholds(max_n=6), entropy, entropy)
-def test_same_seed_same_bytes(tn: tuple[int, int], seed: bytes, other: bytes) -> None:
+def test_same_seed_same_bytes_for_keygen_dkg_and_signing(
+    tn: tuple[int, int], seed: bytes, other: bytes
+) -> None:
     t, n = tn
 
     def run(s: bytes) -> list[bytes]:
@@ -126,7 +129,10 @@ def test_same_seed_same_bytes(tn: tuple[int, int], seed: bytes, other: bytes) ->
         package, sig_shares = round_two(packages, range(1, t + 1), b"same", s)
         out = [x.to_bytes() for x in shares.values()] + [public.to_bytes(), package.to_bytes()]
         out += [x.to_bytes() for x in sig_shares.values()]
-        return [*out, frost.aggregate(package, sig_shares, public)]
+        out.append(frost.aggregate(package, sig_shares, public))
+        dkg_packages, dkg_publics = dkg(t, n, s)
+        out += [x.to_bytes() for x in dkg_packages.values()] + [dkg_publics[1].to_bytes()]
+        return out
 
     first = run(seed)
     assert first == run(seed)
