@@ -123,6 +123,15 @@ class _Handle:
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
+    def __copy__(self) -> Self:
+        return self  # immutable; for nonces, a copy must not be a second use
+
+    def __deepcopy__(self, memo: object) -> Self:
+        return self
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError(f"{type(self).__name__} is not picklable; use to_bytes()/from_bytes()")
+
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented

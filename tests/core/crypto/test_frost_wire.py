@@ -4,6 +4,8 @@ exactly those bytes) — never another exception, a panic or a crash."""
 
 from __future__ import annotations
 
+import copy
+import pickle
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -84,6 +86,17 @@ def test_round_trip(kind: type[Any]) -> None:
     if kind is not frost.SigningNonces:  # nonces compare by identity
         assert again == value
         assert again is not value
+
+
+@pytest.mark.parametrize("kind", TYPES, ids=lambda t: t.__name__)
+def test_values_are_immutable_and_not_pickled(kind: type[Any]) -> None:
+    value = samples()[kind]
+    assert copy.copy(value) is value
+    assert copy.deepcopy(value) is value
+    with pytest.raises(TypeError):
+        pickle.dumps(value)
+    with pytest.raises(AttributeError):
+        value._native = None
 
 
 def check_decoder(kind: type[Any], data: bytes) -> None:
