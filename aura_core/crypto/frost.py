@@ -145,8 +145,8 @@ class _Handle:
 
 
 class SecretShare(_Handle):
-    """A share dealt by a trusted dealer (or a refreshing share of zero), with the dealer's
-    verifiable-secret-sharing commitment. Secret."""
+    """A share dealt by a trusted dealer, with the dealer's verifiable-secret-sharing
+    commitment; `key_package` checks it. Secret."""
 
     __slots__ = ()
     _native: _native.FrostSecretShare
