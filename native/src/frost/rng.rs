@@ -6,8 +6,8 @@
 //! a seed that is (wrongly) reused for, say, a DKG and a DKG-style refresh does not produce the
 //! same polynomial coefficients in both. The same (label, seed) always gives the same stream.
 
-use rand_chacha::rand_core::{CryptoRng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
+use rand_core::{CryptoRng, RngCore, SeedableRng};
 use sha2::{Digest, Sha512};
 use zeroize::Zeroize;
 
@@ -54,10 +54,7 @@ impl RngCore for SeededRng {
         self.0.fill_bytes(dest)
     }
 
-    fn try_fill_bytes(
-        &mut self,
-        dest: &mut [u8],
-    ) -> std::result::Result<(), rand_chacha::rand_core::Error> {
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> std::result::Result<(), rand_core::Error> {
         self.0.try_fill_bytes(dest)
     }
 }
