@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+import nacl.signing
 from hypothesis import strategies as st
 
 from aura_core.crypto import frost
@@ -64,8 +65,13 @@ def signature(
     message: bytes,
     seed: bytes,
 ) -> bytes:
+    """Sign with `signers`; every signature that comes out is checked as a plain Ed25519
+    signature under the group key, by libsodium and by our strict verifier."""
     package, shares = round_two(packages, signers, message, seed)
-    return frost.aggregate(package, shares, public)
+    sig = frost.aggregate(package, shares, public)
+    nacl.signing.VerifyKey(public.group_public_key.raw).verify(message, sig)
+    public.group_public_key.verify(message, sig)
+    return sig
 
 
 ORDER = 2**252 + 27742317777372353535851937790883648493  # of the Ed25519 group
