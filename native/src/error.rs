@@ -10,10 +10,23 @@ pub enum ErrorCode {
     Malformed,
     /// A public key that is not a valid (or is a weak) curve point.
     InvalidPublicKey,
+    /// Secret key material that is not a valid key (e.g. the zero scalar).
+    MalformedKey,
     /// A signature that does not verify.
     InvalidSignature,
     /// A capability token that does not parse, verify or build.
     InvalidToken,
+    /// Participants whose shares, proofs or packages fail verification; see `culprits`.
+    InvalidShare,
+    /// Fewer signers, shares, commitments or packages than the threshold or protocol needs.
+    InsufficientSigners,
+    /// A value outside a function's domain (threshold larger than the group, duplicated or
+    /// unknown identifiers, a seed of the wrong length, ...).
+    InvalidArgument,
+    /// A single-use signing nonce offered a second time.
+    NonceReuse,
+    /// An invariant of this crate or of FROST failed; a bug, never expected from any input.
+    Internal,
 }
 
 impl ErrorCode {
@@ -21,23 +34,46 @@ impl ErrorCode {
         match self {
             ErrorCode::Malformed => "malformed",
             ErrorCode::InvalidPublicKey => "invalid_public_key",
+            ErrorCode::MalformedKey => "malformed_key",
             ErrorCode::InvalidSignature => "invalid_signature",
             ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InvalidShare => "invalid_share",
+            ErrorCode::InsufficientSigners => "insufficient_signers",
+            ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::NonceReuse => "nonce_reuse",
+            ErrorCode::Internal => "internal",
         }
     }
 }
 
 /// An error with a code and a human-readable message that never contains
-/// secret material.
+/// secret material. `culprits` names the FROST participants (identifiers
+/// 1..=65535) that the failure can be blamed on, sorted, where that is known.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
     pub code: ErrorCode,
     pub message: String,
+    pub culprits: Vec<u16>,
 }
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error { code, message: message.into() }
+        Error {
+            code,
+            message: message.into(),
+            culprits: Vec::new(),
+        }
+    }
+
+    /// An `InvalidShare` error blaming `culprits` (sorted and deduplicated).
+    pub fn invalid_share(message: impl Into<String>, mut culprits: Vec<u16>) -> Self {
+        culprits.sort_unstable();
+        culprits.dedup();
+        Error {
+            code: ErrorCode::InvalidShare,
+            message: message.into(),
+            culprits,
+        }
     }
 
     /// Error for an input of the wrong length.
@@ -51,7 +87,11 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code.as_str(), self.message)
+        write!(f, "{}: {}", self.code.as_str(), self.message)?;
+        if !self.culprits.is_empty() {
+            write!(f, " (culprits: {:?})", self.culprits)?;
+        }
+        Ok(())
     }
 }
 

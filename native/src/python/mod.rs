@@ -1,5 +1,8 @@
-//! PyO3 bindings: bytes in, bytes out. Errors become `NativeError(code, message)`
-//! and the Python package `aura_core.crypto` maps codes to typed exceptions.
+//! PyO3 bindings: thin wrappers over the plain Rust API. Errors become
+//! `NativeError(code, message, culprits)` and the Python package `aura_core.crypto` maps codes
+//! to typed exceptions.
+
+mod frost;
 
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -12,11 +15,11 @@ create_exception!(
     _native,
     NativeError,
     PyException,
-    "Raised by the native core with args (code, message)."
+    "Raised by the native core with args (code, message, culprits)."
 );
 
-fn to_py(err: Error) -> PyErr {
-    NativeError::new_err((err.code.as_str(), err.message))
+pub(crate) fn to_py(err: Error) -> PyErr {
+    NativeError::new_err((err.code.as_str(), err.message, err.culprits))
 }
 
 #[pyfunction]
@@ -26,7 +29,11 @@ fn ed25519_public_key<'py>(py: Python<'py>, seed: &[u8]) -> PyResult<Bound<'py, 
 }
 
 #[pyfunction]
-fn ed25519_sign<'py>(py: Python<'py>, seed: &[u8], message: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+fn ed25519_sign<'py>(
+    py: Python<'py>,
+    seed: &[u8],
+    message: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
     let sig = ed25519::sign(seed, message).map_err(to_py)?;
     Ok(PyBytes::new(py, &sig))
 }
@@ -139,5 +146,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ed25519_verify_many, m)?)?;
     m.add_function(wrap_pyfunction!(ed25519_verify_start, m)?)?;
     m.add_class::<VerifyJob>()?;
+    frost::register(m)?;
     Ok(())
 }

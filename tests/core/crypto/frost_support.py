@@ -1,0 +1,85 @@
+"""Helpers for the FROST tests: whole protocol runs from one seed, and Hypothesis strategies."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+import nacl.signing
+from hypothesis import strategies as st
+
+from aura_core.crypto import frost
+
+Packages = dict[int, frost.KeyPackage]
+
+
+def derive(seed: bytes, *labels: object) -> bytes:
+    """A 32-byte seed for one participant and step, derived from a test's seed."""
+    return hashlib.sha256(seed + repr(labels).encode()).digest()
+
+
+@st.composite
+def thresholds(draw: st.DrawFn, min_t: int = 2, max_n: int = 10) -> tuple[int, int]:
+    """(t, n) with min_t <= t <= n <= max_n."""
+    n = draw(st.integers(min_t, max_n))
+    return draw(st.integers(min_t, n)), n
+
+
+def dealer(
+    t: int, n: int, seed: bytes, identifiers: Iterable[int] | None = None
+) -> tuple[Packages, frost.PublicKeyPackage]:
+    shares, public = frost.generate_with_dealer(t, n, derive(seed, "dealer"), identifiers)
+    return {i: frost.key_package(s) for i, s in shares.items()}, public
+
+
+def dkg(t: int, n: int, seed: bytes) -> tuple[Packages, dict[int, frost.PublicKeyPackage]]:
+    ids = range(1, n + 1)
+    round1 = {i: frost.dkg_part1(i, t, n, derive(seed, "dkg1", i)) for i in ids}
+    round2 = {
+        i: frost.dkg_part2(round1[i][0], {j: round1[j][1] for j in ids if j != i}) for i in ids
+    }
+    packages: Packages = {}
+    publics: dict[int, frost.PublicKeyPackage] = {}
+    for i in ids:
+        packages[i], publics[i] = frost.dkg_part3(
+            round2[i][0],
+            {j: round1[j][1] for j in ids if j != i},
+            {j: round2[j][1][i] for j in ids if j != i},
+        )
+    return packages, publics
+
+
+def round_two(
+    packages: Packages, signers: Iterable[int], message: bytes, seed: bytes
+) -> tuple[frost.SigningPackage, dict[int, frost.SignatureShare]]:
+    """Both rounds for `signers`; returns the signing package and their signature shares."""
+    round1 = {i: frost.commit(packages[i], derive(seed, "commit", i)) for i in signers}
+    package = frost.signing_package({i: c for i, (_, c) in round1.items()}, message)
+    return package, {i: frost.sign(package, n, packages[i]) for i, (n, _) in round1.items()}
+
+
+def signature(
+    packages: Packages,
+    public: frost.PublicKeyPackage,
+    signers: Iterable[int],
+    message: bytes,
+    seed: bytes,
+) -> bytes:
+    """Sign with `signers`; every signature that comes out is checked as a plain Ed25519
+    signature under the group key, by libsodium and by our strict verifier."""
+    package, shares = round_two(packages, signers, message, seed)
+    sig = frost.aggregate(package, shares, public)
+    nacl.signing.VerifyKey(public.group_public_key.raw).verify(message, sig)
+    public.group_public_key.verify(message, sig)
+    return sig
+
+
+ORDER = 2**252 + 27742317777372353535851937790883648493  # of the Ed25519 group
+
+
+def corrupt(share: frost.SignatureShare) -> frost.SignatureShare:
+    """The share plus one. (Adding the same amount to every corrupted share means the errors
+    never cancel out: shares whose errors sum to zero give a valid signature, which FROST's
+    aggregate rightly accepts without looking at the shares one by one.)"""
+    value = (int.from_bytes(share.to_bytes(), "little") + 1) % ORDER
+    return frost.SignatureShare.from_bytes(value.to_bytes(32, "little"))
