@@ -39,8 +39,9 @@ role_decl: NAME                   -> single_role
           | par
           | timeout
 
-message: endpoint annotations? "->" endpoint ":" NAME payload? within? ";"
-endpoint: NAME WILDCARD?
+message: sender annotations? "->" receiver ":" NAME payload? within? ";"
+sender: NAME WILDCARD?
+receiver: NAME WILDCARD?
 annotations: "[" annotation ("," annotation)* "]"
 annotation: NAME "=" value
 ?value: scalar

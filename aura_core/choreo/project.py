@@ -191,9 +191,10 @@ class _Projector:
             cases = tuple(Case(label, body) for label, body in branches)
             return Select(cases, line=choice.line, column=choice.column)
         first_label, merged = branches[0]
+        merger = _Merger()
         for label, body in branches[1:]:
             try:
-                merged = merge(merged, body)
+                merged = merger.merge(merged, body)
             except _Conflict as conflict:
                 raise ProjectionError(
                     f"role {self.role} cannot tell which branch of the choice by "
@@ -241,7 +242,7 @@ class _Projector:
         normal = self.block(timeout.body[wait:], then)
         fired = self.block(timeout.on_timeout, then)
         try:
-            after_wait = merge(normal, fired)
+            after_wait = _Merger().merge(normal, fired)
         except _Conflict as conflict:
             raise ProjectionError(
                 f"role {self.role} cannot tell whether {timeout.owner}'s timer fired: "
