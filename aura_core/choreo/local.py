@@ -24,8 +24,10 @@ enforce (fan-out costs, threshold collection, late arrivals, timers) are specifi
 `docs/choreography.md`.
 
 Equality ignores positions (`msg_id`, `line`, `column` of a `MessageType` and of `Select` and
-`Timeout`): two local types are equal when they allow the same behaviour. `str()` of any node is a
-readable multi-line rendering (`pretty`).
+`Timeout`): two local types are equal when they allow the same behaviour. Hashes are cached per
+node, so hashing is linear in the number of distinct nodes; comparing two separately built types
+walks every path, which is fine for tests but not for hot code (compare identities there).
+`str()` of any node is a readable multi-line rendering (`pretty`) that prints shared subtrees once.
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ class End:
         return pretty(self)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Send:
     """Send `message` to `peer`, then continue with `then`.
 
@@ -152,7 +154,7 @@ class Send:
         return pretty(self)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Receive:
     """Receive `message` from `peer`, then continue with `then`.
 
@@ -172,7 +174,7 @@ class Receive:
         return pretty(self)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Case:
     """One branch of a `Select`: the choice label and the type that follows picking it."""
 
@@ -180,7 +182,7 @@ class Case:
     then: LocalType
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Select:
     """This endpoint decides a choice: it picks one case by its label and continues with it.
 
@@ -207,7 +209,7 @@ class Select:
         return pretty(self)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Branch:
     """Another endpoint decided: receive one message from `peer` and continue with the case whose
     message label matches. `cases` are `Receive` nodes from `peer` with distinct labels, sorted
@@ -231,7 +233,7 @@ class Branch:
         return pretty(self)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Rec:
     """A loop head: behave as `body`, where `Var(var)` inside jumps back here."""
 
@@ -252,7 +254,7 @@ class Var:
         return pretty(self)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Timeout:
     """This endpoint owns a timer of `after` milliseconds (an int once bound, else a symbol).
 
@@ -274,7 +276,7 @@ class Timeout:
         return pretty(self)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Par:
     """Run each of `branches` concurrently (each to its `End`), then continue with `then`.
 
@@ -316,65 +318,134 @@ def pretty(local: LocalType) -> str:
     select {
       commit:
         Witness[*] ! Commit [flow_cost = 100];
-        end
+        => @1
       abort:
         Witness[*] ! Abort [flow_cost = 100];
-        end
+        => @1
     }
+    @1:
+    Witness[*] ? Ack count 3 [flow_cost = 100];
+    end
     ```
+
+    `!` is a send, `?` a receive; `count k` is a fan-in's threshold. A subtree reached from
+    several places (the code after a choice, shared by its branches) is printed once, after the
+    main text, under a label `@k:`, and `=> @k` marks each place that continues there; so the
+    text grows with the protocol, not with the number of paths through it.
     """
-    lines: list[str] = []
-    _pretty(local, 0, lines)
-    return "\n".join(lines)
+    return _Printer(local).render()
 
 
-def _pretty(node: LocalType, depth: int, lines: list[str]) -> None:
-    pad = "  " * depth
-    while True:  # walk `then` chains iteratively; recurse only into blocks
-        match node:
-            case End():
-                lines.append(pad + "end")
+def _children(node: LocalType) -> tuple[LocalType, ...]:
+    match node:
+        case Send(then=then) | Receive(then=then):
+            return (then,)
+        case Select(branches=branches):
+            return tuple(case.then for case in branches)
+        case Branch(cases=cases):
+            return tuple(case.then for case in cases)
+        case Rec(body=body):
+            return (body,)
+        case Timeout(body=body, on_timeout=handler):
+            return (body, handler)
+        case Par(branches=branches, then=then):
+            return (*branches, then)
+        case End() | Var():
+            return ()
+
+
+class _Printer:
+    def __init__(self, root: LocalType) -> None:
+        self.root = root
+        references: dict[int, int] = {}
+        seen: set[int] = set()
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            for child in _children(node):
+                references[id(child)] = references.get(id(child), 0) + 1
+                stack.append(child)
+        self.shared = {
+            key for key, count in references.items() if count > 1
+        }  # End and Var are never labelled: they print as one short line anyway
+        self.labels: dict[int, int] = {}
+        self.pending: list[LocalType] = []
+
+    def render(self) -> str:
+        lines: list[str] = []
+        self.chain(self.root, 0, lines, head=True)
+        done = 0
+        while done < len(self.pending):  # labelled subtrees, in order of first reference
+            node = self.pending[done]
+            done += 1
+            lines.append(f"@{self.labels[id(node)]}:")
+            self.chain(node, 0, lines, head=True)
+        return "\n".join(lines)
+
+    def reference(self, node: LocalType) -> str | None:
+        if id(node) not in self.shared or isinstance(node, End | Var):
+            return None
+        label = self.labels.get(id(node))
+        if label is None:
+            label = self.labels[id(node)] = len(self.labels) + 1
+            self.pending.append(node)
+        return f"=> @{label}"
+
+    def chain(self, node: LocalType, depth: int, lines: list[str], *, head: bool = False) -> None:
+        pad = "  " * depth
+        while True:  # walk `then` chains iteratively; recurse only into blocks
+            reference = None if head else self.reference(node)
+            head = False
+            if reference is not None:
+                lines.append(pad + reference)
                 return
-            case Send(peer=peer, message=message, then=then):
-                lines.append(f"{pad}{peer} ! {message} {message.annotations};")
-                node = then
-            case Receive(then=then):
-                lines.append(f"{pad}{_receive_text(node)};")
-                node = then
-            case Select(branches=branches):
-                lines.append(pad + "select {")
-                for case in branches:
-                    lines.append(f"{pad}  {case.label}:")
-                    _pretty(case.then, depth + 2, lines)
-                lines.append(pad + "}")
-                return
-            case Branch(peer=peer, cases=cases):
-                lines.append(f"{pad}branch {peer} {{")
-                for receive in cases:
-                    lines.append(f"{pad}  {_receive_text(receive, with_peer=False)}:")
-                    _pretty(receive.then, depth + 2, lines)
-                lines.append(pad + "}")
-                return
-            case Rec(var=var, body=body):
-                lines.append(f"{pad}rec {var} {{")
-                _pretty(body, depth + 1, lines)
-                lines.append(pad + "}")
-                return
-            case Var(name=name):
-                lines.append(f"{pad}continue {name}")
-                return
-            case Timeout(after=after, body=body, on_timeout=handler):
-                lines.append(f"{pad}timeout {format_duration(after)} {{")
-                _pretty(body, depth + 1, lines)
-                lines.append(pad + "} on timeout {")
-                _pretty(handler, depth + 1, lines)
-                lines.append(pad + "}")
-                return
-            case Par(branches=branches, then=then):
-                lines.append(pad + "par {")
-                for index, branch in enumerate(branches):
-                    if index:
-                        lines.append(pad + "} and {")
-                    _pretty(branch, depth + 1, lines)
-                lines.append(pad + "}")
-                node = then
+            match node:
+                case End():
+                    lines.append(pad + "end")
+                    return
+                case Send(peer=peer, message=message, then=then):
+                    lines.append(f"{pad}{peer} ! {message} {message.annotations};")
+                    node = then
+                case Receive(then=then):
+                    lines.append(f"{pad}{_receive_text(node)};")
+                    node = then
+                case Select(branches=branches):
+                    lines.append(pad + "select {")
+                    for case in branches:
+                        lines.append(f"{pad}  {case.label}:")
+                        self.chain(case.then, depth + 2, lines)
+                    lines.append(pad + "}")
+                    return
+                case Branch(peer=peer, cases=cases):
+                    lines.append(f"{pad}branch {peer} {{")
+                    for receive in cases:
+                        lines.append(f"{pad}  {_receive_text(receive, with_peer=False)}:")
+                        self.chain(receive.then, depth + 2, lines)
+                    lines.append(pad + "}")
+                    return
+                case Rec(var=var, body=body):
+                    lines.append(f"{pad}rec {var} {{")
+                    self.chain(body, depth + 1, lines)
+                    lines.append(pad + "}")
+                    return
+                case Var(name=name):
+                    lines.append(f"{pad}continue {name}")
+                    return
+                case Timeout(after=after, body=body, on_timeout=handler):
+                    lines.append(f"{pad}timeout {format_duration(after)} {{")
+                    self.chain(body, depth + 1, lines)
+                    lines.append(pad + "} on timeout {")
+                    self.chain(handler, depth + 1, lines)
+                    lines.append(pad + "}")
+                    return
+                case Par(branches=branches, then=then):
+                    lines.append(pad + "par {")
+                    for index, branch in enumerate(branches):
+                        if index:
+                            lines.append(pad + "} and {")
+                        self.chain(branch, depth + 1, lines)
+                    lines.append(pad + "}")
+                    node = then

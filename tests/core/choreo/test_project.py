@@ -237,12 +237,13 @@ def test_third_party_learns_the_choice_from_a_non_decider() -> None:
         """
         branch B {
           Go(bytes) [flow_cost = 100]:
-            A ! Done [flow_cost = 100];
-            end
+            => @1
           Stop [flow_cost = 100]:
-            A ! Done [flow_cost = 100];
-            end
+            => @1
         }
+        @1:
+        A ! Done [flow_cost = 100];
+        end
         """,
     )
     expect(
@@ -264,15 +265,22 @@ def test_third_party_learns_the_choice_from_a_non_decider() -> None:
         select {
           yes:
             B ! Yes [flow_cost = 100];
-            C ? Done [flow_cost = 100];
-            end
+            => @1
           no:
             B ! No [flow_cost = 100];
-            C ? Done [flow_cost = 100];
-            end
+            => @1
         }
+        @1:
+        C ? Done [flow_cost = 100];
+        end
         """,
     )
+    # The code after the choice is one object, shared by both branches.
+    a, c = local["A"], local["C"]
+    assert isinstance(a, Select) and isinstance(c, Branch)
+    yes, no = a.case("yes"), a.case("no")
+    assert isinstance(yes, Send) and isinstance(no, Send) and yes.then is no.then
+    assert c.case("Go").then is c.case("Stop").then
 
 
 def test_identical_sends_of_a_third_party_merge() -> None:
@@ -664,6 +672,23 @@ def test_annotation_defaults_and_normal_forms() -> None:
     assert a.then.message.annotations == Annotations(None, 0, None, ("external", "group"))
     assert a.then.then.message.annotations == Annotations("a-b:c_d:0", 100, "seen", ("neighbor",))
     assert str(a.then.message.annotations) == '[flow_cost = 0, leak = ("external", "group")]'
+
+
+# --- printing ------------------------------------------------------------------------------
+
+
+def test_printing_stays_linear_in_sequential_choices() -> None:
+    steps = "\n".join(
+        f"choice A {{ x{i}: A -> B : X{i}; A -> C : P{i}; y{i}: A -> B : Y{i}; A -> C : Q{i}; }}"
+        for i in range(40)
+    )
+    local = compile(f"protocol Many {{ roles A, B, C; {steps} }}")
+    # 2**40 paths, yet every node prints once: 40 selects of 2 cases of 2 sends, plus labels.
+    text = str(local["A"])
+    assert len(text.splitlines()) < 40 * 12
+    assert text.count("B ! X39 [flow_cost = 100];") == 1
+    assert text.splitlines()[-2:] == ["    end", "}"]  # the last choice ends both branches
+    assert "=> @39" in text and "@40:" not in text
 
 
 # --- API edges -----------------------------------------------------------------------------
