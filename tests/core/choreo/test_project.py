@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -689,6 +691,20 @@ def test_printing_stays_linear_in_sequential_choices() -> None:
     assert text.count("B ! X39 [flow_cost = 100];") == 1
     assert text.splitlines()[-2:] == ["    end", "}"]  # the last choice ends both branches
     assert "=> @39" in text and "@40:" not in text
+
+
+# --- the documentation's example stays true --------------------------------------------------
+
+
+def test_reference_example_projects_as_documented() -> None:
+    doc = (Path(__file__).parents[3] / "docs" / "choreography.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```[a-z]*\n(.*?)^```", doc, re.S | re.M)
+    (protocol,) = [b for b in blocks if b.startswith("// Consensus")]
+    (coordinator,) = [b for b in blocks if b.startswith("Witness[*] ! Execute")]
+    (witness,) = [b for b in blocks if b.startswith("Coordinator ? Execute")]
+    local = compile(protocol, {"n": 5, "t": 3})
+    assert str(local["Coordinator"]) + "\n" == coordinator
+    assert str(local["Witness"]) + "\n" == witness
 
 
 # --- API edges -----------------------------------------------------------------------------
