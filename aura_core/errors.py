@@ -45,6 +45,9 @@ __all__ = [
     "NoEffectContext",
     "StorageError",
     "TransportError",
+    "ChoreographyParseError",
+    "WellFormednessError",
+    "ProjectionError",
 ]
 
 
@@ -295,3 +298,30 @@ class TransportError(AuraError):
 
     kind = ErrorKind.TRANSIENT
     code = "transport"
+
+
+class ChoreographyParseError(ChoreographyError):
+    """Protocol text that is not in the choreography grammar (or exceeds its size limits)."""
+
+    code = "choreography_parse"
+
+
+class WellFormednessError(ChoreographyError):
+    """A parsed protocol that breaks a well-formedness rule; nothing built from it may run.
+
+    `rule` names the rule (e.g. `"self-send"`, `"unguarded-recursion"`); the rules are listed
+    in `docs/choreography.md`.
+    """
+
+    code = "choreography_ill_formed"
+
+    def __init__(self, message: str, line: int = 0, column: int = 0, *, rule: str = "") -> None:
+        super().__init__(message, line, column)
+        self.rule = rule
+
+
+class ProjectionError(WellFormednessError):
+    """A role's local type cannot be built: it would have to behave differently in branches it
+    cannot tell apart (the merge rules fail), or a construct projects inconsistently for it."""
+
+    code = "choreography_projection"
