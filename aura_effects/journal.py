@@ -104,6 +104,7 @@ class JournalHandler:
             staged = tx.stage(facts)
             if not staged.facts:
                 return 0
+            staged.require_valid()  # never persist a fact whose signature failed
             await self._storage.batch(tx.storage_ops(staged))
             tx.commit(staged)
             return len(staged.facts)

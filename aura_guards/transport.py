@@ -143,6 +143,7 @@ class GuardedTransport:
                 raise GuardDenied(outcome.reason)
             receipt, facts = await self._facts(outcome, request, snapshot.now_ms)
             staged = tx.stage(facts)
+            staged.require_valid()
             head = ReceiptHead(receipt.body.nonce, receipt.digest)
             head_key = _head_key(context, receipt.body.epoch)
             await self._fx.storage.batch([*tx.storage_ops(staged), Put(head_key, encode(head))])

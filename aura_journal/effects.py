@@ -33,9 +33,10 @@ __all__ = [
 class JournalTransaction(Protocol):
     """Exclusive access to one namespace's journal while facts are staged, persisted, committed.
 
-    `stage` validates (raising `FactRejected`, changing nothing); `storage_ops` are the writes
-    that persist staged facts; the caller writes them (with any other writes that must land
-    atomically with them) in one storage batch and then calls `commit`.
+    `stage` validates (raising `FactRejected`, changing nothing); after `staged.require_valid()`
+    (the signature checks) `storage_ops` are the writes that persist the staged facts; the
+    caller writes them (with any other writes that must land atomically with them) in one
+    storage batch and then calls `commit`.
     """
 
     @property

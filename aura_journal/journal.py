@@ -13,6 +13,7 @@ changing any view.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -156,9 +157,10 @@ class Journal:
     def stage(self, facts: Iterable[Fact]) -> StagedFacts:
         """Validate facts against the journal without changing it.
 
-        Returns the new facts, to be persisted, and a `commit` that adds them. Commit before
-        anything else changes the journal (callers hold a lock across persist and commit).
-        Raises a `FactRejected` subclass if any fact is invalid.
+        Returns the new facts and a `commit` that adds them. Signatures are still being checked
+        on native threads when this returns: call `require_valid()` before persisting the facts
+        (`commit` calls it too). Commit before anything else changes the journal (callers hold a
+        lock across persist and commit). Raises a `FactRejected` subclass if any fact is invalid.
         """
         staged = _Staged(self)
         pending = [f for f in facts if staged.note_incoming(f)]
@@ -176,8 +178,27 @@ class Journal:
                 assert missing is not None
                 raise missing
             pending = deferred
-        signatures.require_valid()
-        return StagedFacts(staged)
+        return StagedFacts(staged, signatures)
+
+    def ingest(self, encoded: Iterable[bytes], *, batch: int = 500) -> int:
+        """Decode, validate and add facts received as bytes; returns how many were new.
+
+        Each batch of `batch` facts is all-or-nothing, and batches commit in order: if one is
+        rejected it raises and the batches before it stay. Decoding the next batch overlaps
+        with checking the signatures of the current one, which is what makes bulk sync fast.
+        """
+        if type(batch) is not int or batch < 1:
+            raise InvalidArgument("batch is a positive int")
+        total = 0
+        pending: StagedFacts | None = None
+        for chunk in _chunks(encoded, batch):
+            facts = [Fact.from_bytes(data) for data in chunk]
+            if pending is not None:
+                total += pending.commit()
+            pending = self.stage(facts)
+        if pending is not None:
+            total += pending.commit()
+        return total
 
     def snapshot_payload(self, cutoff: OrderTime, sequence: int) -> Snapshot:
         """The snapshot this journal would accept now for `cutoff` (to sign and insert)."""
@@ -329,9 +350,14 @@ class Journal:
 class StagedFacts:
     """Facts validated against a journal, not yet added to it."""
 
-    def __init__(self, staged: _Staged) -> None:
+    def __init__(self, staged: _Staged, signatures: _SignatureChecks) -> None:
         self._staged = staged
+        self._signatures = signatures
         self._committed = False
+
+    def require_valid(self) -> None:
+        """Wait for the signature checks; raise `InvalidAttestation` if any failed."""
+        self._signatures.require_valid()
 
     @property
     def facts(self) -> list[Fact]:
@@ -348,6 +374,7 @@ class StagedFacts:
             raise InvalidArgument("staged facts were already committed")
         if self._staged.version != self._staged.journal._version:
             raise InvalidArgument("the journal changed after these facts were staged")
+        self.require_valid()
         self._committed = True
         self._staged.commit()
         return len(self._staged.added)
@@ -450,6 +477,12 @@ class _Staged:
         journal._covered.update(self.covered)
         journal._latest = self.snapshot
         journal._version += 1
+
+
+def _chunks(items: Iterable[bytes], size: int) -> Iterator[tuple[bytes, ...]]:
+    iterator = iter(items)
+    while chunk := tuple(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def _decode_payload(fact: Fact, payload_type: type[V]) -> V:

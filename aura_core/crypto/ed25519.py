@@ -128,10 +128,19 @@ class VerificationJob:
         return self._results
 
 
+_BACKGROUND_MIN = 16
+"""Below this many signatures a background thread costs more than it saves; verify inline."""
+
+
 def start_verification(items: Sequence[tuple[VerifyingKey, bytes, bytes]]) -> VerificationJob:
-    """Start `verify_many` in the background so the caller can overlap other work with it."""
-    if not items:
-        return VerificationJob(None)
+    """Start `verify_many` in the background so the caller can overlap other work with it.
+
+    Small batches are verified at once (starting a thread would cost more than it saves).
+    """
+    if len(items) < _BACKGROUND_MIN:
+        job = VerificationJob(None)
+        job._results = verify_many(items)
+        return job
     return VerificationJob(
         _native.ed25519_verify_start([(key.raw, message, sig) for key, message, sig in items])
     )

@@ -260,3 +260,39 @@ def test_registry_rejects_duplicates() -> None:
     registry.register(FLOW_SPENT)
     with pytest.raises(ValueError):
         registry.register(FLOW_SPENT)
+
+
+def test_ingest_commits_batch_by_batch_and_stops_at_a_bad_one() -> None:
+    facts = [signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, i), ("ingest", i)) for i in range(25)]
+    good = build(facts)
+    j = journal()
+    assert j.ingest([f.encoded for f in facts], batch=10) == 25
+    assert j == good and views(j) == views(good)
+
+    forged = Fact(
+        facts[14].body, type(facts[14].attestation)(facts[14].attestation.signer, bytes(64))
+    )  # type: ignore[union-attr]
+    wire = [f.encoded for f in facts[:14]] + [forged.encoded] + [f.encoded for f in facts[15:]]
+    j = journal()
+    with pytest.raises(InvalidAttestation):
+        j.ingest(wire, batch=10)
+    assert j.fact_ids() == build(facts[:10]).fact_ids()  # the first batch stayed, nothing after
+
+    from aura_core.errors import EncodingError
+
+    with pytest.raises(EncodingError):
+        journal().ingest([b"\x00junk"])
+    with pytest.raises(InvalidArgument):
+        journal().ingest([], batch=0)
+
+
+def test_staged_facts_refuse_a_stale_commit() -> None:
+    j = journal()
+    first = j.stage([signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, 1), "s1")])
+    j.insert(signed(CONTEXT_NS, FlowSpent(ALICE, CAROL, 0, 1), "s2"))
+    with pytest.raises(InvalidArgument):
+        first.commit()
+    second = j.stage([signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, 2), "s3")])
+    assert second.commit() == 1
+    with pytest.raises(InvalidArgument):
+        second.commit()
