@@ -34,27 +34,32 @@ SIGNATURE_LEN = 64
 
 
 class SigningKey:
-    """An Ed25519 signing key. Its seed never appears in `repr` or `str`."""
+    """An Ed25519 signing key, held in native memory (zeroized when dropped).
 
-    __slots__ = ("_public", "_seed")
+    Its seed never appears in `repr` or `str`.
+    """
+
+    __slots__ = ("_key", "_public")
 
     def __init__(self, seed: bytes) -> None:
         if type(seed) is not bytes or len(seed) != SEED_LEN:
             raise MalformedKey(f"an Ed25519 seed is exactly {SEED_LEN} bytes")
-        self._seed = seed
-        self._public = VerifyingKey(native_call(_native.ed25519_public_key, seed))
+        self._key = _native.Ed25519Key(seed)
+        self._public = VerifyingKey(self._key.public_key())
 
     @property
     def verifying_key(self) -> VerifyingKey:
         return self._public
 
     def sign(self, message: bytes) -> bytes:
-        """The 64-byte signature of `message`."""
-        return native_call(_native.ed25519_sign, self._seed, message)
+        """The 64-byte signature of `message` (deterministic, RFC 8032)."""
+        if not isinstance(message, bytes | bytearray | memoryview):
+            raise TypeError("messages are bytes")
+        return self._key.sign(bytes(message))
 
     def seed_bytes(self) -> bytes:
         """The secret seed, for encrypted storage only."""
-        return self._seed
+        return self._key.seed()
 
     def __repr__(self) -> str:
         return f"SigningKey(<secret>, public={self._public.raw.hex()})"

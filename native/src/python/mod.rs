@@ -22,20 +22,39 @@ pub(crate) fn to_py(err: Error) -> PyErr {
     NativeError::new_err((err.code.as_str(), err.message, err.culprits))
 }
 
-#[pyfunction]
-fn ed25519_public_key<'py>(py: Python<'py>, seed: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-    let pk = ed25519::public_key(seed).map_err(to_py)?;
-    Ok(PyBytes::new(py, &pk))
+/// An Ed25519 signing key kept in Rust memory (zeroized when dropped); signing does not
+/// re-derive the key from its seed.
+#[pyclass(frozen, name = "Ed25519Key")]
+struct Ed25519Key {
+    key: ed25519_dalek::SigningKey,
 }
 
-#[pyfunction]
-fn ed25519_sign<'py>(
-    py: Python<'py>,
-    seed: &[u8],
-    message: &[u8],
-) -> PyResult<Bound<'py, PyBytes>> {
-    let sig = ed25519::sign(seed, message).map_err(to_py)?;
-    Ok(PyBytes::new(py, &sig))
+#[pymethods]
+impl Ed25519Key {
+    #[new]
+    fn new(seed: &[u8]) -> PyResult<Self> {
+        let raw: [u8; ed25519::SEED_LEN] = seed
+            .try_into()
+            .map_err(|_| to_py(Error::length("seed", ed25519::SEED_LEN, seed.len())))?;
+        Ok(Ed25519Key { key: ed25519_dalek::SigningKey::from_bytes(&raw) })
+    }
+
+    fn public_key<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.key.verifying_key().to_bytes())
+    }
+
+    fn sign<'py>(&self, py: Python<'py>, message: &[u8]) -> Bound<'py, PyBytes> {
+        use ed25519_dalek::Signer;
+        PyBytes::new(py, &self.key.sign(message).to_bytes())
+    }
+
+    fn seed<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.key.as_bytes())
+    }
+
+    fn __repr__(&self) -> String {
+        "Ed25519Key(<secret>)".to_string()
+    }
 }
 
 #[pyfunction]
@@ -140,8 +159,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(biscuit_mint, m)?)?;
     m.add_function(wrap_pyfunction!(biscuit_attenuate, m)?)?;
     m.add_function(wrap_pyfunction!(cbor_check_canonical, m)?)?;
-    m.add_function(wrap_pyfunction!(ed25519_public_key, m)?)?;
-    m.add_function(wrap_pyfunction!(ed25519_sign, m)?)?;
+    m.add_class::<Ed25519Key>()?;
     m.add_function(wrap_pyfunction!(ed25519_verify, m)?)?;
     m.add_function(wrap_pyfunction!(ed25519_verify_many, m)?)?;
     m.add_function(wrap_pyfunction!(ed25519_verify_start, m)?)?;
