@@ -336,6 +336,52 @@ def _bad_decode(kind: str, value: object) -> Any:
 _PRIMITIVE_NAMES = {int: "int", str: "str", bytes: "bytes", bool: "bool"}
 
 
+def _encode_item(
+    key: str,
+    hints: dict[str, Any],
+    codecs: dict[str, tuple[_Encoder, _Decoder]],
+    namespace: dict[str, Any],
+) -> str:
+    """Source of one `key: value` item of a generated encoder."""
+    if key == TAG_KEY:
+        return f"{key!r}: TAG"
+    if key == VERSION_KEY:
+        return f"{key!r}: VERSION"
+    tp = hints[key]
+    if tp is int:
+        check = f"type(_v := obj.{key}) is int and INT_MIN <= _v <= INT_MAX"
+        return f"{key!r}: (_v if {check} else _bad_encode('int', _v))"
+    if tp in _PRIMITIVE_NAMES:
+        name = _PRIMITIVE_NAMES[tp]
+        check = f"type(_v := obj.{key}) is {name}"
+        return f"{key!r}: (_v if {check} else _bad_encode({name!r}, _v))"
+    if _is_scalar(tp):
+        namespace[f"S_{key}"] = tp
+        check = f"type(_v := obj.{key}) is S_{key}"
+        return f"{key!r}: (_v.to_cbor() if {check} else _bad_encode({_type_name(tp)!r}, _v))"
+    namespace[f"enc_{key}"] = codecs[key][0]
+    return f"{key!r}: enc_{key}(obj.{key})"
+
+
+def _decode_arg(
+    field: attrs.Attribute[Any],
+    tp: object,
+    codecs: dict[str, tuple[_Encoder, _Decoder]],
+    namespace: dict[str, Any],
+) -> str:
+    """Source of one keyword argument of a generated decoder."""
+    key = field.name
+    if tp in _PRIMITIVE_NAMES:
+        name = _PRIMITIVE_NAMES[tp]
+        value = f"(_v if type(_v := value[{key!r}]) is {name} else _bad_decode({name!r}, _v))"
+        return f"{field.alias}={value}"
+    if _is_scalar(tp):
+        namespace[f"S_{key}"] = tp
+        return f"{field.alias}=S_{key}.from_cbor(value[{key!r}])"
+    namespace[f"dec_{key}"] = codecs[key][1]
+    return f"{field.alias}=dec_{key}(value[{key!r}])"
+
+
 def _compile_record(info: _RecordInfo) -> tuple[_Encoder, _Decoder]:
     """Generate a specialised encoder and decoder for one record class.
 
@@ -364,39 +410,8 @@ def _compile_record(info: _RecordInfo) -> tuple[_Encoder, _Decoder]:
         "_bad_decode": _bad_decode,
     }
 
-    encode_items = []
-    for key in keys:
-        if key == TAG_KEY:
-            encode_items.append(f"{key!r}: TAG")
-        elif key == VERSION_KEY:
-            encode_items.append(f"{key!r}: VERSION")
-        else:
-            tp = hints[key]
-            if tp is int:
-                encode_items.append(
-                    f"{key!r}: (_v if type(_v := obj.{key}) is int "
-                    f"and INT_MIN <= _v <= INT_MAX else _bad_encode('int', _v))"
-                )
-            elif tp in _PRIMITIVE_NAMES:
-                name = _PRIMITIVE_NAMES[tp]
-                check = f"type(_v := obj.{key}) is {name}"
-                encode_items.append(f"{key!r}: (_v if {check} else _bad_encode({name!r}, _v))")
-            else:
-                namespace[f"enc_{key}"] = codecs[key][0]
-                encode_items.append(f"{key!r}: enc_{key}(obj.{key})")
-
-    decode_args = []
-    for field in fields:
-        key, tp = field.name, hints[field.name]
-        if tp in _PRIMITIVE_NAMES:
-            name = _PRIMITIVE_NAMES[tp]
-            decode_args.append(
-                f"{field.alias}=(_v if type(_v := value[{key!r}]) is {name} "
-                f"else _bad_decode({name!r}, _v))"
-            )
-        else:
-            namespace[f"dec_{key}"] = codecs[key][1]
-            decode_args.append(f"{field.alias}=dec_{key}(value[{key!r}])")
+    encode_items = [_encode_item(key, hints, codecs, namespace) for key in keys]
+    decode_args = [_decode_arg(field, hints[field.name], codecs, namespace) for field in fields]
 
     source = f"""
 def encode_record(obj):
@@ -587,6 +602,16 @@ def _compile_enum(tp: type[enum.Enum]) -> tuple[_Encoder, _Decoder]:
         return member
 
     return encode_enum, decode_enum
+
+
+def _is_scalar(tp: object) -> bool:
+    return (
+        isinstance(tp, type)
+        and tp not in _RECORDS
+        and not issubclass(tp, enum.Enum)
+        and hasattr(tp, "to_cbor")
+        and hasattr(tp, "from_cbor")
+    )
 
 
 def _compile_scalar(tp: type[Any]) -> tuple[_Encoder, _Decoder]:

@@ -8,9 +8,12 @@ simulator's seeded randomness. AEAD is XChaCha20-Poly1305 from libsodium (PyNaCl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import nacl.bindings
 import nacl.exceptions
 
+from aura_core.crypto import frost
 from aura_core.crypto.ed25519 import SEED_LEN, SigningKey
 from aura_core.effects import RandomEffects
 from aura_core.errors import CryptoError, InvalidArgument
@@ -33,6 +36,43 @@ class CryptoHandler:
 
     async def generate_signing_key(self) -> SigningKey:
         return SigningKey(await self.seed())
+
+    # FROST operations that need randomness: the seed is drawn here, the rest is pure.
+
+    async def frost_generate_with_dealer(
+        self, min_signers: int, max_signers: int, identifiers: Iterable[int] | None = None
+    ) -> tuple[dict[int, frost.SecretShare], frost.PublicKeyPackage]:
+        return frost.generate_with_dealer(min_signers, max_signers, await self.seed(), identifiers)
+
+    async def frost_split(
+        self, secret: bytes, min_signers: int, max_signers: int
+    ) -> tuple[dict[int, frost.SecretShare], frost.PublicKeyPackage]:
+        return frost.split(secret, min_signers, max_signers, await self.seed())
+
+    async def frost_dkg_part1(
+        self, identifier: int, min_signers: int, max_signers: int
+    ) -> tuple[frost.DkgRound1Secret, frost.DkgRound1Package]:
+        return frost.dkg_part1(identifier, min_signers, max_signers, await self.seed())
+
+    async def frost_commit(
+        self, key_package: frost.KeyPackage
+    ) -> tuple[frost.SigningNonces, frost.SigningCommitments]:
+        return frost.commit(key_package, await self.seed())
+
+    async def frost_refreshing_shares(
+        self, public_key_package: frost.PublicKeyPackage, identifiers: Iterable[int]
+    ) -> tuple[dict[int, frost.RefreshingShare], frost.PublicKeyPackage]:
+        return frost.compute_refreshing_shares(public_key_package, identifiers, await self.seed())
+
+    async def frost_refresh_dkg_part1(
+        self, identifier: int, min_signers: int, max_signers: int
+    ) -> tuple[frost.DkgRound1Secret, frost.DkgRound1Package]:
+        return frost.refresh_dkg_part1(identifier, min_signers, max_signers, await self.seed())
+
+    async def frost_repair_part1(
+        self, helpers: Iterable[int], helper_key_package: frost.KeyPackage, participant: int
+    ) -> dict[int, frost.Delta]:
+        return frost.repair_share_part1(helpers, helper_key_package, await self.seed(), participant)
 
     async def aead_encrypt(self, key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
         _check_key(key)

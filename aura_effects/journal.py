@@ -9,13 +9,14 @@ state.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 import anyio
 
 from aura_core.effects import Put, StorageEffects, StorageOp
 from aura_core.errors import EncodingError, FactRejected, StorageError
+from aura_core.ids import FactId
 from aura_journal.fact import Fact, JournalNamespace
 from aura_journal.journal import Journal, StagedFacts
 from aura_journal.registry import FactRegistry
@@ -40,8 +41,10 @@ class _Transaction:
     def journal(self) -> Journal:
         return self._journal
 
-    def stage(self, facts: Sequence[Fact]) -> StagedFacts:
-        return self._journal.stage(facts)
+    def stage(
+        self, facts: Sequence[Fact], *, payloads: Mapping[FactId, object] | None = None
+    ) -> StagedFacts:
+        return self._journal.stage(facts, payloads=payloads)
 
     def storage_ops(self, staged: StagedFacts) -> list[StorageOp]:
         namespace = self._journal.namespace
@@ -96,8 +99,16 @@ class JournalHandler:
 
     @asynccontextmanager
     async def transaction(self, namespace: JournalNamespace) -> AsyncIterator[_Transaction]:
-        async with self._lock(namespace):
-            yield _Transaction(await self._load(namespace))
+        lock = self._lock(namespace)
+        try:
+            lock.acquire_nowait()  # uncontended: no trip through the event loop
+        except anyio.WouldBlock:
+            await lock.acquire()
+        try:
+            journal = self._journals.get(namespace) or await self._load(namespace)
+            yield _Transaction(journal)
+        finally:
+            lock.release()
 
     async def merge(self, namespace: JournalNamespace, facts: Sequence[Fact]) -> int:
         async with self.transaction(namespace) as tx:

@@ -142,7 +142,7 @@ class GuardedTransport:
                 )
                 raise GuardDenied(outcome.reason)
             receipt, facts = await self._facts(outcome, request, snapshot.now_ms)
-            staged = tx.stage(facts)
+            staged = tx.stage([fact for fact, _ in facts], payloads={f.id: p for f, p in facts})
             staged.require_valid()
             head = ReceiptHead(receipt.body.nonce, receipt.digest)
             head_key = _head_key(context, receipt.body.epoch)
@@ -186,7 +186,7 @@ class GuardedTransport:
 
     async def _facts(
         self, outcome: Authorized, request: SendRequest, now_ms: int
-    ) -> tuple[Receipt, list[Fact]]:
+    ) -> tuple[Receipt, list[tuple[Fact, object]]]:
         """Interpret the commands that become facts; the send itself comes after the commit."""
         receipt: Receipt | None = None
         spent = 0
@@ -201,11 +201,25 @@ class GuardedTransport:
                 leaks.append(command)
         assert receipt is not None, "an authorized send always carries a charge"
         order = self._fx.order
-        charge = SendCharge(receipt, spent, request.operation, label)
-        facts = [_local_fact(request.context, charge, await order.order_time(), now_ms)]
+        body = receipt.body
+        charge = SendCharge(
+            body.source,
+            body.destination,
+            body.epoch,
+            body.cost,
+            spent,
+            body.nonce,
+            receipt.digest,
+            request.operation,
+            label,
+        )
+        facts: list[tuple[Fact, object]] = [
+            (_local_fact(request.context, charge, await order.order_time(), now_ms), charge)
+        ]
         for leak in leaks:
             event = LeakageRecorded(leak.observer, leak.amount, now_ms, request.operation)
-            facts.append(_local_fact(request.context, event, await order.order_time(), now_ms))
+            fact = _local_fact(request.context, event, await order.order_time(), now_ms)
+            facts.append((fact, event))
         return receipt, facts
 
     # ------------------------------------------------------------------------- receiving

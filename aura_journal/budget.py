@@ -19,9 +19,9 @@ import attrs
 
 from aura_core.encoding import decode, encode, record
 from aura_core.errors import BudgetExceeded, FactRejected, InvalidArgument
+from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId
 from aura_journal.fact import Fact, NamespaceKind, Unattested
-from aura_journal.receipt import Receipt
 from aura_journal.registry import FactType, JournalState
 
 __all__ = [
@@ -112,13 +112,20 @@ class FlowSpent:
 @record("flow.send_charge")
 @attrs.frozen
 class SendCharge:
-    """The guard chain charged a send: its receipt and the flow's cumulative spending after it.
+    """The guard chain charged a send to `peer`: the flow's cumulative spending after it.
 
-    Local-only (unsigned): it is the sender's own ledger; the receipt inside is signed.
+    Local-only (unsigned): it is the sender's own ledger. The signed receipt travels with the
+    envelope; `receipt` is its digest and `nonce` its place in the (context, source, epoch)
+    chain, so every send can be matched with its charge.
     """
 
-    receipt: Receipt
+    source: AuthorityId
+    peer: AuthorityId
+    epoch: int = attrs.field(validator=_u64)
+    cost: int = attrs.field(validator=_u64)
     spent: int = attrs.field(validator=_u64)
+    nonce: int = attrs.field(validator=_u64)
+    receipt: Hash32
     operation: str
     label: str | None = None
     """The choreography's `journal_facts` annotation, if the message had one."""
@@ -164,8 +171,8 @@ class FlowLedgerReducer:
         if isinstance(payload, ContextEpoch):
             return view if payload.epoch <= view.epoch else attrs.evolve(view, epoch=payload.epoch)
         if isinstance(payload, SendCharge):
-            body = payload.receipt.body
-            key, candidate = FlowKey(body.source, body.destination), (body.epoch, payload.spent)
+            key = FlowKey(payload.source, payload.peer)
+            candidate = (payload.epoch, payload.spent)
         else:
             flow: FlowSpent = payload
             key, candidate = FlowKey(flow.source, flow.peer), (flow.epoch, flow.spent)
@@ -181,11 +188,8 @@ class FlowLedgerReducer:
 
 
 def _validate_charge(state: JournalState, fact: Fact, charge: SendCharge) -> None:
-    body = charge.receipt.body
-    if body.context != state.namespace.context:
-        raise FactRejected(f"charge {fact.id} is for another context")
-    if charge.spent < body.cost:
-        raise FactRejected(f"charge {fact.id} spent less than its receipt's cost")
+    if charge.spent < charge.cost or charge.nonce < 1:
+        raise FactRejected(f"charge {fact.id} spent less than its cost, or has no nonce")
 
 
 FLOW_REDUCER = FlowLedgerReducer()

@@ -8,13 +8,13 @@ testing and simulation bundles alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from aura_core.crypto.ed25519 import VerifyingKey
 from aura_core.effects import StorageOp
-from aura_core.ids import AuthorityId, ContextId
+from aura_core.ids import AuthorityId, ContextId, FactId
 from aura_journal.capability import CapabilityFrontier, Scope
 from aura_journal.fact import Fact, JournalNamespace
 from aura_journal.journal import Journal, StagedFacts
@@ -42,7 +42,11 @@ class JournalTransaction(Protocol):
     @property
     def journal(self) -> Journal: ...
 
-    def stage(self, facts: Sequence[Fact]) -> StagedFacts: ...
+    def stage(
+        self, facts: Sequence[Fact], *, payloads: Mapping[FactId, object] | None = None
+    ) -> StagedFacts:
+        """Validate; `payloads` are decoded payloads of facts the caller just built itself."""
+        ...
 
     def storage_ops(self, staged: StagedFacts) -> list[StorageOp]: ...
 

@@ -163,8 +163,12 @@ class Fact:
 
     @functools.cached_property
     def encoded(self) -> bytes:
-        """The canonical bytes of the whole fact."""
-        return encode(self)
+        """The canonical bytes of the whole fact.
+
+        Built from the body's (cached) encoding: a fact is the map {"$t", "$v", "body",
+        "attestation"} in that canonical key order, so the body's bytes appear verbatim.
+        """
+        return _FACT_PREFIX + self.body.encoded + _ATTESTATION_KEY + encode(self.attestation)
 
     @functools.cached_property
     def id(self) -> FactId:

@@ -14,7 +14,7 @@ changing any view.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from aura_core.crypto.ed25519 import VerifyingKey, start_verification
@@ -154,15 +154,21 @@ class Journal:
         """
         return self.stage(facts).commit()
 
-    def stage(self, facts: Iterable[Fact]) -> StagedFacts:
+    def stage(
+        self, facts: Iterable[Fact], *, payloads: Mapping[FactId, Any] | None = None
+    ) -> StagedFacts:
         """Validate facts against the journal without changing it.
 
         Returns the new facts and a `commit` that adds them. Signatures are still being checked
         on native threads when this returns: call `require_valid()` before persisting the facts
         (`commit` calls it too). Commit before anything else changes the journal (callers hold a
         lock across persist and commit). Raises a `FactRejected` subclass if any fact is invalid.
+
+        `payloads` (fact id → decoded payload) is for facts the caller has just built itself:
+        their payloads are taken as given instead of decoded again. Never pass payloads of
+        facts that came from elsewhere.
         """
-        staged = _Staged(self)
+        staged = _Staged(self, payloads or {})
         pending = [f for f in facts if staged.note_incoming(f)]
         signatures = _SignatureChecks(pending)  # native threads verify while Python validates
         while pending:
@@ -383,8 +389,9 @@ class StagedFacts:
 class _Staged:
     """The journal plus a batch being validated; commits all of it or is thrown away."""
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, trusted: Mapping[FactId, Any]) -> None:
         self.journal = journal
+        self.trusted = trusted
         self.added: dict[FactId, Fact] = {}
         self.payloads: dict[FactId, Any] = {}
         self.views: dict[str, Any] = {}
@@ -433,7 +440,9 @@ class _Staged:
         kind = fact_type.namespace_kind
         if kind is not None and kind is not body.namespace.kind:
             raise WrongNamespace(f"{body.type_id} facts live in {kind.value} journals")
-        payload = _decode_payload(fact, fact_type.payload_type)
+        payload = self.trusted.get(fact.id)
+        if payload is None or type(payload) is not fact_type.payload_type:
+            payload = _decode_payload(fact, fact_type.payload_type)
         _check_attestation_kind(fact, fact_type.attestations)
         fact_type.validate(self, fact, payload)
         reducer = fact_type.reducer

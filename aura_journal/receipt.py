@@ -9,17 +9,20 @@ its nonce is above every nonce it has seen from that chain (no replays).
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 
 from aura_core.crypto.ed25519 import SIGNATURE_LEN, SigningKey, VerifyingKey
 from aura_core.encoding import encode, record
 from aura_core.errors import InvalidArgument, InvalidSignature
-from aura_core.hashing import Hash32, content_id, tagged_hash
+from aura_core.hashing import Hash32, tagged_hash
 from aura_core.ids import AuthorityId, ContextId
 
 __all__ = ["ReceiptBody", "Receipt", "ReceiptHead", "sign_receipt"]
 
 _TAG = "AURA_FLOW_RECEIPT_V1"
+_DIGEST_TAG = "AURA_FLOW_RECEIPT_DIGEST_V1"
 
 
 def _u64(_: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -28,7 +31,7 @@ def _u64(_: object, attribute: attrs.Attribute[int], value: int) -> None:
 
 
 @record("flow.receipt_body")
-@attrs.frozen
+@attrs.frozen(slots=False)
 class ReceiptBody:
     """What a receipt attests: who paid what to reach whom, where and when in the chain."""
 
@@ -41,6 +44,10 @@ class ReceiptBody:
     prev: Hash32
     payload: Hash32
     """Hash of the message this receipt travels with."""
+
+    @functools.cached_property
+    def encoded(self) -> bytes:
+        return encode(self)
 
 
 def _signature(_: object, __: object, value: bytes) -> None:
@@ -59,8 +66,9 @@ class Receipt:
 
     @property
     def digest(self) -> Hash32:
-        """What the next receipt of the chain names as `prev`."""
-        return content_id(self)
+        """What the next receipt of the chain names as `prev`: a hash of everything signed
+        and the signature."""
+        return tagged_hash(_DIGEST_TAG, self.body.encoded, self.signer.raw, self.signature)
 
     def verify(self, key: VerifyingKey) -> None:
         """Raise `InvalidSignature` unless `key` signed this receipt."""
@@ -79,7 +87,7 @@ class ReceiptHead:
 
 
 def _message(body: ReceiptBody) -> bytes:
-    return tagged_hash(_TAG, encode(body)).digest
+    return tagged_hash(_TAG, body.encoded).digest
 
 
 def sign_receipt(body: ReceiptBody, key: SigningKey) -> Receipt:

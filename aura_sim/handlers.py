@@ -138,17 +138,19 @@ class MemoryStorage:
         return sorted(key for key in self.disk.data if key.startswith(prefix))
 
     async def batch(self, ops: Sequence[StorageOp]) -> None:
-        staged = dict(self.disk.data)
+        # Every fault point and check runs before the disk changes; the writes themselves
+        # cannot fail, so the batch becomes visible all at once or not at all.
         for index, op in enumerate(ops):
+            if not isinstance(op, Put | Delete):
+                raise InvalidArgument(f"not a storage operation: {op!r}")
             if self.fault is not None:
                 self.fault(index, op)
+        data = self.disk.data
+        for op in ops:
             if isinstance(op, Put):
-                staged[op.key] = op.value
-            elif isinstance(op, Delete):
-                staged.pop(op.key, None)
+                data[op.key] = op.value
             else:
-                raise InvalidArgument(f"not a storage operation: {op!r}")
-        self.disk.data = staged  # the batch becomes visible at once
+                data.pop(op.key, None)
 
 
 def testing_effects(

@@ -78,3 +78,16 @@ def test_ruff_bans_ambient_time_and_randomness_in_pure_layers(tmp_path: Path) ->
     assert result.returncode != 0
     flagged = {line.split(":")[0] for line in result.stdout.splitlines() if "TID251" in line}
     assert flagged == {"aura_core/impure.py"}, result.stdout
+
+
+def test_only_the_guard_chain_may_hold_the_raw_transport(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path)
+    # The terminal sits above the simulator, so the layers contract allows this import;
+    # the transport contract must still refuse it.
+    (tree / "aura_terminal" / "bypass.py").write_text(
+        "from aura_sim.network import NodeTransport\n"
+    )
+    result = lint_imports(tree)
+    assert result.returncode != 0
+    assert "Only the guard chain holds the raw transport BROKEN" in result.stdout
+    assert "Layers: a package imports only from the packages below it KEPT" in result.stdout

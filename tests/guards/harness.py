@@ -81,7 +81,7 @@ async def charge_is_durable(node: Node, envelope: Envelope) -> bool:
         fact = Fact.from_bytes(data)
         if fact.body.type_id == "flow.send_charge":
             charge = decode(fact.body.payload, SendCharge)
-            if charge.receipt == message.receipt:
+            if charge.receipt == message.receipt.digest:
                 return True
     return False
 

@@ -1,0 +1,119 @@
+"""Cost of one send through the guard chain, transport excluded.
+
+Each send takes the context lock, snapshots (time, capability decision, budget, leakage, receipt
+head), evaluates the chain, signs the receipt, stages the charge fact and commits it with the new
+receipt-chain head in one storage batch; the raw transport is a no-op. Measured with the
+capability decision cached, and with the cache dropped before every send (so each send parses
+and authorizes the Biscuit token afresh), on the testing bundle (in-memory storage) and on the
+production bundle (SQLite, WAL, synchronous=FULL, in a temporary directory).
+
+Target: <= 50 µs per send with a cached decision on the testing bundle.
+
+Run: ./dev bench   (or .venv/bin/python benchmarks/guards.py)
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import anyio
+
+from aura_core.crypto.ed25519 import SigningKey
+from aura_core.effects import Envelope
+from aura_core.ids import AuthorityId, ContextId, DeviceId
+from aura_effects.bundle import Effects, production_effects
+from aura_guards.chain import GuardAnnotations
+from aura_guards.transport import GuardedTransport
+from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
+from aura_sim.handlers import testing_effects
+from benchmarks._harness import format_ns
+
+ALICE, BOB = AuthorityId(b"\xa1" * 16), AuthorityId(b"\xb0" * 16)
+CONTEXT = ContextId(b"\xc1" * 16)
+SEND = GuardAnnotations(capability="chat:send", flow_cost=1)
+SENDS = {"testing": 3000, "sqlite": 300}
+
+
+class NullTransport:
+    async def send(self, envelope: Envelope) -> None:
+        return None
+
+    async def receive(self) -> Envelope:
+        raise NotImplementedError
+
+
+def configure(effects: Effects) -> GuardedTransport:
+    key = SigningKey(b"\x01" * 32)
+    effects.peers.add(BOB, SigningKey(b"\x02" * 32).verifying_key)
+    effects.flow.set_default(CONTEXT, None)  # unlimited: measure the chain, not a refusal
+    token = issue_token(
+        b"\x03" * 32, ALICE, ["chat:send"], seed=bytes(32), scope=ContextScope(CONTEXT)
+    )
+    effects.authorization.grant(CONTEXT, CapabilityFrontier.of(token))
+    return GuardedTransport(effects, NullTransport(), local=ALICE, signing_key=key)
+
+
+async def per_send(
+    guarded: GuardedTransport, effects: Effects, count: int, fresh: bool
+) -> list[float]:
+    samples = []
+    epoch = 0
+    for _ in range(count):
+        if fresh:
+            epoch += 1
+            effects.authorization.set_epoch(epoch)  # drops the cached decision
+        start = time.perf_counter_ns()
+        await guarded.send(CONTEXT, BOB, "chat.message", b"x" * 100, SEND)
+        samples.append(time.perf_counter_ns() - start)
+    return samples
+
+
+async def run(kind: str, fresh: bool, directory: Path) -> list[float]:
+    device = DeviceId(b"\xd1" * 16)
+    if kind == "sqlite":
+        effects = await production_effects(
+            directory / f"{fresh}.db", authority=ALICE, device=device
+        )
+    else:
+        effects = testing_effects(7, authority=ALICE, device=device)
+    guarded = configure(effects)
+    await per_send(guarded, effects, 50, fresh)  # warm-up
+    return await per_send(guarded, effects, SENDS[kind], fresh)
+
+
+def main() -> None:
+    print("Guard chain cost per send (snapshot + evaluation + commit; transport excluded)")
+    print(f"{'bundle':<10}{'capability':<22}{'median':>10}{'min':>10}{'p90':>10}{'sends':>8}")
+    with tempfile.TemporaryDirectory() as tmp:
+        results = {}
+        for kind in ("testing", "sqlite"):
+            for fresh in (False, True):
+                samples = sorted(anyio.run(run, kind, fresh, Path(tmp)))
+                label = "fresh Biscuit check" if fresh else "cached decision"
+                p90 = samples[int(len(samples) * 0.9)]
+                median = statistics.median(samples)
+                results[(kind, fresh)] = median
+                print(
+                    f"{kind:<10}{label:<22}{format_ns(median):>10}{format_ns(samples[0]):>10}"
+                    f"{format_ns(p90):>10}{len(samples):>8}"
+                )
+    cached = results[("testing", False)]
+    verdict = "met" if cached <= 50_000 else "MISSED"
+    print(
+        f"target: <= 50 µs per send, cached decision, testing bundle: {format_ns(cached)}"
+        f" ({verdict})"
+    )
+    print(
+        "fresh / cached on the testing bundle: "
+        f"{results[('testing', True)] / cached:.1f}x (the price of a Biscuit parse + authorize)"
+    )
+
+
+if __name__ == "__main__":
+    main()
