@@ -206,12 +206,22 @@ def record_tag(cls: type[Any]) -> tuple[str, int]:
     return (info.tag, info.version)
 
 
+_RECORD_ENCODERS: dict[type[Any], _Encoder] = {}
+
+
+def _record_encoder(kind: type[Any]) -> _Encoder:
+    info = _RECORDS.get(kind)
+    if info is None:
+        raise EncodingError(f"{kind.__name__} is not a registered record")
+    encoder = _RECORD_ENCODERS[kind] = _codec(info.cls)[0]
+    return encoder
+
+
 def to_value(obj: object) -> Value:
     """The canonical value (a map) of a record instance."""
-    info = _RECORDS.get(type(obj))
-    if info is None:
-        raise EncodingError(f"{type(obj).__name__} is not a registered record")
-    return _codec(info.cls)[0](obj)
+    kind = type(obj)
+    encoder = _RECORD_ENCODERS.get(kind) or _record_encoder(kind)
+    return encoder(obj)
 
 
 def from_value(value: Value, cls: type[T]) -> T:
@@ -223,7 +233,14 @@ def from_value(value: Value, cls: type[T]) -> T:
 
 def encode(obj: object) -> bytes:
     """The canonical bytes of a record instance."""
-    return _dumps(to_value(obj))
+    kind = type(obj)
+    encoder = _RECORD_ENCODERS.get(kind) or _record_encoder(kind)
+    try:
+        return cbor2.dumps(encoder(obj))
+    except EncodingError:
+        raise
+    except Exception as exc:  # cbor2 raises several types; all mean "cannot encode"
+        raise EncodingError(f"cannot encode value: {type(exc).__name__}") from None
 
 
 def decode(data: bytes, cls: type[T]) -> T:
