@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 
+from aura_core.buggify import buggify
 from aura_core.effects import Put, StorageEffects, StorageOp
 from aura_core.errors import EncodingError, FactRejected, StorageError
 from aura_core.ids import FactId
@@ -116,6 +117,8 @@ class JournalHandler:
             if not staged.facts:
                 return 0
             staged.require_valid()  # never persist a fact whose signature failed
+            if buggify("journal.merge.storage_error"):
+                raise StorageError("injected storage failure (buggify)")
             await self._storage.batch(tx.storage_ops(staged))
             tx.commit(staged)
             return len(staged.facts)

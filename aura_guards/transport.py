@@ -17,6 +17,7 @@ from __future__ import annotations
 import anyio
 import attrs
 
+from aura_core.buggify import buggify
 from aura_core.crypto.ed25519 import SigningKey
 from aura_core.effects import Envelope, Put, TransportEffects
 from aura_core.encoding import decode, encode, record, record_tag
@@ -26,6 +27,7 @@ from aura_core.errors import (
     InvalidSignature,
     MalformedKey,
     ReceiptRejected,
+    TransportError,
 )
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ContextId
@@ -150,6 +152,8 @@ class GuardedTransport:
             tx.commit(staged)
             self._heads[(context, receipt.body.epoch)] = head
         payload = encode(GuardedMessage(operation, body, receipt))
+        if buggify("guard.send.transport_error"):  # the charge stands; the message is lost
+            raise TransportError("injected transport failure (buggify)")
         await self._transport.send(Envelope(self._local, peer, context, payload))
         self.sent += 1
         return receipt

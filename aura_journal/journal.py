@@ -64,6 +64,8 @@ class Journal:
         self._payloads: dict[FactId, Any] = {}
         self._members: dict[str, set[FactId]] = {}
         """Reducer name → ids of retained facts it consumes."""
+        self._by_type: dict[str, set[FactId]] = {}
+        """Type id → ids of retained facts of that type."""
         self._views: dict[str, Any] = {}
         self._pruned: set[FactId] = set()
         self._covered: dict[FactId, frozenset[FactId]] = {}
@@ -107,6 +109,11 @@ class Journal:
     def fact_ids(self) -> frozenset[FactId]:
         """Ids of every fact held logically, retained or pruned."""
         return frozenset(self._facts.keys() | self._pruned)
+
+    def of_type(self, type_id: str) -> list[Fact]:
+        """Retained facts of one type, in their total order (an index, not a scan)."""
+        ids = self._by_type.get(type_id, ())
+        return sorted((self._facts[fid] for fid in ids), key=Fact.sort_key)
 
     def get(self, fact_id: FactId) -> Fact | None:
         """A retained fact by id (pruned facts are gone)."""
@@ -229,6 +236,7 @@ class Journal:
         twin._facts = dict(self._facts)
         twin._payloads = dict(self._payloads)
         twin._members = {name: set(ids) for name, ids in self._members.items()}
+        twin._by_type = {name: set(ids) for name, ids in self._by_type.items()}
         twin._views = dict(self._views)
         twin._pruned = set(self._pruned)
         twin._covered = dict(self._covered)
@@ -255,6 +263,7 @@ class Journal:
     def _retire(self, fact_id: FactId) -> None:
         fact = self._facts.pop(fact_id)
         self._payloads.pop(fact_id)
+        self._by_type[fact.body.type_id].discard(fact_id)
         fact_type = self._fact_type(fact)
         if fact_type is not None and fact_type.reducer is not None:
             self._members[fact_type.reducer.name].discard(fact_id)
@@ -330,6 +339,7 @@ class Journal:
             fact = other._facts[fid]
             self._facts[fid] = fact
             self._payloads[fid] = other._payloads[fid]
+            self._by_type.setdefault(fact.body.type_id, set()).add(fid)
             fact_type = self._fact_type(fact)
             if fact_type is not None and fact_type.reducer is not None:
                 self._members.setdefault(fact_type.reducer.name, set()).add(fid)
@@ -479,6 +489,7 @@ class _Staged:
         for fid, fact in self.added.items():
             journal._facts[fid] = fact
             journal._payloads[fid] = self.payloads[fid]
+            journal._by_type.setdefault(fact.body.type_id, set()).add(fid)
             fact_type = journal._fact_type(fact)
             if fact_type is not None and fact_type.reducer is not None:
                 journal._members.setdefault(fact_type.reducer.name, set()).add(fid)

@@ -107,9 +107,32 @@ class LoopClock:
 
 @attrs.define
 class Disk:
-    """The durable part of a device: survives `MemoryStorage` instances (crash and restart)."""
+    """The durable part of a device: survives `MemoryStorage` instances (crash and restart).
+
+    With `unsynced_window` > 0 the disk behaves like one whose writes reach the platter late:
+    a crash (`lose_unsynced`) undoes every batch written in the last `unsynced_window` seconds.
+    """
 
     data: dict[str, bytes] = attrs.field(factory=dict)
+    unsynced_window: float = 0.0
+    _recent: list[tuple[float, dict[str, bytes | None]]] = attrs.field(factory=list)
+
+    def record(self, now: float, undo: dict[str, bytes | None]) -> None:
+        if self.unsynced_window > 0:
+            self._recent = [(t, u) for t, u in self._recent if t > now - self.unsynced_window]
+            self._recent.append((now, undo))
+
+    def lose_unsynced(self, now: float) -> int:
+        """Undo the batches not yet synced at `now` (a crash); returns how many were lost."""
+        lost = [(t, u) for t, u in self._recent if t > now - self.unsynced_window]
+        for _, undo in reversed(lost):
+            for key, previous in undo.items():
+                if previous is None:
+                    self.data.pop(key, None)
+                else:
+                    self.data[key] = previous
+        self._recent = []
+        return len(lost)
 
 
 class MemoryStorage:
@@ -119,9 +142,13 @@ class MemoryStorage:
     raises, the batch is abandoned and the disk is untouched.
     """
 
-    def __init__(self, disk: Disk | None = None) -> None:
+    def __init__(
+        self, disk: Disk | None = None, *, clock: Callable[[], float] | None = None
+    ) -> None:
         self.disk = disk if disk is not None else Disk()
         self.fault: Callable[[int, StorageOp], None] | None = None
+        self.on_commit: Callable[[Sequence[StorageOp]], None] | None = None
+        self._clock = clock
 
     async def get(self, key: str) -> bytes | None:
         return self.disk.data.get(key)
@@ -146,11 +173,15 @@ class MemoryStorage:
             if self.fault is not None:
                 self.fault(index, op)
         data = self.disk.data
+        if self._clock is not None and self.disk.unsynced_window > 0:
+            self.disk.record(self._clock(), {op.key: data.get(op.key) for op in ops})
         for op in ops:
             if isinstance(op, Put):
                 data[op.key] = op.value
             else:
                 data.pop(op.key, None)
+        if self.on_commit is not None:
+            self.on_commit(ops)
 
 
 def testing_effects(
@@ -161,10 +192,11 @@ def testing_effects(
     storage: MemoryStorage | None = None,
     clock: ManualClock | LoopClock | None = None,
     registry: FactRegistry | None = None,
+    random: SeededRandom | None = None,
 ) -> Effects:
-    """A deterministic bundle: every random draw comes from `seed`."""
-    seeds = SeedTree(seed).child("node", str(device))
-    random = SeededRandom(seeds.stream("random"))
+    """A deterministic bundle: every random draw comes from `seed` (or from `random`)."""
+    if random is None:
+        random = SeededRandom(SeedTree(seed).child("node", str(device)).stream("random"))
     time = clock if clock is not None else ManualClock()
     store = storage if storage is not None else MemoryStorage()
     return Effects(

@@ -6,15 +6,20 @@ Only the guard chain may hold a node's transport; an import-linter contract keep
 
 from __future__ import annotations
 
-from collections import deque
+import asyncio
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
 
 import anyio
+import attrs
 
 from aura_core.effects import Envelope
 from aura_core.errors import InvalidArgument, TransportError
 from aura_core.ids import AuthorityId
+from aura_sim.faults import QUIET, LinkPolicy, MessageFault, MessageFaultKind
+from aura_sim.seeds import Stream
 
-__all__ = ["MemoryNetwork", "NodeTransport"]
+__all__ = ["MemoryNetwork", "NodeTransport", "SimNetwork", "SimTransport"]
 
 
 class _Inbox:
@@ -78,3 +83,263 @@ class NodeTransport:
 
     async def receive(self) -> Envelope:
         return await self._network._receive(self._node)
+
+
+class SimNetwork:
+    """A faulty network between named simulated nodes, timed by the event loop's clock.
+
+    Per directed link: latency (FIFO unless a message is reordered), drop, duplicate, reorder
+    and corrupt (bit flip or truncation) with `LinkPolicy` odds; partitions (symmetric or one
+    direction), holds and crashed nodes. In random mode (`faults` given, `schedule` None) every
+    fault is drawn from the `faults` stream and appended to `injected`; in scheduled mode only
+    the faults of `schedule` happen. Latencies always come from the `latency` stream, so a run
+    and its replay see the same timings.
+    """
+
+    def __init__(
+        self,
+        *,
+        latency: Stream,
+        faults: Stream | None,
+        default: LinkPolicy = QUIET,
+        schedule: Iterable[MessageFault] = (),
+        on_event: Callable[[str], None] | None = None,
+    ) -> None:
+        self._latency = latency
+        self._faults = faults
+        self._default = default
+        self._policies: dict[tuple[str, str], LinkPolicy] = {}
+        self._scheduled: dict[tuple[str, str, int], list[MessageFault]] = {}
+        for fault in schedule:
+            self._scheduled.setdefault((fault.source, fault.destination, fault.seq), []).append(
+                fault
+            )
+        self._on_event = on_event
+        self._names: dict[AuthorityId, str] = {}
+        self._inboxes: dict[str, _Inbox] = {}
+        self._seq: dict[tuple[str, str], int] = {}
+        self._last_arrival: dict[tuple[str, str], float] = {}
+        self._blocked: set[tuple[str, str]] = set()
+        self._held: dict[tuple[str, str], list[Envelope]] = {}
+        self._down: set[str] = set()
+        self.injected: list[MessageFault] = []
+        self.counters: Counter[str] = Counter()
+        self.send_hooks: list[Callable[[str, Envelope], None]] = []
+        self.deliver_hooks: list[Callable[[str, Envelope], None]] = []
+
+    # -------------------------------------------------------------- topology and faults
+
+    def attach(self, name: str, authority: AuthorityId) -> SimTransport:
+        if name in self._inboxes or authority in self._names:
+            raise InvalidArgument(f"{name} is already attached")
+        self._names[authority] = name
+        self._inboxes[name] = _Inbox()
+        return SimTransport(self, name, authority)
+
+    @property
+    def nodes(self) -> list[str]:
+        return sorted(self._inboxes)
+
+    def set_default(self, policy: LinkPolicy) -> None:
+        self._default = policy
+
+    def set_link(self, source: str, destination: str, policy: LinkPolicy) -> None:
+        self._policies[(source, destination)] = policy
+
+    def policy(self, source: str, destination: str) -> LinkPolicy:
+        return self._policies.get((source, destination), self._default)
+
+    def partition(self, groups: Iterable[Iterable[str]]) -> None:
+        """Cut every link between nodes of different groups (a node not listed is isolated)."""
+        group_of = {node: index for index, group in enumerate(groups) for node in group}
+        for a in self._inboxes:
+            for b in self._inboxes:
+                if a != b and (a not in group_of or group_of.get(b) != group_of[a]):
+                    self._blocked.add((a, b))
+        self._event(f"partition {sorted(group_of.items())}")
+
+    def block(self, source: str, destination: str) -> None:
+        """Cut one direction of one link."""
+        self._blocked.add((source, destination))
+        self._event(f"block {source}->{destination}")
+
+    def heal(self, nodes: Iterable[str] | None = None) -> None:
+        """Restore every link (or every link between `nodes`)."""
+        if nodes is None:
+            self._blocked.clear()
+        else:
+            chosen = set(nodes)
+            self._blocked = {(a, b) for a, b in self._blocked if a not in chosen or b not in chosen}
+        self._event("heal")
+
+    def reachable(self, source: str, destination: str) -> bool:
+        return (source, destination) not in self._blocked
+
+    def hold(self, source: str, destination: str) -> None:
+        self._held.setdefault((source, destination), [])
+        self._event(f"hold {source}->{destination}")
+
+    def release(self, source: str, destination: str) -> None:
+        waiting = self._held.pop((source, destination), [])
+        self._event(f"release {source}->{destination} ({len(waiting)})")
+        for envelope in waiting:
+            self._schedule(source, destination, envelope, self._base_delay(source, destination))
+
+    def crash(self, name: str) -> None:
+        """The node is down: its inbox and in-flight messages to it are lost; it cannot send."""
+        self._down.add(name)
+        self._inboxes[name] = _Inbox()
+        self._event(f"crash {name}")
+
+    def restart(self, name: str) -> None:
+        self._down.discard(name)
+        self._event(f"restart {name}")
+
+    def is_down(self, name: str) -> bool:
+        return name in self._down
+
+    # -------------------------------------------------------------------- delivery
+
+    def _event(self, text: str) -> None:
+        if self._on_event is not None:
+            self._on_event(text)
+
+    def _base_delay(self, source: str, destination: str) -> float:
+        policy = self.policy(source, destination)
+        jitter = self._latency.uniform(0.0, policy.jitter_ms) if policy.jitter_ms else 0.0
+        return (policy.latency_ms + jitter) / 1000
+
+    def _draw_faults(
+        self, source: str, destination: str, seq: int, size: int
+    ) -> list[MessageFault]:
+        key = (source, destination, seq)
+        if self._faults is None:
+            return self._scheduled.get(key, [])
+        policy = self.policy(source, destination)
+        if not policy.faulty:
+            return []
+        drawn: list[MessageFault] = []
+        stream = self._faults
+        if stream.bernoulli(policy.drop):
+            drawn.append(MessageFault(source, destination, seq, MessageFaultKind.DROP))
+        else:
+            if stream.bernoulli(policy.corrupt) and size:
+                if stream.bernoulli(0.5):
+                    flip = stream.below(size * 8)
+                    drawn.append(
+                        MessageFault(source, destination, seq, MessageFaultKind.BIT_FLIP, flip)
+                    )
+                else:
+                    cut = stream.below(size)
+                    drawn.append(
+                        MessageFault(source, destination, seq, MessageFaultKind.TRUNCATE, cut)
+                    )
+            if stream.bernoulli(policy.reorder):
+                extra = 1 + stream.below(max(int(policy.reorder_ms), 1))
+                drawn.append(
+                    MessageFault(source, destination, seq, MessageFaultKind.REORDER, extra)
+                )
+            if stream.bernoulli(policy.duplicate):
+                extra = stream.below(max(int(policy.latency_ms) * 2, 1))
+                drawn.append(
+                    MessageFault(source, destination, seq, MessageFaultKind.DUPLICATE, extra)
+                )
+        self.injected.extend(drawn)
+        return drawn
+
+    def _send(self, source: str, envelope: Envelope) -> None:
+        destination = self._names.get(envelope.destination)
+        if destination is None:
+            raise TransportError(f"no route to {envelope.destination}")
+        if source in self._down:
+            raise TransportError(f"{source} is down")
+        key = (source, destination)
+        seq = self._seq.get(key, 0) + 1
+        self._seq[key] = seq
+        self.counters["sent"] += 1
+        for hook in self.send_hooks:
+            hook(source, envelope)
+        delay = self._base_delay(source, destination)
+        if key in self._blocked:
+            self.counters["lost_to_partition"] += 1
+            return
+        faults = self._draw_faults(source, destination, seq, len(envelope.payload))
+        kinds = {fault.kind: fault for fault in faults}
+        if MessageFaultKind.DROP in kinds:
+            self.counters["dropped"] += 1
+            return
+        if MessageFaultKind.BIT_FLIP in kinds:
+            envelope = _flip(envelope, kinds[MessageFaultKind.BIT_FLIP].amount)
+            self.counters["corrupted"] += 1
+        if MessageFaultKind.TRUNCATE in kinds:
+            envelope = attrs.evolve(
+                envelope, payload=envelope.payload[: kinds[MessageFaultKind.TRUNCATE].amount]
+            )
+            self.counters["corrupted"] += 1
+        if key in self._held:
+            self._held[key].append(envelope)
+            self.counters["held"] += 1
+            return
+        reordered = kinds.get(MessageFaultKind.REORDER)
+        if reordered is not None:
+            self.counters["reordered"] += 1
+            self._schedule(
+                source, destination, envelope, delay + reordered.amount / 1000, fifo=False
+            )
+        else:
+            self._schedule(source, destination, envelope, delay)
+        duplicated = kinds.get(MessageFaultKind.DUPLICATE)
+        if duplicated is not None:
+            self.counters["duplicated"] += 1
+            self._schedule(
+                source, destination, envelope, delay + duplicated.amount / 1000, fifo=False
+            )
+
+    def _schedule(
+        self, source: str, destination: str, envelope: Envelope, delay: float, *, fifo: bool = True
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        arrival = loop.time() + delay
+        key = (source, destination)
+        if fifo:
+            # Keep the link first-in first-out: never arrive before the previous message.
+            arrival = max(arrival, self._last_arrival.get(key, 0.0) + 1e-6)
+            self._last_arrival[key] = arrival
+        loop.call_at(arrival, self._deliver, source, destination, envelope)
+
+    def _deliver(self, source: str, destination: str, envelope: Envelope) -> None:
+        if destination in self._down:
+            self.counters["lost_in_flight"] += 1
+            return
+        self._inboxes[destination].put(envelope)
+        self.counters["delivered"] += 1
+        for hook in self.deliver_hooks:
+            hook(destination, envelope)
+
+    async def _receive(self, name: str) -> Envelope:
+        return await self._inboxes[name].get()
+
+
+def _flip(envelope: Envelope, bit: int) -> Envelope:
+    payload = bytearray(envelope.payload)
+    if payload:
+        bit %= len(payload) * 8
+        payload[bit // 8] ^= 1 << (bit % 8)
+    return attrs.evolve(envelope, payload=bytes(payload))
+
+
+class SimTransport:
+    """`TransportEffects` of one node on a `SimNetwork` (the raw, unguarded transport)."""
+
+    def __init__(self, network: SimNetwork, name: str, authority: AuthorityId) -> None:
+        self._network = network
+        self.name = name
+        self.authority = authority
+
+    async def send(self, envelope: Envelope) -> None:
+        if envelope.source != self.authority:
+            raise TransportError("a node sends only as itself")
+        self._network._send(self.name, envelope)
+
+    async def receive(self) -> Envelope:
+        return await self._network._receive(self.name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from aura_terminal import demo as demo_module
@@ -21,9 +23,12 @@ def _root() -> None:
 
 @app.command()
 def demo(
-    seed: int | None = typer.Option(
-        None, help="Derive every random input from this seed so the output is reproducible."
-    ),
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Derive every random input from this seed so the output is reproducible."
+        ),
+    ] = None,
 ) -> None:
     """Show the core building blocks: ids, canonical encoding, hashing, policies, keys."""
     demo_module.run(seed)

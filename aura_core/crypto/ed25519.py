@@ -33,6 +33,19 @@ PUBLIC_KEY_LEN = 32
 SIGNATURE_LEN = 64
 
 
+_VERIFIERS: dict[bytes, _native.Ed25519Verifier] = {}
+_VERIFIER_CACHE = 4096
+"""Parsed public keys kept for repeated verification (public data, so caching is safe)."""
+
+
+def _verifier(raw: bytes) -> _native.Ed25519Verifier:
+    verifier = _native.Ed25519Verifier(raw)
+    if len(_VERIFIERS) >= _VERIFIER_CACHE:
+        _VERIFIERS.pop(next(iter(_VERIFIERS)))
+    _VERIFIERS[raw] = verifier
+    return verifier
+
+
 class SigningKey:
     """An Ed25519 signing key, held in native memory (zeroized when dropped).
 
@@ -89,7 +102,8 @@ class VerifyingKey:
         """
         if type(signature) is not bytes or len(signature) != SIGNATURE_LEN:
             raise InvalidSignature(f"an Ed25519 signature is exactly {SIGNATURE_LEN} bytes")
-        native_call(_native.ed25519_verify, self.raw, message, signature)
+        verifier = _VERIFIERS.get(self.raw) or native_call(_verifier, self.raw)
+        native_call(verifier.verify, message, signature)
 
     def to_cbor(self) -> Value:
         return self.raw

@@ -296,3 +296,16 @@ def test_staged_facts_refuse_a_stale_commit() -> None:
     assert second.commit() == 1
     with pytest.raises(InvalidArgument):
         second.commit()
+
+
+@settings(max_examples=30)
+@given(fact_lists, fact_lists)
+def test_of_type_is_the_filtered_journal(a: list[Fact], b: list[Fact]) -> None:
+    j = build(a).join(build(b))
+    for type_id in ("flow.spent", "leakage.recorded", "leakage.reset", "nope"):
+        assert j.of_type(type_id) == [f for f in j if f.body.type_id == type_id]
+    j.insert(
+        Fact(body(CONTEXT_NS, j.snapshot_payload(OrderTime(b"\xff" * 32), 1), "s"), Unattested())
+    )
+    j.prune()
+    assert j.of_type("flow.spent") == [f for f in j if f.body.type_id == "flow.spent"]

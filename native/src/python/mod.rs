@@ -57,6 +57,30 @@ impl Ed25519Key {
     }
 }
 
+/// A parsed (decompressed, checked) Ed25519 public key, so repeated verifications under one key
+/// skip the point decompression.
+#[pyclass(frozen, name = "Ed25519Verifier")]
+struct Ed25519Verifier {
+    key: ed25519_dalek::VerifyingKey,
+}
+
+#[pymethods]
+impl Ed25519Verifier {
+    #[new]
+    fn new(public_key: &[u8]) -> PyResult<Self> {
+        Ok(Ed25519Verifier { key: ed25519::parse_public_key(public_key).map_err(to_py)? })
+    }
+
+    fn verify(&self, message: &[u8], signature: &[u8]) -> PyResult<()> {
+        let raw: [u8; ed25519::SIGNATURE_LEN] = signature
+            .try_into()
+            .map_err(|_| to_py(Error::length("signature", ed25519::SIGNATURE_LEN, signature.len())))?;
+        self.key
+            .verify_strict(message, &ed25519_dalek::Signature::from_bytes(&raw))
+            .map_err(|_| to_py(Error::new(crate::ErrorCode::InvalidSignature, "signature does not verify")))
+    }
+}
+
 #[pyfunction]
 fn ed25519_verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> PyResult<()> {
     ed25519::verify(public_key, message, signature).map_err(to_py)
@@ -160,6 +184,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(biscuit_attenuate, m)?)?;
     m.add_function(wrap_pyfunction!(cbor_check_canonical, m)?)?;
     m.add_class::<Ed25519Key>()?;
+    m.add_class::<Ed25519Verifier>()?;
     m.add_function(wrap_pyfunction!(ed25519_verify, m)?)?;
     m.add_function(wrap_pyfunction!(ed25519_verify_many, m)?)?;
     m.add_function(wrap_pyfunction!(ed25519_verify_start, m)?)?;

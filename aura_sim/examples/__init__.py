@@ -1,0 +1,1 @@
+"""Example workloads for scenarios (stand-ins until the real protocols exist)."""

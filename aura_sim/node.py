@@ -1,0 +1,150 @@
+"""A simulated device: durable disk, network identity, and volatile state that a crash loses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import anyio
+
+from aura_core.crypto.ed25519 import SigningKey
+from aura_core.effects import Envelope, Put, StorageOp
+from aura_core.encoding import decode
+from aura_core.errors import EncodingError
+from aura_core.ids import ContextId, DeviceId
+from aura_effects.bundle import Effects
+from aura_guards.transport import GuardedTransport
+from aura_journal.budget import SendCharge
+from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
+from aura_journal.fact import Fact
+from aura_journal.registry import FactRegistry
+from aura_sim.handlers import Disk, LoopClock, MemoryStorage, SeededRandom, testing_effects
+from aura_sim.network import SimTransport
+from aura_sim.seeds import SeedTree, Stream
+
+__all__ = ["FLOW_LIMIT", "SimNode", "ByzantineTransport"]
+
+FLOW_LIMIT = 1_000_000
+"""Per-epoch flow limit of every link in a run (budgets are checked, not exhausted)."""
+
+
+class ByzantineTransport:
+    """A node's own transport, misbehaving: replays, duplicates or corrupts what it sends."""
+
+    def __init__(self, inner: SimTransport, stream: Stream, *, rate: float = 0.3) -> None:
+        self._inner = inner
+        self._stream = stream
+        self._rate = rate
+        self._history: list[Envelope] = []
+
+    async def send(self, envelope: Envelope) -> None:
+        stream = self._stream
+        if self._history and stream.bernoulli(self._rate):
+            await self._inner.send(stream.choice(self._history))  # replay an old message
+        if stream.bernoulli(self._rate):
+            payload = bytearray(envelope.payload)
+            if payload:
+                payload[stream.below(len(payload))] ^= 0xFF
+            envelope = Envelope(
+                envelope.source, envelope.destination, envelope.context, bytes(payload)
+            )
+        self._history.append(envelope)
+        await self._inner.send(envelope)
+        if stream.bernoulli(self._rate):
+            await self._inner.send(envelope)  # duplicate
+
+    async def receive(self) -> Envelope:
+        return await self._inner.receive()
+
+
+class SimNode:
+    """One node of a run. `boot` builds its volatile state from its disk."""
+
+    def __init__(
+        self,
+        name: str,
+        seeds: SeedTree,
+        transport: SimTransport,
+        *,
+        context: ContextId,
+        byzantine: bool = False,
+        skew_ms: int = 0,
+        unsynced_window: float = 0.0,
+    ) -> None:
+        self.name = name
+        self.seeds = seeds
+        identity = seeds.stream("identity")
+        self.authority = transport.authority
+        self.device = DeviceId.from_entropy(identity.bytes(32))
+        self.key = SigningKey(identity.bytes(32))
+        self.capability_root = identity.bytes(32)
+        self.context = context
+        self.transport = transport
+        self.byzantine = byzantine
+        self.skew_ms = skew_ms
+        self.disk = Disk(unsynced_window=unsynced_window)
+        self.incarnation = 0
+        self.effects: Effects | None = None
+        self.guarded: GuardedTransport | None = None
+        self.scope: anyio.CancelScope | None = None
+        self.committed_receipts: set[bytes] = set()
+        """Digests of receipts whose charge is on this node's disk (for the monitors)."""
+
+    @property
+    def alive(self) -> bool:
+        return self.effects is not None
+
+    def boot(self, peers: Sequence[SimNode], registry: FactRegistry, capability: str) -> None:
+        """Build the node's effects and guarded transport over its disk (start or restart)."""
+        self.incarnation += 1
+        clock = LoopClock(skew_ms=self.skew_ms)
+        storage = MemoryStorage(self.disk, clock=anyio.current_time)
+        storage.on_commit = self._observe_commit
+        random = SeededRandom(self.seeds.stream(f"random-{self.incarnation}"))
+        effects = testing_effects(
+            0,
+            authority=self.authority,
+            device=self.device,
+            storage=storage,
+            clock=clock,
+            registry=registry,
+            random=random,
+        )
+        for peer in peers:
+            if peer is not self:
+                effects.peers.add(peer.authority, peer.key.verifying_key)
+        effects.flow.set_default(self.context, FLOW_LIMIT)
+        token = issue_token(
+            self.capability_root,
+            self.authority,
+            [capability],
+            seed=self.seeds.stream("token").bytes(32),
+            scope=ContextScope(self.context),
+        )
+        effects.authorization.grant(self.context, CapabilityFrontier.of(token))
+        raw: SimTransport | ByzantineTransport = self.transport
+        if self.byzantine:
+            raw = ByzantineTransport(
+                self.transport, self.seeds.stream(f"byzantine-{self.incarnation}")
+            )
+        self.effects = effects
+        self.guarded = GuardedTransport(effects, raw, local=self.authority, signing_key=self.key)
+
+    def halt(self) -> None:
+        """Lose the volatile state (a crash); the disk stays."""
+        self.effects = None
+        self.guarded = None
+        self.scope = None
+
+    def _observe_commit(self, ops: Sequence[StorageOp]) -> None:
+        for op in ops:
+            if isinstance(op, Put) and op.key.startswith("journal/"):
+                try:
+                    fact = Fact.from_bytes(op.value)
+                except EncodingError:
+                    continue
+                if fact.body.type_id == "flow.send_charge":
+                    charge = decode(fact.body.payload, SendCharge)
+                    self.committed_receipts.add(charge.receipt.digest)
+
+    def __repr__(self) -> str:
+        return f"SimNode({self.name})"

@@ -1,0 +1,249 @@
+"""Each fault kind of the simulated network and nodes, and its effect on delivery."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import anyio
+import attrs
+import pytest
+
+from aura_core.effects import Envelope
+from aura_core.errors import TransportError
+from aura_core.ids import AuthorityId, ContextId
+from aura_sim import run as sim_run
+from aura_sim.faults import FaultSchedule, LinkPolicy, MessageFault, MessageFaultKind
+from aura_sim.network import SimNetwork, SimTransport
+from aura_sim.node import ByzantineTransport
+from aura_sim.seeds import SeedTree
+
+A, B, C = (AuthorityId(bytes([i]) * 16) for i in (1, 2, 3))
+CTX = ContextId(b"\x09" * 16)
+
+
+def envelope(i: int, source: AuthorityId = A, destination: AuthorityId = B) -> Envelope:
+    return Envelope(source, destination, CTX, i.to_bytes(4, "big") * 8)
+
+
+@attrs.define
+class Lab:
+    network: SimNetwork
+    a: SimTransport
+    b: SimTransport
+    c: SimTransport
+    arrivals: list[tuple[float, str, bytes]] = attrs.field(factory=list)
+
+    async def collect(self, until: float) -> None:
+        async def drain(name: str, transport: SimTransport) -> None:
+            while True:
+                got = await transport.receive()
+                self.arrivals.append((anyio.current_time(), name, got.payload))
+
+        with anyio.move_on_after(until):
+            async with anyio.create_task_group() as group:
+                group.start_soon(drain, "a", self.a)
+                group.start_soon(drain, "b", self.b)
+                group.start_soon(drain, "c", self.c)
+
+    def payloads(self, name: str = "b") -> list[bytes]:
+        return [p for _, n, p in self.arrivals if n == name]
+
+
+QUIET_POLICY = LinkPolicy()
+
+
+def lab(
+    policy: LinkPolicy = QUIET_POLICY,
+    *,
+    seed: int = 1,
+    schedule: tuple[MessageFault, ...] | None = None,
+) -> Lab:
+    seeds = SeedTree(seed)
+    network = SimNetwork(
+        latency=seeds.stream("latency"),
+        faults=None if schedule is not None else seeds.stream("faults"),
+        default=policy,
+        schedule=schedule or (),
+    )
+    return Lab(network, network.attach("a", A), network.attach("b", B), network.attach("c", C))
+
+
+def run_lab(
+    body: Callable[[Lab], Awaitable[None]], policy: LinkPolicy = QUIET_POLICY, **kw: object
+) -> Lab:
+    made = lab(policy, **kw)  # type: ignore[arg-type]
+
+    async def main() -> None:
+        await body(made)
+
+    sim_run(main, seed=7)
+    return made
+
+
+async def send_many(lab: Lab, count: int, gap: float = 0.001) -> None:
+    for i in range(count):
+        await lab.a.send(envelope(i))
+        await anyio.sleep(gap)
+
+
+def test_quiet_links_are_fifo_with_fixed_latency() -> None:
+    async def body(lab: Lab) -> None:
+        await send_many(lab, 20)
+        await lab.collect(1.0)
+
+    done = run_lab(body, LinkPolicy(latency_ms=25))
+    assert done.payloads() == [envelope(i).payload for i in range(20)]
+    first_arrival = done.arrivals[0][0]
+    assert first_arrival == pytest.approx(0.025)
+
+
+def test_latency_distribution_spreads_arrivals_but_keeps_order() -> None:
+    async def body(lab: Lab) -> None:
+        await send_many(lab, 50, gap=0.0)
+        await lab.collect(1.0)
+
+    done = run_lab(body, LinkPolicy(latency_ms=10, jitter_ms=40))
+    assert done.payloads() == [envelope(i).payload for i in range(50)]
+    times = [t for t, _, _ in done.arrivals]
+    assert times == sorted(times) and times[-1] - times[0] > 0.005
+
+
+def test_drop() -> None:
+    async def body(lab: Lab) -> None:
+        await send_many(lab, 200)
+        await lab.collect(2.0)
+
+    done = run_lab(body, LinkPolicy(drop=0.3))
+    delivered = len(done.payloads())
+    assert done.network.counters["dropped"] == 200 - delivered
+    assert 90 < delivered < 180
+
+
+def test_duplicate() -> None:
+    async def body(lab: Lab) -> None:
+        await send_many(lab, 100)
+        await lab.collect(2.0)
+
+    done = run_lab(body, LinkPolicy(duplicate=0.3))
+    assert len(done.payloads()) == 100 + done.network.counters["duplicated"] > 110
+    assert set(done.payloads()) == {envelope(i).payload for i in range(100)}
+
+
+def test_reorder_lets_later_messages_overtake() -> None:
+    async def body(lab: Lab) -> None:
+        await send_many(lab, 100)
+        await lab.collect(2.0)
+
+    done = run_lab(body, LinkPolicy(reorder=0.2, reorder_ms=30))
+    got = done.payloads()
+    assert sorted(got) == sorted(envelope(i).payload for i in range(100))
+    assert got != [envelope(i).payload for i in range(100)]
+    assert done.network.counters["reordered"] > 0
+
+
+def test_corruption_flips_bits_or_truncates() -> None:
+    async def body(lab: Lab) -> None:
+        await send_many(lab, 200)
+        await lab.collect(2.0)
+
+    done = run_lab(body, LinkPolicy(corrupt=0.3))
+    originals = {envelope(i).payload for i in range(200)}
+    bad = [p for p in done.payloads() if p not in originals]
+    assert len(bad) == done.network.counters["corrupted"] > 20
+    assert any(len(p) < 32 for p in bad) and any(len(p) == 32 for p in bad)
+
+
+def test_symmetric_and_asymmetric_partitions_heal() -> None:
+    async def body(lab: Lab) -> None:
+        lab.network.partition([["a"], ["b", "c"]])
+        await lab.a.send(envelope(1))
+        await lab.b.send(envelope(2, B, A))
+        await lab.b.send(envelope(3, B, C))  # same side: delivered
+        lab.network.heal()
+        lab.network.block("a", "b")  # one direction only
+        await lab.a.send(envelope(4))
+        await lab.b.send(envelope(5, B, A))
+        lab.network.heal()
+        await lab.a.send(envelope(6))
+        await lab.collect(1.0)
+
+    done = run_lab(body)
+    assert done.payloads("b") == [envelope(6).payload]
+    assert done.payloads("a") == [envelope(5, B, A).payload]
+    assert done.payloads("c") == [envelope(3, B, C).payload]
+    assert done.network.counters["lost_to_partition"] == 3
+
+
+def test_hold_and_release() -> None:
+    async def body(lab: Lab) -> None:
+        lab.network.hold("a", "b")
+        await send_many(lab, 5)
+        await anyio.sleep(1.0)
+        assert lab.payloads() == []
+        lab.network.release("a", "b")
+        await lab.collect(1.0)
+
+    done = run_lab(body)
+    assert done.payloads() == [envelope(i).payload for i in range(5)]
+    assert done.arrivals[0][0] > 1.0
+
+
+def test_crashed_node_loses_its_inbox_and_cannot_send() -> None:
+    async def body(lab: Lab) -> None:
+        await lab.a.send(envelope(1))  # in flight when b crashes
+        lab.network.crash("b")
+        with pytest.raises(TransportError):
+            await lab.b.send(envelope(9, B, A))
+        await anyio.sleep(0.5)
+        lab.network.restart("b")
+        await lab.a.send(envelope(2))
+        await lab.collect(1.0)
+
+    done = run_lab(body)
+    assert done.payloads() == [envelope(2).payload]
+    assert done.network.counters["lost_in_flight"] == 1
+
+
+def test_scheduled_faults_replay_exactly_and_draw_nothing() -> None:
+    schedule = (
+        MessageFault("a", "b", 3, MessageFaultKind.DROP),
+        MessageFault("a", "b", 5, MessageFaultKind.TRUNCATE, 4),
+    )
+
+    async def body(lab: Lab) -> None:
+        await send_many(lab, 8)
+        await lab.collect(1.0)
+
+    done = run_lab(body, LinkPolicy(drop=1.0), schedule=schedule)  # the policy is ignored
+    expected = [envelope(i).payload for i in range(8) if i != 2]
+    expected[3] = expected[3][:4]
+    assert done.payloads() == expected
+
+
+def test_byzantine_node_replays_duplicates_and_corrupts_its_own_messages() -> None:
+    async def body(lab: Lab) -> None:
+        liar = ByzantineTransport(lab.a, SeedTree(3).stream("byzantine"), rate=0.3)
+        for i in range(100):
+            await liar.send(envelope(i))
+        await lab.collect(2.0)
+
+    done = run_lab(body)
+    got = done.payloads()
+    honest = {envelope(i).payload for i in range(100)}
+    assert len(got) > 100  # replays and duplicates
+    assert any(p not in honest for p in got)  # corruption
+    assert len(set(got) & honest) < 100 or len(got) - len(set(got)) > 0
+
+
+def test_dropped_messages_count_toward_the_injected_schedule() -> None:
+    async def body(lab: Lab) -> None:
+        await send_many(lab, 100)
+        await lab.collect(1.0)
+
+    done = run_lab(body, LinkPolicy(drop=0.1, duplicate=0.1))
+    kinds = [f.kind for f in done.network.injected]
+    assert kinds.count(MessageFaultKind.DROP) == done.network.counters["dropped"]
+    assert kinds.count(MessageFaultKind.DUPLICATE) == done.network.counters["duplicated"]
+    assert FaultSchedule.of(list(done.network.injected)).message == tuple(
+        sorted(done.network.injected, key=MessageFault.sort_key)
+    )
