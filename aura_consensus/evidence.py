@@ -121,11 +121,17 @@ class Evidence:
             if prestate_hash is None or p.prestate_hash == prestate_hash
         )
 
-    def on_prestate(self, prestate_hash: Hash32) -> Evidence:
-        """The proofs about one prestate: the delta that rides on an instance's messages (an
-        instance excludes every witness proven to equivocate on its prestate, whichever
-        instance the proof was recorded in)."""
-        return Evidence(frozenset(p for p in self.proofs if p.prestate_hash == prestate_hash))
+    def about(self, consensus_id: ConsensusId, prestate_hash: Hash32) -> Evidence:
+        """The proofs that matter to one instance: those recorded in it, and those about its
+        prestate from any instance (a witness that equivocated on the prestate elsewhere is
+        not trusted here either). This is the delta that rides on the instance's messages."""
+        return Evidence(
+            frozenset(
+                p
+                for p in self.proofs
+                if p.consensus_id == consensus_id or p.prestate_hash == prestate_hash
+            )
+        )
 
     def __len__(self) -> int:
         return len(self.proofs)

@@ -16,7 +16,8 @@ the same vote may add a signature share for another signing package; one for ano
 is refused (`AlreadyVoted`); one for another result on the same prestate makes the witness an
 *equivocator*: an `EquivocationProof` enters the evidence, and the witness is never counted
 again (its shares are dropped, anything it sends later is refused with `KnownEquivocator`).
-Evidence received from elsewhere excludes witnesses the same way.
+Evidence received from elsewhere excludes witnesses the same way when its proofs were recorded
+in this instance or are about this instance's prestate (from any instance).
 
 Commit. Votes are tallied per (result id, prestate hash). The instance commits when every
 signer of one of its signing packages (a package names at least t witnesses, and the
@@ -88,7 +89,7 @@ from aura_core.errors import CryptoError, InvalidArgument, InvalidShare, NonceRe
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ConsensusId
 
-__all__ = ["Phase", "Vote", "InstanceState", "Step", "new_instance", "step"]
+__all__ = ["Phase", "Vote", "InstanceState", "Step", "new_instance", "step", "gossip"]
 
 
 class Phase(enum.Enum):
@@ -239,14 +240,25 @@ def _eligible(state: InstanceState) -> tuple[AuthorityId, ...]:
 
 def _form_package(state: InstanceState) -> tuple[InstanceState, PackageInfo | None]:
     """(Initiator) Form a signing package of exactly t witnesses from unused commitments: once
-    on the fast path, and again whenever t fresh ones are held during fallback."""
+    on the fast path, and again whenever t fresh ones are held during fallback. Witnesses that
+    left fewer earlier packages unsigned go first, then by authority id."""
     if not state.initiator or (state.phase is Phase.FAST_PATH and state.packages):
         return state, None
     eligible = set(_eligible(state))
-    ready = sorted(w for w in state.commitments if w in eligible)
+    ready = [w for w in state.commitments if w in eligible]
     if len(ready) < state.threshold:
         return state, None
-    signers = tuple(ready[: state.threshold])
+    # Prefer witnesses that have not left an earlier package of this instance unsigned, so a
+    # witness that commits nonces but never signs cannot stall every package in turn.
+    misses = {
+        w: sum(
+            1
+            for pid, info in state.packages.items()
+            if w in info.signers and w not in state.shares.get(pid, {})
+        )
+        for w in ready
+    }
+    signers = tuple(sorted(sorted(ready, key=lambda w: (misses[w], w))[: state.threshold]))
     witnesses = state.params.witnesses
     fast_path = state.phase is Phase.FAST_PATH
     package = frost.signing_package(
@@ -282,6 +294,10 @@ def _exclude(state: InstanceState, witnesses: Iterable[AuthorityId]) -> Instance
     )
 
 
+def _delta(state: InstanceState) -> Evidence:
+    return state.evidence.about(state.consensus_id, state.params.prestate_hash)
+
+
 def _merge_evidence(state: InstanceState, evidence: object) -> InstanceState:
     if type(evidence) is not Evidence:
         raise InvalidArgument("expected Evidence")
@@ -289,9 +305,8 @@ def _merge_evidence(state: InstanceState, evidence: object) -> InstanceState:
     if joined is state.evidence:
         return state
     merged = attrs.evolve(state, evidence=joined)
-    proven = joined.equivocators(state.params.prestate_hash) & set(
-        state.params.witnesses.authorities
-    )
+    relevant = joined.about(state.consensus_id, state.params.prestate_hash)
+    proven = relevant.equivocators() & set(state.params.witnesses.authorities)
     return _exclude(merged, proven)
 
 
@@ -381,15 +396,16 @@ def _try_commit(state: InstanceState, actions: list[Action]) -> Step:
             continue
         fact = state.params.commit_fact(info.signers, info.fast_path, signature)
         committed = attrs.evolve(state, phase=Phase.COMMITTED, commit=fact)
-        evidence = state.evidence.on_prestate(state.params.prestate_hash)
+        evidence = _delta(state)
         actions += [BroadcastCommit(fact, evidence), Decided(fact), *_ALL_TIMERS]
         return Step(committed, tuple(actions))
     return Step(state, tuple(actions))
 
 
-def _gossip(state: InstanceState) -> SendGossip:
+def gossip(state: InstanceState) -> SendGossip:
     """Everything this node can tell a peer: packages, counted votes with their shares, and
-    the evidence about this prestate."""
+    the evidence about this prestate (what `GossipTick` sends; also usable to answer a peer
+    that asks)."""
     own = state.own_vote
     shares: list[WitnessShare] = []
     for witness in sorted(state.votes):
@@ -406,7 +422,7 @@ def _gossip(state: InstanceState) -> SendGossip:
     return SendGossip(
         tuple(state.packages[pid].package for pid in sorted(state.packages)),
         tuple(shares),
-        state.evidence.on_prestate(state.params.prestate_hash),
+        _delta(state),
     )
 
 
@@ -430,7 +446,7 @@ def _start(state: InstanceState, event: Start) -> Step:
     actions: list[Action] = []
     if event.initiator:
         started, info = _form_package(started)
-        evidence = started.evidence.on_prestate(started.params.prestate_hash)
+        evidence = _delta(started)
         actions.append(
             SendExecute(
                 started.params.witnesses.authorities,
@@ -491,7 +507,7 @@ def _fallback(state: InstanceState, _: FallbackTimeout) -> Step:
     if state.phase is not Phase.FAST_PATH:
         raise InvalidTransition(f"fallback is entered only from the fast path, not {state.phase}")
     fallen = attrs.evolve(state, phase=Phase.FALLBACK)
-    actions: list[Action] = [StartTimer(Timer.GOSSIP), _gossip(fallen)]
+    actions: list[Action] = [StartTimer(Timer.GOSSIP), gossip(fallen)]
     if fallen.initiator:
         actions.append(RequestNonces(_eligible(fallen)))
     return Step(fallen, tuple(actions))
@@ -500,7 +516,7 @@ def _fallback(state: InstanceState, _: FallbackTimeout) -> Step:
 def _gossip_tick(state: InstanceState, _: GossipTick) -> Step:
     if state.phase is not Phase.FALLBACK:
         raise InvalidTransition(f"gossip runs only in fallback, not {state.phase}")
-    return Step(state, (_gossip(state), StartTimer(Timer.GOSSIP)))
+    return Step(state, (gossip(state), StartTimer(Timer.GOSSIP)))
 
 
 def _gossip_received(state: InstanceState, event: GossipReceived) -> Step:

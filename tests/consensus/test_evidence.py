@@ -81,11 +81,16 @@ def test_evidence_refuses_duplicate_keys_and_foreign_values() -> None:
         Evidence().join("evidence")  # type: ignore[arg-type]
 
 
-def test_on_prestate_selects_proofs_about_one_prestate() -> None:
+def test_about_selects_the_proofs_an_instance_cares_about() -> None:
     w = AuthorityId(bytes(16))
     low, high = Hash32(bytes(32)), Hash32(bytes([1]) * 32)
     p1, p2 = Hash32(bytes([7]) * 32), Hash32(bytes([8]) * 32)
-    cid = ConsensusId(Hash32.zero())
-    ev = Evidence.of([EquivocationProof.of(w, cid, p1, low, high)])
-    assert ev.on_prestate(p1) == ev and ev.on_prestate(p2) == Evidence()
-    assert ev.equivocators(p2) == frozenset()
+    here, elsewhere = ConsensusId(Hash32.zero()), ConsensusId(Hash32(bytes([9]) * 32))
+    on_p1 = EquivocationProof.of(w, elsewhere, p1, low, high)
+    in_here = EquivocationProof.of(AuthorityId(bytes([2]) * 16), here, p2, low, high)
+    ev = Evidence.of([on_p1, in_here])
+    assert ev.about(here, p1) == ev  # recorded here, or about our prestate from elsewhere
+    assert ev.about(here, p2) == Evidence.of([in_here])
+    assert ev.about(elsewhere, p2) == ev
+    assert ev.about(ConsensusId(Hash32(bytes([3]) * 32)), Hash32(bytes([4]) * 32)) == Evidence()
+    assert ev.equivocators(p2) == {in_here.witness}

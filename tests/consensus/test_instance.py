@@ -353,7 +353,9 @@ def test_evidence_from_elsewhere_excludes_a_witness() -> None:
         Hash32.of(b"x"),
         Hash32.of(b"y"),
     )
-    unrelated = EquivocationProof.of(b, run.params.consensus_id, OTHER, OTHER, Hash32.zero())
+    unrelated = EquivocationProof.of(  # another instance, another prestate
+        b, g.params(nonce=78).consensus_id, OTHER, OTHER, Hash32.zero()
+    )
     run.feed(EvidenceReceived(Evidence.of([elsewhere, unrelated])))
     assert run.state.equivocators == {a}  # b's proof is about another prestate
     assert a not in run.state.shares[run.params.describe_package(package).package_id]
