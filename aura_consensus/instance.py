@@ -89,7 +89,16 @@ from aura_core.errors import CryptoError, InvalidArgument, InvalidShare, NonceRe
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ConsensusId
 
-__all__ = ["Phase", "Vote", "InstanceState", "Step", "new_instance", "step", "gossip"]
+__all__ = [
+    "Phase",
+    "Vote",
+    "InstanceState",
+    "Step",
+    "new_instance",
+    "step",
+    "apply_share",
+    "gossip",
+]
 
 
 class Phase(enum.Enum):
@@ -196,6 +205,23 @@ def step(state: InstanceState, event: Event) -> Step:
     if handler is None:
         raise InvalidArgument(f"not a consensus event: {type(event).__name__}")
     return handler(state, event)
+
+
+def apply_share(
+    state: InstanceState,
+    witness: AuthorityId,
+    result_id: Hash32,
+    prestate_hash: Hash32,
+    *,
+    package_id: Hash32 | None = None,
+    share: frost.SignatureShare | None = None,
+) -> Step:
+    """`step(state, ShareReceived(WitnessShare(...)))`, spelled as the reference's
+    `apply_share`: the vote rules, then a commit if a package completes."""
+    return step(
+        state,
+        ShareReceived(WitnessShare(witness, result_id, prestate_hash, package_id, share)),
+    )
 
 
 # ------------------------------------------------------------------------------- helpers

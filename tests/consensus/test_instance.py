@@ -49,7 +49,7 @@ from aura_consensus.events import (
     WitnessShare,
 )
 from aura_consensus.evidence import EquivocationProof, Evidence
-from aura_consensus.instance import Phase, gossip, new_instance, step
+from aura_consensus.instance import Phase, apply_share, gossip, new_instance, step
 from aura_consensus.nonces import NonceRegistry
 from aura_consensus.params import ConsensusParams
 from aura_core.crypto import frost
@@ -533,3 +533,27 @@ def test_a_non_initiator_collects_no_commitments() -> None:
             Start(cached_commitments={g.authorities[0]: witness.commit()}),
         )
     assert snapshot(state) == before
+
+
+def test_apply_share_is_the_share_event() -> None:
+    g = group(2, 3)
+    run = Run(g)
+    run.start()
+    a, b, _ = g.authorities
+    run.commit_nonce(a)
+    run.commit_nonce(b)
+    package = run.only_package()
+    share = run.sign(a, package)
+    by_event = step(run.state, ShareReceived(share))
+    by_function = apply_share(
+        run.state,
+        share.witness,
+        share.result_id,
+        share.prestate_hash,
+        package_id=share.package_id,
+        share=share.share,
+    )
+    assert snapshot(by_event.state) == snapshot(by_function.state)
+    assert by_event.actions == by_function.actions
+    with pytest.raises(UnknownWitness):
+        apply_share(run.state, authority("nobody"), share.result_id, share.prestate_hash)
