@@ -119,6 +119,36 @@ class CommitFact:
     threshold_signature: bytes = attrs.field(validator=_signature)
     """The FROST aggregate: an Ed25519 signature of `message` under `group_public_key`."""
 
+    @classmethod
+    def build(
+        cls,
+        *,
+        prestate_hash: Hash32,
+        operation_bytes: bytes,
+        nonce: int,
+        threshold: int,
+        participants: Sequence[AuthorityId],
+        fast_path: bool,
+        group_public_key: VerifyingKey,
+        threshold_signature: bytes,
+    ) -> CommitFact:
+        """A commit with the operation hash and consensus id computed and the participants
+        sorted. It does not verify anything: call `verify` (or build through
+        `ConsensusParams.commit_fact`, as the instance does after aggregating)."""
+        operation_hash = hashing.operation_hash(operation_bytes)
+        return cls(
+            consensus_id=hashing.consensus_id(prestate_hash, operation_hash, nonce),
+            prestate_hash=prestate_hash,
+            operation_hash=operation_hash,
+            operation_bytes=operation_bytes,
+            nonce=nonce,
+            threshold=threshold,
+            participants=tuple(sorted(participants)),
+            fast_path=fast_path,
+            group_public_key=group_public_key,
+            threshold_signature=threshold_signature,
+        )
+
     @property
     def message(self) -> bytes:
         """The signed transcript."""

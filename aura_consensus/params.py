@@ -133,14 +133,12 @@ class ConsensusParams:
         self, participants: Iterable[AuthorityId], fast_path: bool, signature: bytes
     ) -> CommitFact:
         """The `CommitFact` for an aggregated signature over `transcript(participants, ...)`."""
-        return CommitFact(
-            consensus_id=self.consensus_id,
+        return CommitFact.build(
             prestate_hash=self.prestate_hash,
-            operation_hash=self.operation_hash,
             operation_bytes=self.operation_bytes,
             nonce=self.nonce,
             threshold=self.threshold,
-            participants=tuple(sorted(participants)),
+            participants=list(participants),
             fast_path=fast_path,
             group_public_key=self.group_public_key,
             threshold_signature=signature,

@@ -53,6 +53,17 @@ def test_a_built_commit_verifies_as_plain_ed25519() -> None:
     assert fact.participants == tuple(sorted(fact.participants))
     assert decode(encode(fact), CommitFact) == fact
     assert fact.result_id == g.params(operation=b"rotate epoch").result_id
+    rebuilt = CommitFact.build(
+        prestate_hash=fact.prestate_hash,
+        operation_bytes=fact.operation_bytes,
+        nonce=fact.nonce,
+        threshold=fact.threshold,
+        participants=list(reversed(fact.participants)),
+        fast_path=fact.fast_path,
+        group_public_key=fact.group_public_key,
+        threshold_signature=fact.threshold_signature,
+    )
+    assert rebuilt == fact
 
 
 def test_the_transcript_covers_every_signed_field() -> None:
