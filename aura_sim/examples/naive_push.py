@@ -2,7 +2,8 @@
 
 Every node writes signed `note` facts into the run's shared context journal and pushes every
 note it holds to every peer through the guard chain, again and again until that peer acks it
-(naive push with retry: no digests, no reconciliation). Receivers validate and merge what they
+(naive push with retry, backing off exponentially while a peer acks nothing: no digests, no
+reconciliation). Receivers validate and merge what they
 get and ack it. Enough to exercise the simulator (faults, crashes, convergence, monitors) end to
 end; the real anti-entropy protocol replaces it.
 
@@ -46,6 +47,8 @@ from aura_sim.scenario import Action
 __all__ = ["Note", "Push", "Ack", "NaivePush", "workload"]
 
 CAPABILITY = "sim:replicate"
+MAX_BACKOFF = 8
+"""A silent peer is retried at most every 8 push rounds."""
 PUSH = GuardAnnotations(capability=CAPABILITY, flow_cost=1)
 
 
@@ -145,6 +148,10 @@ class NaivePush:
     ) -> None:
         node = live.node
         peers = [p for name, p in sorted(run.nodes.items()) if p is not node]
+        # Per peer: rounds to skip, and the backoff that doubles while a peer acks nothing.
+        wait = {peer.authority: 0 for peer in peers}
+        backoff = {peer.authority: 1 for peer in peers}
+        progress = {peer.authority: 0 for peer in peers}
         while True:
             # Deliberately nondeterministic, only when asked (see the module docstring):
             if self.ambient_time and int(time.time() * 1_000_000) % 2:
@@ -155,9 +162,17 @@ class NaivePush:
             notes = journal.of_type("sim.note")
             for peer in peers:
                 done = acked.setdefault(peer.authority, set())
-                for fact in notes:
-                    if fact.id in done:
-                        continue
+                if len(done) > progress[peer.authority]:  # the peer acked something: back to 1
+                    progress[peer.authority], backoff[peer.authority] = len(done), 1
+                    wait[peer.authority] = 0
+                if wait[peer.authority] > 0:
+                    wait[peer.authority] -= 1
+                    continue
+                pending = [fact for fact in notes if fact.id not in done]
+                if pending:  # nothing acked since the last push: wait longer before the next
+                    wait[peer.authority] = backoff[peer.authority] - 1
+                    backoff[peer.authority] = min(backoff[peer.authority] * 2, MAX_BACKOFF)
+                for fact in pending:
                     body = encode(Push(fact.encoded))
                     try:
                         if self.bug == "send_before_charge":
