@@ -25,8 +25,14 @@ from aura_journal.registry import FactRegistry
 __all__ = ["JournalHandler", "fact_key"]
 
 
+_PREFIXES: dict[JournalNamespace, str] = {}
+
+
 def _prefix(namespace: JournalNamespace) -> str:
-    return f"journal/{namespace}/"
+    prefix = _PREFIXES.get(namespace)
+    if prefix is None:
+        prefix = _PREFIXES[namespace] = f"journal/{namespace}/"
+    return prefix
 
 
 def fact_key(namespace: JournalNamespace, fact: Fact) -> str:

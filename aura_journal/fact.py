@@ -185,7 +185,9 @@ class Fact:
         """
         fact = decode(data, cls)
         raw = bytes(data)
-        end = len(raw) - len(_ATTESTATION_KEY) - len(encode(fact.attestation))
+        attestation = fact.attestation
+        tail = _UNATTESTED if type(attestation) is Unattested else encode(attestation)
+        end = len(raw) - len(_ATTESTATION_KEY) - len(tail)
         fact.__dict__["encoded"] = raw
         fact.body.__dict__["encoded"] = raw[len(_FACT_PREFIX) : end]
         return fact
@@ -207,6 +209,7 @@ _FACT_PREFIX = b"\xa4" + b"".join(
     canonical_encode(part) for part in ("$t", "journal.fact", "$v", 1, "body")
 )
 _ATTESTATION_KEY = canonical_encode("attestation")
+_UNATTESTED = encode(Unattested())
 
 
 def sign_fact(body: FactBody, key: SigningKey) -> Fact:
