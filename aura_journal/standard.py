@@ -5,13 +5,13 @@ from __future__ import annotations
 from aura_journal.budget import CONTEXT_EPOCH, FLOW_SPENT, SEND_CHARGE
 from aura_journal.leakage import LEAKAGE_RECORDED, LEAKAGE_RESET
 from aura_journal.registry import FactRegistry
-from aura_journal.tree import TREE_GENESIS, TREE_OP
+from aura_journal.tree import TREE_GENESIS
 
 __all__ = ["standard_registry"]
 
 
 def standard_registry() -> FactRegistry:
-    """A fresh registry with the tree, flow-budget (charges, epochs) and leakage fact types.
+    """A fresh registry with the tree genesis, flow-budget (charges, epochs) and leakage fact types.
 
     Applications register their own (generic) fact types on the registry they pass to their
     journals; all journals that are joined must share one registry.
@@ -19,7 +19,6 @@ def standard_registry() -> FactRegistry:
     registry = FactRegistry()
     for fact_type in (
         TREE_GENESIS,
-        TREE_OP,
         FLOW_SPENT,
         SEND_CHARGE,
         CONTEXT_EPOCH,

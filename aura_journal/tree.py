@@ -2,7 +2,9 @@
 
 Only operations are stored. `TreeGenesis` founds an authority (its leaves, threshold and group
 key); every `TreeOp` is bound to the state it was made from (parent epoch and commitment) and is
-signed by that state's group key with at least its threshold of signers. Reduction walks
+agreed by consensus: the fact that carries it is a threshold-signed commit of that state's
+group (`aura_consensus.tree.TreeCommit`, which validates with `parent_state` and `check_op`
+from here). The reducer accepts any payload that carries an op (`CarriesTreeOp`). Reduction walks
 causally from the genesis: from the current state, among the operations whose parent is that
 state, the one with the largest op hash wins and yields the next state. Competing operations are
 therefore resolved the same way on every replica, whatever order they arrived in.
@@ -15,7 +17,7 @@ the ancestors have synced. Policy changes may only tighten (meet(old, new) == ne
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -49,8 +51,10 @@ __all__ = [
     "TreeReducer",
     "TREE_REDUCER",
     "TREE_GENESIS",
-    "TREE_OP",
+    "CarriesTreeOp",
     "apply_op",
+    "parent_state",
+    "check_op",
 ]
 
 OP_VERSION = 1
@@ -255,6 +259,8 @@ class TreeView:
 
     def with_op(self, op: TreeOp) -> TreeView:
         """The view with one more operation (incremental)."""
+        if op in self.log.ops:
+            return self
         log = TreeLog(self.log.geneses, _insert_sorted(self.log.ops, op))
         parent_state = self.states.get(op.parent)
         if parent_state is None or any(
@@ -283,6 +289,10 @@ class TreeView:
 
 
 def _insert_sorted(items: tuple[Any, ...], item: Any) -> tuple[Any, ...]:
+    """`items` with `item` added, sorted by hash; a set: an item already present adds nothing
+    (several replicas record the same agreed operation in facts of their own)."""
+    if item in items:
+        return items
     keyed = sorted((*items, item), key=_hash_order)
     return tuple(keyed)
 
@@ -309,6 +319,13 @@ def _walk(
     return state
 
 
+class CarriesTreeOp(Protocol):
+    """A fact payload that carries an agreed tree operation (a consensus commit of it)."""
+
+    @property
+    def tree_op(self) -> TreeOp: ...
+
+
 class TreeReducer:
     """Reduces genesis and operation facts to a `TreeView`."""
 
@@ -320,8 +337,8 @@ class TreeReducer:
     def apply(self, view: TreeView, fact: Fact, payload: Any) -> TreeView:
         if isinstance(payload, TreeGenesis):
             return view.with_genesis(payload)
-        op: TreeOp = payload
-        return view.with_op(op)
+        carrier: CarriesTreeOp = payload
+        return view.with_op(carrier.tree_op)
 
     def encode_view(self, view: TreeView) -> bytes:
         return encode(view.log)
@@ -361,7 +378,12 @@ def _validate_genesis(state: JournalState, fact: Fact, genesis: TreeGenesis) -> 
         raise InvalidAttestation(f"genesis {fact.id} has fewer signers than its threshold")
 
 
-def _validate_op(state: JournalState, fact: Fact, op: TreeOp) -> None:
+def parent_state(state: JournalState, fact: Fact, op: TreeOp) -> TreeState:
+    """The known state `op` applies to, as the journal is just before `fact` joins it.
+
+    `MissingParent` (retry after sync) before the genesis or while the parent is unknown;
+    `FactRejected` for an op version this code does not know.
+    """
     view = state.view(TREE_REDUCER)
     if op.version != OP_VERSION:
         raise FactRejected(f"tree op {fact.id}: unsupported version {op.version}")
@@ -374,12 +396,14 @@ def _validate_op(state: JournalState, fact: Fact, op: TreeOp) -> None:
                 f"tree op {fact.id}: parent epoch {op.parent_epoch} is in the future"
             )
         raise MissingParent(f"tree op {fact.id}: no known state has its parent commitment")
-    if _signer_count(fact, parent.group_key) < parent.required_signers:
-        raise InvalidAttestation(f"tree op {fact.id}: fewer than {parent.required_signers} signers")
-    _check_kind(fact, parent, op.kind)
+    return parent
 
 
-def _check_kind(fact: Fact, parent: TreeState, kind: TreeOpKind) -> None:
+def check_op(fact: Fact, parent: TreeState, op: TreeOp) -> None:
+    """Refuse an op its parent state does not allow (`FactRejected`, `PolicyWidening`): a leaf
+    that exists or a device that already has one, a missing leaf, a removal below the
+    threshold, a threshold out of range or a widening policy."""
+    kind = op.kind
     if isinstance(kind, AddLeaf):
         if parent.leaf(kind.leaf.leaf_id) is not None:
             raise FactRejected(f"tree op {fact.id}: leaf {kind.leaf.leaf_id} already exists")
@@ -404,22 +428,13 @@ def _check_kind(fact: Fact, parent: TreeState, kind: TreeOpKind) -> None:
             )
 
 
-def _validate_tree_fact(state: JournalState, fact: Fact, payload: Any) -> None:
-    if isinstance(payload, TreeGenesis):
-        _validate_genesis(state, fact, payload)
-    else:
-        _validate_op(state, fact, payload)
+def _validate_tree_genesis(state: JournalState, fact: Fact, payload: Any) -> None:
+    _validate_genesis(state, fact, payload)
 
 
 TREE_GENESIS: FactType[TreeGenesis] = FactType(
     payload_type=TreeGenesis,
     namespace_kind=NamespaceKind.AUTHORITY,
-    validate=_validate_tree_fact,
-    reducer=TREE_REDUCER,
-)
-TREE_OP: FactType[TreeOp] = FactType(
-    payload_type=TreeOp,
-    namespace_kind=NamespaceKind.AUTHORITY,
-    validate=_validate_tree_fact,
+    validate=_validate_tree_genesis,
     reducer=TREE_REDUCER,
 )

@@ -1,4 +1,9 @@
-"""Tree operations as facts: validation, causal max-hash reduction, tighten-only policy."""
+"""Tree operations as facts: validation, causal max-hash reduction, tighten-only policy.
+
+Operations are agreed by consensus, so each is a `TreeCommit` fact. A commit's threshold
+signature is a plain Ed25519 signature under the group key, so one `SigningKey` stands in for
+the FROST group here (tests/consensus drives real FROST rounds).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aura_consensus.commit import CommitFact
+from aura_consensus.tree import TreeCommit, authority_registry, tree_prestate
 from aura_core.crypto.ed25519 import SigningKey
 from aura_core.encoding import decode, encode
-from aura_core.errors import FactRejected, InvalidAttestation, MissingParent, PolicyWidening
+from aura_core.errors import (
+    FactRejected,
+    InvalidAttestation,
+    MissingParent,
+    PolicyWidening,
+    SchemaError,
+)
 from aura_core.hashing import Hash32
-from aura_core.ids import ContextId
+from aura_core.ids import AuthorityId, ContextId
 from aura_core.kdf import derive_context_key
 from aura_core.tree import branch_policy
-from aura_journal.fact import Fact
+from aura_journal.fact import Fact, JournalNamespace
 from aura_journal.journal import Journal
 from aura_journal.tree import (
     TREE_REDUCER,
@@ -28,10 +41,12 @@ from aura_journal.tree import (
     TreeOp,
     TreeState,
 )
-from tests.journal.helpers import ALICE, ALICE_NS, journal, leaf, threshold_signed
+from tests.journal.helpers import ALICE, ALICE_NS, leaf, signed, threshold_signed
 
 GROUP = SigningKey(b"\x77" * 32)
 OTHER = SigningKey(b"\x78" * 32)
+DEVICE = SigningKey(b"\x79" * 32)
+REGISTRY = authority_registry()
 
 
 def genesis_fact(leaves: int = 3, threshold: int = 2) -> Fact:
@@ -41,6 +56,35 @@ def genesis_fact(leaves: int = 3, threshold: int = 2) -> Fact:
     return threshold_signed(ALICE_NS, genesis, "genesis", GROUP, tuple(range(1, threshold + 1)))
 
 
+def journal(namespace: JournalNamespace = ALICE_NS) -> Journal:
+    return Journal(namespace, REGISTRY)
+
+
+def commit_of(
+    parent: TreeState,
+    op: TreeOp,
+    *,
+    key: SigningKey = GROUP,
+    signers: int | None = None,
+    nonce: int = 1,
+    prestate: Hash32 | None = None,
+) -> CommitFact:
+    """A commit of `op` on `parent`, signed by `key` (standing in for the FROST group)."""
+    count = parent.required_signers if signers is None else signers
+    participants = tuple(AuthorityId(bytes([0x20 + i]) * 16) for i in range(count))
+    unsigned = CommitFact.build(
+        prestate_hash=tree_prestate(parent).hash if prestate is None else prestate,
+        operation_bytes=encode(op),
+        nonce=nonce,
+        threshold=count,
+        participants=participants,
+        fast_path=True,
+        group_public_key=key.verifying_key,
+        threshold_signature=bytes(64),
+    )
+    return attrs.evolve(unsigned, threshold_signature=key.sign(unsigned.message))
+
+
 def op_fact(
     parent: TreeState,
     kind: object,
@@ -48,10 +92,11 @@ def op_fact(
     *,
     key: SigningKey = GROUP,
     signers: int | None = None,
+    recorder: SigningKey = DEVICE,
 ) -> Fact:
     op = TreeOp(parent.epoch, parent.commitment, kind)  # type: ignore[arg-type]
-    count = parent.required_signers if signers is None else signers
-    return threshold_signed(ALICE_NS, op, label or repr(kind), key, tuple(range(1, count + 1)))
+    commit = commit_of(parent, op, key=key, signers=signers)
+    return signed(ALICE_NS, TreeCommit(commit), label or repr(kind), recorder)
 
 
 def founded(leaves: int = 3, threshold: int = 2) -> Journal:
@@ -224,12 +269,55 @@ def test_signature_binds_every_field() -> None:
     j.insert(op_fact(s0, RotateEpoch(GROUP.verifying_key)))
     s1 = current(j)
     good = op_fact(s0, AddLeaf(leaf(3)))
-    original = decode(good.body.payload, TreeOp)
+    commit = decode(good.body.payload, TreeCommit).commit
+    original = decode(commit.operation_bytes, TreeOp)
     for changed in (
         attrs.evolve(original, kind=AddLeaf(attrs.evolve(leaf(3), public_key=b"\x00" * 32))),
         attrs.evolve(original, kind=AddLeaf(leaf(4))),
         attrs.evolve(original, parent_epoch=s1.epoch, parent_commitment=s1.commitment),
     ):
-        forged = Fact(attrs.evolve(good.body, payload=encode(changed)), good.attestation)
+        moved = original.parent != changed.parent
+        forged_commit = CommitFact.build(
+            prestate_hash=tree_prestate(s1).hash if moved else commit.prestate_hash,
+            operation_bytes=encode(changed),
+            nonce=commit.nonce,
+            threshold=commit.threshold,
+            participants=commit.participants,
+            fast_path=commit.fast_path,
+            group_public_key=commit.group_public_key,
+            threshold_signature=commit.threshold_signature,
+        )
+        forged = signed(ALICE_NS, TreeCommit(forged_commit), ("forged", repr(changed)), DEVICE)
         unchanged_after(j, forged, InvalidAttestation)
     j.insert(good)
+
+
+def test_a_commit_for_another_prestate_is_refused() -> None:
+    j = founded()
+    s0 = current(j)
+    op = TreeOp(s0.epoch, s0.commitment, AddLeaf(leaf(3)))
+    elsewhere = commit_of(s0, op, prestate=Hash32.of(b"another prestate"))
+    unchanged_after(j, signed(ALICE_NS, TreeCommit(elsewhere), "elsewhere", DEVICE), FactRejected)
+
+
+def test_a_commit_of_something_else_is_not_a_tree_commit() -> None:
+    j = founded()
+    s0 = current(j)
+    commit = commit_of(s0, op=TreeOp(s0.epoch, s0.commitment, AddLeaf(leaf(3))))
+    with pytest.raises(SchemaError):
+        TreeCommit(attrs.evolve(commit, operation_bytes=encode(leaf(3))))
+    assert len(current(j).leaves) == 3
+
+
+def test_replicas_that_record_the_same_commit_agree() -> None:
+    """Every replica that decides records the commit in a fact of its own: the op counts once."""
+    j = founded()
+    s0 = current(j)
+    first = op_fact(s0, AddLeaf(leaf(3)), "a", recorder=DEVICE)
+    second = op_fact(s0, AddLeaf(leaf(3)), "b", recorder=OTHER)
+    assert first.id != second.id
+    j.insert(first)
+    after_one = j.view(TREE_REDUCER)
+    j.insert(second)
+    assert j.view(TREE_REDUCER) == after_one == j.full_view(TREE_REDUCER)
+    assert len(after_one.log.ops) == 1
