@@ -10,7 +10,7 @@ family maps to one authority per member, in member order).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import attrs
 
@@ -169,6 +169,10 @@ class Choreography:
         return f"{self.name}.{label}"
 
 
+def _roster(roster: Mapping[str, Sequence[AuthorityId]]) -> dict[str, tuple[AuthorityId, ...]]:
+    return {role: tuple(authorities) for role, authorities in roster.items()}
+
+
 @attrs.frozen(eq=False)
 class Session:
     """One run of a choreography: its id, its relational context and who plays which role.
@@ -182,7 +186,7 @@ class Session:
     choreography: Choreography
     session_id: SessionId
     context: ContextId
-    roster: Mapping[str, tuple[AuthorityId, ...]] = attrs.field(converter=dict)
+    roster: Mapping[str, tuple[AuthorityId, ...]] = attrs.field(converter=_roster)
 
     def __attrs_post_init__(self) -> None:
         choreo = self.choreography

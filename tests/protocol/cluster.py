@@ -141,3 +141,56 @@ async def run_session(
             for member, program in programs.items():
                 group.start_soon(play, member, program)
     return outcomes
+
+
+@attrs.define
+class Setup:
+    """A session over an inspectable in-memory network (for scenario tests)."""
+
+    choreography: Choreography
+    session: Session
+    network: MemoryNetwork
+    nodes: dict[AuthorityId, Node]
+
+    def node(self, role: str, index: int = 0) -> Node:
+        return self.nodes[self.session.roster[role][index]]
+
+    async def state(self, role: str, index: int = 0) -> tuple[object, ...]:
+        """Everything a refused action must leave untouched at this member's node: the
+        network, the storage (journal facts, receipt-chain head), the guarded send count."""
+        node = self.node(role, index)
+        storage = node.effects.storage
+        keys = await storage.list_keys("")
+        values = [await storage.get(key) for key in keys]
+        return (
+            len(self.network.delivered),
+            tuple(keys),
+            tuple(values),
+            await node.facts(),
+            node.guarded.sent,
+        )
+
+
+def setup(
+    text: str,
+    bindings: Mapping[str, int] | None = None,
+    *,
+    capabilities: Iterable[str] | None = None,
+    flow_limit: int | None = None,
+    extra: int = 0,
+) -> Setup:
+    """Compile `text`, give every member its own node on one `MemoryNetwork` (plus `extra`
+    nodes outside the roster); call inside the simulator."""
+    choreography = Choreography.compile(text, bindings)
+    session = Session(choreography, SESSION, CONTEXT, roster_for(choreography))
+    network = MemoryNetwork()
+    authorities = [a for members in session.roster.values() for a in members]
+    authorities += [authority(100 + i) for i in range(extra)]
+    nodes = make_nodes(
+        authorities,
+        seed=1,
+        capabilities=capabilities_of(choreography) if capabilities is None else capabilities,
+        attach=network.attach,
+        flow_limit=flow_limit,
+    )
+    return Setup(choreography, session, network, nodes)

@@ -53,6 +53,10 @@ def network(request: pytest.FixtureRequest) -> NetworkFactory:
     return NETWORKS[str(request.param)]
 
 
+def _sign(index: int, proposal: bytes) -> bytes:
+    return proposal + bytes([index])
+
+
 def _upper(data: bytes) -> bytes:
     return data.upper()
 
@@ -107,9 +111,7 @@ async def vote_run(
     events: list[RuntimeEvent] = []
     programs: dict[Member, Program] = {Member("Coordinator"): threshold_vote.coordinator(b"p")}
     for index in range(VOTE.families["Witness"] if voters is None else voters):
-        programs[Member("Witness", index)] = threshold_vote.witness(
-            lambda proposal, index=index: proposal + bytes([index])
-        )
+        programs[Member("Witness", index)] = threshold_vote.witness(partial(_sign, index))
     outcomes = await run_session(nodes, session, programs, monitor=events.append)
     coordinator = nodes[session.roster["Coordinator"][0]]
     spent = [await coordinator.spent(w) for w in session.roster["Witness"]]
