@@ -94,7 +94,7 @@ class RoleState:
         self._streams: dict[Member, _Stream] = {}
         self._next_seq: dict[Member, int] = {}
         self._arrivals = 0
-        self._changed = anyio.Event()
+        self._changed: anyio.Event | None = None  # created by the first waiter
         self.failure: Violated | Aborted | None = None
         self.closed = False
 
@@ -181,8 +181,14 @@ class RoleState:
         if context != self.session.context or operation != choreography.operation(message.label):
             self.fail(Violated(f"{sender} sent {message.label} in another context or operation"))
             return
-        route = Route(sender.role, self.member.role, message.label)
-        if not message.msg_id < len(self._routes) or self._routes[message.msg_id] != route:
+        routes = self._routes
+        route = routes[message.msg_id] if message.msg_id < len(routes) else None
+        if (
+            route is None
+            or route.sender != sender.role
+            or route.receiver != self.member.role
+            or route.label != message.label
+        ):
             self.fail(
                 Violated(
                     f"{sender} sent {message.label} as message {message.msg_id}, which the "
@@ -283,6 +289,8 @@ class RoleState:
     async def wait(self, deadline: float | None) -> None:
         """Sleep until something arrives, the role fails, or `deadline` (loop clock) passes."""
         changed = self._changed
+        if changed is None:
+            changed = self._changed = anyio.Event()
         if deadline is None:
             await changed.wait()
             return
@@ -298,8 +306,9 @@ class RoleState:
         return stream
 
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
 
     def _owed_text(self, sender: Member, label: str, owed: frozenset[str]) -> str:
         late = " or ".join(sorted(owed))
