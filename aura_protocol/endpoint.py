@@ -108,7 +108,9 @@ class Endpoint:
     while one is under way is a violation). `par` gives each branch an endpoint of its own.
     """
 
-    def __init__(self, state: RoleState, node: LocalType, env: dict[str, Rec] | None = None):
+    def __init__(
+        self, state: RoleState, node: LocalType, env: dict[str, Rec] | None = None
+    ) -> None:
         self._state = state
         self._node = node
         self._env: dict[str, Rec] = dict(env or {})
