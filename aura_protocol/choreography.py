@@ -52,11 +52,13 @@ class Member:
 
 @attrs.frozen
 class Route:
-    """Who sends a message statement to whom, as the global protocol says (by `msg_id`)."""
+    """A message statement as the global protocol writes it (by `msg_id`): who sends it to
+    whom, its label, and its payload type (None for a bare label)."""
 
     sender: str
     receiver: str
     label: str
+    payload: str | None = None
 
 
 def guard_annotations(message: MessageType) -> GuardAnnotations | None:
@@ -112,8 +114,8 @@ class Choreography:
     """A checked protocol, projected for every role with its bindings, and its lookup tables.
 
     `families` maps each family to its bound size; `singles` lists the single roles.
-    `routes[msg_id]` is the global protocol's sender and receiver of that message statement.
-    `receivable[role]` maps (peer role, label) to the message type for every message the role's
+    `routes[msg_id]` is the global protocol's sender, receiver, label and payload type of that
+    message statement. `receivable[role]` holds (peer role, label) for every message the role's
     local type can ever receive: anything else arriving is a violation by its sender.
     """
 
@@ -122,7 +124,7 @@ class Choreography:
     families: Mapping[str, int]
     local_types: Mapping[str, LocalType]
     routes: tuple[Route, ...]
-    receivable: Mapping[str, Mapping[tuple[str, str], MessageType]]
+    receivable: Mapping[str, frozenset[tuple[str, str]]]
     guards: Mapping[int, GuardAnnotations | None]
 
     @classmethod
@@ -143,22 +145,23 @@ class Choreography:
             families[family] = resolved
         singles = tuple(d.name for d in protocol.roles if not d.is_family)
         routes = tuple(
-            Route(m.sender.name, m.receiver.name, m.label) for m in messages(protocol.body)
+            Route(m.sender.name, m.receiver.name, m.label, m.payload)
+            for m in messages(protocol.body)
         )
-        receivable: dict[str, dict[tuple[str, str], MessageType]] = {}
+        receivable: dict[str, frozenset[tuple[str, str]]] = {}
         guards: dict[int, GuardAnnotations | None] = {}
         for role, local in local_types.items():
-            table: dict[tuple[str, str], MessageType] = {}
+            table: set[tuple[str, str]] = set()
             for node in _nodes(local):
                 if isinstance(node, Receive):
-                    table.setdefault((node.peer.role, node.message.label), node.message)
+                    table.add((node.peer.role, node.message.label))
                     if not isinstance(node.count, int):
                         raise InvalidArgument(f"{role}: unbound threshold {node.count}")
                 elif isinstance(node, Send):
                     guards.setdefault(node.message.msg_id, guard_annotations(node.message))
                 elif isinstance(node, Timeout) and not isinstance(node.after, int):
                     raise InvalidArgument(f"{role}: unbound timeout {node.after}")
-            receivable[role] = table
+            receivable[role] = frozenset(table)
         return cls(protocol.name, singles, families, local_types, routes, receivable, guards)
 
     def is_family(self, role: str) -> bool:

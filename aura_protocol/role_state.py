@@ -13,14 +13,15 @@ Checks on arrival, in order (the first that fails decides):
 2. *Right session*: the message's context and operation must be the session's. From here on
    the sender is an authenticated member, so a failure is a `Violated` outcome for this role.
 3. *Routed by the protocol*: `msg_id` names a message statement that the global protocol sends
-   from the sender's role to this role, with this label.
+   from the sender's role to this role, with this label; a payload only if the statement has
+   a payload type.
 4. *Per-pair order*: messages wait until every earlier `seq` of the pair has arrived;
    a repeated `seq` is dropped (it can only be a duplicate).
 5. *Owed late messages*: if the sender still owes a message this role abandoned (a threshold
    met without it, or a receive abandoned by a timeout), this message must be that one and is
    discarded; anything else is a violation.
 6. *Receivable at all*: the role's local type must receive this label from this peer role
-   somewhere, with a payload only if the message type has one.
+   somewhere.
 
 Whether the message is the one the *current* node expects is decided when a cursor takes it
 (the head of the sender's queue with another label is a violation by the sender).
@@ -196,6 +197,9 @@ class RoleState:
                 )
             )
             return
+        if route.payload is None and message.payload:
+            self.fail(Violated(f"{sender} sent a payload with {message.label}, which has none"))
+            return
         stream = self._stream(sender)
         if message.seq < stream.expected or message.seq in stream.held:
             self._drop("duplicate", message)
@@ -219,17 +223,13 @@ class RoleState:
             else:
                 self.fail(Violated(self._owed_text(sender, message.label, owed)))
             return
-        expected = self._receivable.get((sender.role, message.label))
-        if expected is None:
+        if (sender.role, message.label) not in self._receivable:
             self.fail(
                 Violated(
                     f"{sender} sent {message.label}, which {self.member.role} never receives "
                     f"from {sender.role}"
                 )
             )
-            return
-        if expected.payload is None and message.payload:
-            self.fail(Violated(f"{sender} sent a payload with {message.label}, which has none"))
             return
         stream.queue.append(incoming)
 

@@ -21,9 +21,9 @@ def test_tables() -> None:
     assert VOTE.singles == ("Coordinator",)
     assert VOTE.families == {"Witness": 5}
     assert VOTE.routes == (
-        Route("Coordinator", "Witness", "Propose"),
-        Route("Witness", "Coordinator", "Vote"),
-        Route("Coordinator", "Witness", "Decide"),
+        Route("Coordinator", "Witness", "Propose", "bytes"),
+        Route("Witness", "Coordinator", "Vote", "bytes"),
+        Route("Coordinator", "Witness", "Decide", "bytes"),
         Route("Coordinator", "Witness", "Abort"),
     )
     assert sorted(VOTE.receivable["Coordinator"]) == [("Witness", "Vote")]
