@@ -34,3 +34,10 @@ package = frost.signing_package({i: c for i, (_, c) in round1.items()}, b"wheel"
 sig_shares = {i: frost.sign(package, n, keys[i]) for i, (n, _) in round1.items()}
 public.group_public_key.verify(b"wheel", frost.aggregate(package, sig_shares, public))
 print("wheel ok: FROST 2-of-3 signs and verifies")
+
+from aura_protocol import Choreography  # noqa: E402
+from aura_protocol.protocols import threshold_vote  # noqa: E402
+
+vote = Choreography.compile(threshold_vote.TEXT, threshold_vote.BINDINGS)
+assert vote.families == {"Witness": threshold_vote.BINDINGS["n"]}
+print("wheel ok: the choreography runtime compiles its protocols")
