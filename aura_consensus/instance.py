@@ -101,6 +101,7 @@ __all__ = [
     "step",
     "apply_share",
     "gossip",
+    "eligible_witnesses",
 ]
 
 
@@ -255,8 +256,9 @@ def _check_commitment(state: InstanceState, witness: object, commitments: object
     return encoded
 
 
-def _eligible(state: InstanceState) -> tuple[AuthorityId, ...]:
-    """Witnesses that may still usefully sign: not equivocators, no mismatch, no foreign vote."""
+def eligible_witnesses(state: InstanceState) -> tuple[AuthorityId, ...]:
+    """Witnesses that may still usefully sign: not equivocators, no mismatch, no foreign vote
+    (whom the initiator asks for fresh nonce commitments in fallback)."""
     own = state.own_vote
     return tuple(
         w
@@ -273,7 +275,7 @@ def _form_package(state: InstanceState) -> tuple[InstanceState, PackageInfo | No
     left fewer earlier packages unsigned go first, then by authority id."""
     if not state.initiator or (state.phase is Phase.FAST_PATH and state.packages):
         return state, None
-    eligible = set(_eligible(state))
+    eligible = set(eligible_witnesses(state))
     ready = [w for w in state.commitments if w in eligible]
     if len(ready) < state.threshold:
         return state, None
@@ -538,7 +540,7 @@ def _fallback(state: InstanceState, _: FallbackTimeout) -> Step:
     fallen = attrs.evolve(state, phase=Phase.FALLBACK)
     actions: list[Action] = [StartTimer(Timer.GOSSIP), gossip(fallen)]
     if fallen.initiator:
-        actions.append(RequestNonces(_eligible(fallen)))
+        actions.append(RequestNonces(eligible_witnesses(fallen)))
     return Step(fallen, tuple(actions))
 
 

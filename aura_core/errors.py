@@ -60,6 +60,7 @@ __all__ = [
     "UnknownSigningPackage",
     "InvalidSigningPackage",
     "WouldEquivocate",
+    "ConsensusFailed",
     "StaleEpoch",
     "CeremonyError",
     "CeremonyConflict",
@@ -458,6 +459,14 @@ class WouldEquivocate(ConsensusError):
     signed; it refuses (this is what keeps honest witnesses out of the evidence)."""
 
     code = "would_equivocate"
+
+
+class ConsensusFailed(ConsensusError):
+    """An instance ended without a commit: its deadline passed or it was cancelled. Nothing was
+    decided; a new instance (a new nonce) may try again."""
+
+    kind = ErrorKind.TRANSIENT
+    code = "consensus_failed"
 
 
 class StaleEpoch(ConsensusError):

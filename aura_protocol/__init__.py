@@ -9,7 +9,7 @@ sending everything through the guard chain. A run ends with an `Outcome`: `Compl
 """
 
 from aura_protocol.choreography import Choreography, Member, Route, Session, guard_annotations
-from aura_protocol.dispatch import DEFAULT_BACKLOG, Dispatcher
+from aura_protocol.dispatch import DEFAULT_BACKLOG, Accepted, Acceptor, Dispatcher
 from aura_protocol.driver import drive
 from aura_protocol.endpoint import Endpoint, Program, Received, TimerFired, describe
 from aura_protocol.events import EventKind, Monitor, RuntimeEvent
@@ -23,6 +23,8 @@ __all__ = [
     "Route",
     "guard_annotations",
     "Dispatcher",
+    "Accepted",
+    "Acceptor",
     "DEFAULT_BACKLOG",
     "Endpoint",
     "Program",

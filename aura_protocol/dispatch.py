@@ -11,21 +11,30 @@ a `protocol.dropped` trace event.
 
 `run(session, role, program)` is the usual entry point: it opens the role's endpoint, runs the
 program on it, closes it, and turns whatever happened into an `Outcome`.
+
+A node that answers sessions others start (a witness, a server) registers an *acceptor* per
+protocol with `serve(protocol, acceptor)`: the first message of an unknown session of that
+protocol is shown to the acceptor (with its authenticated sender), which either declines (the
+message is dropped) or returns `Accepted(session, role, index, program, limit)`; the dispatcher
+then opens that endpoint at once (so the message is not lost) and runs the program in its own
+task group. Like `run`, a served run ends with an `Outcome`, traced as `protocol.served`.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from types import TracebackType
 
 import anyio
+import attrs
 from anyio.abc import TaskGroup
 
 from aura_core.effects import TraceEffects
 from aura_core.encoding import decode
 from aura_core.errors import AuraError, EncodingError, InvalidArgument, ProtocolViolation
-from aura_core.ids import SessionId
+from aura_core.ids import AuthorityId, SessionId
 from aura_guards.transport import GuardedTransport, ReceivedMessage
 from aura_protocol.choreography import Member, Session
 from aura_protocol.endpoint import Endpoint, Program, TimerFired, describe
@@ -34,12 +43,31 @@ from aura_protocol.outcome import Aborted, Completed, Outcome, TimedOut, Violate
 from aura_protocol.role_state import RoleState
 from aura_protocol.wire import SessionMessage
 
-__all__ = ["DEFAULT_BACKLOG", "Dispatcher"]
+__all__ = ["DEFAULT_BACKLOG", "Accepted", "Acceptor", "Dispatcher"]
 
 DEFAULT_BACKLOG = 1024
 """Messages kept for endpoints this node has not opened yet; the oldest go first."""
 
 _Key = tuple[SessionId, str, int]
+
+
+@attrs.frozen
+class Accepted:
+    """An acceptor's answer to a session another node started: the session as this node
+    rebuilds it, the role and member index it plays, its program and an optional run limit
+    (seconds; roles that own no timer should have one on a lossy network)."""
+
+    session: Session
+    role: str
+    index: int
+    program: Program
+    limit: float | None = None
+
+
+Acceptor = Callable[[SessionMessage, AuthorityId], "Accepted | None"]
+"""Shown the first message of an unknown session of its protocol and the authority the guard
+chain authenticated as its sender; returns `Accepted` to play a role in it, or None to drop it.
+It runs inside the receive loop: it must not block (decode, check, build the session)."""
 
 
 class Dispatcher:
@@ -65,6 +93,22 @@ class Dispatcher:
         self._finished: set[_Key] = set()
         self._backlog: deque[tuple[_Key, SessionMessage, ReceivedMessage]] = deque()
         self._group: TaskGroup | None = None
+        self._acceptors: dict[str, Acceptor] = {}
+
+    @property
+    def local(self) -> AuthorityId:
+        """The authority this node sends and receives as."""
+        return self._guarded.local
+
+    def serve(self, protocol: str, acceptor: Acceptor) -> None:
+        """Answer sessions of `protocol` (its name in the protocol text) that others start."""
+        if protocol in self._acceptors:
+            raise InvalidArgument(f"{protocol} is already served")
+        self._acceptors[protocol] = acceptor
+
+    def unserve(self, protocol: str) -> None:
+        """Stop answering new sessions of `protocol` (running ones go on)."""
+        self._acceptors.pop(protocol, None)
 
     # ------------------------------------------------------------------------- lifetime
 
@@ -141,10 +185,22 @@ class Dispatcher:
         `AuraError`s (bugs in the program) propagate after the endpoint is closed.
         """
         endpoint = self.open(session, role, index)
+        return await self._play(endpoint, program, limit)
+
+    async def _play(self, endpoint: Endpoint, program: Program, limit: float | None) -> Outcome:
         try:
             return await _outcome(endpoint, program, limit)
         finally:
             self.close(endpoint)
+
+    async def _serve(self, endpoint: Endpoint, program: Program, limit: float | None) -> None:
+        outcome = await self._play(endpoint, program, limit)
+        self._trace.event(
+            "protocol.served",
+            session=str(endpoint.session.session_id),
+            member=str(endpoint.member),
+            outcome=type(outcome).__name__,
+        )
 
     # ------------------------------------------------------------------------- receiving
 
@@ -171,11 +227,37 @@ class Dispatcher:
             self._deliver(state, message, received)
         elif key in self._finished:
             self._drop("finished", message)
+        elif received.operation.partition(".")[0] in self._acceptors:
+            self._accept(key, message, received)
         else:
             self._backlog.append((key, message, received))
             if len(self._backlog) > self._backlog_limit:
                 _, oldest, _ = self._backlog.popleft()
                 self._drop("backlog-full", oldest)
+
+    def _accept(self, key: _Key, message: SessionMessage, received: ReceivedMessage) -> None:
+        acceptor = self._acceptors[received.operation.partition(".")[0]]
+        try:
+            accepted = acceptor(message, received.source)
+        except AuraError as exc:
+            self._trace.event("protocol.declined", session=str(message.session), detail=exc.message)
+            accepted = None
+        if accepted is None:
+            self._drop("declined", message)
+            return
+        if (accepted.session.session_id, accepted.role, accepted.index) != key:
+            self._drop("declined", message)  # the acceptor answered for another member
+            return
+        try:
+            endpoint = self.open(accepted.session, accepted.role, accepted.index)
+        except InvalidArgument as exc:
+            self._trace.event("protocol.declined", session=str(message.session), detail=exc.message)
+            self._drop("declined", message)
+            return
+        state = self._roles[key]
+        self._deliver(state, message, received)
+        assert self._group is not None
+        self._group.start_soon(self._serve, endpoint, accepted.program, accepted.limit)
 
     def _deliver(
         self, state: RoleState, message: SessionMessage, received: ReceivedMessage

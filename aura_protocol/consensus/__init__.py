@@ -1,0 +1,23 @@
+"""Consensus over the network: the `AuraConsensus`, `AuraNonces` and `AuraGossip`
+choreographies driving `aura_consensus`'s pure instance machine. See docs/consensus.md,
+"The networked layer"."""
+
+from aura_protocol.consensus.node import (
+    Behavior,
+    ConsensusConfig,
+    ConsensusNode,
+    DecidedHook,
+    Group,
+    PrestateView,
+)
+from aura_protocol.consensus.protocols import CAPABILITIES
+
+__all__ = [
+    "Behavior",
+    "ConsensusConfig",
+    "ConsensusNode",
+    "DecidedHook",
+    "Group",
+    "PrestateView",
+    "CAPABILITIES",
+]
