@@ -94,11 +94,17 @@ class Dispatcher:
         self._backlog: deque[tuple[_Key, SessionMessage, ReceivedMessage]] = deque()
         self._group: TaskGroup | None = None
         self._acceptors: dict[str, Acceptor] = {}
+        self._opened: dict[_Key, float] = {}
 
     @property
     def local(self) -> AuthorityId:
         """The authority this node sends and receives as."""
         return self._guarded.local
+
+    def oldest_open(self) -> float | None:
+        """When the longest-open endpoint was opened (loop time), or None if none is open: a
+        monitor's way to find sessions that hang."""
+        return min(self._opened.values(), default=None)
 
     def serve(self, protocol: str, acceptor: Acceptor) -> None:
         """Answer sessions of `protocol` (its name in the protocol text) that others start."""
@@ -152,6 +158,7 @@ class Dispatcher:
             raise InvalidArgument(f"{member} of {session.session_id} was already opened")
         state = RoleState(session, member, self._guarded, self._trace, self._monitor)
         self._roles[key] = state
+        self._opened[key] = anyio.current_time()
         endpoint = Endpoint(state, session.local_type(role))
         waiting = [entry for entry in self._backlog if entry[0] == key]
         if waiting:
@@ -165,6 +172,7 @@ class Dispatcher:
         member = endpoint.member
         key = (endpoint.session.session_id, member.role, member.index)
         state = self._roles.pop(key, None)
+        self._opened.pop(key, None)
         if state is not None:
             state.closed = True
             self._finished.add(key)

@@ -93,7 +93,9 @@ class SimNode:
     def alive(self) -> bool:
         return self.effects is not None
 
-    def boot(self, peers: Sequence[SimNode], registry: FactRegistry, capability: str) -> None:
+    def boot(
+        self, peers: Sequence[SimNode], registry: FactRegistry, capabilities: Sequence[str]
+    ) -> None:
         """Build the node's effects and guarded transport over its disk (start or restart)."""
         self.incarnation += 1
         clock = LoopClock(skew_ms=self.skew_ms)
@@ -116,7 +118,7 @@ class SimNode:
         token = issue_token(
             self.capability_root,
             self.authority,
-            [capability],
+            sorted(set(capabilities)),
             seed=self.seeds.stream("token").bytes(32),
             scope=ContextScope(self.context),
         )

@@ -266,7 +266,7 @@ class SimRun:
 
     def _start(self, node: SimNode) -> None:
         peers = list(self.nodes.values())
-        node.boot(peers, self.registry, self.workload.capability)
+        node.boot(peers, self.registry, self.workload.capabilities)
         self.note(
             f"{node.name} boots (incarnation {node.incarnation}, clock skew {node.skew_ms} ms)"
         )
@@ -452,8 +452,16 @@ class SimRun:
             await self.restart(name)
         deadline = anyio.current_time() + phase.within_s
         while True:
-            if "convergence" not in phase.require or await self._converged(core):
+            converged = "convergence" not in phase.require or await self._converged(core)
+            missing = None
+            if "workload" in phase.require:
+                missing = await self.workload.settled(self, [self.nodes[n] for n in core])
+            if converged and missing is None:
                 self.note(f"liveness reached at {anyio.current_time():.3f}")
+                return
+            if anyio.current_time() >= deadline and missing is not None:
+                self.violate("workload", f"not settled within {phase.within_s}s: {missing}")
+            if anyio.current_time() >= deadline and converged:
                 return
             if anyio.current_time() >= deadline:
                 states = []
@@ -479,6 +487,8 @@ class SimRun:
         largest = max(components, key=lambda c: (len(c), sorted(c)), default=[])
         if phase.core == "all":
             return largest if len(largest) == len(names) else None
+        if phase.core == "honest":
+            return sorted(largest)
         return sorted(largest) if len(largest) * 2 > len(names) else None
 
     def _components(self, nodes: list[str]) -> list[list[str]]:
@@ -561,6 +571,8 @@ class SimRun:
                 if missing:
                     self.violate("facts_never_vanish", f"{name} lost {len(missing)} durable facts")
                 self._durable_keys[name] = keys
+        if "workload" in self.scenario.always:
+            self.workload.check(self)
         if "budgets_within_limits" in self.scenario.always:
             for node in self.live_nodes():
                 assert node.effects is not None

@@ -9,7 +9,8 @@
                    clock_skew_ms, lose_unsynced_ms, buggify
     [swarm]        enabled, nodes = [low, high]: draw the run's options from each seed
     [[phase]]      name, kind = "safety" | "liveness"; safety: duration_s, actions;
-                   liveness: core ("majority" | "all" | [names]), within_s, require
+                   liveness: core ("majority" | "all" | "honest" | [names]), within_s,
+                   require ("convergence", "workload")
     [properties]   always = [...] checked throughout
 
 Everything is validated up front; a bad scenario raises `ScenarioError` naming the key.
@@ -42,11 +43,28 @@ __all__ = [
     "parse_scenario",
 ]
 
-ALWAYS_PROPERTIES = frozenset({"facts_never_vanish", "charge_before_send", "budgets_within_limits"})
-EVENTUAL_PROPERTIES = frozenset({"convergence"})
-ACTIONS = frozenset(
-    {"write", "partition", "heal", "crash", "restart", "block", "hold", "release", "skew"}
+ALWAYS_PROPERTIES = frozenset(
+    {"facts_never_vanish", "charge_before_send", "budgets_within_limits", "workload"}
 )
+"""`workload` runs the workload's own invariants (`Workload.check`)."""
+EVENTUAL_PROPERTIES = frozenset({"convergence", "workload"})
+"""`workload` waits for the workload's own goal (`Workload.settled`)."""
+ACTIONS = frozenset(
+    {
+        "write",
+        "propose",
+        "partition",
+        "heal",
+        "crash",
+        "restart",
+        "block",
+        "hold",
+        "release",
+        "skew",
+    }
+)
+WORKLOAD_ACTIONS = frozenset({"write", "propose"})
+"""Actions the runner hands to the workload (`Workload.act`)."""
 
 
 class ScenarioError(AuraError):
@@ -188,8 +206,8 @@ def _phase(raw: Any, index: int) -> Phase:
         core = raw.get("core", "majority")
         if isinstance(core, list):
             core = _names(core, f"{where}.core")
-        elif core not in ("majority", "all"):
-            raise ScenarioError(f"{where}.core is 'majority', 'all' or a list of names")
+        elif core not in ("majority", "all", "honest"):
+            raise ScenarioError(f"{where}.core is 'majority', 'all', 'honest' or a list of names")
         require = _names(raw.get("require", ["convergence"]), f"{where}.require")
         unknown = set(require) - EVENTUAL_PROPERTIES
         if unknown:

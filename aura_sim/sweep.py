@@ -26,6 +26,8 @@ class SeedOutcome:
     digest: str
     deliveries: int
     virtual_time: float
+    reached: tuple[str, ...] = ()
+    """The 'sometimes' events the run hit (sorted names)."""
 
 
 def _outcome(result: RunResult) -> SeedOutcome:
@@ -37,6 +39,7 @@ def _outcome(result: RunResult) -> SeedOutcome:
         result.trace_digest.hex(),
         result.counters.get("delivered", 0),
         result.virtual_time,
+        tuple(sorted(result.sometimes)),
     )
 
 

@@ -24,8 +24,8 @@ __all__ = ["Workload", "load_workload"]
 class Workload(Protocol):
     """The behaviour of every node of a run."""
 
-    capability: str
-    """The capability its messages need; every node is granted it in the run's context."""
+    capabilities: tuple[str, ...]
+    """The capabilities its messages need; every node is granted them in the run's context."""
 
     def register(self, registry: FactRegistry) -> None:
         """Add the workload's fact types to the run's registry."""
@@ -41,6 +41,16 @@ class Workload(Protocol):
 
     async def state(self, node: SimNode) -> frozenset[object]:
         """The node's replicated state; the convergence property compares these."""
+        ...
+
+    def check(self, run: SimRun) -> None:
+        """The workload's own safety invariants (the `workload` always-property): call
+        `run.violate(...)` for each that does not hold. Runs often: keep it cheap and sync."""
+        ...
+
+    async def settled(self, run: SimRun, core: list[SimNode]) -> str | None:
+        """The workload's own liveness goal on the healed core (the `workload` eventual
+        property): None once it holds, else what is still missing."""
         ...
 
 

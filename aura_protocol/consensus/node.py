@@ -87,6 +87,7 @@ from aura_core.errors import (
     AuraError,
     ConsensusFailed,
     EncodingError,
+    ErrorKind,
     InvalidArgument,
     StaleEpoch,
 )
@@ -171,16 +172,13 @@ class Group:
     public_key_package: frost.PublicKeyPackage
     key_package: frost.KeyPackage | None = None
 
-    @property
-    def group_public_key(self) -> object:
-        return self.public_key_package.group_public_key
-
 
 PrestateView = Callable[[ConsensusParams], Awaitable[Hash32]]
 """This node's own prestate hash for the state an instance's operation applies to."""
 
 DecidedHook = Callable[[CommitFact], Awaitable[None]]
-"""Called once per instance this node learns was decided (record the commit in a journal)."""
+"""Called once per instance this node learns was decided (record the commit in a journal); if
+it raises an `AuraError` that is not permanent, it is called again after a backoff."""
 
 _TIMER_EVENTS: dict[Timer, Callable[[], Event]] = {
     Timer.FALLBACK: FallbackTimeout,
@@ -318,15 +316,24 @@ class ConsensusNode:
         return final.commit
 
     async def announce(self, fact: CommitFact, peers: Sequence[AuthorityId]) -> None:
-        """Send a decided commit to `peers` (one `AuraGossip` each), e.g. to a node that may
-        have missed it. Sends that fail are traced and skipped."""
+        """Send a decided commit to `peers` (one `AuraGossip` each), e.g. to nodes that may have
+        missed it (a stand-in for journal sync). The commit must be of the current group."""
         state = self._instances.get(fact.consensus_id)
-        params = state.params if state is not None else None
-        if params is None:
-            raise InvalidArgument(f"no instance {fact.consensus_id} here to announce")
+        if state is not None:
+            params = state.params
+        else:
+            group = self._group
+            params = ConsensusParams(
+                fact.prestate_hash,
+                fact.operation_bytes,
+                fact.nonce,
+                group.witnesses,
+                group.public_key_package.group_public_key,
+            )
+            params.check_commit(fact)
         payload = Gossip(params, (), (), self.evidence, fact)
         for peer in sorted(set(peers) - {self.local}):
-            self._spawn(self._gossip_to, peer, payload)
+            await self._gossip_to(peer, payload)
 
     # ------------------------------------------------------------------------- state changes
 
@@ -375,7 +382,7 @@ class ConsensusNode:
             elif isinstance(action, Decided):
                 self.decided[cid] = action.fact
                 live.done.set()
-                self._spawn(self._on_decided, action.fact)
+                self._spawn(self._deliver, action.fact)
             elif isinstance(action, InstanceFailed):
                 self._trace("consensus.failed", cid, reason=action.reason.value)
                 live.done.set()
@@ -393,6 +400,24 @@ class ConsensusNode:
         if state.phase is Phase.FALLBACK:
             self._sign_known_packages(cid)
 
+    async def _deliver(self, fact: CommitFact) -> None:
+        """Hand a decision to the application, retrying with backoff while it fails with an
+        error that may pass (storage trouble): a decision must not be lost between consensus
+        and the journal. A permanent error (the application refuses it) is traced."""
+        delay = self.config.gossip_s
+        while True:
+            try:
+                await self._on_decided(fact)
+                return
+            except AuraError as exc:
+                self._trace(
+                    "consensus.decision_not_recorded", fact.consensus_id, error=type(exc).__name__
+                )
+                if exc.kind is ErrorKind.PERMANENT:
+                    return
+            await self._fx.time.sleep(delay)
+            delay = min(delay * 2, self.config.deadline_s)
+
     def _arm(self, cid: ConsensusId, live: _Live, timer: Timer) -> None:
         old = live.timers.pop(timer, None)
         if old is not None:
@@ -407,7 +432,10 @@ class ConsensusNode:
             live = self._live.get(cid)
             if live is not None and live.timers.get(timer) is scope:
                 del live.timers[timer]
-            self._apply(cid, _TIMER_EVENTS[timer]())
+            if timer is Timer.FALLBACK:  # a signing round's own timer may have got there first
+                self._apply_if(cid, Phase.FAST_PATH, FallbackTimeout())
+            else:
+                self._apply(cid, _TIMER_EVENTS[timer]())
 
     def _spawn(self, function: Callable[..., Awaitable[object]], *args: object) -> None:
         tasks = self._group_tasks
@@ -866,7 +894,7 @@ class ConsensusNode:
             return None
         try:
             request = decode(message.payload, NonceRequest)
-            choreography = protocols.nonce_round(len(request.witnesses), request.params.threshold)
+            choreography = protocols.nonce_round(len(request.witnesses), request.replies)
             session = Session(
                 choreography,
                 message.session,

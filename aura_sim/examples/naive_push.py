@@ -82,7 +82,7 @@ class _Incarnation:
 class NaivePush:
     """See the module docstring."""
 
-    capability = CAPABILITY
+    capabilities = (CAPABILITY,)
 
     def __init__(self, options: dict[str, Any]) -> None:
         unknown = set(options) - {
@@ -131,6 +131,13 @@ class NaivePush:
         assert node.effects is not None
         journal = await node.effects.journal.journal(JournalNamespace.of(node.context))
         return frozenset(f.id for f in journal.of_type("sim.note"))
+
+    def check(self, run: SimRun) -> None:
+        """No invariants of its own: the runner's properties cover replication."""
+
+    async def settled(self, run: SimRun, core: list[SimNode]) -> str | None:
+        """Its goal is convergence, which the runner checks itself."""
+        return None
 
     async def run_node(self, run: SimRun, node: SimNode) -> None:
         # This incarnation's volatile state: a crash replaces (and drops) the node's own fields,
