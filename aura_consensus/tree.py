@@ -24,6 +24,7 @@ from aura_consensus.commit import CommitFact
 from aura_consensus.facts import consensus_fact_types, trust_tree_keys
 from aura_consensus.prestate import Prestate
 from aura_consensus.witnesses import WitnessSet
+from aura_core.crypto import frost
 from aura_core.encoding import decode, record
 from aura_core.errors import (
     EncodingError,
@@ -70,12 +71,23 @@ def frost_identifier(leaf: LeafNode) -> int:
     return leaf.leaf_id + 1
 
 
-def tree_witnesses(state: TreeState, witness_of: Mapping[DeviceId, AuthorityId]) -> WitnessSet:
-    """The witnesses of operations on `state`: every leaf, as the authority its device answers
-    as on the network (`witness_of`), signing with its FROST identifier, at the state's
-    required number of signers. A leaf whose device is not in `witness_of` is `InvalidArgument`."""
+def tree_witnesses(
+    state: TreeState,
+    public_key_package: frost.PublicKeyPackage,
+    witness_of: Mapping[DeviceId, AuthorityId],
+) -> WitnessSet:
+    """The witnesses of operations on `state`: every leaf that holds a share of the state's
+    group key (its FROST identifier is in `public_key_package`; a leaf just added holds none
+    until the next key rotation), as the authority its device answers as on the network
+    (`witness_of`), at the state's required number of signers. `InvalidArgument` if the
+    package is not the state's group or a witness's device is not in `witness_of`."""
+    if public_key_package.group_public_key != state.group_key:
+        raise InvalidArgument("the key package is not the tree state's group")
+    holders = set(public_key_package.identifiers)
     members: dict[AuthorityId, int] = {}
     for leaf in state.leaves:
+        if frost_identifier(leaf) not in holders:
+            continue
         authority = witness_of.get(leaf.device_id)
         if authority is None:
             raise InvalidArgument(f"no network authority for the device of leaf {leaf.leaf_id}")

@@ -24,6 +24,7 @@ from aura_guards.transport import GuardedTransport
 from aura_journal.budget import FLOW_REDUCER
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
 from aura_journal.fact import JournalNamespace
+from aura_journal.registry import FactRegistry
 from aura_protocol import Choreography, Dispatcher, Member, Monitor, Outcome, Program, Session
 from aura_sim.handlers import LoopClock, testing_effects
 from aura_sim.network import MemoryNetwork
@@ -66,15 +67,21 @@ def make_nodes(
     capabilities: Iterable[str],
     attach: TransportFactory | None = None,
     flow_limit: int | None = None,
+    registry: FactRegistry | None = None,
 ) -> dict[AuthorityId, Node]:
-    """One node per authority, all knowing each other (call inside the running loop)."""
+    """One node per authority, all knowing each other (call inside the running loop); their
+    journals use `registry` (default: the standard one)."""
     attach = attach if attach is not None else MemoryNetwork().attach
     granted = sorted(set(capabilities))
     nodes: dict[AuthorityId, Node] = {}
     for number, who in enumerate(authorities, start=1):
         key = SigningKey(bytes([number % 256]) + who.raw + bytes(15))
         effects = testing_effects(
-            seed, authority=who, device=DeviceId(who.raw[::-1]), clock=LoopClock()
+            seed,
+            authority=who,
+            device=DeviceId(who.raw[::-1]),
+            clock=LoopClock(),
+            registry=registry,
         )
         raw = attach(who)
         guarded = GuardedTransport(effects, raw, local=who, signing_key=key)
