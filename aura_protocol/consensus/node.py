@@ -180,6 +180,24 @@ DecidedHook = Callable[[CommitFact], Awaitable[None]]
 """Called once per instance this node learns was decided (record the commit in a journal); if
 it raises an `AuraError` that is not permanent, it is called again after a backoff."""
 
+
+def _fallback_targets(state: InstanceState) -> tuple[AuthorityId, ...]:
+    """Whom a fallback nonce round asks: the eligible witnesses that left no earlier package
+    unsigned, when there are at least t of them; otherwise every eligible witness. (A package
+    forms from the first t commitments, so asking a witness that stalls would let it stall the
+    next package too.)"""
+    eligible = eligible_witnesses(state)
+    reliable = tuple(
+        w
+        for w in eligible
+        if not any(
+            w in info.signers and w not in state.shares.get(pid, {})
+            for pid, info in state.packages.items()
+        )
+    )
+    return reliable if len(reliable) >= state.threshold else eligible
+
+
 _TIMER_EVENTS: dict[Timer, Callable[[], Event]] = {
     Timer.FALLBACK: FallbackTimeout,
     Timer.GOSSIP: GossipTick,
@@ -771,13 +789,13 @@ class ConsensusNode:
             self._trace("consensus.garbled", cid, source=str(sender), detail=exc.message)
 
     async def _drive_fallback(self, cid: ConsensusId) -> None:
-        """(Initiator) While the instance is in fallback, ask the eligible witnesses for fresh
-        commitments every T_fallback, so new packages can form without those that stalled."""
+        """(Initiator) While the instance is in fallback, ask for fresh commitments every
+        T_fallback, so new packages can form without the witnesses that stalled earlier ones."""
         while True:
             state = self._instances.get(cid)
             if state is None or state.phase is not Phase.FALLBACK:
                 return
-            await self._nonce_round(cid, eligible_witnesses(state))
+            await self._nonce_round(cid, _fallback_targets(state))
             await self._fx.time.sleep(self.config.fallback_s)
 
     async def _gossip_round(self, cid: ConsensusId, action: SendGossip) -> None:
