@@ -14,13 +14,12 @@ from typing import Protocol
 import attrs
 
 from aura_core.errors import InvalidArgument
-from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ContextId
 from aura_journal.budget import FlowBudget
 from aura_journal.capability import check_capability_name
 from aura_journal.fact import MAX_PAYLOAD
 from aura_journal.leakage import LeakageLedger, LeakageLimits, ObserverClass
-from aura_journal.receipt import ReceiptBody, ReceiptHead
+from aura_journal.receipt import ReceiptBody, ReceiptHead, message_digest
 
 __all__ = [
     "DEFAULT_FLOW_COST",
@@ -178,7 +177,7 @@ class FlowBudgetGuard:
             cost=cost,
             nonce=head.nonce + 1,
             prev=head.digest,
-            payload=Hash32.of(request.body),
+            payload=message_digest(request.operation, request.body),
         )
         return [ChargeBudget(budget.spent + cost, receipt)]
 

@@ -29,7 +29,6 @@ from aura_core.errors import (
     ReceiptRejected,
     TransportError,
 )
-from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ContextId
 from aura_core.time import OrderTime, PhysicalTime
 from aura_effects.bundle import Effects
@@ -51,7 +50,7 @@ from aura_journal.capability import ContextScope
 from aura_journal.fact import Fact, FactBody, JournalNamespace, Unattested
 from aura_journal.journal import Journal
 from aura_journal.leakage import LEAKAGE_REDUCER, LeakageRecorded
-from aura_journal.receipt import Receipt, ReceiptHead, sign_receipt
+from aura_journal.receipt import Receipt, ReceiptHead, message_digest, sign_receipt
 
 __all__ = ["GuardedMessage", "ReceivedMessage", "GuardedTransport"]
 
@@ -253,8 +252,8 @@ class GuardedTransport:
             self._local,
         ):
             raise ReceiptRejected("receipt does not match the envelope's route")
-        if body.payload != Hash32.of(message.body):
-            raise ReceiptRejected("receipt does not bind this payload")
+        if body.payload != message_digest(message.operation, message.body):
+            raise ReceiptRejected("receipt does not bind this message")
         key = await self._fx.peers.peer_key(body.source)
         if key is None:
             raise ReceiptRejected(f"unknown peer {body.source}")

@@ -3,8 +3,8 @@
 Every envelope that leaves through the guard chain carries a receipt. Within one chain the nonce
 increases by one per send and `prev` is the digest of the previous receipt, so the sender's
 history is a hash chain; the receiver checks the signature, that the receipt is addressed to it
-in the envelope's context and current epoch, that it binds the payload it came with, and that
-its nonce is above every nonce it has seen from that chain (no replays).
+in the envelope's context and current epoch, that it binds the message (operation and body) it
+came with, and that its nonce is above every nonce it has seen from that chain (no replays).
 """
 
 from __future__ import annotations
@@ -16,13 +16,22 @@ import attrs
 from aura_core.crypto.ed25519 import SIGNATURE_LEN, SigningKey, VerifyingKey
 from aura_core.encoding import encode, record
 from aura_core.errors import InvalidArgument, InvalidSignature
-from aura_core.hashing import Hash32, tagged_hash
+from aura_core.hashing import Hash32, tagged_hash, u32
 from aura_core.ids import AuthorityId, ContextId
 
-__all__ = ["ReceiptBody", "Receipt", "ReceiptHead", "sign_receipt"]
+__all__ = ["ReceiptBody", "Receipt", "ReceiptHead", "sign_receipt", "message_digest"]
 
 _TAG = "AURA_FLOW_RECEIPT_V1"
 _DIGEST_TAG = "AURA_FLOW_RECEIPT_DIGEST_V1"
+_MESSAGE_TAG = "AURA_FLOW_MESSAGE_V1"
+
+
+def message_digest(operation: str, body: bytes) -> Hash32:
+    """What a receipt binds: `H("AURA_FLOW_MESSAGE_V1" ‖ len(op) u32LE ‖ op ‖ body)`, so
+    neither the operation name the receiver dispatches on nor the body can be changed on the
+    way without the receipt failing."""
+    name = operation.encode("utf-8")
+    return tagged_hash(_MESSAGE_TAG, u32(len(name)), name, body)
 
 
 def _u64(_: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -43,7 +52,7 @@ class ReceiptBody:
     nonce: int = attrs.field(validator=_u64)
     prev: Hash32
     payload: Hash32
-    """Hash of the message this receipt travels with."""
+    """`message_digest` of the operation and body this receipt travels with."""
 
     @functools.cached_property
     def encoded(self) -> bytes:

@@ -62,6 +62,8 @@ class Accepted:
     index: int
     program: Program
     limit: float | None = None
+    on_outcome: Callable[[Outcome], None] | None = None
+    """Told how the served run ended (the dispatcher also traces it)."""
 
 
 Acceptor = Callable[[SessionMessage, AuthorityId], "Accepted | None"]
@@ -201,8 +203,10 @@ class Dispatcher:
         finally:
             self.close(endpoint)
 
-    async def _serve(self, endpoint: Endpoint, program: Program, limit: float | None) -> None:
-        outcome = await self._play(endpoint, program, limit)
+    async def _serve(self, endpoint: Endpoint, accepted: Accepted) -> None:
+        outcome = await self._play(endpoint, accepted.program, accepted.limit)
+        if accepted.on_outcome is not None:
+            accepted.on_outcome(outcome)
         self._trace.event(
             "protocol.served",
             session=str(endpoint.session.session_id),
@@ -265,7 +269,7 @@ class Dispatcher:
         state = self._roles[key]
         self._deliver(state, message, received)
         assert self._group is not None
-        self._group.start_soon(self._serve, endpoint, accepted.program, accepted.limit)
+        self._group.start_soon(self._serve, endpoint, accepted)
 
     def _deliver(
         self, state: RoleState, message: SessionMessage, received: ReceivedMessage

@@ -38,7 +38,7 @@ from aura_effects.bundle import Effects
 from aura_guards.chain import GuardAnnotations
 from aura_guards.transport import GuardedMessage, GuardedTransport
 from aura_journal.fact import Fact, FactBody, JournalNamespace, NamespaceKind, sign_fact
-from aura_journal.receipt import ReceiptBody, sign_receipt
+from aura_journal.receipt import ReceiptBody, message_digest, sign_receipt
 from aura_journal.registry import FactRegistry, FactType
 from aura_sim.node import SimNode
 from aura_sim.runner import SimRun
@@ -196,7 +196,14 @@ class NaivePush:
         """The planted bug: a message with a signed receipt whose charge was never written."""
         receipt = sign_receipt(
             ReceiptBody(
-                run.context, node.authority, peer.authority, 0, 1, 1, Hash32.zero(), Hash32.of(body)
+                run.context,
+                node.authority,
+                peer.authority,
+                0,
+                1,
+                1,
+                Hash32.zero(),
+                message_digest("sim.push", body),
             ),
             node.key,
         )

@@ -21,7 +21,7 @@ from aura_guards.chain import (
 )
 from aura_journal.budget import FlowBudget
 from aura_journal.leakage import LeakageLedger, LeakageLimits, ObserverClass
-from aura_journal.receipt import ReceiptHead
+from aura_journal.receipt import ReceiptHead, message_digest
 
 ALICE, BOB = AuthorityId(b"\xa1" * 16), AuthorityId(b"\xb0" * 16)
 CONTEXT = ContextId(b"\xc1" * 16)
@@ -121,7 +121,7 @@ def test_outcomes(snapshot: GuardSnapshot, request: SendRequest) -> None:
     assert (receipt.epoch, receipt.cost, receipt.payload) == (
         budget.epoch,
         ann.flow_cost,
-        Hash32.of(request.body),
+        message_digest(request.operation, request.body),
     )
     leaks = [c for c in outcome.commands if isinstance(c, RecordLeakage)]
     assert [c.observer for c in leaks] == list(ann.leak)
