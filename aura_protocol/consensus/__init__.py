@@ -2,14 +2,14 @@
 choreographies driving `aura_consensus`'s pure instance machine. See docs/consensus.md,
 "The networked layer"."""
 
-from aura_protocol.consensus.node import (
+from aura_protocol.consensus.config import (
     Behavior,
     ConsensusConfig,
-    ConsensusNode,
     DecidedHook,
     Group,
     PrestateView,
 )
+from aura_protocol.consensus.node import ConsensusNode
 from aura_protocol.consensus.protocols import CAPABILITIES
 
 __all__ = [

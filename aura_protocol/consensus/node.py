@@ -30,8 +30,6 @@ and only by its witnesses.
 
 from __future__ import annotations
 
-import enum
-import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 
@@ -80,7 +78,6 @@ from aura_consensus.instance import (
 from aura_consensus.nonces import NonceRegistry, WitnessNonces
 from aura_consensus.params import ConsensusParams
 from aura_consensus.witness import VoteLedger, prestate_matches, sign_share
-from aura_consensus.witnesses import WitnessSet
 from aura_core.crypto import frost
 from aura_core.encoding import decode, encode
 from aura_core.errors import (
@@ -96,6 +93,13 @@ from aura_core.ids import AuthorityId, ConsensusId, ContextId, SessionId
 from aura_effects.bundle import Effects
 from aura_protocol.choreography import Session
 from aura_protocol.consensus import protocols
+from aura_protocol.consensus.config import (
+    Behavior,
+    ConsensusConfig,
+    DecidedHook,
+    Group,
+    PrestateView,
+)
 from aura_protocol.consensus.ledger import load_ledger, store_vote
 from aura_protocol.consensus.wire import (
     Decision,
@@ -111,74 +115,7 @@ from aura_protocol.endpoint import Endpoint, Received, TimerFired
 from aura_protocol.outcome import Outcome
 from aura_protocol.wire import SessionMessage
 
-__all__ = [
-    "Behavior",
-    "ConsensusConfig",
-    "Group",
-    "PrestateView",
-    "DecidedHook",
-    "ConsensusNode",
-]
-
-
-class Behavior(enum.Enum):
-    """How a node behaves as a witness. Anything but HONEST exists for the simulator's
-    byzantine witnesses: WITHHOLD answers nonce requests but never signs; EQUIVOCATE never
-    signs the instance's result but votes for two different made-up results (one to the
-    initiator, another in its gossip), so the others must detect and exclude it."""
-
-    HONEST = "honest"
-    WITHHOLD = "withhold"
-    EQUIVOCATE = "equivocate"
-
-
-@attrs.frozen
-class ConsensusConfig:
-    """Timers (seconds on the loop clock) and gossip fan-out.
-
-    `fallback_s` is T_fallback (about 2 to 3 median round trips): how long a signing round waits for
-    its shares. `gossip_s` is the fallback gossip period, `fanout` the peers per gossip tick,
-    `deadline_s` how long an instance may take before it fails (`ConsensusFailed`)."""
-
-    fallback_s: float = 0.5
-    gossip_s: float = 0.3
-    deadline_s: float = 30.0
-    fanout: int = 3
-
-    def __attrs_post_init__(self) -> None:
-        for name in ("fallback_s", "gossip_s", "deadline_s"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and 0 < value < math.inf):
-                raise InvalidArgument(f"{name} must be a positive number of seconds")
-        if type(self.fanout) is not int or self.fanout < 1:
-            raise InvalidArgument("fanout is a positive int")
-
-    def timer_s(self, timer: Timer) -> float:
-        return {
-            Timer.FALLBACK: self.fallback_s,
-            Timer.GOSSIP: self.gossip_s,
-            Timer.DEADLINE: self.deadline_s,
-        }[timer]
-
-
-@attrs.frozen
-class Group:
-    """The witness group this node takes part in at one epoch: who witnesses, the FROST public
-    key package every aggregator needs, and this node's own key share (None if the node only
-    initiates or observes)."""
-
-    epoch: int
-    witnesses: WitnessSet
-    public_key_package: frost.PublicKeyPackage
-    key_package: frost.KeyPackage | None = None
-
-
-PrestateView = Callable[[ConsensusParams], Awaitable[Hash32]]
-"""This node's own prestate hash for the state an instance's operation applies to."""
-
-DecidedHook = Callable[[CommitFact], Awaitable[None]]
-"""Called once per instance this node learns was decided (record the commit in a journal); if
-it raises an `AuraError` that is not permanent, it is called again after a backoff."""
+__all__ = ["ConsensusNode"]
 
 
 def _fallback_targets(state: InstanceState) -> tuple[AuthorityId, ...]:
