@@ -11,6 +11,7 @@ from aura_protocol.consensus.config import (
 )
 from aura_protocol.consensus.node import ConsensusNode
 from aura_protocol.consensus.protocols import CAPABILITIES
+from aura_protocol.consensus.record import record_in_journal, record_tree_change
 
 __all__ = [
     "Behavior",
@@ -20,4 +21,6 @@ __all__ = [
     "Group",
     "PrestateView",
     "CAPABILITIES",
+    "record_in_journal",
+    "record_tree_change",
 ]

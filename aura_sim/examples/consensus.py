@@ -40,12 +40,12 @@ from aura_consensus.params import ConsensusParams
 from aura_consensus.witnesses import WitnessSet
 from aura_core.crypto import frost
 from aura_core.crypto.ed25519 import VerifyingKey
-from aura_core.encoding import decode, encode, record, record_tag
+from aura_core.encoding import decode, encode, record
 from aura_core.errors import AuraError, ConsensusFailed, EncodingError
 from aura_core.hashing import Hash32, tagged_hash, u64
 from aura_core.ids import AuthorityId, ConsensusId
 from aura_effects.bundle import Effects
-from aura_journal.fact import FactBody, JournalNamespace, sign_fact
+from aura_journal.fact import JournalNamespace
 from aura_journal.registry import FactRegistry, JournalState
 from aura_protocol import Dispatcher
 from aura_protocol.consensus import (
@@ -53,7 +53,9 @@ from aura_protocol.consensus import (
     Behavior,
     ConsensusConfig,
     ConsensusNode,
+    DecidedHook,
     Group,
+    record_in_journal,
 )
 from aura_sim.node import SimNode
 from aura_sim.runner import SimRun
@@ -175,8 +177,10 @@ class ConsensusWorkload:
         keys = self._group(run)
         group = Group(0, keys.witnesses, keys.public, keys.shares[node.name])
 
+        journal = record_in_journal(effects, run.namespace, node.key)
+
         async def decided(fact: CommitFact) -> None:
-            await self._record(run, node, effects, fact)
+            await self._record(run, node, journal, fact)
 
         async with Dispatcher(guarded, effects.trace) as dispatcher:
             self._dispatchers[node.name] = dispatcher
@@ -250,22 +254,15 @@ class ConsensusWorkload:
                 except AuraError:
                     run.hit("announce_failed")
 
-    async def _record(self, run: SimRun, node: SimNode, effects: Effects, fact: CommitFact) -> None:
-        """Check a decision against the invariants, then journal it."""
+    async def _record(
+        self, run: SimRun, node: SimNode, journal: DecidedHook, fact: CommitFact
+    ) -> None:
+        """Check a decision against the invariants (once per node), then journal it."""
         if fact.consensus_id not in self._checked.setdefault(node.name, set()):
             self._checked[node.name].add(fact.consensus_id)
             self._check_decision(run, node, fact)
-        type_id, version = record_tag(CommitFact)
-        body = FactBody(
-            run.namespace,
-            type_id,
-            version,
-            encode(fact),
-            await effects.order.order_time(),
-            await effects.time.now(),
-        )
         try:
-            await effects.journal.merge(run.namespace, [sign_fact(body, node.key)])
+            await journal(fact)
         except AuraError as exc:  # an injected storage failure: the consensus node retries
             run.note(f"{node.name} could not journal a commit: {type(exc).__name__}")
             raise

@@ -30,7 +30,6 @@ import aura_sim
 from aura_consensus.commit import CommitFact
 from aura_consensus.params import ConsensusParams
 from aura_consensus.tree import (
-    TreeCommit,
     authority_registry,
     frost_identifier,
     tree_prestate,
@@ -48,7 +47,6 @@ from aura_journal.fact import (
     FactBody,
     JournalNamespace,
     ThresholdAttestation,
-    sign_fact,
     signing_message,
 )
 from aura_journal.tree import (
@@ -61,7 +59,13 @@ from aura_journal.tree import (
     TreeState,
 )
 from aura_protocol import Dispatcher
-from aura_protocol.consensus import CAPABILITIES, ConsensusConfig, ConsensusNode, Group
+from aura_protocol.consensus import (
+    CAPABILITIES,
+    ConsensusConfig,
+    ConsensusNode,
+    Group,
+    record_tree_change,
+)
 from tests.protocol.cluster import CONTEXT, Node, authority, make_nodes
 from tests.protocol.networks import LatencyNetwork
 
@@ -209,9 +213,6 @@ async def scenario(
         async def prestate(params: ConsensusParams, d: Device = d) -> Hash32:
             return tree_prestate(await d.state()).hash
 
-        async def decided(fact: CommitFact, d: Device = d) -> None:
-            await d.record(tree_fact(d, fact))
-
         d.consensus = await stack.enter_async_context(
             ConsensusNode(
                 d.node.effects,
@@ -219,7 +220,7 @@ async def scenario(
                 context=CONTEXT,
                 group=attrs.evolve(group0, key_package=key),
                 prestate=prestate,
-                on_decided=decided,
+                on_decided=record_tree_change(d.node.effects, NS, d.node.key),
                 config=CONFIG,
             )
         )
@@ -296,20 +297,6 @@ async def scenario(
     assert (await d0.state()).commitment == state3.commitment
     final = await d1.state()
     assert final.epoch == 3 and [leaf.leaf_id for leaf in final.leaves] == [1, 2, 3]
-
-
-def tree_fact(device: Device, commit: CommitFact) -> Fact:
-    """The journal fact a device records for a decided tree change (signed by the device)."""
-    type_id, version = record_tag(TreeCommit)
-    body = FactBody(
-        NS,
-        type_id,
-        version,
-        encode(TreeCommit(commit)),
-        OrderTime(hashlib.sha256(commit.consensus_id.hash.digest + device.authority.raw).digest()),
-        PhysicalTime(0),
-    )
-    return sign_fact(body, device.node.key)
 
 
 async def settle(devices: Sequence[Device], op: TreeOp) -> None:
