@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -29,9 +30,13 @@ def demo(
             help="Derive every random input from this seed so the output is reproducible."
         ),
     ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the devices' SQLite files here (default: a temporary directory)."),
+    ] = None,
 ) -> None:
-    """Show the core building blocks: ids, canonical encoding, hashing, policies, keys."""
-    demo_module.run(seed)
+    """Show the building blocks, then four devices of one account agreeing on its changes."""
+    demo_module.run(seed, data_dir)
 
 
 def main() -> None:

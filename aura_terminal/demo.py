@@ -1,14 +1,15 @@
-"""A short tour of the core types, printed as tables.
+"""The demonstration `aura demo` prints: the core types, then devices agreeing on changes.
 
-Later issues grow this into a simulated multi-device demonstration; for now it shows what every
-layer above builds on: identifiers from entropy, the canonical record codec, content ids, the
-policy lattice, context-key derivation and native Ed25519 signing.
+First what every layer builds on (identifiers from entropy, the canonical record codec, content
+ids, the policy lattice, context-key derivation, native Ed25519 signing), then the multi-device
+tour in `aura_terminal.devices` (SQLite per device, simulated peers, threshold consensus).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import attrs
 from rich.console import Console
@@ -21,6 +22,7 @@ from aura_core.hashing import content_id
 from aura_core.ids import AuthorityId, ContextId, DeviceId
 from aura_core.kdf import derive_context_key
 from aura_core.lattice import Policy
+from aura_terminal import devices
 
 
 @record("demo.device_added")
@@ -34,8 +36,9 @@ class DeviceAdded:
     public_key: bytes
 
 
-def run(seed: int | None) -> None:
-    """Print the tour; with a seed, every value is reproducible."""
+def run(seed: int | None, data_dir: Path | None = None) -> None:
+    """Print the tour. With a seed, every identity, key and key-ceremony input is derived from
+    it (consensus nonces and timings still come from the system)."""
     console = Console()
     counter = 0
 
@@ -95,3 +98,4 @@ def run(seed: int | None) -> None:
         keys.add_row(str(epoch), derived.hex())
     console.print(keys)
     console.print("Rotating the epoch changes every derived key; no device id is an input.")
+    devices.run(console, entropy, data_dir)

@@ -1,0 +1,148 @@
+"""A device of an authority, assembled: its effects, network endpoint, tree journal and
+consensus.
+
+`Device` holds what a device is (its effects bundle, its guarded transport, its signing key and
+its leaf in the authority's tree); `online(group)` runs its dispatcher and consensus node;
+`change(kind)` proposes a tree change and returns the commit once every witness agreed. Its
+journal of the authority gets the genesis (`found`) and every decided change (a `TreeCommit`,
+recorded by the consensus node's hook).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+
+import attrs
+
+from aura_consensus.commit import CommitFact
+from aura_consensus.params import ConsensusParams
+from aura_consensus.tree import frost_identifier, tree_prestate, tree_witnesses
+from aura_core.crypto import frost
+from aura_core.crypto.ed25519 import SigningKey
+from aura_core.encoding import encode, record_tag
+from aura_core.errors import InvalidArgument, MissingParent
+from aura_core.hashing import Hash32
+from aura_core.ids import AuthorityId, ContextId, DeviceId
+from aura_core.tree import LeafNode
+from aura_effects.bundle import Effects
+from aura_guards.transport import GuardedTransport
+from aura_journal.fact import (
+    Fact,
+    FactBody,
+    JournalNamespace,
+    ThresholdAttestation,
+    signing_message,
+)
+from aura_journal.tree import TREE_REDUCER, TreeGenesis, TreeOp, TreeOpKind, TreeState
+from aura_protocol import Dispatcher
+from aura_protocol.consensus import ConsensusConfig, ConsensusNode, Group, record_tree_change
+
+__all__ = ["Device", "GenesisSigner", "tree_group", "genesis_fact"]
+
+
+def tree_group(
+    state: TreeState,
+    public_key_package: frost.PublicKeyPackage,
+    key_package: frost.KeyPackage | None,
+    witness_of: Mapping[DeviceId, AuthorityId],
+) -> Group:
+    """The consensus group of a tree state: its epoch, its witnesses (the leaves holding a
+    share of its group key) and this device's share (None if it holds none)."""
+    return Group(
+        state.epoch,
+        tree_witnesses(state, public_key_package, witness_of),
+        public_key_package,
+        key_package,
+    )
+
+
+GenesisSigner = Callable[[bytes], tuple[bytes, tuple[int, ...]]]
+"""Given the genesis fact's signing message: the founding group's threshold signature and the
+FROST identifiers of its signers."""
+
+
+async def genesis_fact(effects: Effects, genesis: TreeGenesis, sign: GenesisSigner) -> Fact:
+    """The genesis fact of an authority, attested by its founding group."""
+    type_id, version = record_tag(TreeGenesis)
+    body = FactBody(
+        JournalNamespace.of(genesis.authority),
+        type_id,
+        version,
+        encode(genesis),
+        await effects.order.order_time(),
+        await effects.time.now(),
+    )
+    signature, signers = sign(signing_message(body))
+    return Fact(body, ThresholdAttestation(genesis.group_key, signature, signers))
+
+
+@attrs.define(eq=False)
+class Device:
+    """One device of `authority` in this process.
+
+    `guarded.local` is the authority it answers as on the network (its witness identity); its
+    consensus messages travel in `context`.
+    """
+
+    effects: Effects
+    guarded: GuardedTransport
+    key: SigningKey
+    leaf: LeafNode
+    authority: AuthorityId
+    context: ContextId
+    consensus: ConsensusNode | None = None
+
+    @property
+    def address(self) -> AuthorityId:
+        return self.guarded.local
+
+    @property
+    def namespace(self) -> JournalNamespace:
+        return JournalNamespace.of(self.authority)
+
+    @property
+    def frost_identifier(self) -> int:
+        return frost_identifier(self.leaf)
+
+    async def tree(self) -> TreeState:
+        """The current state of the authority's tree in this device's journal."""
+        journal = await self.effects.journal.journal(self.namespace)
+        current = journal.view(TREE_REDUCER).current
+        if current is None:
+            raise MissingParent(f"no genesis of {self.authority} on this device yet")
+        return current
+
+    async def _prestate(self, params: ConsensusParams) -> Hash32:
+        return tree_prestate(await self.tree()).hash
+
+    @asynccontextmanager
+    async def online(
+        self, group: Group, config: ConsensusConfig | None = None
+    ) -> AsyncIterator[ConsensusNode]:
+        """Run this device's dispatcher and consensus node (as witness of `group`)."""
+        dispatcher = Dispatcher(self.guarded, self.effects.trace)
+        node = ConsensusNode(
+            self.effects,
+            dispatcher,
+            context=self.context,
+            group=group,
+            prestate=self._prestate,
+            on_decided=record_tree_change(self.effects, self.namespace, self.key),
+            config=config,
+        )
+        async with dispatcher, node:
+            self.consensus = node
+            try:
+                yield node
+            finally:
+                self.consensus = None
+
+    async def change(self, kind: TreeOpKind) -> CommitFact:
+        """Propose `kind` on the current tree state; the commit once the witnesses agreed
+        (`ConsensusFailed` if they did not by the deadline)."""
+        if self.consensus is None:
+            raise InvalidArgument("the device is not online")
+        state = await self.tree()
+        op = TreeOp(state.epoch, state.commitment, kind)
+        return await self.consensus.propose(encode(op), tree_prestate(state).hash)
