@@ -198,21 +198,18 @@ def run_path(n: int, path: str) -> PathFigures:
 
 
 def report(progress: Callable[[str], None] = print) -> dict[tuple[int, str], PathFigures]:
+    """Run every size and path, printing the table row by row."""
     figures: dict[tuple[int, str], PathFigures] = {}
-    lines = [
-        "consensus per commit (SimNetwork, 10 ms one way; RTT = 20 ms; T_fallback = 0.3 s)",
-        f"{'witnesses':>9} {'t':>3} {'path':<9}{'messages':>10}{'RTTs':>8}{'wall/commit':>13}",
-    ]
+    progress("consensus per commit (SimNetwork, 10 ms one way; RTT = 20 ms; T_fallback = 0.3 s)")
+    progress(f"{'witnesses':>9} {'t':>3} {'path':<9}{'messages':>10}{'RTTs':>8}{'wall/commit':>13}")
     for n in SIZES:
         for path in ("fast", "cold", "fallback"):
             f = run_path(n, path)
             figures[(n, path)] = f
-            lines.append(
+            progress(
                 f"{n:>9} {n // 2 + 1:>3} {path:<9}{f.messages:>10.0f}{f.round_trips:>8.1f}"
                 f"{f.wall_ms:>10.1f} ms"
             )
-            progress(lines[-1])
-    progress("\n".join(lines))
     return figures
 
 
