@@ -4,8 +4,8 @@ Library code receives an `Effects` and uses the narrowest handlers it needs; not
 a global. The raw transport is deliberately not in the bundle: it is handed only to the guard
 chain (`aura_guards.GuardedTransport`), the one sender the layers above receive. The production
 bundle reads the OS clock and randomness and stores to SQLite; the deterministic bundles (testing,
-simulation) are built by `aura_sim.handlers` from the same handler classes wherever a handler is
-pure bookkeeping.
+simulation) are built by `aura_sim.handlers` through the same `assemble_effects`, so only
+randomness, clock and storage differ between them.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from aura_effects.trace import Tracer
 from aura_journal.registry import FactRegistry
 from aura_journal.standard import standard_registry
 
-__all__ = ["Effects", "production_effects"]
+__all__ = ["Effects", "production_effects", "assemble_effects"]
 
 
 @attrs.frozen
@@ -67,9 +67,27 @@ async def production_effects(
     registry: FactRegistry | None = None,
 ) -> Effects:
     """The production bundle: OS randomness and clock, SQLite storage at `path`."""
-    random = OsRandom()
-    time = SystemClock()
-    storage = await SqliteStorage.open(path)
+    return assemble_effects(
+        random=OsRandom(),
+        time=SystemClock(),
+        storage=await SqliteStorage.open(path),
+        authority=authority,
+        device=device,
+        registry=registry,
+    )
+
+
+def assemble_effects(
+    *,
+    random: RandomEffects,
+    time: PhysicalTimeEffects,
+    storage: StorageEffects,
+    authority: AuthorityId | None,
+    device: DeviceId,
+    registry: FactRegistry | None = None,
+) -> Effects:
+    """A bundle around the three handlers that differ between production and simulation
+    (randomness, clock, storage); every other handler is bookkeeping built on those."""
     return Effects(
         random=random,
         time=time,

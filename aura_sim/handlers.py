@@ -20,16 +20,8 @@ from aura_core.effects import Delete, Put, StorageOp
 from aura_core.errors import InvalidArgument
 from aura_core.ids import AuthorityId, DeviceId
 from aura_core.time import PhysicalTime
-from aura_effects.authorization import AuthorizationHandler
-from aura_effects.bundle import Effects
-from aura_effects.clock import OrderClock, VectorClock
-from aura_effects.crypto import CryptoHandler
-from aura_effects.journal import JournalHandler
-from aura_effects.policy import FlowPolicy, LeakagePolicy, PeerDirectory
-from aura_effects.reactive import SignalHub
-from aura_effects.trace import Tracer
+from aura_effects.bundle import Effects, assemble_effects
 from aura_journal.registry import FactRegistry
-from aura_journal.standard import standard_registry
 from aura_sim.seeds import SeedTree, Stream
 
 __all__ = [
@@ -197,20 +189,11 @@ def testing_effects(
     """A deterministic bundle: every random draw comes from `seed` (or from `random`)."""
     if random is None:
         random = SeededRandom(SeedTree(seed).child("node", str(device)).stream("random"))
-    time = clock if clock is not None else ManualClock()
-    store = storage if storage is not None else MemoryStorage()
-    return Effects(
+    return assemble_effects(
         random=random,
-        time=time,
-        logical=VectorClock(device),
-        order=OrderClock(random),
-        storage=store,
-        crypto=CryptoHandler(random),
-        trace=Tracer(),
-        reactive=SignalHub(),
-        journal=JournalHandler(store, registry or standard_registry()),
-        authorization=AuthorizationHandler(time, authority),
-        flow=FlowPolicy(),
-        leakage=LeakagePolicy(),
-        peers=PeerDirectory(),
+        time=clock if clock is not None else ManualClock(),
+        storage=storage if storage is not None else MemoryStorage(),
+        authority=authority,
+        device=device,
+        registry=registry,
     )
