@@ -5,6 +5,10 @@ bytes of a value. The allowed values are str-keyed maps, lists, str, bytes, bool
 in [-2**64, 2**64); no floats, tags or `undefined`. Maps are written with keys in length-first
 then bytewise order (RFC 7049 canonical order, the order DAG-CBOR uses).
 
+Encoding is one native pass (`_native.cbor_encode`) over a value whose maps already list their
+keys in canonical order (the record codec builds them that way; `canonical_encode` sorts first);
+it checks that order and every type rather than trusting it, so its output is always canonical.
+
 `strict_decode` accepts only the exact canonical encoding of an allowed value. The native core
 checks the bytes first in one pass (shortest heads, definite lengths, text keys in strictly
 increasing canonical order, no floats, tags or simple values, no trailing bytes, bounded
@@ -99,11 +103,11 @@ def _normalize(value: object, depth: int) -> Value:
 
 
 def _dumps(value: Value) -> bytes:
-    """Encode a value already in canonical form (keys ordered, types checked)."""
+    """Encode a value whose map keys are already in canonical order."""
     try:
-        return cbor2.dumps(value)
-    except Exception as exc:  # cbor2 raises several types; all mean "cannot encode"
-        raise EncodingError(f"cannot encode value: {type(exc).__name__}") from None
+        return _native.cbor_encode(value)
+    except _native.NativeError as exc:
+        raise EncodingError(str(exc.args[1])) from None
 
 
 def canonical_encode(value: Value) -> bytes:
@@ -236,11 +240,9 @@ def encode(obj: object) -> bytes:
     kind = type(obj)
     encoder = _RECORD_ENCODERS.get(kind) or _record_encoder(kind)
     try:
-        return cbor2.dumps(encoder(obj))
-    except EncodingError:
-        raise
-    except Exception as exc:  # cbor2 raises several types; all mean "cannot encode"
-        raise EncodingError(f"cannot encode value: {type(exc).__name__}") from None
+        return _native.cbor_encode(encoder(obj))
+    except _native.NativeError as exc:
+        raise EncodingError(str(exc.args[1])) from None
 
 
 def decode(data: bytes, cls: type[T]) -> T:

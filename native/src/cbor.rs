@@ -8,6 +8,10 @@
 //! Parsing is done by `minicbor`'s non-allocating decoder; this module only checks the
 //! canonical-form rules on top of it by comparing consumed bytes with the shortest encoding.
 //! The Python side then decodes the accepted bytes with cbor2.
+//!
+//! [`write_head`] is the other direction: the shortest head for a major type and argument,
+//! which is all a canonical encoder needs beyond copying string bytes (the Python binding
+//! walks values with it).
 
 use minicbor::data::Type;
 use minicbor::Decoder;
@@ -91,7 +95,7 @@ fn check_item(d: &mut Decoder<'_>, depth: usize) -> Result<()> {
                 let key = d.str().map_err(decode_error)?.as_bytes();
                 expect_consumed(key_start, d.position() - key.len(), key.len() as u64, "map key")?;
                 if let Some(prev) = previous {
-                    if (key.len(), key) <= (prev.len(), prev) {
+                    if !key_follows(prev, key) {
                         return Err(malformed(format!(
                             "map key at byte {key_start} is out of canonical order or repeated"
                         )));
@@ -110,6 +114,45 @@ fn check_item(d: &mut Decoder<'_>, depth: usize) -> Result<()> {
         }
         Type::Break | Type::Unknown(_) => Err(malformed(format!("invalid initial byte at {start}"))),
     }
+}
+
+/// CBOR major types used by the data model.
+pub const MAJOR_UNSIGNED: u8 = 0;
+pub const MAJOR_NEGATIVE: u8 = 1;
+pub const MAJOR_BYTES: u8 = 2;
+pub const MAJOR_TEXT: u8 = 3;
+pub const MAJOR_ARRAY: u8 = 4;
+pub const MAJOR_MAP: u8 = 5;
+/// `false`, `true` and `null`.
+pub const FALSE: u8 = 0xf4;
+pub const TRUE: u8 = 0xf5;
+pub const NULL: u8 = 0xf6;
+
+/// Append the shortest head of `major` with `argument` (an integer's value, a length).
+pub fn write_head(out: &mut Vec<u8>, major: u8, argument: u64) {
+    let initial = major << 5;
+    match argument {
+        0..=23 => out.push(initial | argument as u8),
+        24..=0xff => out.extend_from_slice(&[initial | 24, argument as u8]),
+        0x100..=0xffff => {
+            out.push(initial | 25);
+            out.extend_from_slice(&(argument as u16).to_be_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            out.push(initial | 26);
+            out.extend_from_slice(&(argument as u32).to_be_bytes());
+        }
+        _ => {
+            out.push(initial | 27);
+            out.extend_from_slice(&argument.to_be_bytes());
+        }
+    }
+}
+
+/// Whether `key` sorts strictly after `previous` in canonical map-key order (length first,
+/// then bytewise).
+pub fn key_follows(previous: &[u8], key: &[u8]) -> bool {
+    (key.len(), key) > (previous.len(), previous)
 }
 
 /// Succeed iff `data` is exactly the canonical encoding of one value of the data model.
@@ -153,6 +196,23 @@ mod tests {
             let data = hex(bad);
             assert!(check_canonical(&data).is_err(), "{bad} was accepted");
         }
+    }
+
+    #[test]
+    fn heads_are_shortest_and_check_as_canonical() {
+        for argument in [0u64, 23, 24, 255, 256, 65535, 65536, 0xffff_ffff, 0x1_0000_0000, u64::MAX] {
+            for major in [MAJOR_UNSIGNED, MAJOR_NEGATIVE] {
+                let mut out = Vec::new();
+                write_head(&mut out, major, argument);
+                assert_eq!(out.len(), head_len(argument));
+                check_canonical(&out).unwrap_or_else(|e| panic!("{major} {argument}: {e}"));
+            }
+        }
+        let mut text = Vec::new();
+        write_head(&mut text, MAJOR_TEXT, 300);
+        text.extend(std::iter::repeat(b'a').take(300));
+        check_canonical(&text).unwrap();
+        assert!(key_follows(b"b", b"aa") && key_follows(b"a", b"b") && !key_follows(b"a", b"a"));
     }
 
     #[test]

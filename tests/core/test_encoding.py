@@ -7,6 +7,7 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
+from aura_core import _native
 from aura_core.encoding import (
     INT_MAX,
     INT_MIN,
@@ -174,3 +175,71 @@ def test_fuzz_only_encoding_errors(data: bytes) -> None:
     except EncodingError:
         return
     assert canonical_encode(value) == data
+
+
+# The native encoder is what `encode` and `canonical_encode` end in. It is given maps whose keys
+# the record codec has already ordered, so it must check that order (and every type) itself
+# rather than trust its caller.
+
+
+def native_encode(value: object) -> bytes:
+    return _native.cbor_encode(value)
+
+
+@given(values)
+def test_native_encoder_writes_the_canonical_bytes(value: Value) -> None:
+    ordered = strict_decode(canonical_encode(value))  # maps now list keys in canonical order
+    assert native_encode(ordered) == cbor2.dumps(value, canonical=True)
+
+
+@given(st.dictionaries(st.text(max_size=6), values, min_size=2, max_size=6))
+def test_native_encoder_refuses_keys_out_of_canonical_order(mapping: dict[str, Value]) -> None:
+    ordered = list(strict_decode(canonical_encode(mapping)).items())  # type: ignore[union-attr]
+    for shuffled in (ordered[::-1], ordered[1:] + ordered[:1]):
+        with pytest.raises(_native.NativeError, match="canonical order"):
+            native_encode(dict(shuffled))
+    with pytest.raises(_native.NativeError, match="canonical order"):
+        native_encode({"b": 1, "a": 2})  # equal length, bytewise out of order
+
+
+class _Int(int):
+    pass
+
+
+class _Str(str):
+    __slots__ = ()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        INT_MAX + 1,
+        INT_MIN - 1,
+        2**200,
+        1.0,
+        (1, 2),
+        {1, 2},
+        bytearray(b"x"),
+        _Int(3),
+        _Str("x"),
+        {1: 2},
+        {"a": [1.5]},
+        "\udc80",
+        {"\udc80": 1},
+        object(),
+    ],
+)
+def test_native_encoder_refuses_values_outside_the_model(bad: object) -> None:
+    with pytest.raises(_native.NativeError):
+        native_encode(bad)
+
+
+def test_native_encoder_nesting_limit() -> None:
+    ok: Value = []
+    for _ in range(MAX_DEPTH - 1):
+        ok = [ok]
+    assert native_encode(ok) == canonical_encode(ok)
+    with pytest.raises(_native.NativeError, match="nested deeper"):
+        native_encode([ok])
+    with pytest.raises(_native.NativeError, match="nested deeper"):
+        native_encode({"a": ok})

@@ -2,6 +2,7 @@
 //! `NativeError(code, message, culprits)` and the Python package `aura_core.crypto` maps codes
 //! to typed exceptions.
 
+mod encode;
 mod frost;
 
 use pyo3::create_exception;
@@ -183,6 +184,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(biscuit_mint, m)?)?;
     m.add_function(wrap_pyfunction!(biscuit_attenuate, m)?)?;
     m.add_function(wrap_pyfunction!(cbor_check_canonical, m)?)?;
+    m.add_function(wrap_pyfunction!(encode::cbor_encode, m)?)?;
     m.add_class::<Ed25519Key>()?;
     m.add_class::<Ed25519Verifier>()?;
     m.add_function(wrap_pyfunction!(ed25519_verify, m)?)?;
