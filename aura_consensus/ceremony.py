@@ -29,7 +29,6 @@ supersessions so the caller can record them as facts.
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Iterable
 
 import attrs
@@ -48,6 +47,7 @@ from aura_core.errors import (
 )
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, CeremonyId, ConsensusId
+from aura_core.memo import memoized_property
 
 __all__ = [
     "AbortReason",
@@ -284,14 +284,14 @@ class CeremonyRegistry:
 
     # ------------------------------------------------------------------ derived views
 
-    @functools.cached_property
+    @memoized_property
     def _by_kind(self) -> dict[type, list[CeremonyFact]]:
         grouped: dict[type, list[CeremonyFact]] = {kind: [] for kind in _FACT_TYPES}
         for fact in sorted(self.facts, key=_fact_order):
             grouped[type(fact)].append(fact)
         return grouped
 
-    @functools.cached_property
+    @memoized_property
     def _started(self) -> dict[CeremonyId, CeremonyStarted]:
         found: dict[CeremonyId, CeremonyStarted] = {}
         for fact in self._by_kind[CeremonyStarted]:
@@ -344,7 +344,7 @@ class CeremonyRegistry:
         assert isinstance(first, CeremonyPendingEpoch)
         return first
 
-    @functools.cached_property
+    @memoized_property
     def _states(self) -> dict[CeremonyId, CeremonyState]:
         states: dict[CeremonyId, CeremonyState] = {}
         open_by_prestate: dict[Hash32, list[CeremonyId]] = {}

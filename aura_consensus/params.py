@@ -9,7 +9,6 @@ agree on all of it.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 
 import attrs
@@ -29,6 +28,7 @@ from aura_core.errors import (
 )
 from aura_core.hashing import Hash32, tagged_hash
 from aura_core.ids import AuthorityId, ConsensusId
+from aura_core.memo import memoized_property
 
 __all__ = ["ConsensusParams", "PackageInfo", "package_id"]
 
@@ -80,15 +80,15 @@ class ConsensusParams:
         if type(self.group_public_key) is not VerifyingKey:
             raise InvalidArgument("group_public_key must be an ed25519.VerifyingKey")
 
-    @functools.cached_property
+    @memoized_property
     def operation_hash(self) -> Hash32:
         return hashing.operation_hash(self.operation_bytes)
 
-    @functools.cached_property
+    @memoized_property
     def consensus_id(self) -> ConsensusId:
         return hashing.consensus_id(self.prestate_hash, self.operation_hash, self.nonce)
 
-    @functools.cached_property
+    @memoized_property
     def result_id(self) -> Hash32:
         """The result honest witnesses vote for: `H(Op, prestate)`."""
         return hashing.result_id(self.prestate_hash, self.operation_bytes)

@@ -13,7 +13,6 @@ entries sorted, so decoding refuses any other order and every prestate has one e
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 
 import attrs
@@ -22,6 +21,7 @@ from aura_core.encoding import record
 from aura_core.errors import InvalidPrestate
 from aura_core.hashing import Hash32, tagged_hash, u32
 from aura_core.ids import AuthorityId
+from aura_core.memo import memoized_property
 
 __all__ = ["MAX_PRESTATE_AUTHORITIES", "AuthorityCommitment", "Prestate", "prestate_hash"]
 
@@ -103,7 +103,7 @@ class Prestate:
                 return entry.commitment
         return None
 
-    @functools.cached_property
+    @memoized_property
     def hash(self) -> Hash32:
         """The prestate hash (the formula in the module docstring)."""
         return prestate_hash(self)

@@ -17,7 +17,6 @@ returns nothing: the caller's state is unchanged.
 from __future__ import annotations
 
 import enum
-import functools
 
 import attrs
 
@@ -31,6 +30,7 @@ from aura_core.errors import (
 )
 from aura_core.hashing import content_id
 from aura_core.ids import AuthorityId, ProposalId
+from aura_core.memo import memoized_property
 
 __all__ = [
     "DEFAULT_TIMEOUT_MS",
@@ -153,7 +153,7 @@ class Proposal:
     ) -> Proposal:
         return cls(operation, tuple(sorted(set(approvers))), threshold, timeout_ms, created_at_ms)
 
-    @functools.cached_property
+    @memoized_property
     def id(self) -> ProposalId:
         return ProposalId(content_id(self))
 

@@ -7,7 +7,6 @@ authority, so a witness set has one encoding and travels inside `ConsensusParams
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 
 import attrs
@@ -16,6 +15,7 @@ from aura_core.crypto.frost import MAX_IDENTIFIER, PublicKeyPackage
 from aura_core.encoding import record
 from aura_core.errors import InvalidWitnessSet, UnknownWitness
 from aura_core.ids import AuthorityId
+from aura_core.memo import memoized_property
 
 __all__ = ["MAX_WITNESSES", "Witness", "WitnessSet", "majority_threshold"]
 
@@ -87,11 +87,11 @@ class WitnessSet:
     def __contains__(self, authority: object) -> bool:
         return authority in self._by_authority
 
-    @functools.cached_property
+    @memoized_property
     def _by_authority(self) -> dict[AuthorityId, int]:
         return {w.authority: w.signer for w in self.members}
 
-    @functools.cached_property
+    @memoized_property
     def _by_signer(self) -> dict[int, AuthorityId]:
         return {w.signer: w.authority for w in self.members}
 

@@ -19,7 +19,6 @@ stable (so an expiry inside the horizon is never missed).
 from __future__ import annotations
 
 import enum
-import functools
 import re
 from collections.abc import Iterable
 from datetime import timedelta
@@ -32,6 +31,7 @@ from aura_core.crypto.ed25519 import SigningKey, VerifyingKey
 from aura_core.crypto.tokens import attenuate_token, mint_token
 from aura_core.errors import CapabilityDenied, InvalidArgument, TokenError
 from aura_core.ids import AuthorityId, ContextId
+from aura_core.memo import memoized_property
 
 __all__ = [
     "CAPABILITY_NAME",
@@ -103,7 +103,7 @@ class CapabilityToken:
     raw: bytes
     root_key: VerifyingKey
 
-    @functools.cached_property
+    @memoized_property
     def parsed(self) -> Any:
         """The verified biscuit; `TokenError` if forged or malformed."""
         try:
