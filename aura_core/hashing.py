@@ -106,12 +106,16 @@ def tagged_hash(tag: str, *parts: bytes) -> Hash32:
     The parts are concatenated without framing: use it for fixed-layout preimages (the tree
     commitment formulas, consensus ids) and length-prefix variable fields yourself.
     """
-    if not tag or not tag.isascii():
-        raise InvalidArgument("a domain tag is a non-empty ASCII string")
-    hasher = blake3.blake3(tag.encode("ascii"))
-    for part in parts:
-        hasher.update(part)
-    return Hash32(hasher.digest())
+    prefix = _TAGS.get(tag)
+    if prefix is None:
+        if type(tag) is not str or not tag or not tag.isascii():
+            raise InvalidArgument("a domain tag is a non-empty ASCII string")
+        prefix = _TAGS[tag] = tag.encode("ascii")
+    return Hash32(blake3.blake3(b"".join((prefix, *parts))).digest())
+
+
+_TAGS: dict[str, bytes] = {}
+"""Encoded domain tags: a program uses a handful, and hashes under them on every hot path."""
 
 
 def content_id(value: object) -> Hash32:

@@ -9,8 +9,7 @@ state.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 
 import anyio
 
@@ -61,6 +60,35 @@ class _Transaction:
         staged.commit()
 
 
+class _Locked:
+    """Holds a namespace's lock for one transaction (a class, not a generator: it is entered
+    on every guarded send)."""
+
+    __slots__ = ("_handler", "_lock", "_namespace")
+
+    def __init__(self, handler: JournalHandler, namespace: JournalNamespace) -> None:
+        self._handler = handler
+        self._namespace = namespace
+        self._lock = handler._lock(namespace)
+
+    async def __aenter__(self) -> _Transaction:
+        lock = self._lock
+        try:
+            lock.acquire_nowait()  # uncontended: no trip through the event loop
+        except anyio.WouldBlock:
+            await lock.acquire()
+        try:
+            handler, namespace = self._handler, self._namespace
+            journal = handler._journals.get(namespace) or await handler._load(namespace)
+        except BaseException:
+            lock.release()
+            raise
+        return _Transaction(journal)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
 class JournalHandler:
     """`JournalEffects` for one device."""
 
@@ -104,18 +132,8 @@ class JournalHandler:
         async with self._lock(namespace):
             return await self._load(namespace)
 
-    @asynccontextmanager
-    async def transaction(self, namespace: JournalNamespace) -> AsyncIterator[_Transaction]:
-        lock = self._lock(namespace)
-        try:
-            lock.acquire_nowait()  # uncontended: no trip through the event loop
-        except anyio.WouldBlock:
-            await lock.acquire()
-        try:
-            journal = self._journals.get(namespace) or await self._load(namespace)
-            yield _Transaction(journal)
-        finally:
-            lock.release()
+    def transaction(self, namespace: JournalNamespace) -> _Locked:
+        return _Locked(self, namespace)
 
     async def merge(self, namespace: JournalNamespace, facts: Sequence[Fact]) -> int:
         async with self.transaction(namespace) as tx:

@@ -76,13 +76,16 @@ class ReceivedMessage:
     receipt: Receipt
 
 
-def _local_fact(context: ContextId, payload: object, order: OrderTime, now_ms: int) -> Fact:
+_UNATTESTED = Unattested()
+
+
+def _local_fact(
+    namespace: JournalNamespace, payload: object, order: OrderTime, now: PhysicalTime
+) -> Fact:
     """A local-only (unsigned) fact of this device's own accounting."""
     type_id, version = record_tag(type(payload))
-    body = FactBody(
-        JournalNamespace.of(context), type_id, version, encode(payload), order, PhysicalTime(now_ms)
-    )
-    return Fact(body, Unattested())
+    body = FactBody(namespace, type_id, version, encode(payload), order, now)
+    return Fact(body, _UNATTESTED)
 
 
 class GuardedTransport:
@@ -142,7 +145,7 @@ class GuardedTransport:
                     operation=operation,
                 )
                 raise GuardDenied(outcome.reason)
-            receipt, facts = await self._facts(outcome, request, snapshot.now_ms)
+            receipt, facts = await self._facts(outcome, request, namespace, snapshot.now_ms)
             staged = tx.stage([fact for fact, _ in facts], payloads={f.id: p for f, p in facts})
             staged.require_valid()
             head = ReceiptHead(receipt.body.nonce, receipt.digest)
@@ -188,7 +191,7 @@ class GuardedTransport:
         return head
 
     async def _facts(
-        self, outcome: Authorized, request: SendRequest, now_ms: int
+        self, outcome: Authorized, request: SendRequest, namespace: JournalNamespace, now_ms: int
     ) -> tuple[Receipt, list[tuple[Fact, object]]]:
         """Interpret the commands that become facts; the send itself comes after the commit."""
         receipt: Receipt | None = None
@@ -216,12 +219,13 @@ class GuardedTransport:
             request.operation,
             label,
         )
+        now = PhysicalTime(now_ms)
         facts: list[tuple[Fact, object]] = [
-            (_local_fact(request.context, charge, await order.order_time(), now_ms), charge)
+            (_local_fact(namespace, charge, await order.order_time(), now), charge)
         ]
         for leak in leaks:
             event = LeakageRecorded(leak.observer, leak.amount, now_ms, request.operation)
-            fact = _local_fact(request.context, event, await order.order_time(), now_ms)
+            fact = _local_fact(namespace, event, await order.order_time(), now)
             facts.append((fact, event))
         return receipt, facts
 

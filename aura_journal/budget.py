@@ -178,7 +178,7 @@ class FlowLedgerReducer:
             key, candidate = FlowKey(flow.source, flow.peer), (flow.epoch, flow.spent)
         if candidate <= view.entries.get(key, (0, 0)):
             return view
-        return attrs.evolve(view, entries={**view.entries, key: candidate})
+        return FlowLedger({**view.entries, key: candidate}, view.epoch)
 
     def encode_view(self, view: FlowLedger) -> bytes:
         return encode(view)

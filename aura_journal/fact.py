@@ -9,7 +9,6 @@ together. Local metadata (propagation, agreement level) is never part of a fact.
 from __future__ import annotations
 
 import enum
-import functools
 
 import attrs
 
@@ -18,6 +17,7 @@ from aura_core.encoding import canonical_encode, decode, encode, record
 from aura_core.errors import InvalidArgument, NamespaceMismatch
 from aura_core.hashing import Hash32, tagged_hash
 from aura_core.ids import AuthorityId, ContextId, FactId
+from aura_core.memo import memoized_property
 from aura_core.time import OrderTime, TimeStamp
 
 __all__ = [
@@ -100,7 +100,7 @@ class FactBody:
     order: OrderTime
     timestamp: TimeStamp
 
-    @functools.cached_property
+    @memoized_property
     def encoded(self) -> bytes:
         """The canonical bytes of the body (what the attestation's message is derived from)."""
         return encode(self)
@@ -161,16 +161,18 @@ class Fact:
     body: FactBody
     attestation: Attestation
 
-    @functools.cached_property
+    @memoized_property
     def encoded(self) -> bytes:
         """The canonical bytes of the whole fact.
 
         Built from the body's (cached) encoding: a fact is the map {"$t", "$v", "body",
         "attestation"} in that canonical key order, so the body's bytes appear verbatim.
         """
-        return _FACT_PREFIX + self.body.encoded + _ATTESTATION_KEY + encode(self.attestation)
+        attestation = self.attestation
+        tail = _UNATTESTED if type(attestation) is Unattested else encode(attestation)
+        return _FACT_PREFIX + self.body.encoded + _ATTESTATION_KEY + tail
 
-    @functools.cached_property
+    @memoized_property
     def id(self) -> FactId:
         """The content id: BLAKE3 of the canonical bytes."""
         return FactId(Hash32.of(self.encoded))

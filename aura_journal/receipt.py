@@ -9,8 +9,6 @@ came with, and that its nonce is above every nonce it has seen from that chain (
 
 from __future__ import annotations
 
-import functools
-
 import attrs
 
 from aura_core.crypto.ed25519 import SIGNATURE_LEN, SigningKey, VerifyingKey
@@ -18,6 +16,7 @@ from aura_core.encoding import encode, record
 from aura_core.errors import InvalidArgument, InvalidSignature
 from aura_core.hashing import Hash32, tagged_hash, u32
 from aura_core.ids import AuthorityId, ContextId
+from aura_core.memo import memoized_property
 
 __all__ = ["ReceiptBody", "Receipt", "ReceiptHead", "sign_receipt", "message_digest"]
 
@@ -54,7 +53,7 @@ class ReceiptBody:
     payload: Hash32
     """`message_digest` of the operation and body this receipt travels with."""
 
-    @functools.cached_property
+    @memoized_property
     def encoded(self) -> bytes:
         return encode(self)
 
@@ -65,7 +64,7 @@ def _signature(_: object, __: object, value: bytes) -> None:
 
 
 @record("flow.receipt")
-@attrs.frozen
+@attrs.frozen(slots=False)
 class Receipt:
     """A receipt body signed by the source."""
 
@@ -73,7 +72,7 @@ class Receipt:
     signer: VerifyingKey
     signature: bytes = attrs.field(validator=_signature)
 
-    @property
+    @memoized_property
     def digest(self) -> Hash32:
         """What the next receipt of the chain names as `prev`: a hash of everything signed
         and the signature."""
