@@ -110,12 +110,15 @@ def tagged_hash(tag: str, *parts: bytes) -> Hash32:
     if prefix is None:
         if type(tag) is not str or not tag or not tag.isascii():
             raise InvalidArgument("a domain tag is a non-empty ASCII string")
-        prefix = _TAGS[tag] = tag.encode("ascii")
+        prefix = tag.encode("ascii")
+        if len(_TAGS) < _MAX_TAGS:  # bounded, in case a caller builds tags at run time
+            _TAGS[tag] = prefix
     return Hash32(blake3.blake3(b"".join((prefix, *parts))).digest())
 
 
 _TAGS: dict[str, bytes] = {}
 """Encoded domain tags: a program uses a handful, and hashes under them on every hot path."""
+_MAX_TAGS = 1024
 
 
 def content_id(value: object) -> Hash32:

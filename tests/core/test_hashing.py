@@ -55,3 +55,12 @@ def test_hash32_checks_and_forms() -> None:
         tagged_hash("", b"x")
     with pytest.raises(InvalidArgument):
         tagged_hash("tág", b"x")
+
+
+def test_tagged_hash_past_the_tag_cache_and_with_bad_tags() -> None:
+    tags = [f"AURA_TEST_TAG_{i}" for i in range(1500)]  # more than the cache keeps
+    for tag in tags + tags:
+        assert tagged_hash(tag, b"x") == Hash32.of(tag.encode() + b"x")
+    for bad in ("", "ünïcode", b"BYTES", None):
+        with pytest.raises(InvalidArgument):
+            tagged_hash(bad, b"x")  # type: ignore[arg-type]
