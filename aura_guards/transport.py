@@ -1,11 +1,11 @@
 """`GuardedTransport`: the only way the layers above send, and the checks on what arrives.
 
 A send takes the context's journal lock, snapshots what the guards need, evaluates the chain
-(pure), then interprets the commands: the receipt is signed, the charge (with the receipt and any
-coupled journal label) and the leakage records become facts, and those facts plus the new
-receipt-chain head are written in one storage batch and committed to the journal, all before the
-envelope is handed to the raw transport. A denial changes nothing and sends nothing; a failed
-batch sends nothing.
+(pure), then interprets the commands: the receipt is signed, the flow's charge register is
+rewritten, a coupled journal label and any leakage records become facts, and the register, the
+facts and the new receipt-chain head are written in one storage batch (the facts are committed
+to the journal with it), all before the envelope is handed to the raw transport. A denial
+changes nothing and sends nothing; a failed batch sends nothing.
 
 Receiving checks each envelope's receipt (addressed to us, in the envelope's context, binding
 its payload, signed by the peer's known key, of the context's current epoch, with a nonce above
@@ -14,12 +14,14 @@ every nonce seen from that chain) and drops anything else, keeping the detail in
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import anyio
 import attrs
 
 from aura_core.buggify import buggify
 from aura_core.crypto.ed25519 import SigningKey
-from aura_core.effects import Envelope, Put, TransportEffects
+from aura_core.effects import Envelope, Put, StorageOp, TransportEffects
 from aura_core.encoding import decode, encode, record, record_tag
 from aura_core.errors import (
     EncodingError,
@@ -27,6 +29,7 @@ from aura_core.errors import (
     InvalidSignature,
     MalformedKey,
     ReceiptRejected,
+    StorageError,
     TransportError,
 )
 from aura_core.ids import AuthorityId, ContextId
@@ -45,14 +48,18 @@ from aura_guards.chain import (
     SendRequest,
     evaluate,
 )
-from aura_journal.budget import FLOW_REDUCER, SendCharge
+from aura_journal.budget import FLOW_REDUCER, FlowCharge
 from aura_journal.capability import ContextScope
+from aura_journal.coupling import CoupledSend
 from aura_journal.fact import Fact, FactBody, JournalNamespace, Unattested
 from aura_journal.journal import Journal
 from aura_journal.leakage import LEAKAGE_REDUCER, LeakageRecorded
 from aura_journal.receipt import Receipt, ReceiptHead, message_digest, sign_receipt
 
-__all__ = ["GuardedMessage", "ReceivedMessage", "GuardedTransport"]
+__all__ = ["CHARGE_KEY_PREFIX", "GuardedMessage", "ReceivedMessage", "GuardedTransport"]
+
+CHARGE_KEY_PREFIX = "guard/flow-charge/"
+"""Storage keys of the flow charge registers: `CHARGE_KEY_PREFIX + "<context>/<peer>"`."""
 
 
 @record("guard.message")
@@ -77,6 +84,8 @@ class ReceivedMessage:
 
 
 _UNATTESTED = Unattested()
+
+_Register = TypeVar("_Register", FlowCharge, ReceiptHead)
 
 
 def _local_fact(
@@ -106,6 +115,7 @@ class GuardedTransport:
         self._key = signing_key
         self._chain = chain
         self._heads: dict[tuple[ContextId, int], ReceiptHead] = {}
+        self._charges: dict[tuple[ContextId, AuthorityId], FlowCharge | None] = {}
         self._seen: dict[tuple[ContextId, AuthorityId, int], int] = {}
         self._receive_lock = anyio.Lock()
         self.sent = 0
@@ -145,14 +155,23 @@ class GuardedTransport:
                     operation=operation,
                 )
                 raise GuardDenied(outcome.reason)
-            receipt, facts = await self._facts(outcome, request, namespace, snapshot.now_ms)
-            staged = tx.stage([fact for fact, _ in facts], payloads={f.id: p for f, p in facts})
-            staged.require_valid()
+            receipt, charge, facts = await self._interpret(
+                outcome, request, namespace, snapshot.now_ms
+            )
             head = ReceiptHead(receipt.body.nonce, receipt.digest)
-            head_key = _head_key(context, receipt.body.epoch)
-            await self._fx.storage.batch([*tx.storage_ops(staged), Put(head_key, encode(head))])
-            tx.commit(staged)
-            self._heads[(context, receipt.body.epoch)] = head
+            ops: list[StorageOp] = [
+                Put(_charge_key(context, peer), encode(charge)),
+                Put(_head_key(context, charge.epoch), encode(head)),
+            ]
+            if facts:
+                staged = tx.stage([f for f, _ in facts], payloads={f.id: p for f, p in facts})
+                staged.require_valid()
+                await self._fx.storage.batch([*ops, *tx.storage_ops(staged)])
+                tx.commit(staged)
+            else:
+                await self._fx.storage.batch(ops)
+            self._charges[(context, peer)] = charge
+            self._heads[(context, charge.epoch)] = head
         payload = encode(GuardedMessage(operation, body, receipt))
         if buggify("guard.send.transport_error"):  # the charge stands; the message is lost
             raise TransportError("injected transport failure (buggify)")
@@ -170,7 +189,8 @@ class GuardedTransport:
         )
         ledger = journal.view(FLOW_REDUCER)
         limit = await fx.flow.limit(request.context, request.peer)
-        budget = ledger.budget(self._local, request.peer, limit)
+        charged = await self._charged(request.context, request.peer)
+        budget = ledger.budget(self._local, request.peer, limit, charged)
         return GuardSnapshot(
             now_ms=now.ts_ms,
             local=self._local,
@@ -182,18 +202,42 @@ class GuardedTransport:
             receipt_head=await self._head(request.context, budget.epoch),
         )
 
+    async def spent(self, context: ContextId, peer: AuthorityId) -> int:
+        """What the local authority has spent sending to `peer` in `context`'s current epoch."""
+        async with self._fx.journal.transaction(JournalNamespace.of(context)) as tx:
+            charged = await self._charged(context, peer)
+            return tx.journal.view(FLOW_REDUCER).budget(self._local, peer, None, charged).spent
+
+    async def _charged(self, context: ContextId, peer: AuthorityId) -> FlowCharge | None:
+        """The flow's charge register (cached; read from storage the first time)."""
+        key = (context, peer)
+        if key in self._charges:
+            return self._charges[key]
+        charged = await self._load(_charge_key(context, peer), FlowCharge)
+        self._charges[key] = charged
+        return charged
+
     async def _head(self, context: ContextId, epoch: int) -> ReceiptHead:
         head = self._heads.get((context, epoch))
         if head is None:
-            stored = await self._fx.storage.get(_head_key(context, epoch))
-            head = ReceiptHead() if stored is None else decode(stored, ReceiptHead)
+            head = await self._load(_head_key(context, epoch), ReceiptHead) or ReceiptHead()
             self._heads[(context, epoch)] = head
         return head
 
-    async def _facts(
+    async def _load(self, key: str, kind: type[_Register]) -> _Register | None:
+        stored = await self._fx.storage.get(key)
+        if stored is None:
+            return None
+        try:
+            return decode(stored, kind)
+        except EncodingError as exc:
+            raise StorageError(f"stored {key} is corrupt: {exc.message}") from None
+
+    async def _interpret(
         self, outcome: Authorized, request: SendRequest, namespace: JournalNamespace, now_ms: int
-    ) -> tuple[Receipt, list[tuple[Fact, object]]]:
-        """Interpret the commands that become facts; the send itself comes after the commit."""
+    ) -> tuple[Receipt, FlowCharge, list[tuple[Fact, object]]]:
+        """Interpret the commands that are written before the send: the signed receipt, the
+        flow's new charge register, and the facts (coupled label, leakage records)."""
         receipt: Receipt | None = None
         spent = 0
         label: str | None = None
@@ -206,28 +250,23 @@ class GuardedTransport:
             elif isinstance(command, RecordLeakage):
                 leaks.append(command)
         assert receipt is not None, "an authorized send always carries a charge"
-        order = self._fx.order
         body = receipt.body
-        charge = SendCharge(
-            body.source,
-            body.destination,
-            body.epoch,
-            body.cost,
-            spent,
-            body.nonce,
-            receipt.digest,
-            request.operation,
-            label,
-        )
+        charge = FlowCharge(body.epoch, spent, body.nonce, receipt.digest)
+        facts: list[tuple[Fact, object]] = []
+        if label is None and not leaks:
+            return receipt, charge, facts
+        order = self._fx.order
         now = PhysicalTime(now_ms)
-        facts: list[tuple[Fact, object]] = [
-            (_local_fact(namespace, charge, await order.order_time(), now), charge)
-        ]
+        if label is not None:
+            coupled = CoupledSend(
+                request.peer, body.epoch, body.nonce, receipt.digest, request.operation, label
+            )
+            facts.append((_local_fact(namespace, coupled, await order.order_time(), now), coupled))
         for leak in leaks:
             event = LeakageRecorded(leak.observer, leak.amount, now_ms, request.operation)
             fact = _local_fact(namespace, event, await order.order_time(), now)
             facts.append((fact, event))
-        return receipt, facts
+        return receipt, charge, facts
 
     # ------------------------------------------------------------------------- receiving
 
@@ -285,6 +324,10 @@ class GuardedTransport:
             seen = 0 if stored is None else decode(stored, ReceiptHead).nonce
             self._seen[chain] = seen
         return seen
+
+
+def _charge_key(context: ContextId, peer: AuthorityId) -> str:
+    return f"{CHARGE_KEY_PREFIX}{context}/{peer}"
 
 
 def _head_key(context: ContextId, epoch: int) -> str:

@@ -5,9 +5,10 @@ wins), so rotating it resets what every flow has spent.
 
 `FlowBudget{limit, spent, epoch}` is a join-semilattice: the limit joins by minimum (+∞, written
 `None`, is the identity) and (epoch, spent) joins lexicographically, so a newer epoch resets what
-was spent and within an epoch spending only grows. Only spending is journaled (`FlowSpent`
-facts, each carrying the cumulative amount after a charge); the limit is derived from
-capabilities when a guard evaluates a send, never stored. A charge succeeds iff
+was spent and within an epoch spending only grows. Only spending is recorded, never the limit
+(derived from capabilities when a guard evaluates a send). A sender keeps its own spending in
+one `FlowCharge` register per flow, rewritten by each charged send; `FlowSpent` facts carry
+spending through the journal. A flow's spending is the join of both. A charge succeeds iff
 spent + cost ≤ limit, and a failed charge changes nothing.
 """
 
@@ -18,24 +19,23 @@ from typing import Any
 import attrs
 
 from aura_core.encoding import decode, encode, record
-from aura_core.errors import BudgetExceeded, FactRejected, InvalidArgument
+from aura_core.errors import BudgetExceeded, InvalidArgument
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId
-from aura_journal.fact import Fact, NamespaceKind, Unattested
-from aura_journal.registry import FactType, JournalState
+from aura_journal.fact import Fact, NamespaceKind
+from aura_journal.registry import FactType
 
 __all__ = [
     "U64",
     "FlowBudget",
     "FlowKey",
     "FlowSpent",
-    "SendCharge",
+    "FlowCharge",
     "ContextEpoch",
     "FlowLedger",
     "FlowLedgerReducer",
     "FLOW_REDUCER",
     "FLOW_SPENT",
-    "SEND_CHARGE",
     "CONTEXT_EPOCH",
 ]
 
@@ -109,26 +109,22 @@ class FlowSpent:
     spent: int = attrs.field(validator=_u64)
 
 
-@record("flow.send_charge")
+@record("flow.charge")
 @attrs.frozen
-class SendCharge:
-    """The guard chain charged a send to `peer`: the flow's cumulative spending after it.
+class FlowCharge:
+    """A sender's charge register for one flow: its spending in `epoch` after its latest
+    charged send, and that send's place in the receipt chain.
 
-    Local-only (unsigned): it is the sender's own ledger. The signed receipt travels with the
-    envelope; `receipt` is its digest and `nonce` its place in the (context, source, epoch)
-    chain, so every send can be matched with its charge.
+    Not a fact: every charged send rewrites the flow's register in the storage batch that
+    commits the send, before the envelope leaves, so the register holds the flow's lattice
+    state ((epoch, spent) only grows) and a device's storage does not grow with its traffic.
+    `nonce` and `receipt` name the signed receipt the latest charge paid for.
     """
 
-    source: AuthorityId
-    peer: AuthorityId
     epoch: int = attrs.field(validator=_u64)
-    cost: int = attrs.field(validator=_u64)
     spent: int = attrs.field(validator=_u64)
     nonce: int = attrs.field(validator=_u64)
     receipt: Hash32
-    operation: str
-    label: str | None = None
-    """The choreography's `journal_facts` annotation, if the message had one."""
 
 
 @record("flow.context_epoch")
@@ -154,9 +150,22 @@ class FlowLedger:
         entry = self.entries.get(FlowKey(source, peer))
         return entry[1] if entry is not None and entry[0] == self.epoch else 0
 
-    def budget(self, source: AuthorityId, peer: AuthorityId, limit: int | None) -> FlowBudget:
-        """The full budget for a flow, with the limit the caller derived from capabilities."""
-        return FlowBudget(limit, self.spent(source, peer), self.epoch)
+    def budget(
+        self,
+        source: AuthorityId,
+        peer: AuthorityId,
+        limit: int | None,
+        charged: FlowCharge | None = None,
+    ) -> FlowBudget:
+        """The full budget for a flow, with the limit the caller derived from capabilities.
+
+        `charged` is the sender's own register for the flow: what it spent in the current
+        epoch joins (by maximum) what the journal records.
+        """
+        spent = self.spent(source, peer)
+        if charged is not None and charged.epoch == self.epoch and charged.spent > spent:
+            spent = charged.spent
+        return FlowBudget(limit, spent, self.epoch)
 
 
 class FlowLedgerReducer:
@@ -170,12 +179,8 @@ class FlowLedgerReducer:
     def apply(self, view: FlowLedger, fact: Fact, payload: Any) -> FlowLedger:
         if isinstance(payload, ContextEpoch):
             return view if payload.epoch <= view.epoch else attrs.evolve(view, epoch=payload.epoch)
-        if isinstance(payload, SendCharge):
-            key = FlowKey(payload.source, payload.peer)
-            candidate = (payload.epoch, payload.spent)
-        else:
-            flow: FlowSpent = payload
-            key, candidate = FlowKey(flow.source, flow.peer), (flow.epoch, flow.spent)
+        flow: FlowSpent = payload
+        key, candidate = FlowKey(flow.source, flow.peer), (flow.epoch, flow.spent)
         if candidate <= view.entries.get(key, (0, 0)):
             return view
         return FlowLedger({**view.entries, key: candidate}, view.epoch)
@@ -187,21 +192,9 @@ class FlowLedgerReducer:
         return decode(data, FlowLedger)
 
 
-def _validate_charge(state: JournalState, fact: Fact, charge: SendCharge) -> None:
-    if charge.spent < charge.cost or charge.nonce < 1:
-        raise FactRejected(f"charge {fact.id} spent less than its cost, or has no nonce")
-
-
 FLOW_REDUCER = FlowLedgerReducer()
 FLOW_SPENT: FactType[FlowSpent] = FactType(
     payload_type=FlowSpent, namespace_kind=NamespaceKind.CONTEXT, reducer=FLOW_REDUCER
-)
-SEND_CHARGE: FactType[SendCharge] = FactType(
-    payload_type=SendCharge,
-    namespace_kind=NamespaceKind.CONTEXT,
-    attestations=frozenset({Unattested}),
-    validate=_validate_charge,
-    reducer=FLOW_REDUCER,
 )
 CONTEXT_EPOCH: FactType[ContextEpoch] = FactType(
     payload_type=ContextEpoch, namespace_kind=NamespaceKind.CONTEXT, reducer=FLOW_REDUCER

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aura_journal.budget import CONTEXT_EPOCH, FLOW_SPENT, SEND_CHARGE
+from aura_journal.budget import CONTEXT_EPOCH, FLOW_SPENT
+from aura_journal.coupling import COUPLED_SEND
 from aura_journal.leakage import LEAKAGE_RECORDED, LEAKAGE_RESET
 from aura_journal.registry import FactRegistry
 from aura_journal.tree import TREE_GENESIS
@@ -11,7 +12,8 @@ __all__ = ["standard_registry"]
 
 
 def standard_registry() -> FactRegistry:
-    """A fresh registry with the tree genesis, flow-budget (charges, epochs) and leakage fact types.
+    """A fresh registry with the tree genesis, flow-budget (spending, epochs), coupled-send and
+    leakage fact types.
 
     Applications register their own (generic) fact types on the registry they pass to their
     journals; all journals that are joined must share one registry.
@@ -20,7 +22,7 @@ def standard_registry() -> FactRegistry:
     for fact_type in (
         TREE_GENESIS,
         FLOW_SPENT,
-        SEND_CHARGE,
+        COUPLED_SEND,
         CONTEXT_EPOCH,
         LEAKAGE_RECORDED,
         LEAKAGE_RESET,

@@ -12,10 +12,9 @@ from aura_core.encoding import decode
 from aura_core.errors import EncodingError
 from aura_core.ids import ContextId, DeviceId
 from aura_effects.bundle import Effects
-from aura_guards.transport import GuardedTransport
-from aura_journal.budget import SendCharge
+from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedTransport
+from aura_journal.budget import FlowCharge
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
-from aura_journal.fact import Fact
 from aura_journal.registry import FactRegistry
 from aura_sim.handlers import Disk, LoopClock, MemoryStorage, SeededRandom, testing_effects
 from aura_sim.network import SimTransport
@@ -139,14 +138,12 @@ class SimNode:
 
     def _observe_commit(self, ops: Sequence[StorageOp]) -> None:
         for op in ops:
-            if isinstance(op, Put) and op.key.startswith("journal/"):
+            if isinstance(op, Put) and op.key.startswith(CHARGE_KEY_PREFIX):
                 try:
-                    fact = Fact.from_bytes(op.value)
+                    charge = decode(op.value, FlowCharge)
                 except EncodingError:
                     continue
-                if fact.body.type_id == "flow.send_charge":
-                    charge = decode(fact.body.payload, SendCharge)
-                    self.committed_receipts.add(charge.receipt.digest)
+                self.committed_receipts.add(charge.receipt.digest)
 
     def __repr__(self) -> str:
         return f"SimNode({self.name})"

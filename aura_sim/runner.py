@@ -21,8 +21,8 @@ from aura_core.encoding import decode
 from aura_core.errors import AuraError, EncodingError
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ContextId
-from aura_guards.transport import GuardedMessage
-from aura_journal.budget import FLOW_REDUCER
+from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedMessage
+from aura_journal.budget import FLOW_REDUCER, FlowCharge
 from aura_journal.fact import JournalNamespace
 from aura_journal.standard import standard_registry
 from aura_sim.errors import NondeterminismDetected
@@ -574,19 +574,16 @@ class SimRun:
         if "workload" in self.scenario.always:
             self.workload.check(self)
         if "budgets_within_limits" in self.scenario.always:
+            prefix = f"{CHARGE_KEY_PREFIX}{self.context}/"
             for node in self.live_nodes():
                 assert node.effects is not None
                 journal = node.effects.journal._journals.get(self.namespace)
-                if journal is None:
-                    continue
-                ledger = journal.view(FLOW_REDUCER)
-                for key, (epoch, spent) in ledger.entries.items():
-                    if (
-                        key.source == node.authority
-                        and epoch == ledger.epoch
-                        and spent > FLOW_LIMIT
-                    ):
-                        self.violate("budgets_within_limits", f"{node.name} spent {spent}")
+                epoch = 0 if journal is None else journal.view(FLOW_REDUCER).epoch
+                registers = sorted(i for i in node.disk.data.items() if i[0].startswith(prefix))
+                for _, value in registers:
+                    charge = decode(value, FlowCharge)
+                    if charge.epoch == epoch and charge.spent > FLOW_LIMIT:
+                        self.violate("budgets_within_limits", f"{node.name} spent {charge.spent}")
 
 
 def _never(_: str) -> bool:

@@ -12,8 +12,8 @@ from aura_core.encoding import decode, encode
 from aura_core.ids import AuthorityId, ContextId, DeviceId
 from aura_effects.bundle import Effects, production_effects
 from aura_guards.chain import GuardAnnotations
-from aura_guards.transport import GuardedMessage, GuardedTransport
-from aura_journal.budget import FLOW_REDUCER, ContextEpoch, SendCharge
+from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedMessage, GuardedTransport
+from aura_journal.budget import ContextEpoch, FlowCharge
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
 from aura_journal.fact import Fact, FactBody, JournalNamespace, Unattested, sign_fact
 from aura_journal.journal import Journal
@@ -41,7 +41,7 @@ class Node:
         return await self.effects.journal.journal(JournalNamespace.of(context))
 
     async def spent(self, peer: AuthorityId, context: ContextId = CONTEXT) -> int:
-        return (await self.journal(context)).view(FLOW_REDUCER).spent(self.authority, peer)
+        return await self.guarded.spent(context, peer)
 
     async def rotate_epoch(self, epoch: int, context: ContextId = CONTEXT) -> None:
         """Move the context to `epoch` in this node's journal (a signed ContextEpoch fact)."""
@@ -54,36 +54,35 @@ class Node:
 
 
 class Recorder:
-    """Wraps a raw transport; at every send, records whether the charge was already durable."""
+    """Wraps a raw transport; at every send, records the charge storage held for it (if any)."""
 
     def __init__(self, inner: NodeTransport, node: Node | None = None) -> None:
         self.inner = inner
         self.node = node
-        self.sent: list[tuple[Envelope, bool]] = []
+        self.sent: list[tuple[Envelope, FlowCharge | None]] = []
+        self.journal_keys: list[frozenset[str]] = []
+        """The context's journal keys in storage at each send."""
 
     async def send(self, envelope: Envelope) -> None:
         assert self.node is not None
-        committed = await charge_is_durable(self.node, envelope)
-        self.sent.append((envelope, committed))
+        self.sent.append((envelope, await durable_charge(self.node, envelope)))
+        prefix = f"journal/{JournalNamespace.of(envelope.context)}/"
+        self.journal_keys.append(frozenset(await self.node.effects.storage.list_keys(prefix)))
         await self.inner.send(envelope)
 
     async def receive(self) -> Envelope:
         return await self.inner.receive()
 
 
-async def charge_is_durable(node: Node, envelope: Envelope) -> bool:
-    """Whether storage already holds a SendCharge whose receipt matches this envelope."""
+async def durable_charge(node: Node, envelope: Envelope) -> FlowCharge | None:
+    """The flow's charge register in storage, if it is the charge for this envelope's receipt."""
     message = decode(envelope.payload, GuardedMessage)
-    namespace = JournalNamespace.of(envelope.context)
-    for key in await node.effects.storage.list_keys(f"journal/{namespace}/"):
-        data = await node.effects.storage.get(key)
-        assert data is not None
-        fact = Fact.from_bytes(data)
-        if fact.body.type_id == "flow.send_charge":
-            charge = decode(fact.body.payload, SendCharge)
-            if charge.receipt == message.receipt.digest:
-                return True
-    return False
+    key = f"{CHARGE_KEY_PREFIX}{envelope.context}/{envelope.destination}"
+    stored = await node.effects.storage.get(key)
+    if stored is None:
+        return None
+    charge = decode(stored, FlowCharge)
+    return charge if charge.receipt == message.receipt.digest else None
 
 
 async def make_node(

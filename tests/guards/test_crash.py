@@ -16,11 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aura_core.effects import StorageOp
+from aura_core.encoding import decode
 from aura_core.errors import StorageError
 from aura_effects.journal import JournalHandler
 from aura_effects.storage import SqliteStorage
-from aura_guards.transport import GuardedTransport
+from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedTransport
+from aura_journal.budget import FlowCharge
 from aura_journal.fact import JournalNamespace
+from aura_journal.leakage import ObserverClass
+from aura_journal.receipt import ReceiptHead
 from aura_journal.standard import standard_registry
 from aura_sim.handlers import Disk, MemoryStorage
 from aura_sim.network import MemoryNetwork
@@ -28,6 +32,7 @@ from tests.guards.harness import ALICE, BOB, CONTEXT, SEND, make_node
 from tests.journal.helpers import CONTEXT_NS
 
 ROOT = Path(__file__).resolve().parents[2]
+COUPLED = attrs.evolve(SEND, journal_label="chat", leak=(ObserverClass.EXTERNAL,))
 
 
 class Killed(StorageError):
@@ -37,7 +42,7 @@ class Killed(StorageError):
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(st.integers(0, 1), st.integers(1, 4))  # a send writes its charge fact, then its head
+@given(st.integers(0, 3), st.integers(1, 4))  # charge register, head, coupled fact, leakage fact
 def test_memory_batch_killed_midway_is_all_or_nothing(
     tmp_path: Path, kill_at: int, good_sends: int
 ) -> None:
@@ -53,7 +58,7 @@ async def memory_crash(tmp_path: Path, kill_at: int, good_sends: int) -> None:
     alice.effects.peers.add(BOB, alice.key.verifying_key)
     network.attach(BOB)
     for _ in range(good_sends):
-        await alice.guarded.send(CONTEXT, BOB, "m", b"ok", SEND)
+        await alice.guarded.send(CONTEXT, BOB, "m", b"ok", COUPLED)
     before = dict(disk.data)
     delivered = len(network.delivered)
 
@@ -65,15 +70,18 @@ async def memory_crash(tmp_path: Path, kill_at: int, good_sends: int) -> None:
     assert isinstance(storage, MemoryStorage)
     storage.fault = fault
     with pytest.raises(StorageError):
-        await alice.guarded.send(CONTEXT, BOB, "m", b"lost", SEND)
+        await alice.guarded.send(CONTEXT, BOB, "m", b"lost", COUPLED)
     assert len(network.delivered) == delivered  # nothing sent without its charge
     assert disk.data == before  # none of the batch is visible
 
-    # Reopen over the same disk: the journal holds exactly the committed sends.
+    # Reopen over the same disk: the register and journal hold exactly the committed sends.
     reopened = await make_node(
         "testing", ALICE, MemoryNetwork(), tmp_path, seed=1, storage=MemoryStorage(disk)
     )
     assert await reopened.spent(BOB) == SEND.flow_cost * good_sends
+    journal = await reopened.journal()
+    assert len(journal.of_type("flow.coupled_send")) == good_sends
+    assert len(journal.of_type("leakage.recorded")) == good_sends
     storage.fault = None
     await alice.guarded.send(CONTEXT, BOB, "m", b"after", SEND)
     assert await alice.spent(BOB) == SEND.flow_cost * (good_sends + 1)
@@ -115,10 +123,15 @@ async def test_sqlite_batch_killed_midway_rolls_back(tmp_path: Path, kill_at: in
     journal = await JournalHandler(reopened, standard_registry()).journal(
         JournalNamespace.of(CONTEXT)
     )
-    charges = [f for f in journal if f.body.type_id == "flow.send_charge"]
-    assert len(charges) == 1  # only the committed send
-    heads = await reopened.list_keys("guard/receipt-head/")
-    assert len(heads) == 1
+    assert len(journal) == 0  # unlabelled sends without leakage write no facts
+    [register] = await reopened.list_keys(CHARGE_KEY_PREFIX)
+    stored = await reopened.get(register)
+    assert stored is not None
+    charge = decode(stored, FlowCharge)
+    assert (charge.nonce, charge.spent) == (1, SEND.flow_cost)  # only the committed send
+    [head] = await reopened.list_keys("guard/receipt-head/")
+    stored = await reopened.get(head)
+    assert stored is not None and decode(stored, ReceiptHead).digest == charge.receipt
     await reopened.close()
 
 

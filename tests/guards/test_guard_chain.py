@@ -9,10 +9,11 @@ import attrs
 import pytest
 
 from aura_core.encoding import decode, encode
-from aura_core.errors import GuardDenied, ReceiptRejected, TokenError
+from aura_core.errors import GuardDenied, ReceiptRejected, StorageError, TokenError
 from aura_guards.chain import GuardAnnotations
-from aura_guards.transport import GuardedMessage
+from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedMessage
 from aura_journal.capability import CapabilityFrontier, CapabilityToken, ContextScope, issue_token
+from aura_journal.coupling import CoupledSend
 from aura_journal.leakage import LeakageLimits, ObserverClass
 from tests.guards.harness import (
     ALICE,
@@ -52,7 +53,9 @@ async def test_send_charges_before_delivery_and_receipt_checks_out(
     assert await alice.spent(BOB) == 10
     recorder = alice.guarded._transport
     assert isinstance(recorder, Recorder)
-    assert [committed for _, committed in recorder.sent] == [True]
+    [(_, charge)] = recorder.sent
+    assert charge is not None  # the flow's register named this receipt before it left
+    assert (charge.epoch, charge.spent, charge.nonce) == (0, 10, 1)
     message = await bob.guarded.receive()
     assert (message.source, message.body, message.operation) == (ALICE, b"hello", "chat.message")
     assert message.receipt == receipt
@@ -153,6 +156,44 @@ async def test_leakage_is_recorded_and_limited(kind: str, tmp_path: Path) -> Non
     with pytest.raises(GuardDenied, match="leakage"):
         await alice.guarded.send(CONTEXT, BOB, "m", b"x", reveal)
     await alice.guarded.send(CONTEXT, BOB, "m", b"x", SEND)  # no leak annotation: still fine
+
+
+async def test_a_journal_label_commits_a_coupled_fact_before_the_send(
+    kind: str, tmp_path: Path
+) -> None:
+    alice, _, _ = await pair(kind, tmp_path)
+    await alice.guarded.send(CONTEXT, BOB, "chat.message", b"plain", SEND)
+    receipt = await alice.guarded.send(
+        CONTEXT, BOB, "chat.invite", b"x", attrs.evolve(SEND, journal_label="invite")
+    )
+    journal = await alice.journal()
+    [fact] = journal.of_type("flow.coupled_send")
+    coupled = journal.payload(fact.id)
+    assert isinstance(coupled, CoupledSend)
+    assert coupled == CoupledSend(BOB, 0, 2, receipt.digest, "chat.invite", "invite")
+    recorder = alice.guarded._transport
+    assert isinstance(recorder, Recorder)
+    assert [len(keys) for keys in recorder.journal_keys] == [0, 1]  # durable before it left
+
+
+async def test_unlabelled_sends_do_not_grow_storage(kind: str, tmp_path: Path) -> None:
+    alice, _, _ = await pair(kind, tmp_path)
+    await alice.guarded.send(CONTEXT, BOB, "m", b"x", SEND)
+    keys = await alice.effects.storage.list_keys("")
+    for _ in range(20):
+        await alice.guarded.send(CONTEXT, BOB, "m", b"x", SEND)
+    assert await alice.effects.storage.list_keys("") == keys
+    assert len(await alice.journal()) == 0
+    assert await alice.spent(BOB) == 21 * SEND.flow_cost
+
+
+async def test_a_corrupt_charge_register_fails_closed(kind: str, tmp_path: Path) -> None:
+    alice, _, network = await pair(kind, tmp_path)
+    await alice.effects.storage.put(f"{CHARGE_KEY_PREFIX}{CONTEXT}/{BOB}", b"\xff not cbor")
+    for _ in range(2):  # nothing is cached from the failed read
+        with pytest.raises(StorageError, match="corrupt"):
+            await alice.guarded.send(CONTEXT, BOB, "m", b"x", SEND)
+    assert network.delivered == []
 
 
 async def test_receiver_rejects_replayed_mutated_misrouted_and_wrong_epoch(

@@ -19,7 +19,6 @@ from aura_core.encoding import decode
 from aura_core.errors import GuardDenied
 from aura_core.hashing import Hash32
 from aura_guards.transport import GuardedMessage
-from aura_journal.budget import SendCharge
 from aura_journal.capability import CapabilityFrontier
 from aura_journal.leakage import LEAKAGE_REDUCER, LeakageLimits, ObserverClass
 from aura_journal.receipt import Receipt
@@ -87,20 +86,22 @@ async def run_sequence(tmp_path: Path, steps: list[tuple[object, ...]]) -> None:
 
     recorder = alice.guarded._transport
     assert isinstance(recorder, Recorder)
-    charges = []
     journal = await alice.journal()
-    for fact in journal:
-        if fact.body.type_id == "flow.send_charge":
-            charges.append(decode(fact.body.payload, SendCharge))
 
-    # Every delivered envelope's charge was durable before it left, in its receipt's epoch.
-    assert len(recorder.sent) == len(network.delivered) == len(charges)
-    for envelope, committed in recorder.sent:
-        assert committed
+    # Every delivered envelope's charge was durable before it left, in its receipt's epoch, and
+    # added exactly the receipt's cost to what the flow had spent in that epoch.
+    assert len(recorder.sent) == len(network.delivered)
+    charges = []
+    spent_before: dict[int, int] = {}
+    for envelope, charge in recorder.sent:
+        assert charge is not None
         receipt = decode(envelope.payload, GuardedMessage).receipt
-        match = [c for c in charges if c.receipt == receipt.digest]
-        assert len(match) == 1 and match[0].epoch == receipt.body.epoch
-        assert (match[0].nonce, match[0].cost) == (receipt.body.nonce, receipt.body.cost)
+        assert (charge.epoch, charge.nonce) == (receipt.body.epoch, receipt.body.nonce)
+        assert charge.spent == spent_before.get(charge.epoch, 0) + receipt.body.cost
+        spent_before[charge.epoch] = charge.spent
+        charges.append(charge)
+
+    assert await alice.spent(BOB) == spent_before.get(epoch, 0)
 
     # No charge passed the limit in force when it was made, within its epoch.
     for charge in charges:

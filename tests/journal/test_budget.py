@@ -6,9 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aura_core.encoding import decode, encode
 from aura_core.errors import BudgetExceeded, InvalidArgument
+from aura_core.hashing import Hash32
+from aura_core.ids import AuthorityId
 from aura_core.lattice_laws import check_semilattice
-from aura_journal.budget import FlowBudget
+from aura_journal.budget import FlowBudget, FlowCharge, FlowKey, FlowLedger
+
+SOURCE, PEER = AuthorityId(b"\xa1" * 16), AuthorityId(b"\xb0" * 16)
 
 budgets = st.builds(
     FlowBudget,
@@ -74,3 +79,48 @@ def test_invalid_values() -> None:
         FlowBudget(10).charge(-1)
     with pytest.raises(InvalidArgument):
         FlowBudget(10).charge(2**32)
+
+
+charges = st.builds(
+    FlowCharge,
+    epoch=st.integers(0, 5),
+    spent=st.integers(0, 1000),
+    nonce=st.integers(1, 2**64 - 1),
+    receipt=st.binary(min_size=32, max_size=32).map(Hash32),
+)
+
+
+@given(
+    st.integers(0, 5),
+    st.none() | st.tuples(st.integers(0, 5), st.integers(0, 1000)),
+    st.none() | charges,
+    st.none() | st.integers(0, 1000),
+)
+def test_a_flow_spends_the_join_of_its_register_and_the_journal(
+    epoch: int,
+    journaled: tuple[int, int] | None,
+    charged: FlowCharge | None,
+    limit: int | None,
+) -> None:
+    entries = {} if journaled is None else {FlowKey(SOURCE, PEER): journaled}
+    ledger = FlowLedger(entries, epoch)
+    budget = ledger.budget(SOURCE, PEER, limit, charged)
+    register = None if charged is None else (charged.epoch, charged.spent)
+    expected = FlowBudget(None, 0, epoch)
+    for entry in (journaled, register):
+        if entry is not None and entry[0] == epoch:  # other epochs' spending does not count
+            expected = expected.join(FlowBudget(None, entry[1], entry[0]))
+    assert (budget.limit, budget.spent, budget.epoch) == (limit, expected.spent, epoch)
+    assert budget.spent >= ledger.budget(SOURCE, PEER, limit).spent  # a register never lowers it
+
+
+@given(charges)
+def test_charge_register_round_trips(charge: FlowCharge) -> None:
+    assert decode(encode(charge), FlowCharge) == charge
+
+
+def test_charge_register_rejects_bad_values() -> None:
+    receipt = Hash32.zero()
+    for epoch, spent, nonce in [(-1, 0, 1), (0, 2**64, 1), (0, 0, "1")]:
+        with pytest.raises(InvalidArgument):
+            FlowCharge(epoch, spent, nonce, receipt)  # type: ignore[arg-type]

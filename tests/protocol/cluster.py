@@ -21,7 +21,6 @@ from aura_core.effects import TransportEffects
 from aura_core.ids import AuthorityId, ContextId, DeviceId, SessionId
 from aura_effects.bundle import Effects
 from aura_guards.transport import GuardedTransport
-from aura_journal.budget import FLOW_REDUCER
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
 from aura_journal.fact import JournalNamespace
 from aura_journal.registry import FactRegistry
@@ -48,8 +47,7 @@ class Node:
     guarded: GuardedTransport
 
     async def spent(self, peer: AuthorityId, context: ContextId = CONTEXT) -> int:
-        journal = await self.effects.journal.journal(JournalNamespace.of(context))
-        return journal.view(FLOW_REDUCER).spent(self.authority, peer)
+        return await self.guarded.spent(context, peer)
 
     async def facts(self, context: ContextId = CONTEXT) -> tuple[object, ...]:
         journal = await self.effects.journal.journal(JournalNamespace.of(context))
