@@ -11,38 +11,25 @@ decided by all of them within 30 s). See aura_sim/examples/consensus.py.
 
 from __future__ import annotations
 
-from collections import Counter
-from pathlib import Path
-
-from aura_sim.runner import run_scenario
-from aura_sim.scenario import load_scenario
-from aura_sim.sweep import sweep
-
-SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "consensus.toml"
+from tests.sweeps import replays_byte_identically, sweep_passes_and_reaches
 
 
 def test_fifty_seeds_keep_safety_and_reach_liveness() -> None:
-    scenario = load_scenario(SCENARIO)
-    outcomes = sweep(scenario, range(50), jobs=2)
-    failed = [f"seed {o.seed} ({o.options}): {o.violations}" for o in outcomes if not o.passed]
-    assert not failed, failed
     # The seeds exercise what the properties are about: fallback, equivocators proven, runs
     # with fewer than t honest witnesses (nothing may commit), retries and restarts.
-    reached = Counter(name for o in outcomes for name in o.reached)
-    for case in (
-        "decided_fast_path",
-        "decided_in_fallback",
-        "equivocators_proven",
-        "core_below_threshold",
-        "consensus_retried",
-        "restart",
-    ):
-        assert reached[case] > 0, (case, dict(reached))
+    sweep_passes_and_reaches(
+        "consensus",
+        50,
+        (
+            "decided_fast_path",
+            "decided_in_fallback",
+            "equivocators_proven",
+            "core_below_threshold",
+            "consensus_retried",
+            "restart",
+        ),
+    )
 
 
 def test_a_consensus_run_replays_byte_identically() -> None:
-    scenario = load_scenario(SCENARIO)
-    for seed in (3, 8):
-        first, second = run_scenario(scenario, seed), run_scenario(scenario, seed)
-        assert first.trace_digest == second.trace_digest
-        assert first.schedule == second.schedule
+    replays_byte_identically("consensus", (3, 8))

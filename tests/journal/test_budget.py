@@ -102,7 +102,9 @@ def test_a_flow_spends_the_join_of_its_register_and_the_journal(
     charged: FlowCharge | None,
     limit: int | None,
 ) -> None:
-    entries = {} if journaled is None else {FlowKey(SOURCE, PEER): journaled}
+    entries: dict[FlowKey, tuple[int, ...]] = {}
+    if journaled is not None:
+        entries[FlowKey(SOURCE, PEER)] = journaled
     ledger = FlowLedger(entries, epoch)
     budget = ledger.budget(SOURCE, PEER, limit, charged)
     register = None if charged is None else (charged.epoch, charged.spent)

@@ -10,35 +10,24 @@ in `./dev long`.
 
 from __future__ import annotations
 
-from collections import Counter
-from pathlib import Path
-
-from aura_sim.runner import run_scenario
-from aura_sim.scenario import load_scenario
-from aura_sim.sweep import sweep
-
-SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "sessions.toml"
+from tests.sweeps import replays_byte_identically, sweep_passes_and_reaches
 
 
 def test_fifty_seeds_find_no_hung_session() -> None:
-    scenario = load_scenario(SCENARIO)
-    outcomes = sweep(scenario, range(50), jobs=2)
-    failed = [f"seed {o.seed} ({o.options}): {o.violations}" for o in outcomes if not o.passed]
-    assert not failed, failed
-    reached = Counter(name for o in outcomes for name in o.reached)
     # Timers fired and limits passed, and sessions still ended with an outcome.
-    for case in (
-        "client_timer_fired",
-        "coordinator_timer_fired",
-        "server_timedout",
-        "witness_timedout",
-        "client_completed",
-        "client_aborted",
-    ):
-        assert reached[case] > 0, (case, dict(reached))
+    sweep_passes_and_reaches(
+        "sessions",
+        50,
+        (
+            "client_timer_fired",
+            "coordinator_timer_fired",
+            "server_timedout",
+            "witness_timedout",
+            "client_completed",
+            "client_aborted",
+        ),
+    )
 
 
 def test_a_sessions_run_replays_byte_identically() -> None:
-    scenario = load_scenario(SCENARIO)
-    first, second = run_scenario(scenario, 4), run_scenario(scenario, 4)
-    assert first.trace_digest == second.trace_digest
+    replays_byte_identically("sessions", (4,))
