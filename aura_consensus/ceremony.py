@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from typing import get_args
 
 import attrs
 
@@ -59,6 +60,7 @@ __all__ = [
     "CeremonyAborted",
     "CeremonySuperseded",
     "CeremonyFact",
+    "CEREMONY_FACT_TYPES",
     "Preparing",
     "PendingEpoch",
     "Committing",
@@ -180,14 +182,8 @@ CeremonyFact = (
     | CeremonySuperseded
 )
 
-_FACT_TYPES = (
-    CeremonyStarted,
-    CeremonyPendingEpoch,
-    CeremonyResponse,
-    CeremonyCommitted,
-    CeremonyAborted,
-    CeremonySuperseded,
-)
+CEREMONY_FACT_TYPES: tuple[type[CeremonyFact], ...] = get_args(CeremonyFact)
+"""The six ceremony fact classes, in the order of `CeremonyFact`."""
 
 # --------------------------------------------------------------------------------- states
 
@@ -270,7 +266,7 @@ class CeremonyRegistry:
 
     def apply(self, fact: CeremonyFact) -> CeremonyRegistry:
         """The registry with one more fact (any order; duplicates change nothing)."""
-        if type(fact) not in _FACT_TYPES:
+        if type(fact) not in CEREMONY_FACT_TYPES:
             raise InvalidArgument(f"not a ceremony fact: {type(fact).__name__}")
         if fact in self.facts:
             return self
@@ -286,7 +282,7 @@ class CeremonyRegistry:
 
     @memoized_property
     def _by_kind(self) -> dict[type, list[CeremonyFact]]:
-        grouped: dict[type, list[CeremonyFact]] = {kind: [] for kind in _FACT_TYPES}
+        grouped: dict[type, list[CeremonyFact]] = {kind: [] for kind in CEREMONY_FACT_TYPES}
         for fact in sorted(self.facts, key=_fact_order):
             grouped[type(fact)].append(fact)
         return grouped

@@ -23,13 +23,9 @@ from typing import Any
 import attrs
 
 from aura_consensus.ceremony import (
-    CeremonyAborted,
+    CEREMONY_FACT_TYPES,
     CeremonyCommitted,
-    CeremonyPendingEpoch,
     CeremonyRegistry,
-    CeremonyResponse,
-    CeremonyStarted,
-    CeremonySuperseded,
 )
 from aura_consensus.commit import CommitFact
 from aura_core.crypto.ed25519 import VerifyingKey
@@ -161,14 +157,6 @@ def consensus_fact_types(trust: GroupKeyTrust) -> tuple[FactType[Any], ...]:
         if isinstance(payload, CeremonyCommitted):
             _check_commit(trust, state, fact, payload.commit)
 
-    ceremony_types = (
-        CeremonyStarted,
-        CeremonyPendingEpoch,
-        CeremonyResponse,
-        CeremonyCommitted,
-        CeremonyAborted,
-        CeremonySuperseded,
-    )
     return (
         FactType(
             payload_type=CommitFact,
@@ -183,6 +171,6 @@ def consensus_fact_types(trust: GroupKeyTrust) -> tuple[FactType[Any], ...]:
                 validate=validate_ceremony,
                 reducer=CEREMONY_REDUCER,
             )
-            for kind in ceremony_types
+            for kind in CEREMONY_FACT_TYPES
         ),
     )
