@@ -11,8 +11,12 @@
 - The ceremony facts (`ceremony.*`), reduced by `CEREMONY_REDUCER` into a `CeremonyRegistry`.
   A `CeremonyCommitted` fact's embedded commit is checked like a `CommitFact` payload.
 
-The outer fact attestation only says which device recorded the fact (any signed attestation is
-accepted); the agreement itself is the commit's threshold signature.
+Writers: a commit or ceremony fact is recorded by the journal's owner (a device of the
+authority, or a member of the context); the agreement itself is the commit's threshold
+signature. A `CeremonyResponse` is written only by the participant it names, which the journal
+can check in a context (the participant's member key); in an authority journal participants
+are devices whose network identities the tree does not record, so responses live in the
+context the ceremony runs in.
 """
 
 from __future__ import annotations
@@ -26,15 +30,24 @@ from aura_consensus.ceremony import (
     CEREMONY_FACT_TYPES,
     CeremonyCommitted,
     CeremonyRegistry,
+    CeremonyResponse,
 )
 from aura_consensus.commit import CommitFact
 from aura_core.crypto.ed25519 import VerifyingKey
 from aura_core.encoding import decode, encode, record
-from aura_core.errors import FactRejected, InvalidAttestation, InvalidCommitFact, MissingParent
+from aura_core.errors import (
+    FactRejected,
+    InvalidAttestation,
+    InvalidCommitFact,
+    MissingParent,
+    UnauthorizedWriter,
+)
 from aura_core.ids import ConsensusId
+from aura_journal.context import CONTEXT_MEMBERS
 from aura_journal.fact import Fact, NamespaceKind
-from aura_journal.registry import FactType, JournalState
+from aura_journal.registry import FactType, JournalState, Origin
 from aura_journal.tree import TREE_REDUCER
+from aura_journal.writers import NAMESPACE_OWNER
 
 __all__ = [
     "GroupKeyTrust",
@@ -43,6 +56,7 @@ __all__ = [
     "CommitView",
     "CommitReducer",
     "CeremonyReducer",
+    "Participant",
     "COMMIT_REDUCER",
     "CEREMONY_REDUCER",
     "consensus_fact_types",
@@ -142,6 +156,30 @@ COMMIT_REDUCER = CommitReducer()
 CEREMONY_REDUCER = CeremonyReducer()
 
 
+@attrs.frozen
+class Participant:
+    """A ceremony response is written by the participant it names: in a context journal, the
+    member whose key signed it must be that participant."""
+
+    summary = "the participant it names (its member key; context journals only)"
+
+    def check(self, state: JournalState, fact: Fact, payload: Any, origin: Origin) -> None:
+        response: CeremonyResponse = payload
+        if state.namespace.kind is not NamespaceKind.CONTEXT:
+            raise UnauthorizedWriter(
+                f"fact {fact.id}: ceremony responses are recorded in the ceremony's context, "
+                "where participants have keys"
+            )
+        member = CONTEXT_MEMBERS.writer(state, fact)
+        if member.authority != response.participant:
+            raise UnauthorizedWriter(
+                f"fact {fact.id}: {member.authority} answered for {response.participant}"
+            )
+
+
+_PARTICIPANT = Participant()
+
+
 def consensus_fact_types(trust: GroupKeyTrust) -> tuple[FactType[Any], ...]:
     """The fact types to register: commits and the six ceremony facts.
 
@@ -161,6 +199,7 @@ def consensus_fact_types(trust: GroupKeyTrust) -> tuple[FactType[Any], ...]:
         FactType(
             payload_type=CommitFact,
             namespace_kind=None,
+            writer=NAMESPACE_OWNER,
             validate=validate_commit,
             reducer=COMMIT_REDUCER,
         ),
@@ -168,6 +207,7 @@ def consensus_fact_types(trust: GroupKeyTrust) -> tuple[FactType[Any], ...]:
             FactType(
                 payload_type=kind,
                 namespace_kind=None,
+                writer=_PARTICIPANT if kind is CeremonyResponse else NAMESPACE_OWNER,
                 validate=validate_ceremony,
                 reducer=CEREMONY_REDUCER,
             )

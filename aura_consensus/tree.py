@@ -37,13 +37,22 @@ from aura_core.errors import (
 from aura_core.hashing import tagged_hash, u32
 from aura_core.ids import AuthorityId, DeviceId
 from aura_core.tree import LeafNode
-from aura_journal.fact import Fact, NamespaceKind
-from aura_journal.registry import FactRegistry, FactType, JournalState
+from aura_journal.fact import Ed25519Attestation, Fact, NamespaceKind
+from aura_journal.registry import FactRegistry, FactType, JournalState, Origin
 from aura_journal.standard import standard_registry
-from aura_journal.tree import TREE_REDUCER, TreeOp, TreeState, check_op, parent_state
+from aura_journal.tree import (
+    AUTHORITY_DEVICES,
+    TREE_REDUCER,
+    AddLeaf,
+    TreeOp,
+    TreeState,
+    check_op,
+    parent_state,
+)
 
 __all__ = [
     "TreeCommit",
+    "TreeAgreement",
     "TREE_COMMIT",
     "tree_prestate",
     "frost_identifier",
@@ -134,9 +143,36 @@ def _validate(state: JournalState, fact: Fact, payload: Any) -> None:
     check_op(fact, parent, op)
 
 
+@attrs.frozen
+class TreeAgreement:
+    """A tree change is written by the authority's group at the op's parent state: the
+    commit's threshold signature under that state's group key (checked by the validator).
+    The fact's own signature names the device that recorded it: a device of the authority, or
+    the device the change adds (so a new device can record its own enrollment)."""
+
+    summary = (
+        "the group key of the op's parent state (the commit); recorded by a device of the "
+        "authority or the one it adds"
+    )
+
+    def check(self, state: JournalState, fact: Fact, payload: Any, origin: Origin) -> None:
+        change: TreeCommit = payload
+        kind = change.tree_op.kind
+        attestation = fact.attestation
+        if (
+            isinstance(kind, AddLeaf)
+            and isinstance(attestation, Ed25519Attestation)
+            and attestation.signer.raw == kind.leaf.public_key
+            and state.view(TREE_REDUCER).genesis is not None
+        ):
+            return
+        AUTHORITY_DEVICES.check(state, fact, payload, origin)
+
+
 TREE_COMMIT: FactType[TreeCommit] = FactType(
     payload_type=TreeCommit,
     namespace_kind=NamespaceKind.AUTHORITY,
+    writer=TreeAgreement(),
     validate=_validate,
     reducer=TREE_REDUCER,
 )

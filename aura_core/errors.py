@@ -35,6 +35,9 @@ __all__ = [
     "MissingParent",
     "PolicyWidening",
     "SnapshotMismatch",
+    "UnauthorizedWriter",
+    "LocalOnlyFact",
+    "IdentityMismatch",
     "NamespaceMismatch",
     "BudgetExceeded",
     "LeakageExceeded",
@@ -254,6 +257,27 @@ class SnapshotMismatch(FactRejected):
     """A snapshot whose digest or states do not match the prefix it claims to supersede."""
 
     code = "snapshot_mismatch"
+
+
+class UnauthorizedWriter(InvalidAttestation):
+    """A correctly signed fact whose signer may not write facts of its type in that journal
+    (every fact type declares who may write it; well-formed is not enough)."""
+
+    code = "unauthorized_writer"
+
+
+class LocalOnlyFact(UnauthorizedWriter):
+    """A fact of a device's own accounting (local-only, unsigned) offered by a peer or signed:
+    such facts are only ever written by the device that holds the journal."""
+
+    code = "local_only_fact"
+
+
+class IdentityMismatch(FactRejected):
+    """A fact that creates something (an authority, a context) names an id that is not the one
+    derived from its own content."""
+
+    code = "identity_mismatch"
 
 
 class NamespaceMismatch(AuraError):

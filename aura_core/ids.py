@@ -1,8 +1,11 @@
 """Identifiers.
 
 Actor and scope ids (`AuthorityId`, `ContextId`, `DeviceId`, `SessionId`, `GuardianId`) are 16
-opaque bytes taken from 32 bytes of entropy that the caller draws from `RandomEffects`; nothing
-here generates randomness. Content ids (`FactId`, `ChannelId`, `ConsensusId`, ...) wrap a
+opaque bytes. An id that names something a fact creates is *self-certifying*: an authority's id
+is derived from its tree genesis and a context's from its context genesis (`derived`), so a rival
+genesis names a different thing instead of competing for the same name. Other ids are taken from
+32 bytes of entropy that the caller draws from `RandomEffects`; nothing here generates
+randomness. Content ids (`FactId`, `ChannelId`, `ConsensusId`, ...) wrap a
 `Hash32`. Every id has a text form that parses back exactly, and ids of different kinds never
 compare equal. A `ContextId` says nothing about who is in the context.
 """
@@ -71,6 +74,14 @@ class _EntropyId:
         return cls(entropy[:UUID_LEN])
 
     @classmethod
+    def derived(cls, digest: Hash32) -> Self:
+        """The id of something a fact creates: the first 16 bytes of a domain-tagged hash of
+        that fact's content (the caller computes the hash; see `TreeGenesis`, `ContextGenesis`)."""
+        if type(digest) is not Hash32:
+            raise InvalidArgument("a derived id comes from a Hash32")
+        return cls(digest.digest[:UUID_LEN])
+
+    @classmethod
     def parse(cls, text: str) -> Self:
         """Parse the text form `<prefix>-<32 hex>`; raises `InvalidIdentifier` for anything else."""
         return cls(_parse_hex(text, cls.PREFIX + "-", 2 * UUID_LEN, cls.__name__))
@@ -93,14 +104,17 @@ class _EntropyId:
 
 @attrs.frozen(order=True, repr=False, cache_hash=True)
 class AuthorityId(_EntropyId):
-    """An authority: an account or a shared group, one threshold key from outside."""
+    """An authority: an account or a shared group, one threshold key from outside. An authority
+    with a commitment tree has the id its genesis derives (`TreeGenesis.found`)."""
 
     PREFIX: ClassVar[str] = "authority"
 
 
 @attrs.frozen(order=True, repr=False, cache_hash=True)
 class ContextId(_EntropyId):
-    """A relational context shared by several authorities; encodes nobody's identity."""
+    """A relational context shared by several authorities; encodes nobody's identity. A context
+    with members has the id its genesis derives (`ContextGenesis.create`); a context id drawn
+    from entropy has no genesis, so its journal holds only local facts."""
 
     PREFIX: ClassVar[str] = "context"
 

@@ -88,6 +88,7 @@ def assemble_effects(
 ) -> Effects:
     """A bundle around the three handlers that differ between production and simulation
     (randomness, clock, storage); every other handler is bookkeeping built on those."""
+    trace = Tracer()
     return Effects(
         random=random,
         time=time,
@@ -95,9 +96,9 @@ def assemble_effects(
         order=OrderClock(random),
         storage=storage,
         crypto=CryptoHandler(random),
-        trace=Tracer(),
+        trace=trace,
         reactive=SignalHub(),
-        journal=JournalHandler(storage, registry or standard_registry()),
+        journal=JournalHandler(storage, registry or standard_registry(), trace),
         authorization=AuthorizationHandler(time, authority),
         flow=FlowPolicy(),
         leakage=LeakagePolicy(),

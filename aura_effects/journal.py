@@ -1,10 +1,12 @@
 """Journals persisted through a `StorageEffects`.
 
 Facts are stored under `journal/<namespace>/<fact id>`; a namespace's journal is loaded (and
-every fact re-validated) the first time it is used. Changes go through a transaction that holds
-the namespace's lock across stage → storage batch → commit, so a fact is in memory only after
-its write is durable, and concurrent writers cannot commit views validated against a stale
-state.
+every fact re-validated, writer rules included) the first time it is used. An entry that does
+not load — undecodable bytes, a key that is not its fact's id in its namespace, a fact that
+fails validation — is left out, traced (`journal.load.rejected`) and listed by `rejected()`;
+the rest of the journal loads. Changes go through a transaction that holds the namespace's lock
+across stage → storage batch → commit, so a fact is in memory only after its write is durable,
+and concurrent writers cannot commit views validated against a stale state.
 """
 
 from __future__ import annotations
@@ -12,16 +14,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import anyio
+import attrs
 
 from aura_core.buggify import buggify
-from aura_core.effects import Put, StorageEffects, StorageOp
-from aura_core.errors import EncodingError, FactRejected, StorageError
+from aura_core.effects import Put, StorageEffects, StorageOp, TraceEffects
+from aura_core.errors import AuraError, EncodingError, FactRejected, MissingParent, StorageError
 from aura_core.ids import FactId
 from aura_journal.fact import Fact, JournalNamespace
 from aura_journal.journal import Journal, StagedFacts
-from aura_journal.registry import FactRegistry
+from aura_journal.registry import FactRegistry, Origin
 
-__all__ = ["JournalHandler", "fact_key"]
+__all__ = ["JournalHandler", "LoadRejection", "fact_key"]
 
 
 _PREFIXES: dict[JournalNamespace, str] = {}
@@ -48,9 +51,13 @@ class _Transaction:
         return self._journal
 
     def stage(
-        self, facts: Sequence[Fact], *, payloads: Mapping[FactId, object] | None = None
+        self,
+        facts: Sequence[Fact],
+        *,
+        payloads: Mapping[FactId, object] | None = None,
+        origin: Origin = Origin.PEER,
     ) -> StagedFacts:
-        return self._journal.stage(facts, payloads=payloads)
+        return self._journal.stage(facts, payloads=payloads, origin=origin)
 
     def storage_ops(self, staged: StagedFacts) -> list[StorageOp]:
         namespace = self._journal.namespace
@@ -89,14 +96,26 @@ class _Locked:
         self._lock.release()
 
 
+@attrs.frozen
+class LoadRejection:
+    """A stored entry that was not loaded, and why (the entry stays in storage untouched)."""
+
+    key: str
+    error: AuraError
+
+
 class JournalHandler:
     """`JournalEffects` for one device."""
 
-    def __init__(self, storage: StorageEffects, registry: FactRegistry) -> None:
+    def __init__(
+        self, storage: StorageEffects, registry: FactRegistry, trace: TraceEffects | None = None
+    ) -> None:
         self._storage = storage
         self._registry = registry
+        self._trace = trace
         self._journals: dict[JournalNamespace, Journal] = {}
         self._locks: dict[JournalNamespace, anyio.Lock] = {}
+        self._rejected: dict[JournalNamespace, tuple[LoadRejection, ...]] = {}
 
     @property
     def registry(self) -> FactRegistry:
@@ -108,25 +127,54 @@ class JournalHandler:
             lock = self._locks[namespace] = anyio.Lock()
         return lock
 
-    async def _load(self, namespace: JournalNamespace) -> Journal:
-        try:
-            return await self._load_checked(namespace)
-        except (EncodingError, FactRejected) as exc:
-            raise StorageError(f"stored journal {namespace} is corrupt: {exc.message}") from None
+    def rejected(self, namespace: JournalNamespace) -> tuple[LoadRejection, ...]:
+        """The stored entries of `namespace` that did not load (empty before it is loaded)."""
+        return self._rejected.get(namespace, ())
 
-    async def _load_checked(self, namespace: JournalNamespace) -> Journal:
+    async def _load(self, namespace: JournalNamespace) -> Journal:
         journal = self._journals.get(namespace)
-        if journal is None:
-            journal = Journal(namespace, self._registry)
-            facts = []
-            for key in await self._storage.list_keys(_prefix(namespace)):
-                data = await self._storage.get(key)
-                if data is None:
-                    raise StorageError(f"fact {key} vanished while loading")
-                facts.append(Fact.from_bytes(data))
-            journal.insert_batch(facts)
-            self._journals[namespace] = journal
+        if journal is not None:
+            return journal
+        journal = Journal(namespace, self._registry)
+        prefix = _prefix(namespace)
+        rejected: list[LoadRejection] = []
+        facts: dict[str, Fact] = {}
+        for key in await self._storage.list_keys(prefix):
+            data = await self._storage.get(key)
+            if data is None:
+                raise StorageError(f"fact {key} vanished while loading")
+            try:
+                fact = Fact.from_bytes(data)
+            except EncodingError as exc:
+                rejected.append(LoadRejection(key, exc))
+                continue
+            if fact.namespace != namespace or fact_key(namespace, fact) != key:
+                rejected.append(
+                    LoadRejection(
+                        key, StorageError(f"{key} holds fact {fact.id} of {fact.namespace}")
+                    )
+                )
+                continue
+            facts[key] = fact
+        try:  # the common case: everything loads in one validated batch
+            journal.insert_batch(facts.values(), origin=Origin.LOCAL)
+        except FactRejected:
+            rejected += _load_one_by_one(journal, facts)
+        for rejection in rejected:
+            self._report(namespace, rejection)
+        self._rejected[namespace] = tuple(rejected)
+        self._journals[namespace] = journal
         return journal
+
+    def _report(self, namespace: JournalNamespace, rejection: LoadRejection) -> None:
+        if self._trace is not None:
+            self._trace.event(
+                "journal.load.rejected",
+                namespace=str(namespace),
+                key=rejection.key,
+                error=rejection.error.code,
+                detail=rejection.error.message,
+            )
 
     async def journal(self, namespace: JournalNamespace) -> Journal:
         async with self._lock(namespace):
@@ -135,9 +183,11 @@ class JournalHandler:
     def transaction(self, namespace: JournalNamespace) -> _Locked:
         return _Locked(self, namespace)
 
-    async def merge(self, namespace: JournalNamespace, facts: Sequence[Fact]) -> int:
+    async def merge(
+        self, namespace: JournalNamespace, facts: Sequence[Fact], *, origin: Origin = Origin.PEER
+    ) -> int:
         async with self.transaction(namespace) as tx:
-            staged = tx.stage(facts)
+            staged = tx.stage(facts, origin=origin)
             if not staged.facts:
                 return 0
             staged.require_valid()  # never persist a fact whose signature failed
@@ -146,3 +196,27 @@ class JournalHandler:
             await self._storage.batch(tx.storage_ops(staged))
             tx.commit(staged)
             return len(staged.facts)
+
+
+def _load_one_by_one(journal: Journal, facts: Mapping[str, Fact]) -> list[LoadRejection]:
+    """Insert stored facts one at a time, parents first, leaving out (and returning) those that
+    are rejected or whose parents never arrive."""
+    pending = dict(sorted(facts.items()))
+    waiting: dict[str, MissingParent] = {}
+    rejected: list[LoadRejection] = []
+    progress = True
+    while pending and progress:
+        progress = False
+        waiting = {}
+        for key, fact in list(pending.items()):
+            try:
+                journal.insert(fact, origin=Origin.LOCAL)
+            except MissingParent as exc:
+                waiting[key] = exc
+                continue
+            except FactRejected as exc:
+                rejected.append(LoadRejection(key, exc))
+            del pending[key]
+            progress = True
+    rejected += [LoadRejection(key, waiting[key]) for key in sorted(pending)]
+    return rejected

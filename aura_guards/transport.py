@@ -55,6 +55,7 @@ from aura_journal.fact import Fact, FactBody, JournalNamespace, Unattested
 from aura_journal.journal import Journal
 from aura_journal.leakage import LEAKAGE_REDUCER, LeakageRecorded
 from aura_journal.receipt import Receipt, ReceiptHead, message_digest, sign_receipt
+from aura_journal.registry import Origin
 
 __all__ = ["CHARGE_KEY_PREFIX", "GuardedMessage", "ReceivedMessage", "GuardedTransport"]
 
@@ -164,7 +165,9 @@ class GuardedTransport:
                 Put(_head_key(context, charge.epoch), encode(head)),
             ]
             if facts:
-                staged = tx.stage([f for f, _ in facts], payloads={f.id: p for f, p in facts})
+                staged = tx.stage(
+                    [f for f, _ in facts], payloads={f.id: p for f, p in facts}, origin=Origin.LOCAL
+                )
                 staged.require_valid()
                 await self._fx.storage.batch([*ops, *tx.storage_ops(staged)])
                 tx.commit(staged)

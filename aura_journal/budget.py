@@ -10,6 +10,11 @@ was spent and within an epoch spending only grows. Only spending is recorded, ne
 one `FlowCharge` register per flow, rewritten by each charged send; `FlowSpent` facts carry
 spending through the journal. A flow's spending is the join of both. A charge succeeds iff
 spent + cost ≤ limit, and a failed charge changes nothing.
+
+Who writes: a `FlowSpent` fact only by the flow's source (a context member signing with its
+key), naming the latest receipt of its chain to that peer, so nobody can exhaust someone
+else's budget; a `ContextEpoch` fact only with the approvals of the context's epoch threshold of
+members, one epoch at a time, so nobody can move a context to an epoch it can never leave.
 """
 
 from __future__ import annotations
@@ -18,12 +23,22 @@ from typing import Any
 
 import attrs
 
+from aura_core.crypto.ed25519 import SIGNATURE_LEN, SigningKey
 from aura_core.encoding import decode, encode, record
-from aura_core.errors import BudgetExceeded, InvalidArgument
-from aura_core.hashing import Hash32
-from aura_core.ids import AuthorityId
+from aura_core.errors import (
+    BudgetExceeded,
+    FactRejected,
+    InvalidArgument,
+    InvalidSignature,
+    MalformedKey,
+    MissingParent,
+    UnauthorizedWriter,
+)
+from aura_core.hashing import Hash32, tagged_hash, u64
+from aura_core.ids import AuthorityId, ContextId
+from aura_journal.context import CONTEXT_MEMBERS, context_view
 from aura_journal.fact import Fact, NamespaceKind
-from aura_journal.registry import FactType
+from aura_journal.registry import FactType, JournalState, Origin
 
 __all__ = [
     "U64",
@@ -31,7 +46,11 @@ __all__ = [
     "FlowKey",
     "FlowSpent",
     "FlowCharge",
+    "EpochApproval",
     "ContextEpoch",
+    "MAX_FLOW_COST",
+    "epoch_message",
+    "approve_epoch",
     "FlowLedger",
     "FlowLedgerReducer",
     "FLOW_REDUCER",
@@ -40,6 +59,9 @@ __all__ = [
 ]
 
 U64 = 2**64
+MAX_FLOW_COST = 2**32 - 1
+"""The largest cost one send may be charged (a guard annotation's `flow_cost` is a u32)."""
+_EPOCH_TAG = "AURA_CONTEXT_EPOCH_V1"
 
 
 def _u64(_: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -76,7 +98,7 @@ class FlowBudget:
 
     def charge(self, cost: int) -> FlowBudget:
         """The budget after spending `cost`; raises `BudgetExceeded` (changing nothing) if over."""
-        if type(cost) is not int or not 0 <= cost < 2**32:
+        if type(cost) is not int or not 0 <= cost <= MAX_FLOW_COST:
             raise InvalidArgument("a flow cost is an unsigned 32-bit integer")
         if not self.can_charge(cost):
             raise BudgetExceeded(f"charge of {cost} exceeds headroom {self.headroom}")
@@ -98,15 +120,28 @@ class FlowKey:
     peer: AuthorityId
 
 
-@record("flow.spent")
+@record("flow.spent", version=2)
 @attrs.frozen
 class FlowSpent:
-    """`source` has spent `spent` in total sending to `peer` in this context at `epoch`."""
+    """`source` has spent `spent` in total sending to `peer` in this context at `epoch`, up to
+    the receipt numbered `nonce` in its chain to `peer` (whose digest is `receipt`).
+
+    Written only by `source`; each send costs at most `MAX_FLOW_COST`, so `spent` can be no
+    more than `nonce` sends' worth.
+    """
 
     source: AuthorityId
     peer: AuthorityId
     epoch: int = attrs.field(validator=_u64)
     spent: int = attrs.field(validator=_u64)
+    nonce: int = attrs.field(validator=_u64)
+    receipt: Hash32
+
+    def __attrs_post_init__(self) -> None:
+        if self.nonce < 1 or self.spent > self.nonce * MAX_FLOW_COST:
+            raise InvalidArgument(
+                f"{self.spent} spent is more than {self.nonce} receipted sends can cost"
+            )
 
 
 @record("flow.charge")
@@ -127,12 +162,48 @@ class FlowCharge:
     receipt: Hash32
 
 
-@record("flow.context_epoch")
+def epoch_message(context: ContextId, epoch: int) -> bytes:
+    """What a member signs to approve moving `context` to `epoch`."""
+    return tagged_hash(_EPOCH_TAG, context.raw, u64(epoch)).digest
+
+
+def _signature(_: object, __: object, value: bytes) -> None:
+    if type(value) is not bytes or len(value) != SIGNATURE_LEN:
+        raise InvalidArgument(f"an approval signature is {SIGNATURE_LEN} bytes")
+
+
+@record("flow.epoch_approval")
+@attrs.frozen(order=True)
+class EpochApproval:
+    """A member's signature (with its context key) over `epoch_message(context, epoch)`."""
+
+    authority: AuthorityId
+    signature: bytes = attrs.field(validator=_signature)
+
+
+def approve_epoch(
+    context: ContextId, epoch: int, authority: AuthorityId, key: SigningKey
+) -> EpochApproval:
+    """`authority`'s approval of `context`'s move to `epoch`, signed with its context key."""
+    return EpochApproval(authority, key.sign(epoch_message(context, epoch)))
+
+
+def _approvals(_: object, __: object, value: tuple[EpochApproval, ...]) -> None:
+    if type(value) is not tuple or not all(type(a) is EpochApproval for a in value):
+        raise InvalidArgument("approvals are a tuple of EpochApproval")
+    authorities = [a.authority for a in value]
+    if not value or authorities != sorted(set(authorities)):
+        raise InvalidArgument("approvals are non-empty, sorted by authority, one each")
+
+
+@record("flow.context_epoch", version=2)
 @attrs.frozen
 class ContextEpoch:
-    """The context's epoch is at least `epoch`; moving to a higher one resets every budget."""
+    """The context moves to `epoch` (the one after its current epoch), approved by at least
+    the context's epoch threshold of members; moving resets every budget."""
 
     epoch: int = attrs.field(validator=_u64)
+    approvals: tuple[EpochApproval, ...] = attrs.field(validator=_approvals)
 
 
 @record("flow.ledger")
@@ -193,9 +264,82 @@ class FlowLedgerReducer:
 
 
 FLOW_REDUCER = FlowLedgerReducer()
+
+
+@attrs.frozen
+class FlowSource:
+    """A flow's spending is written only by its source, a member signing with its key."""
+
+    summary = "the flow's source (a context member; names its latest receipt)"
+
+    def check(self, state: JournalState, fact: Fact, payload: Any, origin: Origin) -> None:
+        member = CONTEXT_MEMBERS.writer(state, fact)
+        flow: FlowSpent = payload
+        if member.authority != flow.source:
+            raise UnauthorizedWriter(
+                f"fact {fact.id}: only {flow.source} writes its own spending, not "
+                f"{member.authority}"
+            )
+
+
+def _validate_spent(state: JournalState, fact: Fact, flow: FlowSpent) -> None:
+    if flow.epoch > state.view(FLOW_REDUCER).epoch:
+        raise MissingParent(f"fact {fact.id}: spending at a future epoch {flow.epoch}")
+
+
+@attrs.frozen
+class EpochAgreement:
+    """A context epoch moves only with its members' approvals (the context's own rule)."""
+
+    summary = "a member, with the approvals of the context's epoch threshold of members"
+
+    def check(self, state: JournalState, fact: Fact, payload: Any, origin: Origin) -> None:
+        CONTEXT_MEMBERS.writer(state, fact)
+        genesis = context_view(state)
+        change: ContextEpoch = payload
+        message = epoch_message(genesis.context, change.epoch)
+        approving = 0
+        for approval in change.approvals:
+            member = genesis.member(approval.authority)
+            if member is None:
+                raise UnauthorizedWriter(
+                    f"fact {fact.id}: {approval.authority} is not a member of {genesis.context}"
+                )
+            try:
+                member.key.verify(message, approval.signature)
+            except (InvalidSignature, MalformedKey):
+                raise UnauthorizedWriter(
+                    f"fact {fact.id}: the approval of {approval.authority} does not verify"
+                ) from None
+            approving += 1
+        if approving < genesis.epoch_threshold:
+            raise UnauthorizedWriter(
+                f"fact {fact.id}: {approving} approvals, the context needs "
+                f"{genesis.epoch_threshold}"
+            )
+
+
+def _validate_epoch(state: JournalState, fact: Fact, change: ContextEpoch) -> None:
+    current = state.view(FLOW_REDUCER).epoch
+    if change.epoch == 0:
+        raise FactRejected(f"fact {fact.id}: a context starts at epoch 0; it only moves up")
+    if change.epoch > current + 1:
+        raise MissingParent(
+            f"fact {fact.id}: epoch {change.epoch} before epoch {change.epoch - 1} is known"
+        )
+
+
 FLOW_SPENT: FactType[FlowSpent] = FactType(
-    payload_type=FlowSpent, namespace_kind=NamespaceKind.CONTEXT, reducer=FLOW_REDUCER
+    payload_type=FlowSpent,
+    namespace_kind=NamespaceKind.CONTEXT,
+    writer=FlowSource(),
+    validate=_validate_spent,
+    reducer=FLOW_REDUCER,
 )
 CONTEXT_EPOCH: FactType[ContextEpoch] = FactType(
-    payload_type=ContextEpoch, namespace_kind=NamespaceKind.CONTEXT, reducer=FLOW_REDUCER
+    payload_type=ContextEpoch,
+    namespace_kind=NamespaceKind.CONTEXT,
+    writer=EpochAgreement(),
+    validate=_validate_epoch,
+    reducer=FLOW_REDUCER,
 )

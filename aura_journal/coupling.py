@@ -14,8 +14,8 @@ from aura_core.encoding import record
 from aura_core.errors import FactRejected, InvalidArgument
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId
-from aura_journal.fact import Fact, NamespaceKind, Unattested
-from aura_journal.registry import FactType, JournalState
+from aura_journal.fact import Fact, NamespaceKind
+from aura_journal.registry import LOCAL_DEVICE, FactType, JournalState
 
 __all__ = ["CoupledSend", "COUPLED_SEND"]
 
@@ -50,6 +50,6 @@ def _validate(state: JournalState, fact: Fact, coupled: CoupledSend) -> None:
 COUPLED_SEND: FactType[CoupledSend] = FactType(
     payload_type=CoupledSend,
     namespace_kind=NamespaceKind.CONTEXT,
-    attestations=frozenset({Unattested}),
+    writer=LOCAL_DEVICE,
     validate=_validate,
 )

@@ -19,6 +19,7 @@ from aura_journal.capability import CapabilityFrontier, Scope
 from aura_journal.fact import Fact, JournalNamespace
 from aura_journal.journal import Journal, StagedFacts
 from aura_journal.leakage import LeakageLimits
+from aura_journal.registry import Origin
 
 __all__ = [
     "JournalTransaction",
@@ -43,9 +44,14 @@ class JournalTransaction(Protocol):
     def journal(self) -> Journal: ...
 
     def stage(
-        self, facts: Sequence[Fact], *, payloads: Mapping[FactId, object] | None = None
+        self,
+        facts: Sequence[Fact],
+        *,
+        payloads: Mapping[FactId, object] | None = None,
+        origin: Origin = Origin.PEER,
     ) -> StagedFacts:
-        """Validate; `payloads` are decoded payloads of facts the caller just built itself."""
+        """Validate; `payloads` are decoded payloads of facts the caller just built itself,
+        `origin` is `Origin.LOCAL` for facts this device writes (local-only ones need it)."""
         ...
 
     def storage_ops(self, staged: StagedFacts) -> list[StorageOp]: ...
@@ -60,8 +66,11 @@ class JournalEffects(Protocol):
         """The namespace's journal (read it; change it only through `merge` or a transaction)."""
         ...
 
-    async def merge(self, namespace: JournalNamespace, facts: Sequence[Fact]) -> int:
-        """Validate, persist and add facts, all or none; returns how many were new."""
+    async def merge(
+        self, namespace: JournalNamespace, facts: Sequence[Fact], *, origin: Origin = Origin.PEER
+    ) -> int:
+        """Validate, persist and add facts, all or none; returns how many were new. Facts are
+        taken to come from a peer unless `origin` says this device wrote them."""
         ...
 
     def transaction(

@@ -1,11 +1,13 @@
 """A journal: one namespace's grow-only set of validated facts, with cached views.
 
 `insert` and `insert_batch` validate before they change anything and are all-or-nothing: a
-rejected fact raises a `FactRejected` subclass and leaves the journal exactly as it was. `join`
-is set union (commutative, associative, idempotent, with the empty journal as identity) and is an
-error across namespaces. Views are computed by the registry's reducers: lazily in full (sorted
-iteration), then kept up to date incrementally as facts arrive; both give the same result
-because reducers are order-independent.
+rejected fact raises a `FactRejected` subclass and leaves the journal exactly as it was.
+Validation includes the fact type's writer rule (who may write it), which depends on where the
+facts come from (`Origin`): a device's own local-only facts are accepted only from itself.
+`join` is set union (commutative, associative, idempotent, with the empty journal as identity)
+and is an error across namespaces. Views are computed by the registry's reducers: lazily in full
+(sorted iteration), then kept up to date incrementally as facts arrive; both give the same
+result because reducers are order-independent.
 
 Snapshots (see `aura_journal.snapshot`) let a journal `prune` the facts they cover without
 changing any view.
@@ -24,6 +26,7 @@ from aura_core.errors import (
     FactRejected,
     InvalidArgument,
     InvalidAttestation,
+    LocalOnlyFact,
     MissingParent,
     NamespaceMismatch,
     PayloadTooLarge,
@@ -41,8 +44,9 @@ from aura_journal.fact import (
     Unattested,
     signing_message,
 )
-from aura_journal.registry import FactRegistry, FactType, Reducer
+from aura_journal.registry import FactRegistry, FactType, Origin, Reducer
 from aura_journal.snapshot import Snapshot, covered_digest
+from aura_journal.writers import SNAPSHOT_WRITER
 
 __all__ = ["Journal", "StagedFacts", "SNAPSHOT_TYPE"]
 
@@ -146,23 +150,28 @@ class Journal:
 
     # ---------------------------------------------------------------- writing
 
-    def insert(self, fact: Fact) -> bool:
+    def insert(self, fact: Fact, *, origin: Origin = Origin.PEER) -> bool:
         """Validate and add one fact. Returns False if it was already present.
 
         Raises a `FactRejected` subclass (and changes nothing) if the fact is invalid here.
         """
-        return self.insert_batch([fact]) == 1
+        return self.insert_batch([fact], origin=origin) == 1
 
-    def insert_batch(self, facts: Iterable[Fact]) -> int:
+    def insert_batch(self, facts: Iterable[Fact], *, origin: Origin = Origin.PEER) -> int:
         """Validate and add facts, all or none; returns how many were new.
 
         Facts may come in any order: one that needs a parent later in the batch is retried
-        after it. Any rejection raises and leaves the journal unchanged.
+        after it. Any rejection raises and leaves the journal unchanged. `origin` says where
+        they come from (a peer unless said otherwise: the strict default).
         """
-        return self.stage(facts).commit()
+        return self.stage(facts, origin=origin).commit()
 
     def stage(
-        self, facts: Iterable[Fact], *, payloads: Mapping[FactId, Any] | None = None
+        self,
+        facts: Iterable[Fact],
+        *,
+        payloads: Mapping[FactId, Any] | None = None,
+        origin: Origin = Origin.PEER,
     ) -> StagedFacts:
         """Validate facts against the journal without changing it.
 
@@ -173,9 +182,12 @@ class Journal:
 
         `payloads` (fact id → decoded payload) is for facts the caller has just built itself:
         their payloads are taken as given instead of decoded again. Never pass payloads of
-        facts that came from elsewhere.
+        facts that came from elsewhere. `origin` decides whether local-only facts are accepted:
+        only `Origin.LOCAL` (this device, or its own storage) may offer them.
         """
-        staged = _Staged(self, payloads or {})
+        if type(origin) is not Origin:
+            raise InvalidArgument("origin is an Origin")
+        staged = _Staged(self, payloads or {}, origin)
         pending = [f for f in facts if staged.note_incoming(f)]
         signatures = _SignatureChecks(pending)  # native threads verify while Python validates
         while pending:
@@ -193,7 +205,9 @@ class Journal:
             pending = deferred
         return StagedFacts(staged, signatures)
 
-    def ingest(self, encoded: Iterable[bytes], *, batch: int = 500) -> int:
+    def ingest(
+        self, encoded: Iterable[bytes], *, batch: int = 500, origin: Origin = Origin.PEER
+    ) -> int:
         """Decode, validate and add facts received as bytes; returns how many were new.
 
         Each batch of `batch` facts is all-or-nothing, and batches commit in order: if one is
@@ -208,7 +222,7 @@ class Journal:
             facts = [Fact.from_bytes(data) for data in chunk]
             if pending is not None:
                 total += pending.commit()
-            pending = self.stage(facts)
+            pending = self.stage(facts, origin=origin)
         if pending is not None:
             total += pending.commit()
         return total
@@ -246,19 +260,39 @@ class Journal:
     def join(self, other: Journal) -> Journal:
         """A new journal holding the union of both fact sets.
 
-        Raises `NamespaceMismatch` across namespaces, and `SnapshotMismatch` if a pruned fact
-        would not be covered by the result's latest snapshot (its contribution would be lost).
+        Every fact of either journal passed validation there, writer rule included, and every
+        rule is monotone (what it accepts stays acceptable as a journal grows), so the union
+        needs no re-validation except for what only its own device may hold: local-only facts
+        (and unsigned snapshots) that only one side has are that side's device's own, and
+        joining them in is refused with `LocalOnlyFact`. Raises `NamespaceMismatch` across
+        namespaces, and `SnapshotMismatch` if a pruned fact would not be covered by the
+        result's latest snapshot (its contribution would be lost).
         """
         if not isinstance(other, Journal) or other._namespace != self._namespace:
             raise NamespaceMismatch("only journals of the same namespace can be joined")
         if other._registry is not self._registry:
             raise InvalidArgument("joined journals must share one fact registry")
+        self._refuse_foreign_local(other)
+        other._refuse_foreign_local(self)
         big, small = (self, other) if len(self._facts) >= len(other._facts) else (other, self)
         result = big.copy()
         result._absorb(small)
         return result
 
     # ---------------------------------------------------------------- internals
+
+    def _refuse_foreign_local(self, other: Journal) -> None:
+        """`LocalOnlyFact` if `other` holds a device-local fact this journal does not."""
+        local = {t.type_id for t in self._registry.types() if t.local_only}
+        local.add(SNAPSHOT_TYPE[0])
+        for type_id in sorted(local & other._by_type.keys()):
+            for fid in sorted(other._by_type[type_id]):
+                if fid in self._facts or fid in self._pruned:
+                    continue
+                if type(other._facts[fid].attestation) is Unattested:
+                    raise LocalOnlyFact(
+                        f"fact {fid}: {type_id} is local to the device whose journal holds it"
+                    )
 
     def _retire(self, fact_id: FactId) -> None:
         fact = self._facts.pop(fact_id)
@@ -399,9 +433,10 @@ class StagedFacts:
 class _Staged:
     """The journal plus a batch being validated; commits all of it or is thrown away."""
 
-    def __init__(self, journal: Journal, trusted: Mapping[FactId, Any]) -> None:
+    def __init__(self, journal: Journal, trusted: Mapping[FactId, Any], origin: Origin) -> None:
         self.journal = journal
         self.trusted = trusted
+        self.origin = origin
         self.added: dict[FactId, Fact] = {}
         self.payloads: dict[FactId, Any] = {}
         self.views: dict[str, Any] = {}
@@ -453,7 +488,7 @@ class _Staged:
         payload = self.trusted.get(fact.id)
         if payload is None or type(payload) is not fact_type.payload_type:
             payload = _decode_payload(fact, fact_type.payload_type)
-        _check_attestation_kind(fact, fact_type.attestations)
+        fact_type.writer.check(self, fact, payload, self.origin)
         fact_type.validate(self, fact, payload)
         reducer = fact_type.reducer
         if reducer is not None and (
@@ -465,13 +500,16 @@ class _Staged:
 
     def _add_snapshot(self, fact: Fact) -> None:
         snapshot = _decode_payload(fact, Snapshot)
-        _check_attestation_kind(fact, _ANY_ATTESTATION)
+        SNAPSHOT_WRITER.check(self, fact, snapshot, self.origin)
         journal = self.journal
-        previous = journal.snapshot
-        if previous is not None and (
-            snapshot.sequence <= previous.sequence or snapshot.cutoff.token < previous.cutoff.token
-        ):
-            raise SnapshotMismatch("a snapshot must be newer than the last one")
+        previous = self.payloads[self.snapshot] if self.snapshot in self.added else journal.snapshot
+        expected = 1 if previous is None else previous.sequence + 1
+        if snapshot.sequence != expected:
+            raise SnapshotMismatch(
+                f"snapshot {fact.id}: sequence {snapshot.sequence}, the next one is {expected}"
+            )
+        if previous is not None and snapshot.cutoff.token < previous.cutoff.token:
+            raise SnapshotMismatch("a snapshot's cutoff cannot move back")
         facts = {**journal._facts, **self.added}
         payloads = {**journal._payloads, **self.payloads}
         covered, states = journal._snapshot_contents(snapshot.cutoff, facts, payloads)
@@ -512,19 +550,6 @@ def _decode_payload(fact: Fact, payload_type: type[V]) -> V:
         raise FactRejected(
             f"fact {fact.id}: payload is not a valid {payload_type.__name__}: {exc}"
         ) from None
-
-
-_ANY_ATTESTATION: frozenset[type[Any]] = frozenset(
-    {Unattested, Ed25519Attestation, ThresholdAttestation}
-)
-
-
-def _check_attestation_kind(fact: Fact, allowed: frozenset[type[Any]]) -> None:
-    if type(fact.attestation) not in allowed:
-        raise InvalidAttestation(
-            f"fact {fact.id}: {type(fact.attestation).__name__} is not accepted for "
-            f"{fact.body.type_id}"
-        )
 
 
 class _SignatureChecks:

@@ -17,14 +17,8 @@ import attrs
 
 from aura_core.encoding import decode, encode, record
 from aura_core.errors import InvalidArgument, LeakageExceeded
-from aura_journal.fact import (
-    Ed25519Attestation,
-    Fact,
-    NamespaceKind,
-    ThresholdAttestation,
-    Unattested,
-)
-from aura_journal.registry import FactType
+from aura_journal.fact import Fact, NamespaceKind
+from aura_journal.registry import LOCAL_DEVICE, FactType
 
 __all__ = [
     "DAY_MS",
@@ -146,17 +140,16 @@ class LeakageReducer:
 
 
 LEAKAGE_REDUCER = LeakageReducer()
-# Leakage facts are this device's own accounting: local-only, signed or not.
-_LOCAL_OR_SIGNED = frozenset({Unattested, Ed25519Attestation, ThresholdAttestation})
+# Leakage facts are this device's own accounting: local-only, never accepted from a peer.
 LEAKAGE_RECORDED: FactType[LeakageRecorded] = FactType(
     payload_type=LeakageRecorded,
     namespace_kind=NamespaceKind.CONTEXT,
-    attestations=_LOCAL_OR_SIGNED,
+    writer=LOCAL_DEVICE,
     reducer=LEAKAGE_REDUCER,
 )
 LEAKAGE_RESET: FactType[LeakageReset] = FactType(
     payload_type=LeakageReset,
     namespace_kind=NamespaceKind.CONTEXT,
-    attestations=_LOCAL_OR_SIGNED,
+    writer=LOCAL_DEVICE,
     reducer=LEAKAGE_REDUCER,
 )

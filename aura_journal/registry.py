@@ -1,32 +1,37 @@
 """The registry of fact types and the reducers that turn facts into views.
 
-Every fact type declares its type id, schema version, payload record, which attestations it
-accepts, which namespace kind it lives in, a validator and (optionally) a reducer. A journal
-accepts only registered types. Reducers are pure and commutative: applying the same facts in any
-order, in one batch or many, yields the same view, so incremental and full reduction agree and
-replicas converge whatever order facts arrive in.
+Every fact type declares its type id, schema version, payload record, which namespace kind it
+lives in, who may write it (a `WriterRule`), a validator and (optionally) a reducer. A journal
+accepts only registered types, and a fact only from a writer its type allows: well-formed and
+signed is not enough, the question is always *who* signed. Reducers are pure and commutative:
+applying the same facts in any order, in one batch or many, yields the same view, so incremental
+and full reduction agree and replicas converge whatever order facts arrive in.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
 from aura_core.encoding import record_tag
-from aura_core.errors import UnknownFactType
+from aura_core.errors import InvalidArgument, LocalOnlyFact, UnknownFactType
 from aura_core.ids import FactId
-from aura_journal.fact import (
-    Ed25519Attestation,
-    Fact,
-    JournalNamespace,
-    NamespaceKind,
-    ThresholdAttestation,
-    Unattested,
-)
+from aura_journal.fact import Fact, JournalNamespace, NamespaceKind, Unattested
 
-__all__ = ["Reducer", "JournalState", "Validator", "FactType", "FactRegistry", "SIGNED"]
+__all__ = [
+    "Reducer",
+    "JournalState",
+    "Validator",
+    "Origin",
+    "WriterRule",
+    "LocalDevice",
+    "LOCAL_DEVICE",
+    "FactType",
+    "FactRegistry",
+]
 
 V = TypeVar("V")
 P = TypeVar("P")
@@ -67,11 +72,62 @@ class JournalState(Protocol):
 Validator = Callable[[JournalState, Fact, Any], None]
 """Raises a `FactRejected` subclass if the fact may not join the journal in this state."""
 
-SIGNED: frozenset[type[Any]] = frozenset({Ed25519Attestation, ThresholdAttestation})
+
+class Origin(enum.Enum):
+    """Where facts offered to a journal come from: the writer rules of local-only facts depend
+    on it (a device's own accounting is never accepted from anyone else)."""
+
+    LOCAL = "local"
+    """Written by this device, or loaded back from its own storage."""
+    PEER = "peer"
+    """Received from another device (sync, a protocol, a joined journal)."""
+
+
+class WriterRule(Protocol):
+    """Who may write facts of one type.
+
+    `check` runs before the type's validator, against the journal as it is just before the
+    fact, and raises `UnauthorizedWriter` (or `LocalOnlyFact`) if the fact's attestation is not
+    by an allowed writer, or `MissingParent` while the journal cannot yet tell (no genesis).
+    The signature itself is verified separately; a rule decides only whose it may be. Rules
+    must be monotone: a fact a rule accepts stays acceptable as the journal grows, so replicas
+    that hold the same facts accept the same facts, whatever order they arrived in.
+    """
+
+    @property
+    def summary(self) -> str:
+        """Who may write, in a few words (the docs' table of fact types is built from these)."""
+        ...
+
+    def check(self, state: JournalState, fact: Fact, payload: Any, origin: Origin) -> None: ...
+
+
+@attrs.frozen
+class LocalDevice:
+    """This device's own accounting: unsigned, and accepted only from this device (never from
+    a peer, so nobody else can charge, couple or leak in its name)."""
+
+    summary = "this device only (unsigned; never accepted from a peer)"
+
+    def check(self, state: JournalState, fact: Fact, payload: Any, origin: Origin) -> None:
+        if type(fact.attestation) is not Unattested:
+            raise LocalOnlyFact(f"fact {fact.id}: {fact.body.type_id} facts are never signed")
+        if origin is not Origin.LOCAL:
+            raise LocalOnlyFact(f"fact {fact.id}: {fact.body.type_id} is local to its device")
+
+
+LOCAL_DEVICE = LocalDevice()
 
 
 def _accept(_: JournalState, __: Fact, ___: Any) -> None:
     return None
+
+
+def _writer_rule(_: object, __: object, value: Any) -> None:
+    if not callable(getattr(value, "check", None)) or not isinstance(
+        getattr(value, "summary", None), str
+    ):
+        raise InvalidArgument("every fact type declares a writer rule (a WriterRule)")
 
 
 @attrs.frozen
@@ -81,8 +137,8 @@ class FactType(Generic[P]):
     payload_type: type[P]
     namespace_kind: NamespaceKind | None
     """Which kind of journal holds these facts; None for both."""
-    attestations: frozenset[type[Any]] = SIGNED
-    """Accepted attestation classes; include `Unattested` only for local-only facts."""
+    writer: WriterRule = attrs.field(validator=_writer_rule)
+    """Who may write these facts (checked on insert, merge and load)."""
     validate: Validator = _accept
     reducer: Reducer[Any] | None = None
 
@@ -96,7 +152,8 @@ class FactType(Generic[P]):
 
     @property
     def local_only(self) -> bool:
-        return Unattested in self.attestations
+        """Whether these facts are a device's own (never replicated)."""
+        return isinstance(self.writer, LocalDevice)
 
 
 @attrs.define
@@ -132,3 +189,7 @@ class FactRegistry:
 
     def types_for(self, reducer: Reducer[Any]) -> Iterable[FactType[Any]]:
         return [t for t in self._types.values() if t.reducer is reducer]
+
+    def types(self) -> tuple[FactType[Any], ...]:
+        """Every registered fact type, sorted by (type id, schema version)."""
+        return tuple(self._types[key] for key in sorted(self._types))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aura_journal.budget import CONTEXT_EPOCH, FLOW_SPENT
+from aura_journal.context import CONTEXT_GENESIS
 from aura_journal.coupling import COUPLED_SEND
 from aura_journal.leakage import LEAKAGE_RECORDED, LEAKAGE_RESET
 from aura_journal.registry import FactRegistry
@@ -12,8 +13,8 @@ __all__ = ["standard_registry"]
 
 
 def standard_registry() -> FactRegistry:
-    """A fresh registry with the tree genesis, flow-budget (spending, epochs), coupled-send and
-    leakage fact types.
+    """A fresh registry with the tree and context geneses, flow-budget (spending, epochs),
+    coupled-send and leakage fact types.
 
     Applications register their own (generic) fact types on the registry they pass to their
     journals; all journals that are joined must share one registry.
@@ -21,6 +22,7 @@ def standard_registry() -> FactRegistry:
     registry = FactRegistry()
     for fact_type in (
         TREE_GENESIS,
+        CONTEXT_GENESIS,
         FLOW_SPENT,
         COUPLED_SEND,
         CONTEXT_EPOCH,

@@ -13,6 +13,12 @@ Validation checks an operation against its *parent* state (not the replica's cur
 a losing sibling is still a valid fact and arrival order never decides acceptance. A parent the
 journal does not know (a future epoch or an unknown commitment) is `MissingParent`: retry once
 the ancestors have synced. Policy changes may only tighten (meet(old, new) == new).
+
+Authorities are self-certifying: an authority's id is derived from its founding state (leaves,
+threshold, group key; `TreeGenesis.found`), so a genesis founds exactly the authority it names
+or is rejected, and there is one genesis content per authority. Other facts in an authority's
+journal are written by its devices (`AuthorityDevices`: a leaf key or a group key of a state
+the tree has reached).
 """
 
 from __future__ import annotations
@@ -25,16 +31,19 @@ from aura_core.crypto.ed25519 import VerifyingKey
 from aura_core.encoding import decode, encode, record
 from aura_core.errors import (
     FactRejected,
+    IdentityMismatch,
+    InvalidArgument,
     InvalidAttestation,
     MissingParent,
     PolicyWidening,
+    UnauthorizedWriter,
 )
-from aura_core.hashing import Hash32, content_id
+from aura_core.hashing import Hash32, content_id, tagged_hash, u32
 from aura_core.ids import AuthorityId
 from aura_core.lattice import Policy
 from aura_core.tree import LeafNode, branch_policy, compute_tree
 from aura_journal.fact import Ed25519Attestation, Fact, NamespaceKind, ThresholdAttestation
-from aura_journal.registry import FactType, JournalState
+from aura_journal.registry import FactType, JournalState, Origin
 
 __all__ = [
     "OP_VERSION",
@@ -52,6 +61,9 @@ __all__ = [
     "TREE_REDUCER",
     "TREE_GENESIS",
     "CarriesTreeOp",
+    "AuthorityDevices",
+    "AUTHORITY_DEVICES",
+    "authority_id",
     "apply_op",
     "parent_state",
     "check_op",
@@ -112,15 +124,42 @@ class TreeOp:
         return (self.parent_epoch, self.parent_commitment)
 
 
+_AUTHORITY_TAG = "AURA_AUTHORITY_ID_V1"
+
+
+def authority_id(
+    leaves: tuple[LeafNode, ...], threshold: int, group_key: VerifyingKey
+) -> AuthorityId:
+    """The id of the authority a founding state creates: a hash of the leaves (in leaf-id
+    order), the threshold and the group key."""
+    parts = [u32(threshold), group_key.raw, u32(len(leaves))]
+    for leaf in leaves:
+        encoded = encode(leaf)
+        parts += [u32(len(encoded)), encoded]
+    return AuthorityId.derived(tagged_hash(_AUTHORITY_TAG, *parts))
+
+
 @record("tree.genesis")
 @attrs.frozen
 class TreeGenesis:
-    """The founding state of an authority's tree."""
+    """The founding state of an authority's tree; `authority` is derived from the rest (build
+    it with `found`)."""
 
     authority: AuthorityId
     leaves: tuple[LeafNode, ...]
+    """In increasing leaf-id order."""
     threshold: int
     group_key: VerifyingKey
+
+    @classmethod
+    def found(
+        cls, leaves: tuple[LeafNode, ...] | list[LeafNode], threshold: int, group_key: VerifyingKey
+    ) -> TreeGenesis:
+        """The genesis of a new authority: its id is derived from its founding state."""
+        ordered = tuple(sorted(leaves, key=lambda leaf: leaf.leaf_id))
+        if type(threshold) is not int or type(group_key) is not VerifyingKey:
+            raise InvalidArgument("a genesis has an int threshold and a VerifyingKey group key")
+        return cls(authority_id(ordered, threshold, group_key), ordered, threshold, group_key)
 
 
 @record("tree.state")
@@ -365,17 +404,78 @@ def _signer_count(fact: Fact, group_key: VerifyingKey) -> int:
 
 
 def _validate_genesis(state: JournalState, fact: Fact, genesis: TreeGenesis) -> None:
-    if genesis.authority != state.namespace.authority:
-        raise FactRejected(f"genesis {fact.id} founds another authority")
     ids = [leaf.leaf_id for leaf in genesis.leaves]
     devices = [leaf.device_id for leaf in genesis.leaves]
-    if not ids or len(set(ids)) != len(ids) or len(set(devices)) != len(devices):
-        raise FactRejected(f"genesis {fact.id} needs leaves with distinct ids and devices")
+    if not ids or ids != sorted(set(ids)) or len(set(devices)) != len(devices):
+        raise FactRejected(
+            f"genesis {fact.id} needs leaves in increasing id order with distinct devices"
+        )
     if not 1 <= genesis.threshold <= len(ids):
         raise FactRejected(f"genesis {fact.id}: threshold {genesis.threshold} of {len(ids)} leaves")
-    founding = _genesis_state(genesis)
-    if _signer_count(fact, genesis.group_key) < founding.required_signers:
-        raise InvalidAttestation(f"genesis {fact.id} has fewer signers than its threshold")
+    derived = authority_id(genesis.leaves, genesis.threshold, genesis.group_key)
+    if genesis.authority != derived:
+        raise IdentityMismatch(
+            f"genesis {fact.id}: {genesis.authority} is not the id its founding state derives"
+        )
+    if genesis.authority != state.namespace.authority:
+        raise IdentityMismatch(f"genesis {fact.id} founds another authority")
+    held = state.view(TREE_REDUCER).log.geneses
+    if held and held != (genesis,):
+        raise IdentityMismatch(f"genesis {fact.id}: {state.namespace} already has a genesis")
+
+
+@attrs.frozen
+class _Founders:
+    """A genesis is signed by the group it founds, with at least its threshold of signers."""
+
+    summary = "the founding group (its own group key, at least its threshold of signers)"
+
+    def check(self, state: JournalState, fact: Fact, payload: Any, origin: Origin) -> None:
+        genesis: TreeGenesis = payload
+        try:
+            count = _signer_count(fact, genesis.group_key)
+        except InvalidAttestation as exc:
+            raise UnauthorizedWriter(exc.message) from None
+        if not 1 <= genesis.threshold <= len(genesis.leaves):
+            return  # the validator names the bad threshold
+        if count < _genesis_state(genesis).required_signers:
+            raise UnauthorizedWriter(f"genesis {fact.id} has fewer signers than its threshold")
+
+
+@attrs.frozen
+class AuthorityDevices:
+    """Written by the authority: signed by a device's leaf key or a group key of any state its
+    tree has reached. Any reached state, not only the current one, so that acceptance does not
+    depend on which operations a replica has seen (a rule must be monotone); what a removed
+    device may still record is limited by each fact type's own validation (a tree change, for
+    one, needs the threshold signature of its parent state's group)."""
+
+    summary = "a device of the authority (a leaf key or group key of a state its tree reached)"
+
+    def check(self, state: JournalState, fact: Fact, payload: Any, origin: Origin) -> None:
+        if state.namespace.kind is not NamespaceKind.AUTHORITY:
+            raise UnauthorizedWriter(f"fact {fact.id}: {state.namespace} is not an authority")
+        view = state.view(TREE_REDUCER)
+        if view.genesis is None:
+            raise MissingParent(f"fact {fact.id} arrived before {state.namespace}'s genesis")
+        attestation = fact.attestation
+        if isinstance(attestation, Ed25519Attestation):
+            key = attestation.signer
+            if any(key.raw == leaf.public_key for s in view.states.values() for leaf in s.leaves):
+                return
+        elif isinstance(attestation, ThresholdAttestation):
+            key = attestation.group_key
+        else:
+            raise UnauthorizedWriter(f"fact {fact.id}: {fact.body.type_id} facts must be signed")
+        if any(s.group_key == key for s in view.states.values()):
+            return
+        raise UnauthorizedWriter(
+            f"fact {fact.id}: {fact.body.type_id} signed by a key that is not a device or group "
+            f"key of {state.namespace}"
+        )
+
+
+AUTHORITY_DEVICES = AuthorityDevices()
 
 
 def parent_state(state: JournalState, fact: Fact, op: TreeOp) -> TreeState:
@@ -435,6 +535,7 @@ def _validate_tree_genesis(state: JournalState, fact: Fact, payload: Any) -> Non
 TREE_GENESIS: FactType[TreeGenesis] = FactType(
     payload_type=TreeGenesis,
     namespace_kind=NamespaceKind.AUTHORITY,
+    writer=_Founders(),
     validate=_validate_tree_genesis,
     reducer=TREE_REDUCER,
 )

@@ -17,13 +17,16 @@ import anyio
 import attrs
 
 from aura_core.buggify import buggify_hook
-from aura_core.encoding import decode
+from aura_core.encoding import decode, encode, record_tag
 from aura_core.errors import AuraError, EncodingError
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ContextId
+from aura_core.time import OrderTime, PhysicalTime
+from aura_effects.journal import fact_key
 from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedMessage
 from aura_journal.budget import FLOW_REDUCER, FlowCharge
-from aura_journal.fact import JournalNamespace
+from aura_journal.context import ContextGenesis, ContextMember
+from aura_journal.fact import FactBody, JournalNamespace, sign_fact
 from aura_journal.standard import standard_registry
 from aura_sim.errors import NondeterminismDetected
 from aura_sim.faults import QUIET, FaultSchedule, LinkPolicy, TimedFault, TimedFaultKind
@@ -176,6 +179,7 @@ class SimRun:
         self.workload: Workload = load_workload(scenario.workload, scenario.workload_options)
         self.registry = standard_registry()
         self.workload.register(self.registry)
+        # The run's context is founded (`_found_context`) once the nodes and their keys exist.
         self.context = ContextId.from_entropy(self.seeds.stream("context").bytes(32))
         self.namespace = JournalNamespace.of(self.context)
         self.replaying = schedule is not None
@@ -251,6 +255,7 @@ class SimRun:
                 skew_ms=skew,
                 unsynced_window=self.options.lose_unsynced_ms / 1000,
             )
+        self._found_context()
         async with anyio.create_task_group() as group:
             self._group = group
             for node in self.nodes.values():
@@ -263,6 +268,25 @@ class SimRun:
                     await self._liveness(phase)
             self._check_always()
             group.cancel_scope.cancel()
+
+    def _found_context(self) -> None:
+        """Every node is a member of the run's context, signing with its own key; the first
+        node (by name) writes the genesis, which every node's disk holds from the start."""
+        nodes = [self.nodes[name] for name in sorted(self.nodes)]
+        members = [ContextMember(n.authority, n.key.verifying_key) for n in nodes]
+        nonce = self.seeds.stream("context-genesis").bytes(32)
+        genesis = ContextGenesis.create(members, len(members) // 2 + 1, nonce)
+        self.context = genesis.context
+        self.namespace = JournalNamespace.of(genesis.context)
+        for node in nodes:
+            node.context = genesis.context
+        type_id, version = record_tag(ContextGenesis)
+        body = FactBody(
+            self.namespace, type_id, version, encode(genesis), OrderTime(bytes(32)), PhysicalTime(0)
+        )
+        fact = sign_fact(body, nodes[0].key)
+        for node in nodes:
+            node.disk.data[fact_key(self.namespace, fact)] = fact.encoded
 
     def _start(self, node: SimNode) -> None:
         peers = list(self.nodes.values())

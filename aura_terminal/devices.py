@@ -63,10 +63,20 @@ def run(console: Console, entropy: Entropy, data_dir: Path | None = None) -> Non
         anyio.run(_tour, console, entropy, Path(directory))
 
 
-async def _devices(entropy: Entropy, directory: Path, account: AuthorityId) -> list[Device]:
-    context = ContextId.from_entropy(entropy())
+@attrs.frozen
+class _Part:
+    """What one device is before its account exists: its network address, effects, key and
+    leaf."""
+
+    address: AuthorityId
+    effects: Effects
+    key: SigningKey
+    leaf: LeafNode
+
+
+async def _parts(entropy: Entropy, directory: Path, context: ContextId) -> list[_Part]:
     registry = authority_registry()
-    made: list[tuple[AuthorityId, Effects, SigningKey, DeviceId]] = []
+    parts: list[_Part] = []
     for index in range(4):
         address = AuthorityId.from_entropy(entropy())
         device = DeviceId.from_entropy(entropy())
@@ -81,19 +91,15 @@ async def _devices(entropy: Entropy, directory: Path, account: AuthorityId) -> l
             entropy(), address, list(CAPABILITIES), seed=entropy(), scope=ContextScope(context)
         )
         effects.authorization.grant(context, CapabilityFrontier.of(token))
-        made.append((address, effects, SigningKey(entropy()), device))
-    guarded = connect({address: (effects, key) for address, effects, key, _ in made})
-    return [
-        Device(
-            effects,
-            guarded[address],
-            key,
-            LeafNode(index, device, LeafRole.DEVICE, key.verifying_key.raw),
-            account,
-            context,
-        )
-        for index, (address, effects, key, device) in enumerate(made)
-    ]
+        key = SigningKey(entropy())
+        leaf = LeafNode(index, device, LeafRole.DEVICE, key.verifying_key.raw)
+        parts.append(_Part(address, effects, key, leaf))
+    return parts
+
+
+def _devices(parts: Sequence[_Part], account: AuthorityId, context: ContextId) -> list[Device]:
+    guarded = connect({p.address: (p.effects, p.key) for p in parts})
+    return [Device(p.effects, guarded[p.address], p.key, p.leaf, account, context) for p in parts]
 
 
 def _seeds(entropy: Entropy, ids: Sequence[int]) -> dict[int, bytes]:
@@ -157,26 +163,26 @@ class _Tour:
             state.commitment.hex()[:16] + "…",
         )
 
-    async def found(self) -> tuple[dict[int, frost.KeyPackage], frost.PublicKeyPackage]:
-        """Devices 0-2 run a DKG and sign the genesis; every device records it."""
+    async def found(
+        self,
+        genesis: TreeGenesis,
+        keys: dict[int, frost.KeyPackage],
+        public: frost.PublicKeyPackage,
+        took: float,
+    ) -> None:
+        """Two of the founders sign the genesis their DKG made; every device records it."""
         start = time.perf_counter()
-        founders = self.devices[:3]
-        ids = [d.frost_identifier for d in founders]
-        keys, public = dkg_in_process(ids, 2, _seeds(self.entropy, ids))
         signers = dict(sorted(keys.items())[:2])
 
         def sign(message: bytes) -> tuple[bytes, tuple[int, ...]]:
             seeds = _seeds(self.entropy, list(signers))
             return sign_in_process(signers, public, message, seeds), tuple(signers)
 
-        leaves = tuple(d.leaf for d in founders)
-        account = self.devices[0].authority
-        genesis = TreeGenesis(account, leaves, 2, public.group_public_key)
         fact = await genesis_fact(self.devices[0].effects, genesis, sign)
         for d in self.devices:
             await d.effects.journal.merge(d.namespace, [fact])
-        await self.show("found (2-of-3, DKG)", None, None, time.perf_counter() - start)
-        return keys, public
+        took += time.perf_counter() - start
+        await self.show("found (2-of-3, DKG)", None, None, took)
 
     async def change(
         self, by: Device, kind: TreeOpKind, label: str, everyone: list[Device]
@@ -203,36 +209,50 @@ class _Tour:
 
 
 async def _tour(console: Console, entropy: Entropy, directory: Path) -> None:
-    account = AuthorityId.from_entropy(entropy())
-    devices = await _devices(entropy, directory, account)
+    context = ContextId.from_entropy(entropy())
+    parts = await _parts(entropy, directory, context)
+    try:
+        await _run(console, entropy, directory, context, parts)
+    finally:
+        for part in parts:
+            if isinstance(part.effects.storage, SqliteStorage):
+                await part.effects.storage.close()
+
+
+async def _run(
+    console: Console, entropy: Entropy, directory: Path, context: ContextId, parts: list[_Part]
+) -> None:
+    # Devices 0-2 run a DKG; the account is the authority their genesis founds (its id is
+    # derived from the founding leaves, threshold and group key).
+    start = time.perf_counter()
+    founders = [p.leaf for p in parts[:3]]
+    ids = [leaf.leaf_id + 1 for leaf in founders]
+    keys0, public0 = dkg_in_process(ids, 2, _seeds(entropy, ids))
+    genesis = TreeGenesis.found(founders, 2, public0.group_public_key)
+    devices = _devices(parts, genesis.authority, context)
     tour = _Tour(console, entropy, devices)
     d0, d1, d2, d3 = devices
-    try:
-        keys0, public0 = await tour.found()
-        state0 = await d0.tree()
-        async with AsyncExitStack() as stack:
-            for d in devices:
-                key = keys0.get(d.frost_identifier)
-                group = tree_group(state0, public0, key, tour.witness_of)
-                await stack.enter_async_context(d.online(group, CONFIG))
-            await tour.change(d0, AddLeaf(d3.leaf), "add device 3", devices)
-            ids = [d.frost_identifier for d in devices]
-            keys1, public1 = dkg_in_process(ids, 2, _seeds(entropy, ids))
-            await tour.change(d0, RotateEpoch(public1.group_public_key), "2-of-4 key", devices)
-            await tour.regroup(devices, keys1, public1)
-            await tour.change(d3, RemoveLeaf(0), "remove device 0", devices)
-            remaining = [d1, d2, d3]
-            ids = [d.frost_identifier for d in remaining]
-            keys2, public2 = refresh_in_process(ids, keys1, public1, _seeds(entropy, ids))
-            await tour.regroup(remaining, keys2, public2)
-            kind = RotateEpoch(public2.group_public_key)
-            await tour.change(d1, kind, "refresh, new epoch", remaining)
-        console.print(tour.steps)
-        await _report(tour, (keys1, keys2), public2, directory)
-    finally:
+    await tour.found(genesis, keys0, public0, time.perf_counter() - start)
+    state0 = await d0.tree()
+    async with AsyncExitStack() as stack:
         for d in devices:
-            if isinstance(d.effects.storage, SqliteStorage):
-                await d.effects.storage.close()
+            key = keys0.get(d.frost_identifier)
+            group = tree_group(state0, public0, key, tour.witness_of)
+            await stack.enter_async_context(d.online(group, CONFIG))
+        await tour.change(d0, AddLeaf(d3.leaf), "add device 3", devices)
+        ids = [d.frost_identifier for d in devices]
+        keys1, public1 = dkg_in_process(ids, 2, _seeds(entropy, ids))
+        await tour.change(d0, RotateEpoch(public1.group_public_key), "2-of-4 key", devices)
+        await tour.regroup(devices, keys1, public1)
+        await tour.change(d3, RemoveLeaf(0), "remove device 0", devices)
+        remaining = [d1, d2, d3]
+        ids = [d.frost_identifier for d in remaining]
+        keys2, public2 = refresh_in_process(ids, keys1, public1, _seeds(entropy, ids))
+        await tour.regroup(remaining, keys2, public2)
+        kind = RotateEpoch(public2.group_public_key)
+        await tour.change(d1, kind, "refresh, new epoch", remaining)
+    console.print(tour.steps)
+    await _report(tour, (keys1, keys2), public2, directory)
 
 
 async def _report(

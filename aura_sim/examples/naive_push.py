@@ -37,6 +37,7 @@ from aura_core.ids import AuthorityId, FactId
 from aura_effects.bundle import Effects
 from aura_guards.chain import GuardAnnotations
 from aura_guards.transport import GuardedMessage, GuardedTransport
+from aura_journal.context import CONTEXT_MEMBERS
 from aura_journal.fact import Fact, FactBody, JournalNamespace, NamespaceKind, sign_fact
 from aura_journal.receipt import ReceiptBody, message_digest, sign_receipt
 from aura_journal.registry import FactRegistry, FactType
@@ -102,7 +103,11 @@ class NaivePush:
         self._written: dict[str, int] = {}
 
     def register(self, registry: FactRegistry) -> None:
-        registry.register(FactType(payload_type=Note, namespace_kind=NamespaceKind.CONTEXT))
+        registry.register(
+            FactType(
+                payload_type=Note, namespace_kind=NamespaceKind.CONTEXT, writer=CONTEXT_MEMBERS
+            )
+        )
 
     async def act(self, run: SimRun, node: SimNode, action: Action) -> None:
         if action.do != "write":

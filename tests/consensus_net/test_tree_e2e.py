@@ -41,7 +41,8 @@ from aura_protocol.consensus import CAPABILITIES, ConsensusConfig
 from tests.protocol.cluster import CONTEXT, authority, make_nodes
 from tests.protocol.networks import LatencyNetwork
 
-ALICE = AuthorityId(b"\xa1" * 16)
+UNFOUNDED = AuthorityId(b"\xa1" * 16)
+"""The devices' account until its genesis derives the real id (set after the DKG)."""
 CONFIG = ConsensusConfig(fallback_s=0.2, gossip_s=0.1, deadline_s=5.0)
 
 
@@ -64,7 +65,7 @@ def devices_on(network: LatencyNetwork) -> list[Device]:
             nodes[a].guarded,
             nodes[a].key,
             LeafNode(i, DeviceId(a.raw[::-1]), LeafRole.DEVICE, nodes[a].key.verifying_key.raw),
-            ALICE,
+            UNFOUNDED,
             CONTEXT,
         )
         for i, a in enumerate(addresses)
@@ -102,9 +103,9 @@ def test_add_a_device_then_remove_one_through_consensus() -> None:
 
         founders = [d.frost_identifier for d in devices[:3]]
         keys0, public0 = dkg_in_process(founders, 2, seeds("genesis group", founders))
-        genesis = TreeGenesis(
-            ALICE, tuple(d.leaf for d in devices[:3]), 2, public0.group_public_key
-        )
+        genesis = TreeGenesis.found(tuple(d.leaf for d in devices[:3]), 2, public0.group_public_key)
+        for d in devices:  # the account's id is the one its genesis derives
+            d.authority = genesis.authority
         signers = dict(sorted(keys0.items())[:2])
 
         def sign(message: bytes) -> tuple[bytes, tuple[int, ...]]:

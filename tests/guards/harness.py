@@ -10,20 +10,30 @@ from aura_core.crypto.ed25519 import SigningKey
 from aura_core.effects import Envelope
 from aura_core.encoding import decode, encode
 from aura_core.ids import AuthorityId, ContextId, DeviceId
+from aura_core.time import OrderTime, PhysicalTime
 from aura_effects.bundle import Effects, production_effects
 from aura_guards.chain import GuardAnnotations
 from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedMessage, GuardedTransport
-from aura_journal.budget import ContextEpoch, FlowCharge
+from aura_journal.budget import ContextEpoch, FlowCharge, approve_epoch
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
+from aura_journal.context import ContextGenesis, ContextMember
 from aura_journal.fact import Fact, FactBody, JournalNamespace, Unattested, sign_fact
 from aura_journal.journal import Journal
 from aura_sim.handlers import ManualClock, MemoryStorage, testing_effects
 from aura_sim.network import MemoryNetwork, NodeTransport
 
-CONTEXT = ContextId(b"\xc1" * 16)
-OTHER_CONTEXT = ContextId(b"\xc2" * 16)
 ALICE = AuthorityId(b"\xa1" * 16)
 BOB = AuthorityId(b"\xb0" * 16)
+SEEDS = {ALICE: 1, BOB: 2}
+"""Each node's key is `SigningKey(bytes([seed]) * 32)`."""
+GENESIS = ContextGenesis.create(
+    [ContextMember(a, SigningKey(bytes([s]) * 32).verifying_key) for a, s in SEEDS.items()],
+    1,
+    b"\xc1" * 32,
+)
+CONTEXT = GENESIS.context
+"""Alice and Bob's context; either may move its epoch alone (epoch threshold 1)."""
+OTHER_CONTEXT = ContextId(b"\xc2" * 16)
 CAPS = ["chat:send", "chat:read"]
 SEND = GuardAnnotations(capability="chat:send", flow_cost=10)
 
@@ -44,13 +54,14 @@ class Node:
         return await self.guarded.spent(context, peer)
 
     async def rotate_epoch(self, epoch: int, context: ContextId = CONTEXT) -> None:
-        """Move the context to `epoch` in this node's journal (a signed ContextEpoch fact)."""
+        """Move the context to `epoch` in this node's journal (a ContextEpoch fact with this
+        node's approval, enough in `CONTEXT`)."""
         namespace = JournalNamespace.of(context)
         order = await self.effects.order.order_time()
         now = await self.effects.time.now()
-        payload = encode(ContextEpoch(epoch))
-        body = FactBody(namespace, "flow.context_epoch", 1, payload, order, now)
-        await self.effects.journal.merge(namespace, [sign_fact(body, self.key)])
+        change = ContextEpoch(epoch, (approve_epoch(context, epoch, self.authority, self.key),))
+        body = FactBody(namespace, "flow.context_epoch", 2, encode(change), order, now)
+        await self.effects.journal.merge(namespace, [genesis_fact(), sign_fact(body, self.key)])
 
 
 class Recorder:
@@ -126,6 +137,19 @@ async def pair(kind: str, tmp_path: Path) -> tuple[Node, Node, MemoryNetwork]:
     alice.effects.peers.add(BOB, bob.key.verifying_key)
     bob.effects.peers.add(ALICE, alice.key.verifying_key)
     return alice, bob, network
+
+
+def genesis_fact() -> Fact:
+    """`CONTEXT`'s genesis, written by Alice."""
+    body = FactBody(
+        JournalNamespace.of(CONTEXT),
+        "context.genesis",
+        1,
+        encode(GENESIS),
+        OrderTime(bytes(32)),
+        PhysicalTime(0),
+    )
+    return sign_fact(body, SigningKey(bytes([SEEDS[ALICE]]) * 32))
 
 
 def unattested(body: FactBody) -> Fact:

@@ -7,22 +7,19 @@ import sys
 
 import anyio
 
-from aura_core.crypto.ed25519 import SigningKey
 from aura_effects.journal import JournalHandler
 from aura_effects.storage import SqliteStorage
-from aura_journal.budget import FlowSpent
 from aura_journal.standard import standard_registry
-from tests.journal.helpers import ALICE, BOB, CONTEXT_NS, signed
-
-KEY = SigningKey(b"\x42" * 32)
+from tests.journal.helpers import ALICE, BOB, CONTEXT_NS, genesis_fact, spent
 
 
 async def main(path: str) -> None:
     storage = await SqliteStorage.open(path)
     journals = JournalHandler(storage, standard_registry())
+    await journals.merge(CONTEXT_NS, [genesis_fact()])
     i = 0
     while True:
-        fact = signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, i), ("crash", i), KEY)
+        fact = spent(ALICE, BOB, 0, i, ("crash", i))
         await journals.merge(CONTEXT_NS, [fact])
         print(f"ack {fact.id}", flush=True)
         i += 1

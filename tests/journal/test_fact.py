@@ -8,9 +8,8 @@ from hypothesis import strategies as st
 
 from aura_core.encoding import decode, encode
 from aura_core.errors import EncodingError, InvalidArgument, NamespaceMismatch
-from aura_journal.budget import FlowSpent
 from aura_journal.fact import Fact, JournalNamespace, NamespaceKind, ThresholdAttestation
-from tests.journal.helpers import ALICE, BOB, CONTEXT, CONTEXT_NS, DEVICE_KEY, signed
+from tests.journal.helpers import ALICE, BOB, CONTEXT, CONTEXT_NS, DEVICE_KEY, signed, spent_payload
 
 
 def test_namespace_kinds() -> None:
@@ -31,7 +30,7 @@ def test_namespace_kinds() -> None:
 
 @given(st.integers(0, 2**64 - 1), st.binary(max_size=40), st.booleans())
 def test_from_bytes_keeps_exact_encodings(spent: int, label: bytes, threshold: bool) -> None:
-    fact = signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, spent), label)
+    fact = signed(CONTEXT_NS, spent_payload(ALICE, BOB, 0, spent), label)
     if threshold:
         fact = Fact(fact.body, ThresholdAttestation(DEVICE_KEY.verifying_key, bytes(64), (1, 7)))
     received = Fact.from_bytes(fact.encoded)
@@ -47,8 +46,8 @@ def test_from_bytes_rejects_junk() -> None:
 
 
 def test_fact_identity_and_round_trip() -> None:
-    fact = signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, 5), "a")
+    fact = signed(CONTEXT_NS, spent_payload(ALICE, BOB, 0, 5), "a")
     again = decode(fact.encoded, Fact)
     assert again == fact and again.id == fact.id
-    other = signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, 6), "a")
+    other = signed(CONTEXT_NS, spent_payload(ALICE, BOB, 0, 6), "a")
     assert other.id != fact.id

@@ -11,6 +11,7 @@ from aura_core.errors import (
     FactRejected,
     InvalidArgument,
     InvalidAttestation,
+    LocalOnlyFact,
     NamespaceMismatch,
     PayloadTooLarge,
     SnapshotMismatch,
@@ -18,11 +19,11 @@ from aura_core.errors import (
     WrongNamespace,
 )
 from aura_core.time import OrderTime
-from aura_journal.budget import FLOW_REDUCER, FlowSpent
+from aura_journal.budget import FLOW_REDUCER
 from aura_journal.fact import Fact, FactBody, Unattested
 from aura_journal.journal import Journal
 from aura_journal.leakage import LEAKAGE_REDUCER, LeakageRecorded, LeakageReset, ObserverClass
-from aura_journal.registry import FactRegistry
+from aura_journal.registry import FactRegistry, Origin
 from aura_journal.standard import standard_registry
 from tests.journal.helpers import (
     ALICE,
@@ -31,9 +32,15 @@ from tests.journal.helpers import (
     CAROL,
     CONTEXT_NS,
     DEVICE_KEY,
+    KEYS,
+    MALLORY,
     body,
     journal,
+    local,
+    member_signed,
     signed,
+    spent,
+    spent_payload,
 )
 
 PEERS = [ALICE, BOB, CAROL]
@@ -41,18 +48,19 @@ REDUCERS = [FLOW_REDUCER, LEAKAGE_REDUCER]
 
 
 @st.composite
-def context_facts(draw: st.DrawFn) -> Fact:
+def replicated_facts(draw: st.DrawFn) -> Fact:
+    """Facts any replica of the context may hold: flow spending written by its source."""
+    source = draw(st.sampled_from(PEERS))
+    peer = draw(st.sampled_from(PEERS))
+    return spent(source, peer, 0, draw(st.integers(0, 500)), draw(st.integers(0, 10**9)))
+
+
+@st.composite
+def local_facts(draw: st.DrawFn) -> Fact:
+    """One device's own leakage accounting (unsigned, offered locally)."""
     label = draw(st.integers(0, 10**9))
-    kind = draw(st.sampled_from(["flow", "leak", "reset"]))
-    if kind == "flow":
-        payload: object = FlowSpent(
-            draw(st.sampled_from(PEERS)),
-            draw(st.sampled_from(PEERS)),
-            draw(st.integers(0, 3)),
-            draw(st.integers(0, 500)),
-        )
-    elif kind == "leak":
-        payload = LeakageRecorded(
+    if draw(st.booleans()):
+        payload: object = LeakageRecorded(
             draw(st.sampled_from(ObserverClass)),
             draw(st.integers(0, 50)),
             draw(st.integers(0, 10**6)),
@@ -60,15 +68,18 @@ def context_facts(draw: st.DrawFn) -> Fact:
         )
     else:
         payload = LeakageReset(draw(st.integers(0, 10**6)))
-    return signed(CONTEXT_NS, payload, label)
+    return local(payload, label)
 
 
-fact_lists = st.lists(context_facts(), max_size=12, unique_by=lambda f: f.id)
+fact_lists = st.lists(replicated_facts(), max_size=12, unique_by=lambda f: f.id)
+device_fact_lists = st.lists(
+    st.one_of(replicated_facts(), local_facts()), max_size=12, unique_by=lambda f: f.id
+)
 
 
-def build(facts: list[Fact]) -> Journal:
+def build(facts: list[Fact], origin: Origin = Origin.PEER) -> Journal:
     j = journal()
-    j.insert_batch(facts)
+    j.insert_batch(facts, origin=origin)
     return j
 
 
@@ -91,11 +102,11 @@ def test_join_laws(a: list[Fact], b: list[Fact], c: list[Fact]) -> None:
 
 
 @settings(max_examples=60)
-@given(fact_lists, st.randoms(use_true_random=False), st.data())
+@given(device_fact_lists, st.randoms(use_true_random=False), st.data())
 def test_reduction_ignores_arrival_order_and_batching(
     facts: list[Fact], rng: object, data: st.DataObject
 ) -> None:
-    reference = build(facts)
+    reference = build(facts, Origin.LOCAL)
     expected = [reference.full_view(r) for r in REDUCERS]
 
     shuffled = list(facts)
@@ -104,26 +115,51 @@ def test_reduction_ignores_arrival_order_and_batching(
     for r in REDUCERS:
         one_by_one.view(r)  # cache views first so every insert updates them incrementally
     for fact in shuffled:
-        one_by_one.insert(fact)
+        one_by_one.insert(fact, origin=Origin.LOCAL)
     assert views(one_by_one) == expected
 
     cuts = sorted(data.draw(st.lists(st.integers(0, len(facts)), max_size=4)))
     pieces = [shuffled[i:j] for i, j in zip([0, *cuts], [*cuts, len(facts)], strict=True)]
     merged = journal()
     for piece in pieces:
-        merged = merged.join(build(piece))
+        merged.insert_batch(piece, origin=Origin.LOCAL)
     assert merged == reference
     assert views(merged) == expected
     assert [merged.full_view(r) for r in REDUCERS] == expected
 
 
+@settings(max_examples=40)
+@given(fact_lists, st.data())
+def test_join_of_replicated_pieces_is_the_whole(facts: list[Fact], data: st.DataObject) -> None:
+    reference = build(facts)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(facts)), max_size=4)))
+    pieces = [facts[i:j] for i, j in zip([0, *cuts], [*cuts, len(facts)], strict=True)]
+    merged = journal()
+    for piece in pieces:
+        merged = merged.join(build(piece))
+    assert merged == reference
+    assert views(merged) == [reference.full_view(r) for r in REDUCERS]
+
+
+def test_join_refuses_another_devices_local_facts() -> None:
+    mine = build([local(LeakageReset(5), "mine")], Origin.LOCAL)
+    theirs = build([local(LeakageReset(7), "theirs")], Origin.LOCAL)
+    replicated = build([spent(ALICE, BOB, 0, 3, "shared")])
+    for a, b in ((mine, theirs), (replicated, theirs), (theirs, replicated)):
+        before = (a.fact_ids(), b.fact_ids())
+        with pytest.raises(LocalOnlyFact):
+            a.join(b)
+        assert (a.fact_ids(), b.fact_ids()) == before
+    assert mine.join(mine) == mine  # its own local facts are its own
+
+
 def test_insert_is_idempotent_and_reports_new_facts() -> None:
-    fact = signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, 5), 1)
+    fact = spent(ALICE, BOB, 0, 5, 1)
     j = journal()
     assert j.insert(fact) is True
     assert j.insert(fact) is False
     assert j.insert_batch([fact, fact]) == 0
-    assert len(j) == 1
+    assert len(j) == 2  # the context genesis and the fact
 
 
 def test_join_across_namespaces_is_an_error() -> None:
@@ -146,13 +182,13 @@ def assert_rejected(j: Journal, facts: list[Fact], error: type[Exception]) -> No
 
 def test_bad_input_is_rejected_and_changes_nothing() -> None:
     j = journal()
-    j.insert(signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, 5), "seed"))
-    good = signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, 9), "good")
+    j.insert(spent(ALICE, BOB, 0, 5, "seed"))
+    good = spent(ALICE, BOB, 0, 9, "good")
 
     forged = Fact(good.body, type(good.attestation)(good.attestation.signer, bytes(64)))  # type: ignore[union-attr]
     assert_rejected(j, [good, forged], InvalidAttestation)
 
-    wrong_ns = signed(ALICE_NS, FlowSpent(ALICE, BOB, 0, 1), "ns")
+    wrong_ns = signed(ALICE_NS, spent_payload(ALICE, BOB, 0, 1), "ns")
     assert_rejected(j, [good, wrong_ns], WrongNamespace)
 
     unknown = FactBody(
@@ -163,16 +199,25 @@ def test_bad_input_is_rejected_and_changes_nothing() -> None:
     assert_rejected(j, [good, sign_fact(unknown, DEVICE_KEY)], UnknownFactType)
 
     huge = FactBody(
-        CONTEXT_NS, "flow.spent", 1, bytes(64 * 1024 + 1), good.body.order, good.body.timestamp
+        CONTEXT_NS, "flow.spent", 2, bytes(64 * 1024 + 1), good.body.order, good.body.timestamp
     )
     assert_rejected(j, [good, sign_fact(huge, DEVICE_KEY)], PayloadTooLarge)
 
     payload = canonical_encode(
-        {"$t": "flow.spent", "$v": 1, "epoch": 0, "peer": BOB.raw, "source": ALICE.raw, "spent": 1}
+        {
+            "$t": "flow.spent",
+            "$v": 2,
+            "epoch": 0,
+            "nonce": 1,
+            "peer": BOB.raw,
+            "receipt": bytes(32),
+            "source": ALICE.raw,
+            "spent": 1,
+        }
     )
     non_canonical = payload[:-1] + b"\x18\x01"  # spent = 1 written with a non-minimal head
     bad_bytes = FactBody(
-        CONTEXT_NS, "flow.spent", 1, non_canonical, good.body.order, good.body.timestamp
+        CONTEXT_NS, "flow.spent", 2, non_canonical, good.body.order, good.body.timestamp
     )
     assert_rejected(j, [good, sign_fact(bad_bytes, DEVICE_KEY)], FactRejected)
 
@@ -186,7 +231,7 @@ def test_bad_input_is_rejected_and_changes_nothing() -> None:
 def test_wrong_reducer_namespace_kind() -> None:
     # Flow facts live in context journals; an authority journal refuses them.
     j = journal(ALICE_NS)
-    assert_rejected(j, [signed(ALICE_NS, FlowSpent(ALICE, BOB, 0, 1), "x")], WrongNamespace)
+    assert_rejected(j, [signed(ALICE_NS, spent_payload(ALICE, BOB, 0, 1), "x")], WrongNamespace)
 
 
 @settings(max_examples=40)
@@ -198,8 +243,8 @@ def test_snapshot_then_prune_changes_no_view(
     expected_views = [j.full_view(r) for r in REDUCERS]
     cutoff = OrderTime(bytes([cut]) + b"\xff" * 31)
     snapshot = j.snapshot_payload(cutoff, sequence=1)
-    snap_fact = Fact(body(CONTEXT_NS, snapshot, "snap"), Unattested())
-    assert j.insert(snap_fact)
+    snap_fact = Fact(body(CONTEXT_NS, snapshot, "snap"), Unattested())  # this device's own
+    assert j.insert(snap_fact, origin=Origin.LOCAL)
     pruned = j.prune()
     assert pruned == snapshot.fact_count
     assert views(j) == expected_views
@@ -213,42 +258,46 @@ def test_snapshot_then_prune_changes_no_view(
     assert j.insert_batch(before) == 0
 
 
+def snapshot_fact(j: Journal, sequence: int, label: str, cut: bytes = b"\xff" * 32) -> Fact:
+    """A snapshot of `j` signed by a member (acceptable from a peer)."""
+    return member_signed(j.snapshot_payload(OrderTime(cut), sequence), label)
+
+
 def test_snapshot_validation() -> None:
-    j = build([signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, i), i) for i in range(5)])
-    cutoff = OrderTime(b"\xff" * 32)
-    good = j.snapshot_payload(cutoff, sequence=2)
     import attrs
 
+    j = build([spent(ALICE, BOB, 0, i, i) for i in range(5)])
+    cutoff = OrderTime(b"\xff" * 32)
+    good = j.snapshot_payload(cutoff, sequence=1)
     tampered = attrs.evolve(good, states={**good.states, "flow": good.states["leakage"]})
     miscount = attrs.evolve(good, fact_count=good.fact_count + 1)
-    for bad in (tampered, miscount):
-        assert_rejected(j, [Fact(body(CONTEXT_NS, bad, "bad"), Unattested())], SnapshotMismatch)
-    assert j.insert(Fact(body(CONTEXT_NS, good, "good"), Unattested()))
-    older = j.snapshot_payload(cutoff, sequence=1)
-    assert_rejected(j, [Fact(body(CONTEXT_NS, older, "old"), Unattested())], SnapshotMismatch)
+    skipping = j.snapshot_payload(cutoff, sequence=2)  # sequences count up from 1, one by one
+    for bad in (tampered, miscount, skipping):
+        assert_rejected(j, [member_signed(bad, "bad")], SnapshotMismatch)
+    # A peer's snapshot needs the owner's attestation: unsigned or signed by a stranger, no.
+    assert_rejected(j, [Fact(body(CONTEXT_NS, good, "unsigned"), Unattested())], FactRejected)
+    assert_rejected(j, [signed(CONTEXT_NS, good, "stranger", KEYS[MALLORY])], FactRejected)
+    assert j.insert(member_signed(good, "good"))
+    again = j.snapshot_payload(cutoff, sequence=1)
+    assert_rejected(j, [member_signed(again, "old")], SnapshotMismatch)
+    huge = j.snapshot_payload(cutoff, sequence=2**64 - 1)  # would block every later snapshot
+    assert_rejected(j, [member_signed(huge, "huge")], SnapshotMismatch)
+    assert j.insert(member_signed(j.snapshot_payload(cutoff, sequence=2), "next"))
 
 
 def test_join_refuses_to_lose_pruned_facts() -> None:
-    facts = [signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, i), i) for i in range(4)]
+    facts = [spent(ALICE, BOB, 0, i, i) for i in range(4)]
     a, b = build(facts[:2]), build(facts[2:])
-    a.insert(
-        Fact(body(CONTEXT_NS, a.snapshot_payload(OrderTime(b"\xff" * 32), 1), "sa"), Unattested())
-    )
-    b.insert(
-        Fact(body(CONTEXT_NS, b.snapshot_payload(OrderTime(b"\xff" * 32), 2), "sb"), Unattested())
-    )
+    a.insert(snapshot_fact(a, 1, "sa"))
+    b.insert(snapshot_fact(b, 1, "sb"))
     a.prune()
     b.prune()
     with pytest.raises(SnapshotMismatch):
         a.join(b)
     # Unpruned journals with different snapshots join fine and agree on every view.
     c, d = build(facts[:2]), build(facts[2:])
-    c.insert(
-        Fact(body(CONTEXT_NS, c.snapshot_payload(OrderTime(b"\xff" * 32), 1), "sc"), Unattested())
-    )
-    d.insert(
-        Fact(body(CONTEXT_NS, d.snapshot_payload(OrderTime(b"\xff" * 32), 2), "sd"), Unattested())
-    )
+    c.insert(snapshot_fact(c, 1, "sc"))
+    d.insert(snapshot_fact(d, 1, "sd"))
     joined = c.join(d)
     assert [joined.full_view(r) for r in REDUCERS] == views(build(facts))
 
@@ -263,7 +312,7 @@ def test_registry_rejects_duplicates() -> None:
 
 
 def test_ingest_commits_batch_by_batch_and_stops_at_a_bad_one() -> None:
-    facts = [signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, i), ("ingest", i)) for i in range(25)]
+    facts = [spent(ALICE, BOB, 0, i, ("ingest", i)) for i in range(25)]
     good = build(facts)
     j = journal()
     assert j.ingest([f.encoded for f in facts], batch=10) == 25
@@ -277,6 +326,11 @@ def test_ingest_commits_batch_by_batch_and_stops_at_a_bad_one() -> None:
     with pytest.raises(InvalidAttestation):
         j.ingest(wire, batch=10)
     assert j.fact_ids() == build(facts[:10]).fact_ids()  # the first batch stayed, nothing after
+    # Facts only a device writes for itself are refused from the wire (the default origin).
+    j = journal()
+    with pytest.raises(LocalOnlyFact):
+        j.ingest([local(LeakageReset(1), "leak").encoded])
+    assert j == journal()
 
     from aura_core.errors import EncodingError
 
@@ -288,11 +342,11 @@ def test_ingest_commits_batch_by_batch_and_stops_at_a_bad_one() -> None:
 
 def test_staged_facts_refuse_a_stale_commit() -> None:
     j = journal()
-    first = j.stage([signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, 1), "s1")])
-    j.insert(signed(CONTEXT_NS, FlowSpent(ALICE, CAROL, 0, 1), "s2"))
+    first = j.stage([spent(ALICE, BOB, 0, 1, "s1")])
+    j.insert(spent(ALICE, CAROL, 0, 1, "s2"))
     with pytest.raises(InvalidArgument):
         first.commit()
-    second = j.stage([signed(CONTEXT_NS, FlowSpent(ALICE, BOB, 0, 2), "s3")])
+    second = j.stage([spent(ALICE, BOB, 0, 2, "s3")])
     assert second.commit() == 1
     with pytest.raises(InvalidArgument):
         second.commit()
@@ -304,8 +358,6 @@ def test_of_type_is_the_filtered_journal(a: list[Fact], b: list[Fact]) -> None:
     j = build(a).join(build(b))
     for type_id in ("flow.spent", "leakage.recorded", "leakage.reset", "nope"):
         assert j.of_type(type_id) == [f for f in j if f.body.type_id == type_id]
-    j.insert(
-        Fact(body(CONTEXT_NS, j.snapshot_payload(OrderTime(b"\xff" * 32), 1), "s"), Unattested())
-    )
+    j.insert(snapshot_fact(j, 1, "s"))
     j.prune()
     assert j.of_type("flow.spent") == [f for f in j if f.body.type_id == "flow.spent"]

@@ -15,7 +15,7 @@ from aura_journal.leakage import (
     LeakageReset,
     ObserverClass,
 )
-from tests.journal.helpers import CONTEXT_NS, journal, signed
+from tests.journal.helpers import insert_local, journal, local
 
 LIMITS = LeakageLimits(external=100, neighbor=50, group=10, window_ms=1000)
 
@@ -23,11 +23,10 @@ LIMITS = LeakageLimits(external=100, neighbor=50, group=10, window_ms=1000)
 def ledger(events: list[tuple[ObserverClass, int, int]], resets: list[int] = ()) -> LeakageLedger:  # type: ignore[assignment]
     j = journal()
     facts = [
-        signed(CONTEXT_NS, LeakageRecorded(o, a, t, "send"), ("e", i))
-        for i, (o, a, t) in enumerate(events)
+        local(LeakageRecorded(o, a, t, "send"), ("e", i)) for i, (o, a, t) in enumerate(events)
     ]
-    facts += [signed(CONTEXT_NS, LeakageReset(t), ("r", t)) for t in resets]
-    j.insert_batch(facts)
+    facts += [local(LeakageReset(t), ("r", t)) for t in resets]
+    insert_local(j, facts)
     return j.view(LEAKAGE_REDUCER)
 
 

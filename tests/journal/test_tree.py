@@ -20,10 +20,12 @@ from aura_core.crypto.ed25519 import SigningKey
 from aura_core.encoding import decode, encode
 from aura_core.errors import (
     FactRejected,
+    IdentityMismatch,
     InvalidAttestation,
     MissingParent,
     PolicyWidening,
     SchemaError,
+    UnauthorizedWriter,
 )
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ContextId
@@ -41,22 +43,39 @@ from aura_journal.tree import (
     TreeOp,
     TreeState,
 )
-from tests.journal.helpers import ALICE, ALICE_NS, leaf, signed, threshold_signed
+from tests.journal.helpers import ALICE, leaf, leaf_key, signed, threshold_signed
 
 GROUP = SigningKey(b"\x77" * 32)
 OTHER = SigningKey(b"\x78" * 32)
-DEVICE = SigningKey(b"\x79" * 32)
+DEVICE = leaf_key(0)
+"""The device of leaf 0: it records commits in the authority's journal."""
+STRANGER = SigningKey(b"\x79" * 32)
 REGISTRY = authority_registry()
 
 
+def genesis(leaves: int = 3, threshold: int = 2) -> TreeGenesis:
+    return TreeGenesis.found(tuple(leaf(i) for i in range(leaves)), threshold, GROUP.verifying_key)
+
+
+def namespace_of(leaves: int = 3, threshold: int = 2) -> JournalNamespace:
+    """The journal of the authority `genesis(leaves, threshold)` founds (its id is derived)."""
+    return JournalNamespace.of(genesis(leaves, threshold).authority)
+
+
+NS = namespace_of()
+
+
 def genesis_fact(leaves: int = 3, threshold: int = 2) -> Fact:
-    genesis = TreeGenesis(
-        ALICE, tuple(leaf(i) for i in range(leaves)), threshold, GROUP.verifying_key
+    return threshold_signed(
+        namespace_of(leaves, threshold),
+        genesis(leaves, threshold),
+        "genesis",
+        GROUP,
+        tuple(range(1, threshold + 1)),
     )
-    return threshold_signed(ALICE_NS, genesis, "genesis", GROUP, tuple(range(1, threshold + 1)))
 
 
-def journal(namespace: JournalNamespace = ALICE_NS) -> Journal:
+def journal(namespace: JournalNamespace = NS) -> Journal:
     return Journal(namespace, REGISTRY)
 
 
@@ -96,11 +115,12 @@ def op_fact(
 ) -> Fact:
     op = TreeOp(parent.epoch, parent.commitment, kind)  # type: ignore[arg-type]
     commit = commit_of(parent, op, key=key, signers=signers)
-    return signed(ALICE_NS, TreeCommit(commit), label or repr(kind), recorder)
+    namespace = JournalNamespace.of(parent.authority)
+    return signed(namespace, TreeCommit(commit), label or repr(kind), recorder)
 
 
 def founded(leaves: int = 3, threshold: int = 2) -> Journal:
-    j = journal(ALICE_NS)
+    j = journal(namespace_of(leaves, threshold))
     j.insert(genesis_fact(leaves, threshold))
     return j
 
@@ -167,9 +187,9 @@ def test_policy_only_tightens() -> None:
 
 
 def test_operations_wait_for_their_genesis_and_parents_in_a_batch() -> None:
-    j = journal(ALICE_NS)
+    j = journal()
     g = genesis_fact()
-    tmp = journal(ALICE_NS)
+    tmp = journal()
     tmp.insert(g)
     s0 = current(tmp)
     add = op_fact(s0, AddLeaf(leaf(3)))
@@ -179,7 +199,7 @@ def test_operations_wait_for_their_genesis_and_parents_in_a_batch() -> None:
     assert j.insert_batch([rotate, add, g]) == 3
     assert current(j) == current(tmp)
     with pytest.raises(MissingParent):
-        journal(ALICE_NS).insert(add)
+        journal().insert(add)
 
 
 @settings(max_examples=25, deadline=None)
@@ -207,7 +227,7 @@ def test_competing_operations_resolve_the_same_in_any_order(seed: int, rounds: i
     for _ in range(4):
         shuffled = list(facts)
         rng.shuffle(shuffled)
-        j = journal(ALICE_NS)
+        j = journal(namespace_of(4, 2))
         j.view(TREE_REDUCER)
         j.insert_batch(shuffled)
         assert current(j) == expected
@@ -236,16 +256,47 @@ def test_rotate_epoch_adds_one_and_changes_every_context_key() -> None:
 
 
 def test_genesis_validation() -> None:
-    j = journal(ALICE_NS)
-    bad_threshold = TreeGenesis(ALICE, (leaf(0), leaf(1)), 3, GROUP.verifying_key)
+    bad_threshold = TreeGenesis.found((leaf(0), leaf(1)), 3, GROUP.verifying_key)
+    bad_ns = JournalNamespace.of(bad_threshold.authority)
     with pytest.raises(FactRejected):
-        j.insert(threshold_signed(ALICE_NS, bad_threshold, "g", GROUP, (1, 2, 3)))
-    few = TreeGenesis(ALICE, (leaf(0), leaf(1), leaf(2)), 2, GROUP.verifying_key)
-    with pytest.raises(InvalidAttestation):
-        j.insert(threshold_signed(ALICE_NS, few, "g", GROUP, (1,)))
-    with pytest.raises(InvalidAttestation):
-        j.insert(threshold_signed(ALICE_NS, few, "g", OTHER, (1, 2)))
+        journal(bad_ns).insert(threshold_signed(bad_ns, bad_threshold, "g", GROUP, (1, 2, 3)))
+    j = journal()
+    few = genesis()
+    with pytest.raises(UnauthorizedWriter):
+        j.insert(threshold_signed(NS, few, "g", GROUP, (1,)))
+    with pytest.raises(UnauthorizedWriter):
+        j.insert(threshold_signed(NS, few, "g", OTHER, (1, 2)))
+    with pytest.raises(UnauthorizedWriter):
+        j.insert(signed(NS, few, "g", DEVICE))  # a device alone cannot found its authority
     assert len(j) == 0
+
+
+def test_an_authority_is_named_by_its_genesis() -> None:
+    """A genesis founds exactly the authority its content derives, in that authority's
+    journal; one naming another id, or offered to another journal, founds nothing."""
+    good = genesis()
+    assert (
+        good.authority
+        == TreeGenesis.found(tuple(reversed(good.leaves)), 2, GROUP.verifying_key).authority
+    )
+    assert good.authority != genesis(4, 2).authority != genesis(3, 3).authority
+    claims_alice = attrs.evolve(good, authority=ALICE)
+    alice = journal(JournalNamespace.of(ALICE))
+    with pytest.raises(IdentityMismatch):
+        alice.insert(threshold_signed(JournalNamespace.of(ALICE), claims_alice, "g", GROUP, (1, 2)))
+    with pytest.raises(IdentityMismatch):  # a valid genesis of another authority
+        alice.insert(threshold_signed(JournalNamespace.of(ALICE), good, "g", GROUP, (1, 2)))
+    unsorted = attrs.evolve(good, leaves=tuple(reversed(good.leaves)))
+    j = journal()
+    with pytest.raises(FactRejected):
+        j.insert(threshold_signed(NS, unsorted, "g", GROUP, (1, 2)))
+    assert len(alice) == len(j) == 0
+    # A rival founding state (the attacker's own key) names a different authority: the
+    # journal of this one never accepts it, and its own tree is unaffected.
+    j.insert(genesis_fact())
+    rival = TreeGenesis.found(good.leaves, 2, STRANGER.verifying_key)
+    assert rival.authority != good.authority
+    unchanged_after(j, threshold_signed(NS, rival, "rival", STRANGER, (1, 2)), IdentityMismatch)
 
 
 @pytest.mark.parametrize("leaves", [3, 4, 5])
@@ -287,7 +338,7 @@ def test_signature_binds_every_field() -> None:
             group_public_key=commit.group_public_key,
             threshold_signature=commit.threshold_signature,
         )
-        forged = signed(ALICE_NS, TreeCommit(forged_commit), ("forged", repr(changed)), DEVICE)
+        forged = signed(NS, TreeCommit(forged_commit), ("forged", repr(changed)), DEVICE)
         unchanged_after(j, forged, InvalidAttestation)
     j.insert(good)
 
@@ -297,7 +348,16 @@ def test_a_commit_for_another_prestate_is_refused() -> None:
     s0 = current(j)
     op = TreeOp(s0.epoch, s0.commitment, AddLeaf(leaf(3)))
     elsewhere = commit_of(s0, op, prestate=Hash32.of(b"another prestate"))
-    unchanged_after(j, signed(ALICE_NS, TreeCommit(elsewhere), "elsewhere", DEVICE), FactRejected)
+    unchanged_after(j, signed(NS, TreeCommit(elsewhere), "elsewhere", DEVICE), FactRejected)
+
+
+def test_only_the_authoritys_devices_record_its_changes() -> None:
+    j = founded()
+    s0 = current(j)
+    for stranger in (STRANGER, OTHER):  # neither a leaf key nor a group key of any state
+        fact = op_fact(s0, AddLeaf(leaf(3)), ("by", stranger.verifying_key.raw), recorder=stranger)
+        unchanged_after(j, fact, UnauthorizedWriter)
+    j.insert(op_fact(s0, AddLeaf(leaf(3)), "by a device", recorder=leaf_key(2)))
 
 
 def test_a_commit_of_something_else_is_not_a_tree_commit() -> None:
@@ -314,7 +374,7 @@ def test_replicas_that_record_the_same_commit_agree() -> None:
     j = founded()
     s0 = current(j)
     first = op_fact(s0, AddLeaf(leaf(3)), "a", recorder=DEVICE)
-    second = op_fact(s0, AddLeaf(leaf(3)), "b", recorder=OTHER)
+    second = op_fact(s0, AddLeaf(leaf(3)), "b", recorder=leaf_key(1))
     assert first.id != second.id
     j.insert(first)
     after_one = j.view(TREE_REDUCER)
