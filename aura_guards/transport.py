@@ -48,7 +48,7 @@ from aura_guards.chain import (
     SendRequest,
     evaluate,
 )
-from aura_journal.budget import FLOW_REDUCER, FlowCharge
+from aura_journal.budget import FLOW_REDUCER, UNLIMITED, FlowCharge
 from aura_journal.capability import ContextScope
 from aura_journal.coupling import CoupledSend
 from aura_journal.fact import Fact, FactBody, JournalNamespace, Unattested
@@ -184,7 +184,7 @@ class GuardedTransport:
         now = await fx.time.now()
         annotations = request.annotations
         capability = annotations.capability if annotations is not None else None
-        allowed = capability is None or await fx.authorization.allows(
+        allowed = capability is not None and await fx.authorization.allows(
             capability, ContextScope(request.context)
         )
         ledger = journal.view(FLOW_REDUCER)
@@ -206,7 +206,8 @@ class GuardedTransport:
         """What the local authority has spent sending to `peer` in `context`'s current epoch."""
         async with self._fx.journal.transaction(JournalNamespace.of(context)) as tx:
             charged = await self._charged(context, peer)
-            return tx.journal.view(FLOW_REDUCER).budget(self._local, peer, None, charged).spent
+            ledger = tx.journal.view(FLOW_REDUCER)
+            return ledger.budget(self._local, peer, UNLIMITED, charged).spent
 
     async def _charged(self, context: ContextId, peer: AuthorityId) -> FlowCharge | None:
         """The flow's charge register (cached; read from storage the first time)."""

@@ -30,6 +30,7 @@ from aura_core.ids import AuthorityId, ContextId, DeviceId
 from aura_effects.bundle import Effects, production_effects
 from aura_guards.chain import GuardAnnotations
 from aura_guards.transport import GuardedTransport
+from aura_journal.budget import UNLIMITED
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
 from aura_sim.handlers import testing_effects
 from benchmarks._harness import format_ns
@@ -51,7 +52,7 @@ class NullTransport:
 def configure(effects: Effects) -> GuardedTransport:
     key = SigningKey(b"\x01" * 32)
     effects.peers.add(BOB, SigningKey(b"\x02" * 32).verifying_key)
-    effects.flow.set_default(CONTEXT, None)  # unlimited: measure the chain, not a refusal
+    effects.flow.set_default(CONTEXT, UNLIMITED)  # unlimited: measure the chain, not a refusal
     token = issue_token(
         b"\x03" * 32, ALICE, ["chat:send"], seed=bytes(32), scope=ContextScope(CONTEXT)
     )

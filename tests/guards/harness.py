@@ -13,7 +13,7 @@ from aura_core.ids import AuthorityId, ContextId, DeviceId
 from aura_effects.bundle import Effects, production_effects
 from aura_guards.chain import GuardAnnotations
 from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedMessage, GuardedTransport
-from aura_journal.budget import ContextEpoch, FlowCharge
+from aura_journal.budget import Capped, ContextEpoch, FlowCharge
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
 from aura_journal.fact import Fact, FactBody, JournalNamespace, Unattested, sign_fact
 from aura_journal.journal import Journal
@@ -111,7 +111,7 @@ async def make_node(
     node = Node(authority, key, effects, raw, guarded, bytes([seed % 256 ^ 0x5A]) * 32)
     if isinstance(recorder, Recorder):
         recorder.node = node
-    effects.flow.set_default(CONTEXT, 1000)
+    effects.flow.set_default(CONTEXT, Capped(1000))
     token = issue_token(
         node.capability_root, authority, CAPS, seed=bytes(32), scope=ContextScope(CONTEXT)
     )

@@ -19,6 +19,7 @@ from aura_core.encoding import decode
 from aura_core.errors import GuardDenied
 from aura_core.hashing import Hash32
 from aura_guards.transport import GuardedMessage
+from aura_journal.budget import Capped
 from aura_journal.capability import CapabilityFrontier
 from aura_journal.leakage import LEAKAGE_REDUCER, LeakageLimits, ObserverClass
 from aura_journal.receipt import Receipt
@@ -69,7 +70,7 @@ async def run_sequence(tmp_path: Path, steps: list[tuple[object, ...]]) -> None:
             limit_at_charge[receipt.digest.digest] = limit
         elif step[0] == "limit":
             limit = step[1]  # type: ignore[assignment]
-            alice.effects.flow.set_limit(CONTEXT, BOB, limit)
+            alice.effects.flow.set_limit(CONTEXT, BOB, Capped(limit))
         elif step[0] == "rotate":
             epoch += 1
             await alice.rotate_epoch(epoch)
