@@ -108,6 +108,7 @@ class GuardSnapshot:
     leakage: LeakageLedger
     leakage_limits: LeakageLimits
     receipt_head: ReceiptHead
+    """The head of the flow's receipt chain (context, local, peer) in the budget's epoch."""
 
 
 @attrs.frozen
@@ -182,7 +183,7 @@ class CapabilityGuard:
 
 class FlowBudgetGuard:
     """The flow must have a configured budget, and spent + cost ≤ limit in the current epoch;
-    the charge comes with the next receipt."""
+    the charge comes with the next receipt of the flow's chain."""
 
     def check(self, snapshot: GuardSnapshot, request: SendRequest) -> Denied | list[Command]:
         cost = _annotations(request).flow_cost
