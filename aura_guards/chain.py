@@ -15,7 +15,7 @@ from typing import Protocol
 
 import attrs
 
-from aura_core.errors import InvalidArgument
+from aura_core.errors import InvalidArgument, LeakageExceeded
 from aura_core.ids import AuthorityId, ContextId
 from aura_journal.budget import FlowBudget, NotConfigured
 from aura_journal.capability import check_capability_name
@@ -215,17 +215,18 @@ class JournalCouplingGuard:
 
 
 class LeakageGuard:
-    """Each observer class the message reveals metadata to must have headroom."""
+    """Each observer class the message reveals metadata to must have headroom (and the ledger
+    must cover the window: a clock far behind the latest recorded event fails closed)."""
 
     def check(self, snapshot: GuardSnapshot, request: SendRequest) -> Denied | list[Command]:
         commands: list[Command] = []
         for observer in _annotations(request).leak:
-            limit = snapshot.leakage_limits.limit(observer)
-            used = snapshot.leakage.consumed(
-                observer, snapshot.now_ms, snapshot.leakage_limits.window_ms
-            )
-            if used + LEAK_AMOUNT > limit:
-                return Denied("leakage", f"{observer.value} leakage {used} of {limit}")
+            try:
+                snapshot.leakage.check(
+                    observer, LEAK_AMOUNT, snapshot.now_ms, snapshot.leakage_limits
+                )
+            except LeakageExceeded as exc:
+                return Denied("leakage", exc.message)
             commands.append(RecordLeakage(observer, LEAK_AMOUNT))
         return commands
 

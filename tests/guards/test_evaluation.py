@@ -52,13 +52,11 @@ requests = st.builds(
 
 @st.composite
 def ledgers(draw: st.DrawFn) -> LeakageLedger:
-    events = {}
+    ledger = LeakageLedger()
     for observer in ObserverClass:
-        times = draw(st.lists(st.integers(NOW - 2000, NOW), max_size=4))
-        events[observer] = tuple(
-            sorted((t, draw(st.integers(0, 3)), i) for i, t in enumerate(times))
-        )
-    return LeakageLedger(events)
+        for at in draw(st.lists(st.integers(NOW - 2000, NOW), max_size=4)):
+            ledger = ledger.record(observer, at, draw(st.integers(0, 3)))
+    return ledger
 
 
 snapshots = st.builds(
