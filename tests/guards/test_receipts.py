@@ -354,3 +354,13 @@ async def test_chains_are_per_destination_and_a_new_epoch_starts_new_ones(tmp_pa
     assert (await bob.guarded.accept(network.delivered[-1])).body == b"epoch 1"
     stored = await window_bytes(bob)
     assert stored is not None and decode(stored, ReplayWindow).epoch == 1  # one key per flow
+
+
+@pytest.mark.anyio
+async def test_a_corrupt_window_fails_closed(tmp_path: Path) -> None:
+    alice, bob, network = await pair("testing", tmp_path)
+    [envelope] = await sent(alice, network, 1)
+    await bob.effects.storage.put(f"{WINDOW_KEY_PREFIX}{CONTEXT}/{ALICE}", b"\xff not cbor")
+    for _ in range(2):  # nothing is cached from the failed read
+        with pytest.raises(StorageError, match="corrupt"):
+            await bob.guarded.accept(envelope)
