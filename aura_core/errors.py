@@ -314,7 +314,7 @@ class GuardDenied(AuraError):
     """The guard chain refused a send; nothing was charged, written or sent.
 
     `reason` is a coarse code (safe to show a peer): `unguarded`, `oversized`, `unknown_peer`,
-    `capability`, `budget` or `leakage`. Details stay in the local trace.
+    `capability`, `unconfigured_flow`, `budget` or `leakage`. Details stay in the local trace.
     """
 
     code = "denied"

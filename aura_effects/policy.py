@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from aura_core.crypto.ed25519 import VerifyingKey
 from aura_core.ids import AuthorityId, ContextId
+from aura_journal.budget import NOT_CONFIGURED, Capped, FlowLimit, Unlimited
 from aura_journal.leakage import LeakageLimits
 
 __all__ = ["FlowPolicy", "LeakagePolicy", "PeerDirectory"]
@@ -14,28 +15,31 @@ __all__ = ["FlowPolicy", "LeakagePolicy", "PeerDirectory"]
 class FlowPolicy:
     """`FlowBudgetEffects`: per-epoch limits per (context, peer), with per-context defaults.
 
-    A flow with neither a limit nor a context default has no headroom: sends are denied.
+    A flow with neither a limit of its own nor a context default is `NOT_CONFIGURED`, which the
+    guard chain denies outright (closed by default). Only configured limits (`Capped(units)` or
+    `UNLIMITED`) can be set.
     """
 
     def __init__(
         self,
         *,
-        defaults: Mapping[ContextId, int | None] | None = None,
-        limits: Mapping[tuple[ContextId, AuthorityId], int | None] | None = None,
+        defaults: Mapping[ContextId, Capped | Unlimited] | None = None,
+        limits: Mapping[tuple[ContextId, AuthorityId], Capped | Unlimited] | None = None,
     ) -> None:
         self._defaults = dict(defaults or {})
         self._limits = dict(limits or {})
 
-    def set_limit(self, context: ContextId, peer: AuthorityId, limit: int | None) -> None:
+    def set_limit(self, context: ContextId, peer: AuthorityId, limit: Capped | Unlimited) -> None:
         self._limits[(context, peer)] = limit
 
-    def set_default(self, context: ContextId, limit: int | None) -> None:
+    def set_default(self, context: ContextId, limit: Capped | Unlimited) -> None:
         self._defaults[context] = limit
 
-    async def limit(self, context: ContextId, peer: AuthorityId) -> int | None:
-        if (context, peer) in self._limits:
-            return self._limits[(context, peer)]
-        return self._defaults.get(context, 0)
+    async def limit(self, context: ContextId, peer: AuthorityId) -> FlowLimit:
+        found = self._limits.get((context, peer))
+        if found is None:
+            found = self._defaults.get(context)
+        return NOT_CONFIGURED if found is None else found
 
 
 class LeakagePolicy:

@@ -1,10 +1,12 @@
 """The guard chain's pure core: a snapshot, a request, and the evaluation between them.
 
 Evaluation is a function of its inputs (no clock, no I/O, no randomness): the same snapshot and
-request always give the same outcome. The guards run in a fixed order (capability, flow budget,
-journal coupling, leakage); the first denial returns `Denied` with no commands, otherwise the
-outcome carries the commands in the order the interpreter must carry them out: charge (with
-its receipt), journal facts, leakage records, and last the send.
+request always give the same outcome. It is closed by default: a message type must either name
+a capability or declare itself public with a reason, and a flow no policy names denies every
+send. The guards run in a fixed order (capability, flow budget, journal coupling, leakage); the
+first denial returns `Denied` with no commands, otherwise the outcome carries the commands in
+the order the interpreter must carry them out: charge (with its receipt), journal facts, leakage
+records, and last the send.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from typing import Protocol
 
 import attrs
 
-from aura_core.errors import InvalidArgument
+from aura_core.errors import InvalidArgument, LeakageExceeded
 from aura_core.ids import AuthorityId, ContextId
-from aura_journal.budget import FlowBudget
+from aura_journal.budget import FlowBudget, NotConfigured
 from aura_journal.capability import check_capability_name
 from aura_journal.fact import MAX_PAYLOAD
 from aura_journal.leakage import LeakageLedger, LeakageLimits, ObserverClass
@@ -51,16 +53,30 @@ LEAK_AMOUNT = 1
 
 @attrs.frozen
 class GuardAnnotations:
-    """A message type's guard requirements (from its choreography annotations)."""
+    """A message type's guard requirements (from its choreography annotations).
+
+    Exactly one of `capability` and `public` is set: a message either names the capability its
+    sender must hold, or is declared public with a non-empty reason (`public="discovery
+    beacon, carries nothing"`). A public message skips only the capability guard; it still pays
+    its flow cost and is still coupled to its journal label and charged for leakage.
+    """
 
     capability: str | None = None
     flow_cost: int = DEFAULT_FLOW_COST
     journal_label: str | None = None
     leak: tuple[ObserverClass, ...] = ()
+    public: str | None = attrs.field(default=None, kw_only=True)
+    """Why the message needs no capability; None for a message that names one."""
 
     def __attrs_post_init__(self) -> None:
+        if (self.capability is None) == (self.public is None):
+            raise InvalidArgument(
+                "a message type names a capability or is declared public, exactly one of them"
+            )
         if self.capability is not None:
             check_capability_name(self.capability)
+        if self.public is not None and (type(self.public) is not str or not self.public.strip()):
+            raise InvalidArgument("a public message type gives a non-empty reason")
         if type(self.flow_cost) is not int or not 0 <= self.flow_cost < 2**32:
             raise InvalidArgument("flow_cost is an unsigned 32-bit integer")
         if any(type(observer) is not ObserverClass for observer in self.leak):
@@ -87,11 +103,12 @@ class GuardSnapshot:
     local: AuthorityId
     known_peer: bool
     capability_allowed: bool
-    """The frontier's decision for the request's capability (True if it names none)."""
+    """The frontier's decision for the request's capability (False if it names none)."""
     budget: FlowBudget
     leakage: LeakageLedger
     leakage_limits: LeakageLimits
     receipt_head: ReceiptHead
+    """The head of the flow's receipt chain (context, local, peer) in the budget's epoch."""
 
 
 @attrs.frozen
@@ -152,20 +169,27 @@ def _annotations(request: SendRequest) -> GuardAnnotations:
 
 
 class CapabilityGuard:
-    """The frontier must allow the message's capability in its context."""
+    """The frontier must allow the message's capability in its context, unless the message
+    type is declared public."""
 
     def check(self, snapshot: GuardSnapshot, request: SendRequest) -> Denied | list[Command]:
+        annotations = _annotations(request)
+        if annotations.public is not None:
+            return []
         if not snapshot.capability_allowed:
-            return Denied("capability", f"{_annotations(request).capability} not allowed")
+            return Denied("capability", f"{annotations.capability} not allowed")
         return []
 
 
 class FlowBudgetGuard:
-    """spent + cost ≤ limit in the current epoch; the charge comes with the next receipt."""
+    """The flow must have a configured budget, and spent + cost ≤ limit in the current epoch;
+    the charge comes with the next receipt of the flow's chain."""
 
     def check(self, snapshot: GuardSnapshot, request: SendRequest) -> Denied | list[Command]:
         cost = _annotations(request).flow_cost
         budget = snapshot.budget
+        if isinstance(budget.limit, NotConfigured):
+            return Denied("unconfigured_flow", f"no budget configured for {request.peer}")
         if not budget.can_charge(cost):
             return Denied("budget", f"cost {cost} over headroom {budget.headroom}")
         head = snapshot.receipt_head
@@ -191,17 +215,18 @@ class JournalCouplingGuard:
 
 
 class LeakageGuard:
-    """Each observer class the message reveals metadata to must have headroom."""
+    """Each observer class the message reveals metadata to must have headroom (and the ledger
+    must cover the window: a clock far behind the latest recorded event fails closed)."""
 
     def check(self, snapshot: GuardSnapshot, request: SendRequest) -> Denied | list[Command]:
         commands: list[Command] = []
         for observer in _annotations(request).leak:
-            limit = snapshot.leakage_limits.limit(observer)
-            used = snapshot.leakage.consumed(
-                observer, snapshot.now_ms, snapshot.leakage_limits.window_ms
-            )
-            if used + LEAK_AMOUNT > limit:
-                return Denied("leakage", f"{observer.value} leakage {used} of {limit}")
+            try:
+                snapshot.leakage.check(
+                    observer, LEAK_AMOUNT, snapshot.now_ms, snapshot.leakage_limits
+                )
+            except LeakageExceeded as exc:
+                return Denied("leakage", exc.message)
             commands.append(RecordLeakage(observer, LEAK_AMOUNT))
         return commands
 

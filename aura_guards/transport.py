@@ -2,14 +2,17 @@
 
 A send takes the context's journal lock, snapshots what the guards need, evaluates the chain
 (pure), then interprets the commands: the receipt is signed, the flow's charge register is
-rewritten, a coupled journal label and any leakage records become facts, and the register, the
-facts and the new receipt-chain head are written in one storage batch (the facts are committed
-to the journal with it), all before the envelope is handed to the raw transport. A denial
-changes nothing and sends nothing; a failed batch sends nothing.
+rewritten, a coupled journal label and any leakage records become facts, and the register and
+the facts are written in one storage batch (the facts are committed to the journal with it), all
+before the envelope is handed to the raw transport. A denial changes nothing and sends nothing;
+a failed batch sends nothing. The flow's register is also the head of its receipt chain (one
+chain per (context, source, destination, epoch)).
 
 Receiving checks each envelope's receipt (addressed to us, in the envelope's context, binding
-its payload, signed by the peer's known key, of the context's current epoch, with a nonce above
-every nonce seen from that chain) and drops anything else, keeping the detail in the trace.
+its payload, signed by the peer's known key, of the context's current epoch) and then runs the
+chain's replay window (accepted once, even out of order; replays, receipts older than the window
+and forks refused), persists the new window, and only then hands the message up. Anything
+refused is dropped, with the detail in the trace.
 """
 
 from __future__ import annotations
@@ -48,19 +51,34 @@ from aura_guards.chain import (
     SendRequest,
     evaluate,
 )
-from aura_journal.budget import FLOW_REDUCER, FlowCharge
+from aura_journal.budget import FLOW_REDUCER, UNLIMITED, FlowCharge
 from aura_journal.capability import ContextScope
 from aura_journal.coupling import CoupledSend
 from aura_journal.fact import Fact, FactBody, JournalNamespace, Unattested
 from aura_journal.journal import Journal
 from aura_journal.leakage import LEAKAGE_REDUCER, LeakageRecorded
-from aura_journal.receipt import Receipt, ReceiptHead, message_digest, sign_receipt
+from aura_journal.receipt import (
+    Receipt,
+    ReceiptHead,
+    ReplayWindow,
+    message_digest,
+    sign_receipt,
+)
 from aura_journal.registry import Origin
 
-__all__ = ["CHARGE_KEY_PREFIX", "GuardedMessage", "ReceivedMessage", "GuardedTransport"]
+__all__ = [
+    "CHARGE_KEY_PREFIX",
+    "WINDOW_KEY_PREFIX",
+    "GuardedMessage",
+    "ReceivedMessage",
+    "GuardedTransport",
+]
 
 CHARGE_KEY_PREFIX = "guard/flow-charge/"
 """Storage keys of the flow charge registers: `CHARGE_KEY_PREFIX + "<context>/<peer>"`."""
+WINDOW_KEY_PREFIX = "guard/receipt-window/"
+"""Storage keys of the receivers' replay windows: `WINDOW_KEY_PREFIX + "<context>/<source>"`
+(one per incoming flow, holding the window of the context's current epoch)."""
 
 
 @record("guard.message")
@@ -86,7 +104,7 @@ class ReceivedMessage:
 
 _UNATTESTED = Unattested()
 
-_Register = TypeVar("_Register", FlowCharge, ReceiptHead)
+_Register = TypeVar("_Register", FlowCharge, ReplayWindow)
 
 
 def _local_fact(
@@ -115,9 +133,8 @@ class GuardedTransport:
         self._local = local
         self._key = signing_key
         self._chain = chain
-        self._heads: dict[tuple[ContextId, int], ReceiptHead] = {}
         self._charges: dict[tuple[ContextId, AuthorityId], FlowCharge | None] = {}
-        self._seen: dict[tuple[ContextId, AuthorityId, int], int] = {}
+        self._windows: dict[tuple[ContextId, AuthorityId], ReplayWindow | None] = {}
         self._receive_lock = anyio.Lock()
         self.sent = 0
         self.denied = 0
@@ -159,11 +176,7 @@ class GuardedTransport:
             receipt, charge, facts = await self._interpret(
                 outcome, request, namespace, snapshot.now_ms
             )
-            head = ReceiptHead(receipt.body.nonce, receipt.digest)
-            ops: list[StorageOp] = [
-                Put(_charge_key(context, peer), encode(charge)),
-                Put(_head_key(context, charge.epoch), encode(head)),
-            ]
+            ops: list[StorageOp] = [Put(_charge_key(context, peer), encode(charge))]
             if facts:
                 staged = tx.stage(
                     [f for f, _ in facts], payloads={f.id: p for f, p in facts}, origin=Origin.LOCAL
@@ -174,7 +187,6 @@ class GuardedTransport:
             else:
                 await self._fx.storage.batch(ops)
             self._charges[(context, peer)] = charge
-            self._heads[(context, charge.epoch)] = head
         payload = encode(GuardedMessage(operation, body, receipt))
         if buggify("guard.send.transport_error"):  # the charge stands; the message is lost
             raise TransportError("injected transport failure (buggify)")
@@ -187,13 +199,16 @@ class GuardedTransport:
         now = await fx.time.now()
         annotations = request.annotations
         capability = annotations.capability if annotations is not None else None
-        allowed = capability is None or await fx.authorization.allows(
+        allowed = capability is not None and await fx.authorization.allows(
             capability, ContextScope(request.context)
         )
         ledger = journal.view(FLOW_REDUCER)
         limit = await fx.flow.limit(request.context, request.peer)
         charged = await self._charged(request.context, request.peer)
         budget = ledger.budget(self._local, request.peer, limit, charged)
+        head = ReceiptHead()  # a new chain: none yet in this epoch
+        if charged is not None and charged.epoch == budget.epoch:
+            head = ReceiptHead(charged.nonce, charged.receipt)
         return GuardSnapshot(
             now_ms=now.ts_ms,
             local=self._local,
@@ -202,14 +217,15 @@ class GuardedTransport:
             budget=budget,
             leakage=journal.view(LEAKAGE_REDUCER),
             leakage_limits=await fx.leakage.limits(request.context),
-            receipt_head=await self._head(request.context, budget.epoch),
+            receipt_head=head,
         )
 
     async def spent(self, context: ContextId, peer: AuthorityId) -> int:
         """What the local authority has spent sending to `peer` in `context`'s current epoch."""
         async with self._fx.journal.transaction(JournalNamespace.of(context)) as tx:
             charged = await self._charged(context, peer)
-            return tx.journal.view(FLOW_REDUCER).budget(self._local, peer, None, charged).spent
+            ledger = tx.journal.view(FLOW_REDUCER)
+            return ledger.budget(self._local, peer, UNLIMITED, charged).spent
 
     async def _charged(self, context: ContextId, peer: AuthorityId) -> FlowCharge | None:
         """The flow's charge register (cached; read from storage the first time)."""
@@ -219,13 +235,6 @@ class GuardedTransport:
         charged = await self._load(_charge_key(context, peer), FlowCharge)
         self._charges[key] = charged
         return charged
-
-    async def _head(self, context: ContextId, epoch: int) -> ReceiptHead:
-        head = self._heads.get((context, epoch))
-        if head is None:
-            head = await self._load(_head_key(context, epoch), ReceiptHead) or ReceiptHead()
-            self._heads[(context, epoch)] = head
-        return head
 
     async def _load(self, key: str, kind: type[_Register]) -> _Register | None:
         stored = await self._fx.storage.get(key)
@@ -312,30 +321,27 @@ class GuardedTransport:
         if body.epoch != epoch:
             raise ReceiptRejected(f"receipt of epoch {body.epoch}, context is at {epoch}")
         async with self._receive_lock:
-            chain = (body.context, body.source, body.epoch)
-            seen = await self._watermark(chain)
-            if body.nonce <= seen:
-                raise ReceiptRejected(f"replayed receipt (nonce {body.nonce} <= {seen})")
-            await self._fx.storage.put(_seen_key(*chain), encode(ReceiptHead(body.nonce)))
-            self._seen[chain] = body.nonce
+            flow = (body.context, body.source)
+            window = await self._window(flow)
+            if window is None or window.epoch < epoch:
+                window = ReplayWindow(epoch)  # a new epoch starts new chains
+            accepted = window.accept(body, receipt.digest)
+            await self._fx.storage.put(_window_key(*flow), encode(accepted))
+            self._windows[flow] = accepted
         return ReceivedMessage(body.source, body.context, message.operation, message.body, receipt)
 
-    async def _watermark(self, chain: tuple[ContextId, AuthorityId, int]) -> int:
-        seen = self._seen.get(chain)
-        if seen is None:
-            stored = await self._fx.storage.get(_seen_key(*chain))
-            seen = 0 if stored is None else decode(stored, ReceiptHead).nonce
-            self._seen[chain] = seen
-        return seen
+    async def _window(self, flow: tuple[ContextId, AuthorityId]) -> ReplayWindow | None:
+        """The flow's replay window (cached; read from storage the first time)."""
+        if flow in self._windows:
+            return self._windows[flow]
+        window = await self._load(_window_key(*flow), ReplayWindow)
+        self._windows[flow] = window
+        return window
 
 
 def _charge_key(context: ContextId, peer: AuthorityId) -> str:
     return f"{CHARGE_KEY_PREFIX}{context}/{peer}"
 
 
-def _head_key(context: ContextId, epoch: int) -> str:
-    return f"guard/receipt-head/{context}/{epoch}"
-
-
-def _seen_key(context: ContextId, source: AuthorityId, epoch: int) -> str:
-    return f"guard/receipt-seen/{context}/{source}/{epoch}"
+def _window_key(context: ContextId, source: AuthorityId) -> str:
+    return f"{WINDOW_KEY_PREFIX}{context}/{source}"

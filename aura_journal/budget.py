@@ -3,10 +3,15 @@
 The epoch of every budget in a context is the context's epoch (`ContextEpoch` facts; the largest
 wins), so rotating it resets what every flow has spent.
 
-`FlowBudget{limit, spent, epoch}` is a join-semilattice: the limit joins by minimum (+∞, written
-`None`, is the identity) and (epoch, spent) joins lexicographically, so a newer epoch resets what
-was spent and within an epoch spending only grows. Only spending is recorded, never the limit
-(derived from capabilities when a guard evaluates a send). A sender keeps its own spending in
+A flow's limit (`FlowLimit`) is one of three distinct states: `Capped(units)` per epoch,
+`UNLIMITED`, or `NOT_CONFIGURED`: no policy names the flow, and every send on it is denied, even
+one that costs nothing (closed by default; `Capped(0)` still lets zero-cost sends through).
+
+`FlowBudget{limit, spent, epoch}` is a join-semilattice: the limit joins by minimum in the chain
+`NOT_CONFIGURED < Capped(0) < Capped(1) < ... < UNLIMITED` (`UNLIMITED` is the identity) and
+(epoch, spent) joins lexicographically, so a newer epoch resets what was spent and within an
+epoch spending only grows. Only spending is recorded, never the limit (policy supplies it when a
+guard evaluates a send). A sender keeps its own spending in
 one `FlowCharge` register per flow, rewritten by each charged send; `FlowSpent` facts carry
 spending through the journal. A flow's spending is the join of both. A charge succeeds iff
 spent + cost ≤ limit, and a failed charge changes nothing.
@@ -19,7 +24,7 @@ members, one epoch at a time, so nobody can move a context to an epoch it can ne
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import attrs
 
@@ -42,6 +47,12 @@ from aura_journal.registry import FactType, JournalState, Origin
 
 __all__ = [
     "U64",
+    "Capped",
+    "Unlimited",
+    "NotConfigured",
+    "FlowLimit",
+    "UNLIMITED",
+    "NOT_CONFIGURED",
     "FlowBudget",
     "FlowKey",
     "FlowSpent",
@@ -69,37 +80,75 @@ def _u64(_: object, attribute: attrs.Attribute[int], value: int) -> None:
         raise InvalidArgument(f"{attribute.name} must be an unsigned 64-bit integer")
 
 
-def _limit(_: object, __: object, value: int | None) -> None:
-    if value is not None and (type(value) is not int or not 0 <= value < U64):
-        raise InvalidArgument("a limit is None (unlimited) or an unsigned 64-bit integer")
+@attrs.frozen
+class Capped:
+    """At most `units` may be spent per epoch (`Capped(0)`: only zero-cost sends)."""
+
+    units: int = attrs.field(validator=_u64)
+
+
+@attrs.frozen
+class Unlimited:
+    """No cap on what may be spent (the identity of the limit join)."""
+
+
+@attrs.frozen
+class NotConfigured:
+    """No policy names this flow: every send is denied, including zero-cost ones."""
+
+
+FlowLimit: TypeAlias = Capped | Unlimited | NotConfigured
+"""What policy says a flow may spend per epoch; three distinct states, no sentinel values."""
+UNLIMITED = Unlimited()
+NOT_CONFIGURED = NotConfigured()
+
+
+def _rank(limit: FlowLimit) -> tuple[int, int]:
+    """Position in the chain NOT_CONFIGURED < Capped(0) < Capped(1) < ... < UNLIMITED."""
+    if isinstance(limit, Capped):
+        return (1, limit.units)
+    return (2, 0) if isinstance(limit, Unlimited) else (0, 0)
+
+
+def _limit(_: object, __: object, value: object) -> None:
+    if type(value) not in (Capped, Unlimited, NotConfigured):
+        raise InvalidArgument("a flow limit is Capped(units), UNLIMITED or NOT_CONFIGURED")
 
 
 @attrs.frozen
 class FlowBudget:
-    """A budget: `limit` None means unlimited (the join identity)."""
+    """A budget: what a flow may spend per epoch (`limit`), and has spent in `epoch`."""
 
-    limit: int | None = attrs.field(default=None, validator=_limit)
+    limit: FlowLimit = attrs.field(default=UNLIMITED, validator=_limit)
     spent: int = attrs.field(default=0, validator=_u64)
     epoch: int = attrs.field(default=0, validator=_u64)
 
     def join(self, other: FlowBudget) -> FlowBudget:
         """Lowest limit, and the lexicographically larger (epoch, spent)."""
-        limits = [x for x in (self.limit, other.limit) if x is not None]
+        limit = min(self.limit, other.limit, key=_rank)
         epoch, spent = max((self.epoch, self.spent), (other.epoch, other.spent))
-        return FlowBudget(min(limits) if limits else None, spent, epoch)
+        return FlowBudget(limit, spent, epoch)
 
     @property
     def headroom(self) -> int | None:
-        """What may still be spent this epoch (None: unlimited); never negative."""
-        return None if self.limit is None else max(self.limit - self.spent, 0)
+        """What may still be spent this epoch: None when unlimited, 0 when not configured;
+        never negative."""
+        if isinstance(self.limit, Capped):
+            return max(self.limit.units - self.spent, 0)
+        return None if isinstance(self.limit, Unlimited) else 0
 
     def can_charge(self, cost: int) -> bool:
-        return self.limit is None or self.spent + cost <= self.limit
+        """Whether spending `cost` stays within the limit (never on an unconfigured flow)."""
+        if isinstance(self.limit, Capped):
+            return self.spent + cost <= self.limit.units
+        return isinstance(self.limit, Unlimited)
 
     def charge(self, cost: int) -> FlowBudget:
         """The budget after spending `cost`; raises `BudgetExceeded` (changing nothing) if over."""
         if type(cost) is not int or not 0 <= cost <= MAX_FLOW_COST:
             raise InvalidArgument("a flow cost is an unsigned 32-bit integer")
+        if isinstance(self.limit, NotConfigured):
+            raise BudgetExceeded("the flow has no configured budget")
         if not self.can_charge(cost):
             raise BudgetExceeded(f"charge of {cost} exceeds headroom {self.headroom}")
         return attrs.evolve(self, spent=self.spent + cost)
@@ -225,10 +274,10 @@ class FlowLedger:
         self,
         source: AuthorityId,
         peer: AuthorityId,
-        limit: int | None,
+        limit: FlowLimit,
         charged: FlowCharge | None = None,
     ) -> FlowBudget:
-        """The full budget for a flow, with the limit the caller derived from capabilities.
+        """The full budget for a flow, with the limit policy gives it.
 
         `charged` is the sender's own register for the flow: what it spent in the current
         epoch joins (by maximum) what the journal records.

@@ -15,6 +15,7 @@ from typing import Protocol
 from aura_core.crypto.ed25519 import VerifyingKey
 from aura_core.effects import StorageOp
 from aura_core.ids import AuthorityId, ContextId, FactId
+from aura_journal.budget import FlowLimit
 from aura_journal.capability import CapabilityFrontier, Scope
 from aura_journal.fact import Fact, JournalNamespace
 from aura_journal.journal import Journal, StagedFacts
@@ -93,8 +94,9 @@ class AuthorizationEffects(Protocol):
 class FlowBudgetEffects(Protocol):
     """Flow limits, derived from capabilities and policy (never stored as facts)."""
 
-    async def limit(self, context: ContextId, peer: AuthorityId) -> int | None:
-        """The per-epoch limit for sending to `peer` in `context`; 0 denies, None is unlimited."""
+    async def limit(self, context: ContextId, peer: AuthorityId) -> FlowLimit:
+        """The per-epoch limit for sending to `peer` in `context`: `Capped(units)`,
+        `UNLIMITED`, or `NOT_CONFIGURED` (nothing names the flow: every send is denied)."""
         ...
 
 

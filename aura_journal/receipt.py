@@ -1,10 +1,14 @@
-"""Flow receipts: signed proof that a send was charged, chained per (context, source, epoch).
+"""Flow receipts: signed proof that a send was charged, chained per flow and epoch.
 
-Every envelope that leaves through the guard chain carries a receipt. Within one chain the nonce
-increases by one per send and `prev` is the digest of the previous receipt, so the sender's
-history is a hash chain; the receiver checks the signature, that the receipt is addressed to it
-in the envelope's context and current epoch, that it binds the message (operation and body) it
-came with, and that its nonce is above every nonce it has seen from that chain (no replays).
+Every envelope that leaves through the guard chain carries a receipt. A chain is one flow's
+receipts in one epoch: (context, source, destination, epoch). Its nonces count 1, 2, 3, ... and
+each receipt's `prev` is the digest of the one before (`Hash32.zero()` for nonce 1), so every
+receiver sees the whole of each chain addressed to it, and can check it.
+
+The receiver checks the signature, that the receipt is addressed to it in the envelope's context
+and current epoch, that it binds the message (operation and body) it came with, and then runs
+the chain's `ReplayWindow`: a sliding anti-replay window as in IPsec and DTLS, so receipts the
+network reorders are accepted exactly once, and the chain's links are checked as gaps fill.
 """
 
 from __future__ import annotations
@@ -13,12 +17,25 @@ import attrs
 
 from aura_core.crypto.ed25519 import SIGNATURE_LEN, SigningKey, VerifyingKey
 from aura_core.encoding import encode, record
-from aura_core.errors import InvalidArgument, InvalidSignature
+from aura_core.errors import InvalidArgument, InvalidSignature, ReceiptRejected
 from aura_core.hashing import Hash32, tagged_hash, u32
 from aura_core.ids import AuthorityId, ContextId
 from aura_core.memo import memoized_property
 
-__all__ = ["ReceiptBody", "Receipt", "ReceiptHead", "sign_receipt", "message_digest"]
+__all__ = [
+    "REPLAY_WINDOW",
+    "ReceiptBody",
+    "Receipt",
+    "ReceiptHead",
+    "ReplayWindow",
+    "sign_receipt",
+    "message_digest",
+]
+
+REPLAY_WINDOW = 64
+"""How many nonces, counting back from the highest one accepted, a receiver still accepts (once
+each): a receipt the network delays past 63 newer ones of its chain is refused as too old."""
+_WINDOW_MASK = (1 << REPLAY_WINDOW) - 1
 
 _TAG = "AURA_FLOW_RECEIPT_V1"
 _DIGEST_TAG = "AURA_FLOW_RECEIPT_DIGEST_V1"
@@ -85,13 +102,87 @@ class Receipt:
         key.verify(_message(self.body), self.signature)
 
 
-@record("flow.receipt_head")
 @attrs.frozen
 class ReceiptHead:
-    """The end of a receipt chain: the last nonce used and the digest of that receipt."""
+    """The end of a sender's receipt chain: the last nonce used and the digest of that receipt
+    (nonce 0 and the zero digest for a chain with no receipt yet)."""
 
     nonce: int = 0
     digest: Hash32 = attrs.field(factory=Hash32.zero)
+
+
+def _hashes(_: object, attribute: attrs.Attribute[dict[int, Hash32]], value: object) -> None:
+    if type(value) is not dict or len(value) > REPLAY_WINDOW + 1:
+        raise InvalidArgument(f"{attribute.name} holds at most {REPLAY_WINDOW + 1} entries")
+
+
+@record("flow.replay_window")
+@attrs.frozen
+class ReplayWindow:
+    """What a receiver keeps of one chain addressed to it: which recent nonces it accepted, and
+    the chain links it has yet to check. O(`REPLAY_WINDOW`) in size whatever the traffic.
+
+    A receipt is accepted iff its nonce is within `REPLAY_WINDOW` of the highest accepted one
+    (or above it) and not accepted before, and it links with its accepted neighbours: its
+    `prev` is the digest of receipt n-1 if that was accepted, and receipt n+1, if accepted,
+    named its digest as `prev`. Whichever of two neighbours arrives second makes the check, so
+    a fork is refused whether it comes in order or fills a gap. `accept` is pure: it returns the
+    next window or raises `ReceiptRejected`, leaving this one as it was.
+    """
+
+    epoch: int = attrs.field(default=0, validator=_u64)
+    top: int = attrs.field(default=0, validator=_u64)
+    """The highest nonce accepted (0: none yet)."""
+    seen: int = attrs.field(default=0, validator=_u64)
+    """Bit i set: nonce `top - i` was accepted (bit 0 is `top` itself)."""
+    ends: dict[int, Hash32] = attrs.field(factory=dict, validator=_hashes, hash=False)
+    """Accepted nonce n whose successor n+1 has not been accepted → the digest of receipt n."""
+    starts: dict[int, Hash32] = attrs.field(factory=dict, validator=_hashes, hash=False)
+    """Accepted nonce n whose predecessor may still come → the `prev` receipt n named."""
+
+    @property
+    def bottom(self) -> int:
+        """The lowest nonce that can still be accepted."""
+        return max(self.top - REPLAY_WINDOW + 1, 1)
+
+    def accept(self, body: ReceiptBody, digest: Hash32) -> ReplayWindow:
+        """The window after accepting the receipt with this body and digest (the caller has
+        checked its signature and epoch). Raises `ReceiptRejected` for a replay, a receipt
+        older than the window, or a broken link (a fork)."""
+        nonce, prev = body.nonce, body.prev
+        if body.epoch != self.epoch:
+            raise ReceiptRejected(f"receipt of epoch {body.epoch} for a window of {self.epoch}")
+        if nonce == 0:
+            raise ReceiptRejected("receipt nonce 0 (chains start at 1)")
+        if nonce <= self.top:
+            if nonce < self.bottom:
+                raise ReceiptRejected(
+                    f"receipt too old (nonce {nonce}, the window starts at {self.bottom})"
+                )
+            if self.seen >> (self.top - nonce) & 1:
+                raise ReceiptRejected(f"replayed receipt (nonce {nonce} already accepted)")
+        if nonce == 1 and prev != Hash32.zero():
+            raise ReceiptRejected("receipt chain fork: nonce 1 must not name a predecessor")
+        before = self.ends.get(nonce - 1)
+        if before is not None and before != prev:
+            raise ReceiptRejected(f"receipt chain fork: nonce {nonce} does not follow {nonce - 1}")
+        after = self.starts.get(nonce + 1)
+        if after is not None and after != digest:
+            raise ReceiptRejected(f"receipt chain fork: nonce {nonce + 1} does not follow {nonce}")
+        if nonce > self.top:
+            shift = nonce - self.top
+            top = nonce
+            seen = ((self.seen << shift) | 1) & _WINDOW_MASK if shift < REPLAY_WINDOW else 1
+        else:
+            top, seen = self.top, self.seen | 1 << (self.top - nonce)
+        bottom = max(top - REPLAY_WINDOW + 1, 1)
+        ends = {n: h for n, h in self.ends.items() if n >= bottom - 1 and n != nonce - 1}
+        starts = {n: h for n, h in self.starts.items() if n > bottom and n != nonce + 1}
+        if after is None:
+            ends[nonce] = digest
+        if before is None and nonce - 1 >= bottom:
+            starts[nonce] = prev
+        return ReplayWindow(self.epoch, top, seen, ends, starts)
 
 
 def _message(body: ReceiptBody) -> bytes:

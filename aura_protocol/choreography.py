@@ -64,19 +64,19 @@ class Route:
 def guard_annotations(message: MessageType) -> GuardAnnotations | None:
     """The guard chain's view of a message's annotations.
 
-    None when the message names no capability: the guard chain denies a send without
-    annotations, which is how the design's rule "a message type without guard annotations is
-    denied, not waved through" is enforced (a `GuardAnnotations` with no capability would pass
-    the capability guard).
+    None when the message neither names a capability nor is declared public: the guard chain
+    denies a send without annotations (`unguarded`), which is how the design's rule "a message
+    type without guard annotations is denied, not waved through" is enforced.
     """
     annotations = message.annotations
-    if annotations.guard_capability is None:
+    if annotations.guard_capability is None and annotations.public is None:
         return None
     return GuardAnnotations(
         capability=annotations.guard_capability,
         flow_cost=annotations.flow_cost,
         journal_label=annotations.journal_facts,
         leak=tuple(ObserverClass(name) for name in annotations.leak),
+        public=annotations.public,
     )
 
 

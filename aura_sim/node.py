@@ -13,7 +13,7 @@ from aura_core.errors import EncodingError
 from aura_core.ids import ContextId, DeviceId
 from aura_effects.bundle import Effects
 from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedTransport
-from aura_journal.budget import FlowCharge
+from aura_journal.budget import Capped, FlowCharge
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
 from aura_journal.registry import FactRegistry
 from aura_sim.handlers import Disk, LoopClock, MemoryStorage, SeededRandom, testing_effects
@@ -113,7 +113,7 @@ class SimNode:
         for peer in peers:
             if peer is not self:
                 effects.peers.add(peer.authority, peer.key.verifying_key)
-        effects.flow.set_default(self.context, FLOW_LIMIT)
+        effects.flow.set_default(self.context, Capped(FLOW_LIMIT))
         token = issue_token(
             self.capability_root,
             self.authority,

@@ -32,6 +32,7 @@ from aura_core.ids import AuthorityId, ContextId, DeviceId
 from aura_core.tree import LeafNode, LeafRole
 from aura_effects.bundle import Effects, production_effects
 from aura_effects.storage import SqliteStorage
+from aura_journal.budget import UNLIMITED
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
 from aura_journal.tree import (
     TREE_REDUCER,
@@ -86,7 +87,7 @@ async def _parts(entropy: Entropy, directory: Path, context: ContextId) -> list[
             device=device,
             registry=registry,
         )
-        effects.flow.set_default(context, None)
+        effects.flow.set_default(context, UNLIMITED)
         token = issue_token(
             entropy(), address, list(CAPABILITIES), seed=entropy(), scope=ContextScope(context)
         )

@@ -38,6 +38,7 @@ from aura_core.effects import Envelope
 from aura_core.ids import AuthorityId, ContextId, DeviceId, SessionId
 from aura_effects.bundle import Effects
 from aura_guards.transport import GuardedTransport
+from aura_journal.budget import UNLIMITED
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
 from aura_protocol import Choreography, Dispatcher, Session
 from aura_sim.handlers import testing_effects
@@ -190,7 +191,7 @@ def node(me: int, peer: int) -> tuple[Effects, GuardedTransport, Capture]:
     who = AuthorityId(bytes([me]) * 16)
     effects = testing_effects(me, authority=who, device=DeviceId(bytes([me]) * 16))
     effects.peers.add(AuthorityId(bytes([peer]) * 16), SigningKey(bytes([peer]) * 32).verifying_key)
-    effects.flow.set_default(CONTEXT, None)  # unlimited: measure the work, not a refusal
+    effects.flow.set_default(CONTEXT, UNLIMITED)  # unlimited: measure the work, not a refusal
     token = issue_token(
         bytes([me]) * 32, who, ["bench:send"], seed=bytes(32), scope=ContextScope(CONTEXT)
     )

@@ -40,6 +40,7 @@ from aura_core.crypto.ed25519 import SigningKey
 from aura_core.hashing import Hash32, tagged_hash, u64
 from aura_core.ids import AuthorityId, ContextId, DeviceId
 from aura_guards.transport import GuardedTransport
+from aura_journal.budget import UNLIMITED
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
 from aura_protocol import Dispatcher, EventKind, RuntimeEvent
 from aura_protocol.consensus import (
@@ -106,7 +107,7 @@ async def _build(n: int, stack: AsyncExitStack, sent: list[RuntimeEvent]) -> _Cl
         effects = testing_effects(
             n * 100 + index, authority=who, device=DeviceId(who.raw[::-1]), clock=LoopClock()
         )
-        effects.flow.set_default(CONTEXT, None)
+        effects.flow.set_default(CONTEXT, UNLIMITED)
         token = issue_token(
             bytes([index + 1]) * 32,
             who,

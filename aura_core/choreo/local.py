@@ -18,7 +18,8 @@ memory under every branch), so walk them, don't copy them.
 - `End()`: nothing more.
 
 Every `Send` and `Receive` carries the full `MessageType`: label, payload type and the guard
-annotations (`guard_capability`, `flow_cost` defaulting to 100, `journal_facts`, `leak`), so the
+annotations (`guard_capability` or `public`, `flow_cost` defaulting to 100, `journal_facts`,
+`leak`), so the
 runtime can run the guard chain without looking anything up. The semantics the runtime must
 enforce (fan-out costs, threshold collection, late arrivals, timers) are specified in
 `docs/choreography.md`.
@@ -84,8 +85,9 @@ class Peer:
 class Annotations:
     """The guard annotations of one message, defaults filled in.
 
-    `guard_capability` None means the message names no capability (the guard chain denies such
-    a send, per the design); `leak` lists the observer classes charged, in `OBSERVER_CLASSES`
+    At most one of `guard_capability` and `public` (the reason a message needs no capability)
+    is set; with neither, the message is unguarded and the guard chain denies every send of it
+    (closed by default). `leak` lists the observer classes charged, in `OBSERVER_CLASSES`
     order, empty when the message reveals no metadata.
     """
 
@@ -93,11 +95,14 @@ class Annotations:
     flow_cost: int = DEFAULT_FLOW_COST
     journal_facts: str | None = None
     leak: tuple[str, ...] = ()
+    public: str | None = attrs.field(default=None, kw_only=True)
 
     def __str__(self) -> str:
         parts = []
         if self.guard_capability is not None:
             parts.append(f"guard_capability = {_quote(self.guard_capability)}")
+        if self.public is not None:
+            parts.append(f"public = {_quote(self.public)}")
         parts.append(f"flow_cost = {self.flow_cost}")
         if self.journal_facts is not None:
             parts.append(f"journal_facts = {_quote(self.journal_facts)}")

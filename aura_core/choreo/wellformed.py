@@ -47,7 +47,7 @@ __all__ = [
     "exits",
 ]
 
-ANNOTATION_KEYS = ("guard_capability", "flow_cost", "journal_facts", "leak")
+ANNOTATION_KEYS = ("guard_capability", "public", "flow_cost", "journal_facts", "leak")
 """The annotation keys a message may carry; any other key is an error."""
 MAX_FAMILY_SIZE = 0xFFFF
 """Largest family (a threshold is a u16 in a `CommitFact`)."""
@@ -124,9 +124,11 @@ def annotations_of(message: Message) -> Annotations:
     leak = values.get("leak", ())
     leak_set = set(leak) if isinstance(leak, tuple) else {leak}
     capability = values.get("guard_capability")
+    public = values.get("public")
     journal = values.get("journal_facts")
     cost = values.get("flow_cost", DEFAULT_FLOW_COST)
     assert capability is None or isinstance(capability, str)
+    assert public is None or isinstance(public, str)
     assert journal is None or isinstance(journal, str)
     assert isinstance(cost, int)
     return Annotations(
@@ -134,6 +136,7 @@ def annotations_of(message: Message) -> Annotations:
         flow_cost=cost,
         journal_facts=journal,
         leak=tuple(c for c in OBSERVER_CLASSES if c in leak_set),
+        public=public,
     )
 
 
@@ -403,6 +406,13 @@ class _Checker:
             seen.add(key)
             if key == "guard_capability":
                 self.capability(annotation)
+            elif key == "public":
+                if not isinstance(value, str) or not value.strip():
+                    raise _fail(
+                        "annotation-value",
+                        f"public gives the reason the message needs no capability, not {value!r}",
+                        annotation,
+                    )
             elif key == "flow_cost":
                 if type(value) is not int or not 0 <= value <= MAX_FLOW_COST:
                     raise _fail(
@@ -419,6 +429,13 @@ class _Checker:
                     )
             else:
                 self.leak(annotation)
+        if {"guard_capability", "public"} <= seen:
+            second = [a for a in annotations if a.key in ("guard_capability", "public")][1]
+            raise _fail(
+                "capability-or-public",
+                "a message names a capability or is declared public, not both",
+                second,
+            )
 
     def capability(self, annotation: Annotation) -> None:
         value = annotation.value

@@ -14,7 +14,7 @@ from aura_core.time import OrderTime, PhysicalTime
 from aura_effects.bundle import Effects, production_effects
 from aura_guards.chain import GuardAnnotations
 from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedMessage, GuardedTransport
-from aura_journal.budget import ContextEpoch, FlowCharge, approve_epoch
+from aura_journal.budget import Capped, ContextEpoch, FlowCharge, approve_epoch
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
 from aura_journal.context import ContextGenesis, ContextMember
 from aura_journal.fact import Fact, FactBody, JournalNamespace, Unattested, sign_fact
@@ -122,7 +122,7 @@ async def make_node(
     node = Node(authority, key, effects, raw, guarded, bytes([seed % 256 ^ 0x5A]) * 32)
     if isinstance(recorder, Recorder):
         recorder.node = node
-    effects.flow.set_default(CONTEXT, 1000)
+    effects.flow.set_default(CONTEXT, Capped(1000))
     token = issue_token(
         node.capability_root, authority, CAPS, seed=bytes(32), scope=ContextScope(CONTEXT)
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aura_core.errors import InvalidArgument
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ContextId
 from aura_guards.chain import (
@@ -19,7 +21,7 @@ from aura_guards.chain import (
     SendRequest,
     evaluate,
 )
-from aura_journal.budget import FlowBudget
+from aura_journal.budget import NOT_CONFIGURED, UNLIMITED, Capped, FlowBudget
 from aura_journal.leakage import LeakageLedger, LeakageLimits, ObserverClass
 from aura_journal.receipt import ReceiptHead, message_digest
 
@@ -27,9 +29,13 @@ ALICE, BOB = AuthorityId(b"\xa1" * 16), AuthorityId(b"\xb0" * 16)
 CONTEXT = ContextId(b"\xc1" * 16)
 NOW = 10_000_000
 
+guards = st.one_of(
+    st.fixed_dictionaries({"capability": st.sampled_from(["chat:send", "tree:rotate"])}),
+    st.fixed_dictionaries({"public": st.sampled_from(["presence beacon", "discovery"])}),
+)
 annotations = st.none() | st.builds(
-    GuardAnnotations,
-    capability=st.none() | st.sampled_from(["chat:send", "tree:rotate"]),
+    lambda guard, **rest: GuardAnnotations(**guard, **rest),
+    guards,
     flow_cost=st.integers(0, 300),
     journal_label=st.none() | st.sampled_from(["consensus_complete", "invite"]),
     leak=st.lists(st.sampled_from(ObserverClass), max_size=3, unique=True).map(tuple),
@@ -46,13 +52,11 @@ requests = st.builds(
 
 @st.composite
 def ledgers(draw: st.DrawFn) -> LeakageLedger:
-    events = {}
+    ledger = LeakageLedger()
     for observer in ObserverClass:
-        times = draw(st.lists(st.integers(NOW - 2000, NOW), max_size=4))
-        events[observer] = tuple(
-            sorted((t, draw(st.integers(0, 3)), i) for i, t in enumerate(times))
-        )
-    return LeakageLedger(events)
+        for at in draw(st.lists(st.integers(NOW - 2000, NOW), max_size=4)):
+            ledger = ledger.record(observer, at, draw(st.integers(0, 3)))
+    return ledger
 
 
 snapshots = st.builds(
@@ -63,7 +67,7 @@ snapshots = st.builds(
     capability_allowed=st.booleans(),
     budget=st.builds(
         FlowBudget,
-        limit=st.none() | st.integers(0, 600),
+        limit=st.sampled_from([UNLIMITED, NOT_CONFIGURED]) | st.builds(Capped, st.integers(0, 600)),
         spent=st.integers(0, 600),
         epoch=st.integers(0, 3),
     ),
@@ -81,6 +85,19 @@ snapshots = st.builds(
 )
 
 
+def test_annotations_name_a_capability_or_a_public_reason() -> None:
+    for bad in [
+        {},
+        {"flow_cost": 0},
+        {"capability": "chat:send", "public": "both"},
+        {"public": ""},
+        {"public": "   "},
+    ]:
+        with pytest.raises(InvalidArgument):
+            GuardAnnotations(**bad)  # type: ignore[arg-type]
+    assert GuardAnnotations(public="presence beacon").capability is None
+
+
 @given(snapshots, requests)
 def test_evaluation_is_pure(snapshot: GuardSnapshot, request: SendRequest) -> None:
     assert evaluate(snapshot, request) == evaluate(snapshot, request)
@@ -93,15 +110,29 @@ def test_outcomes(snapshot: GuardSnapshot, request: SendRequest) -> None:
     if ann is None:
         assert outcome == Denied("unguarded", outcome.detail)  # type: ignore[union-attr]
         return
+    if snapshot.budget.limit == NOT_CONFIGURED:  # closed by default, whatever the cost
+        assert isinstance(outcome, Denied)
     if isinstance(outcome, Denied):
-        expected = {"unguarded", "oversized", "unknown_peer", "capability", "budget", "leakage"}
+        expected = {
+            "unguarded",
+            "oversized",
+            "unknown_peer",
+            "capability",
+            "unconfigured_flow",
+            "budget",
+            "leakage",
+        }
         assert outcome.reason in expected
+        if outcome.reason == "capability":
+            assert ann.public is None and not snapshot.capability_allowed
+        if outcome.reason == "unconfigured_flow":
+            assert snapshot.budget.limit == NOT_CONFIGURED
         if outcome.reason == "budget":
             assert not snapshot.budget.can_charge(ann.flow_cost)
         return
     assert isinstance(outcome, Authorized)
     assert snapshot.known_peer and len(request.body) <= 64 * 1024
-    assert snapshot.capability_allowed
+    assert snapshot.capability_allowed or ann.public is not None  # public skips only this guard
     kinds = [type(c) for c in outcome.commands]
     # Exactly one charge first, one send last; journal before leakage.
     assert kinds[0] is ChargeBudget and kinds[-1] is SendEnvelope
@@ -112,7 +143,7 @@ def test_outcomes(snapshot: GuardSnapshot, request: SendRequest) -> None:
     assert isinstance(charge, ChargeBudget)
     budget = snapshot.budget
     assert charge.spent_after == budget.spent + ann.flow_cost
-    assert budget.limit is None or charge.spent_after <= budget.limit
+    assert budget.limit == UNLIMITED or charge.spent_after <= budget.limit.units  # type: ignore[union-attr]
     receipt = charge.receipt
     assert (receipt.nonce, receipt.prev) == (
         snapshot.receipt_head.nonce + 1,

@@ -12,6 +12,7 @@ from aura_core.encoding import decode, encode
 from aura_core.errors import GuardDenied, ReceiptRejected, StorageError, TokenError
 from aura_guards.chain import GuardAnnotations
 from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedMessage
+from aura_journal.budget import Capped
 from aura_journal.capability import CapabilityFrontier, CapabilityToken, ContextScope, issue_token
 from aura_journal.coupling import CoupledSend
 from aura_journal.leakage import LeakageLimits, ObserverClass
@@ -75,6 +76,8 @@ async def test_send_charges_before_delivery_and_receipt_checks_out(
         ("no_grant", "capability"),
         ("other_context", "capability"),
         ("expired", "capability"),
+        ("public_without_budget", "unconfigured_flow"),
+        ("free_without_budget", "unconfigured_flow"),
         ("budget", "budget"),
         ("leakage", "leakage"),
     ],
@@ -93,7 +96,7 @@ async def test_denials_charge_write_and_send_nothing(
         alice.effects.peers.remove(BOB)
     elif case == "no_grant":
         context = OTHER_CONTEXT
-        alice.effects.flow.set_default(OTHER_CONTEXT, 1000)
+        alice.effects.flow.set_default(OTHER_CONTEXT, Capped(1000))
     elif case == "other_context":
         token = issue_token(
             alice.capability_root,
@@ -103,7 +106,7 @@ async def test_denials_charge_write_and_send_nothing(
             scope=ContextScope(CONTEXT),
         )
         alice.effects.authorization.grant(OTHER_CONTEXT, CapabilityFrontier.of(token))
-        alice.effects.flow.set_default(OTHER_CONTEXT, 1000)
+        alice.effects.flow.set_default(OTHER_CONTEXT, Capped(1000))
         context = OTHER_CONTEXT
     elif case == "expired":
         now = (await alice.effects.time.now()).ts_ms
@@ -116,6 +119,20 @@ async def test_denials_charge_write_and_send_nothing(
         )
         expiring = token.attenuate(expires_ms=now - 1, seed=b"\x09" * 32)
         alice.effects.authorization.grant(CONTEXT, CapabilityFrontier.of(expiring))
+    elif case in ("public_without_budget", "free_without_budget"):
+        # A flow no policy names is closed, even for a send that costs nothing.
+        token = issue_token(
+            alice.capability_root,
+            ALICE,
+            ["chat:send"],
+            seed=b"\x0a" * 32,
+            scope=ContextScope(OTHER_CONTEXT),
+        )
+        alice.effects.authorization.grant(OTHER_CONTEXT, CapabilityFrontier.of(token))
+        context = OTHER_CONTEXT
+        annotations = attrs.evolve(SEND, flow_cost=0)
+        if case == "public_without_budget":
+            annotations = GuardAnnotations(flow_cost=0, public="presence beacon")
     elif case == "budget":
         annotations = attrs.evolve(SEND, flow_cost=1001)
     elif case == "leakage":
@@ -130,11 +147,34 @@ async def test_denials_charge_write_and_send_nothing(
     assert alice.effects.trace.events("guard.denied")[-1].get("reason") == reason  # type: ignore[attr-defined]
 
 
+async def test_a_public_message_needs_no_grant_but_pays_like_any_other(
+    kind: str, tmp_path: Path
+) -> None:
+    alice, bob, _ = await pair(kind, tmp_path)
+    alice.effects.flow.set_default(OTHER_CONTEXT, Capped(10))  # budget, but no grant there
+    beacon = GuardAnnotations(
+        flow_cost=7, journal_label="beacon", leak=(ObserverClass.GROUP,), public="presence beacon"
+    )
+    receipt = await alice.guarded.send(OTHER_CONTEXT, BOB, "beacon", b"here", beacon)
+    assert receipt.body.cost == 7
+    assert await alice.spent(BOB, OTHER_CONTEXT) == 7
+    journal = await alice.journal(OTHER_CONTEXT)
+    assert len(journal.of_type("flow.coupled_send")) == 1
+    assert len(journal.of_type("leakage.recorded")) == 1
+    with pytest.raises(GuardDenied) as denied:  # 7 + 7 > 10: the budget still binds
+        await alice.guarded.send(OTHER_CONTEXT, BOB, "beacon", b"here", beacon)
+    assert denied.value.reason == "budget"
+    with pytest.raises(GuardDenied) as denied:  # the capability guard still guards the rest
+        await alice.guarded.send(OTHER_CONTEXT, BOB, "chat", b"hi", attrs.evolve(SEND, flow_cost=1))
+    assert denied.value.reason == "capability"
+    assert (await bob.guarded.receive()).operation == "beacon"
+
+
 async def test_budget_exhausts_exactly_and_epoch_rotation_resets_it(
     kind: str, tmp_path: Path
 ) -> None:
     alice, _, _ = await pair(kind, tmp_path)
-    alice.effects.flow.set_limit(CONTEXT, BOB, 25)
+    alice.effects.flow.set_limit(CONTEXT, BOB, Capped(25))
     for _ in range(2):
         await alice.guarded.send(CONTEXT, BOB, "m", b"x", SEND)
     with pytest.raises(GuardDenied):

@@ -21,6 +21,7 @@ from aura_core.effects import TransportEffects
 from aura_core.ids import AuthorityId, ContextId, DeviceId, SessionId
 from aura_effects.bundle import Effects
 from aura_guards.transport import GuardedTransport
+from aura_journal.budget import UNLIMITED, Capped, Unlimited
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
 from aura_journal.fact import JournalNamespace
 from aura_journal.registry import FactRegistry
@@ -64,7 +65,7 @@ def make_nodes(
     seed: int,
     capabilities: Iterable[str],
     attach: TransportFactory | None = None,
-    flow_limit: int | None = None,
+    flow_limit: Capped | Unlimited = UNLIMITED,
     registry: FactRegistry | None = None,
 ) -> dict[AuthorityId, Node]:
     """One node per authority, all knowing each other (call inside the running loop); their
@@ -181,7 +182,7 @@ def setup(
     bindings: Mapping[str, int] | None = None,
     *,
     capabilities: Iterable[str] | None = None,
-    flow_limit: int | None = None,
+    flow_limit: Capped | Unlimited = UNLIMITED,
     extra: int = 0,
 ) -> Setup:
     """Compile `text`, give every member its own node on one `MemoryNetwork` (plus `extra`

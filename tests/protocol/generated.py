@@ -51,8 +51,8 @@ DEFAULT_CAPABILITY = "test:any"
 def _guard(statement: Statement) -> Statement:
     match statement:
         case Message(annotations=annotations):
-            if any(a.key == "guard_capability" for a in annotations):
-                return statement
+            if any(a.key in ("guard_capability", "public") for a in annotations):
+                return statement  # guarded already (public ones run without a capability)
             added = (Annotation("guard_capability", DEFAULT_CAPABILITY), *annotations)
             return attrs.evolve(statement, annotations=added)
         case Choice(branches=branches):
@@ -75,7 +75,7 @@ def _block(body: tuple[Statement, ...]) -> tuple[Statement, ...]:
 
 
 def guarded(text: str) -> str:
-    """`text` with a capability on every message that has none."""
+    """`text` with a capability on every message that names none and is not public."""
     protocol = parse(text)
     return format_protocol(attrs.evolve(protocol, body=_block(protocol.body)))
 

@@ -43,6 +43,26 @@ def test_guard_annotations_map_every_field_and_deny_without_a_capability() -> No
         "a:b", 7, "fact", (ObserverClass.EXTERNAL, ObserverClass.GROUP)
     )
     assert guard_annotations(MessageType("M", None, Annotations(None, 7, "fact"))) is None
+    public = Annotations(None, 3, None, ("neighbor",), public="presence beacon")
+    assert guard_annotations(MessageType("M", None, public)) == GuardAnnotations(
+        flow_cost=3, leak=(ObserverClass.NEIGHBOR,), public="presence beacon"
+    )
+
+
+def test_a_public_message_compiles_to_public_guard_annotations() -> None:
+    text = """
+    protocol Beacon {
+      roles A, B;
+      A [public = "announces presence only", flow_cost = 2, leak = "external"] -> B : Here;
+      B [guard_capability = "beacon:ack"] -> A : Ack;
+    }
+    """
+    beacon = Choreography.compile(text, {})
+    assert beacon.guards[0] == GuardAnnotations(
+        flow_cost=2, leak=(ObserverClass.EXTERNAL,), public="announces presence only"
+    )
+    assert beacon.guards[1] == GuardAnnotations("beacon:ack")
+    assert 'public = "announces presence only"' in str(beacon.local_types["A"])
 
 
 def test_only_bound_protocols_compile() -> None:

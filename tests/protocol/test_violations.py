@@ -14,6 +14,7 @@ from aura_core.errors import GuardDenied, InvalidArgument, ProtocolViolation
 from aura_core.ids import ContextId, SessionId
 from aura_effects.trace import Tracer
 from aura_guards.chain import GuardAnnotations
+from aura_journal.budget import UNLIMITED, Capped
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
 from aura_protocol import (
     Aborted,
@@ -190,7 +191,7 @@ protocol FanOut {
 
 def test_a_fan_out_is_one_guarded_send_per_member_and_stops_at_the_first_denial() -> None:
     async def main() -> tuple[Outcome, list[int]]:
-        world = setup(FAN_OUT, flow_limit=100)
+        world = setup(FAN_OUT, flow_limit=Capped(100))
         node = world.node("C")
         # W[1] already received 70 of its 100: the second copy is over budget
         await node.guarded.send(
@@ -356,7 +357,7 @@ def test_a_peer_message_the_protocol_does_not_allow_ends_the_run_violated(
         world = setup(CHAT)
         alice = world.node("Alice")
         # Alice may also send in another context, so a forgery there gets through her guards
-        alice.effects.flow.set_default(OTHER, None)
+        alice.effects.flow.set_default(OTHER, UNLIMITED)
         token = issue_token(
             b"\x42" * 32, alice.authority, ["chat:send"], seed=bytes(32), scope=ContextScope(OTHER)
         )

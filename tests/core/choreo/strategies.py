@@ -46,6 +46,8 @@ __all__ = ["GeneratedProtocol", "protocols", "SINGLE_NAMES", "FAMILY_NAMES"]
 SINGLE_NAMES = ("Alice", "Bob", "Carol", "Dave")
 FAMILY_NAMES = ("Witness", "Guardian")
 CAPABILITIES = ("tree:rotate", "consensus:witness_sign", "amp:send", "chat:send-message", "x_1:y")
+PUBLIC_REASONS = ("presence beacon", "discovery: no payload", 'says \\"hi\\"')
+"""Reasons for `public` as written in the text (the last one with escaped quotes)."""
 PAYLOADS = ("bytes", "bool", "Hash32", "list[Hash32]", "tree.Op", "dict[str, int]")
 DURATIONS = ("50ms", "250ms", "1s", "30s")
 
@@ -108,8 +110,11 @@ class _Writer:
 
     def annotations(self) -> str:
         parts = []
-        if self.draw(st.booleans()):
+        guard = self.draw(st.sampled_from(["capability", "public", "none"]))
+        if guard == "capability":
             parts.append(f'guard_capability = "{self.draw(st.sampled_from(CAPABILITIES))}"')
+        elif guard == "public":
+            parts.append(f'public = "{self.draw(st.sampled_from(PUBLIC_REASONS))}"')
         if self.draw(st.booleans()):
             parts.append(f"flow_cost = {self.draw(st.integers(0, 200))}")
         if self.draw(st.integers(0, 3)) == 0:

@@ -310,6 +310,34 @@ BAD: list[tuple[str, type[ChoreographyError], str, str, Mapping[str, int] | None
     ),
     ("empty journal_facts", W, "annotation-value", 'A [journal_facts = ""] -> B : Y;  // <-', None),
     (
+        "capability and public on one message",
+        W,
+        "capability-or-public",
+        """
+        A [guard_capability = "a:b",
+           public = "beacon"]  // <-
+          -> B : X;
+        """,
+        None,
+    ),
+    (
+        "public before the capability",
+        W,
+        "capability-or-public",
+        'A [public = "beacon", guard_capability = "a:b"] -> B : X;  // <-',
+        None,
+    ),
+    ("empty public reason", W, "annotation-value", 'A [public = ""] -> B : Y;  // <-', None),
+    ("blank public reason", W, "annotation-value", 'A [public = "  "] -> B : Y;  // <-', None),
+    ("public reason not a string", W, "annotation-value", "A [public = 1] -> B : Y;  // <-", None),
+    (
+        "public twice",
+        W,
+        "duplicate-annotation",
+        'A [public = "a", public = "b"] -> B : Y;  // <-',
+        None,
+    ),
+    (
         "duplicate choice labels",
         W,
         "duplicate-label",
