@@ -45,7 +45,7 @@ def test_crash_loses_volatile_state_keeps_disk_and_restart_catches_up() -> None:
     result = run_scenario(scenario(), 2)  # type: ignore[arg-type]
     assert result.passed, [v.describe() for v in result.violations]
     assert result.sometimes.get("restart") == 1
-    assert result.counters.get("lost_in_flight", 0) > 0  # pushes to the crashed node were lost
+    assert result.counters.get("lost_to_down", 0) > 0  # pushes to the crashed node were lost
 
 
 def test_unsynced_writes_are_lost_on_crash() -> None:
