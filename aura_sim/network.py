@@ -23,20 +23,40 @@ __all__ = ["MemoryNetwork", "NodeTransport", "SimNetwork", "SimTransport"]
 
 
 class _Inbox:
-    """Envelopes waiting for one node, in arrival order."""
+    """Envelopes waiting for one node, in arrival order.
 
-    def __init__(self) -> None:
+    A `SimNetwork` closes a crashed node's inbox: what it held is gone, and a receive waiting
+    on it (or started while the node is down) fails instead of taking a later incarnation's
+    messages.
+    """
+
+    def __init__(self, name: str = "") -> None:
+        self.name = name
         self.queue: deque[Envelope] = deque()
         self.arrived: anyio.Event | None = None
+        self.closed = False
 
     def put(self, envelope: Envelope) -> None:
         self.queue.append(envelope)
+        self._wake()
+
+    def close(self) -> int:
+        """Drop what is queued and fail every receive, now and later; returns how many dropped."""
+        dropped = len(self.queue)
+        self.queue.clear()
+        self.closed = True
+        self._wake()
+        return dropped
+
+    def _wake(self) -> None:
         if self.arrived is not None:
             self.arrived.set()
             self.arrived = None
 
     async def get(self) -> Envelope:
         while not self.queue:
+            if self.closed:
+                raise TransportError(f"{self.name} is down")
             if self.arrived is None:
                 self.arrived = anyio.Event()
             await self.arrived.wait()
@@ -85,6 +105,16 @@ class NodeTransport:
         return await self._network._receive(self._node)
 
 
+@attrs.frozen
+class _Flight:
+    """What a message's delivery depends on, taken when it was sent: the destination's
+    incarnation and how often the link had been cut. A crash or a cut while the message is on
+    its way changes one of them, and the message is lost."""
+
+    incarnation: int
+    cuts: int
+
+
 class SimNetwork:
     """A faulty network between named simulated nodes, timed by the event loop's clock.
 
@@ -94,6 +124,11 @@ class SimNetwork:
     fault is drawn from the `faults` stream and appended to `injected`; in scheduled mode only
     the faults of `schedule` happen. Latencies always come from the `latency` stream, so a run
     and its replay see the same timings.
+
+    One reachability rule covers every way a message travels (first copy, duplicate, reordered
+    copy, held then released): it is delivered only if its link stayed uncut and its
+    destination stayed up (the same incarnation) from the moment it was sent to the moment it
+    arrives. What a node sent before it crashed is still delivered.
     """
 
     def __init__(
@@ -117,10 +152,12 @@ class SimNetwork:
         self._on_event = on_event
         self._names: dict[AuthorityId, str] = {}
         self._inboxes: dict[str, _Inbox] = {}
+        self._incarnations: dict[str, int] = {}
         self._seq: dict[tuple[str, str], int] = {}
         self._last_arrival: dict[tuple[str, str], float] = {}
         self._blocked: set[tuple[str, str]] = set()
-        self._held: dict[tuple[str, str], list[Envelope]] = {}
+        self._cuts: Counter[tuple[str, str]] = Counter()
+        self._held: dict[tuple[str, str], list[tuple[Envelope, _Flight]]] = {}
         self._down: set[str] = set()
         self.injected: list[MessageFault] = []
         self.counters: Counter[str] = Counter()
@@ -133,7 +170,8 @@ class SimNetwork:
         if name in self._inboxes or authority in self._names:
             raise InvalidArgument(f"{name} is already attached")
         self._names[authority] = name
-        self._inboxes[name] = _Inbox()
+        self._inboxes[name] = _Inbox(name)
+        self._incarnations[name] = 1
         return SimTransport(self, name, authority)
 
     @property
@@ -152,16 +190,22 @@ class SimNetwork:
     def partition(self, groups: Iterable[Iterable[str]]) -> None:
         """Cut every link between nodes of different groups (a node not listed is isolated)."""
         group_of = {node: index for index, group in enumerate(groups) for node in group}
-        for a in self._inboxes:
-            for b in self._inboxes:
+        for a in sorted(self._inboxes):
+            for b in sorted(self._inboxes):
                 if a != b and (a not in group_of or group_of.get(b) != group_of[a]):
-                    self._blocked.add((a, b))
+                    self._cut(a, b)
         self._event(f"partition {sorted(group_of.items())}")
 
     def block(self, source: str, destination: str) -> None:
         """Cut one direction of one link."""
-        self._blocked.add((source, destination))
+        self._cut(source, destination)
         self._event(f"block {source}->{destination}")
+
+    def _cut(self, source: str, destination: str) -> None:
+        # Counting cuts (not just the current state) is what loses a message whose link was
+        # cut and healed again while it was on its way.
+        self._blocked.add((source, destination))
+        self._cuts[(source, destination)] += 1
 
     def heal(self, nodes: Iterable[str] | None = None) -> None:
         """Restore every link (or every link between `nodes`)."""
@@ -176,27 +220,47 @@ class SimNetwork:
         return (source, destination) not in self._blocked
 
     def hold(self, source: str, destination: str) -> None:
+        """Keep the messages sent from `source` to `destination` on the wire until `release`."""
         self._held.setdefault((source, destination), [])
         self._event(f"hold {source}->{destination}")
 
     def release(self, source: str, destination: str) -> None:
+        """Send the held messages on their way (each still subject to the reachability rule)."""
         waiting = self._held.pop((source, destination), [])
         self._event(f"release {source}->{destination} ({len(waiting)})")
-        for envelope in waiting:
-            self._schedule(source, destination, envelope, self._base_delay(source, destination))
+        for envelope, flight in waiting:
+            delay = self._base_delay(source, destination)
+            self._schedule(source, destination, envelope, flight, delay)
 
     def crash(self, name: str) -> None:
-        """The node is down: its inbox and in-flight messages to it are lost; it cannot send."""
+        """The node goes down: every message in flight to it (on the wire, held, reordered,
+        duplicated, queued in its inbox) is lost, and it can neither send nor receive. What
+        it sent before is still delivered. Crashing a node that is down changes nothing."""
+        if name in self._down:
+            return
         self._down.add(name)
-        self._inboxes[name] = _Inbox()
+        dropped = self._inboxes[name].close()
+        if dropped:
+            self.counters["lost_in_inbox"] += dropped
         self._event(f"crash {name}")
 
     def restart(self, name: str) -> None:
+        """The node comes back as its next incarnation, with an empty inbox. Restarting a node
+        that is up changes nothing."""
+        if name not in self._down:
+            return
         self._down.discard(name)
+        self._incarnations[name] += 1
+        self._inboxes[name] = _Inbox(name)
         self._event(f"restart {name}")
 
     def is_down(self, name: str) -> bool:
         return name in self._down
+
+    def incarnation(self, name: str) -> int:
+        """1 when attached, one more at every restart: only the incarnation a message was sent
+        to can receive it."""
+        return self._incarnations[name]
 
     # -------------------------------------------------------------------- delivery
 
@@ -263,6 +327,10 @@ class SimNetwork:
         if key in self._blocked:
             self.counters["lost_to_partition"] += 1
             return
+        if destination in self._down:
+            self.counters["lost_to_down"] += 1
+            return
+        flight = _Flight(self._incarnations[destination], self._cuts[key])
         faults = self._draw_faults(source, destination, seq, len(envelope.payload))
         kinds = {fault.kind: fault for fault in faults}
         if MessageFaultKind.DROP in kinds:
@@ -277,26 +345,31 @@ class SimNetwork:
             )
             self.counters["corrupted"] += 1
         if key in self._held:
-            self._held[key].append(envelope)
+            self._held[key].append((envelope, flight))
             self.counters["held"] += 1
             return
         reordered = kinds.get(MessageFaultKind.REORDER)
         if reordered is not None:
             self.counters["reordered"] += 1
-            self._schedule(
-                source, destination, envelope, delay + reordered.amount / 1000, fifo=False
-            )
+            extra = reordered.amount / 1000
+            self._schedule(source, destination, envelope, flight, delay + extra, fifo=False)
         else:
-            self._schedule(source, destination, envelope, delay)
+            self._schedule(source, destination, envelope, flight, delay)
         duplicated = kinds.get(MessageFaultKind.DUPLICATE)
         if duplicated is not None:
             self.counters["duplicated"] += 1
-            self._schedule(
-                source, destination, envelope, delay + duplicated.amount / 1000, fifo=False
-            )
+            extra = duplicated.amount / 1000
+            self._schedule(source, destination, envelope, flight, delay + extra, fifo=False)
 
     def _schedule(
-        self, source: str, destination: str, envelope: Envelope, delay: float, *, fifo: bool = True
+        self,
+        source: str,
+        destination: str,
+        envelope: Envelope,
+        flight: _Flight,
+        delay: float,
+        *,
+        fifo: bool = True,
     ) -> None:
         loop = asyncio.get_running_loop()
         arrival = loop.time() + delay
@@ -305,11 +378,18 @@ class SimNetwork:
             # Keep the link first-in first-out: never arrive before the previous message.
             arrival = max(arrival, self._last_arrival.get(key, 0.0) + 1e-6)
             self._last_arrival[key] = arrival
-        loop.call_at(arrival, self._deliver, source, destination, envelope)
+        loop.call_at(arrival, self._deliver, source, destination, envelope, flight)
 
-    def _deliver(self, source: str, destination: str, envelope: Envelope) -> None:
-        if destination in self._down:
+    def _deliver(self, source: str, destination: str, envelope: Envelope, flight: _Flight) -> None:
+        # The reachability rule, applied when the message arrives: a crash of the destination
+        # or a cut of the link since it was sent (even one already healed) loses it.
+        if destination in self._down or self._incarnations[destination] != flight.incarnation:
             self.counters["lost_in_flight"] += 1
+            return
+        if (source, destination) in self._blocked or self._cuts[
+            (source, destination)
+        ] != flight.cuts:
+            self.counters["cut_in_flight"] += 1
             return
         self._inboxes[destination].put(envelope)
         self.counters["delivered"] += 1

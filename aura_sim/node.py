@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 
 import anyio
@@ -9,7 +10,7 @@ import anyio
 from aura_core.crypto.ed25519 import SigningKey
 from aura_core.effects import Envelope, Put, StorageOp
 from aura_core.encoding import decode
-from aura_core.errors import EncodingError
+from aura_core.errors import EncodingError, InvalidArgument
 from aura_core.ids import ContextId, DeviceId
 from aura_effects.bundle import Effects
 from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedTransport
@@ -20,7 +21,7 @@ from aura_sim.handlers import Disk, LoopClock, MemoryStorage, SeededRandom, test
 from aura_sim.network import SimTransport
 from aura_sim.seeds import SeedTree, Stream
 
-__all__ = ["FLOW_LIMIT", "SimNode", "ByzantineTransport"]
+__all__ = ["FLOW_LIMIT", "NodeState", "SimNode", "ByzantineTransport"]
 
 FLOW_LIMIT = 1_000_000
 """Per-epoch flow limit of every link in a run (budgets are checked, not exhausted)."""
@@ -55,8 +56,21 @@ class ByzantineTransport:
         return await self._inner.receive()
 
 
+class NodeState(enum.Enum):
+    """Where a node is in its lifecycle: DOWN -boot-> BOOTING -start-> UP, and any -halt-> DOWN.
+
+    BOOTING is the gap between building an incarnation's volatile state and its task starting;
+    a crash can fall into it, and the task must then not run (nothing of it is left).
+    """
+
+    DOWN = "down"
+    BOOTING = "booting"
+    UP = "up"
+
+
 class SimNode:
-    """One node of a run. `boot` builds its volatile state from its disk."""
+    """One node of a run. `boot` builds its volatile state from its disk; each boot is a new
+    incarnation, and `start` lets only the incarnation that is still booting run."""
 
     def __init__(
         self,
@@ -82,6 +96,7 @@ class SimNode:
         self.skew_ms = skew_ms
         self.disk = Disk(unsynced_window=unsynced_window)
         self.incarnation = 0
+        self.state = NodeState.DOWN
         self.effects: Effects | None = None
         self.guarded: GuardedTransport | None = None
         self.scope: anyio.CancelScope | None = None
@@ -90,12 +105,18 @@ class SimNode:
 
     @property
     def alive(self) -> bool:
-        return self.effects is not None
+        """Booting or up: the incarnation's volatile state exists."""
+        return self.state is not NodeState.DOWN
 
     def boot(
         self, peers: Sequence[SimNode], registry: FactRegistry, capabilities: Sequence[str]
     ) -> None:
-        """Build the node's effects and guarded transport over its disk (start or restart)."""
+        """Build the node's effects and guarded transport over its disk (start or restart): the
+        next incarnation, BOOTING until `start`. Only a node that is down boots."""
+        if self.state is not NodeState.DOWN:
+            raise InvalidArgument(
+                f"{self.name} is {self.state.value}: only a node that is down boots"
+            )
         self.incarnation += 1
         clock = LoopClock(skew_ms=self.skew_ms)
         storage = MemoryStorage(self.disk, clock=anyio.current_time)
@@ -129,9 +150,19 @@ class SimNode:
             )
         self.effects = effects
         self.guarded = GuardedTransport(effects, raw, local=self.authority, signing_key=self.key)
+        self.state = NodeState.BOOTING
+
+    def start(self, incarnation: int) -> bool:
+        """The task of `incarnation` begins: True (and UP) if that incarnation is still booting,
+        False if it crashed (or was replaced) before its task ran, which must then end."""
+        if self.state is not NodeState.BOOTING or self.incarnation != incarnation:
+            return False
+        self.state = NodeState.UP
+        return True
 
     def halt(self) -> None:
-        """Lose the volatile state (a crash); the disk stays."""
+        """Lose the volatile state (a crash, booting or up); the disk stays."""
+        self.state = NodeState.DOWN
         self.effects = None
         self.guarded = None
         self.scope = None

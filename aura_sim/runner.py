@@ -295,18 +295,26 @@ class SimRun:
             f"{node.name} boots (incarnation {node.incarnation}, clock skew {node.skew_ms} ms)"
         )
         assert self._group is not None
-        self._group.start_soon(self._node_body, node)
+        # The scope exists from the boot on, so a crash before the task first runs cancels it.
+        node.scope = anyio.CancelScope()
+        self._group.start_soon(self._node_body, node, node.incarnation, node.scope)
 
-    async def _node_body(self, node: SimNode) -> None:
-        with anyio.CancelScope() as scope:
-            node.scope = scope
+    async def _node_body(self, node: SimNode, incarnation: int, scope: anyio.CancelScope) -> None:
+        if not node.start(incarnation):
+            self.note(f"{node.name} incarnation {incarnation} crashed before it started")
+            return
+        with scope:
             try:
                 await self.workload.run_node(self, node)
             except AuraError as exc:
                 self.note(f"{node.name} stopped: {type(exc).__name__}")
 
     async def crash(self, name: str, *, permanent: bool = False) -> None:
+        """Crash a node that is booting or up (a node already down stays down; `permanent`
+        still keeps it down for good)."""
         node = self.nodes[name]
+        if permanent:
+            self.permanently_down.add(name)
         if not node.alive:
             return
         assert self.network is not None
@@ -319,10 +327,9 @@ class SimRun:
             if lost:
                 self.hit("unsynced_writes_lost")
                 self._durable_keys[name] = {k for k in node.disk.data if k.startswith("journal/")}
-        if permanent:
-            self.permanently_down.add(name)
 
     async def restart(self, name: str) -> None:
+        """Boot the next incarnation of a node that is down (and not down for good)."""
         node = self.nodes[name]
         if node.alive or name in self.permanently_down:
             return

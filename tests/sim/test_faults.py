@@ -36,7 +36,10 @@ class Lab:
     async def collect(self, until: float) -> None:
         async def drain(name: str, transport: SimTransport) -> None:
             while True:
-                got = await transport.receive()
+                try:
+                    got = await transport.receive()
+                except TransportError:  # the node is down
+                    return
                 self.arrivals.append((anyio.current_time(), name, got.payload))
 
         with anyio.move_on_after(until):
@@ -247,3 +250,133 @@ def test_dropped_messages_count_toward_the_injected_schedule() -> None:
     assert FaultSchedule.of(list(done.network.injected)).message == tuple(
         sorted(done.network.injected, key=MessageFault.sort_key)
     )
+
+
+# ------------------------------------------------------------------ the reachability rule
+
+
+@pytest.mark.parametrize("fault", ["partition", "block", "crash_and_restart", "cut_and_heal"])
+def test_a_released_hold_respects_what_happened_while_it_was_held(fault: str) -> None:
+    async def body(lab: Lab) -> None:
+        network = lab.network
+        network.hold("a", "b")
+        await send_many(lab, 3)
+        if fault == "partition":
+            network.partition([["a"], ["b", "c"]])
+        elif fault == "block":
+            network.block("a", "b")
+        elif fault == "crash_and_restart":
+            network.crash("b")
+            network.restart("b")
+        else:
+            network.partition([["a"], ["b", "c"]])
+            network.heal()
+        network.release("a", "b")
+        await anyio.sleep(0.5)
+        network.heal()
+        await lab.a.send(envelope(9))  # a fresh message on the healed link still arrives
+        await lab.collect(1.0)
+
+    done = run_lab(body)
+    assert done.payloads() == [envelope(9).payload]
+    lost = "lost_in_flight" if fault == "crash_and_restart" else "cut_in_flight"
+    assert done.network.counters[lost] == 3
+    assert done.network.counters["delivered"] == 1
+
+
+@pytest.mark.parametrize("heal", [False, True])
+def test_copies_in_flight_when_their_link_is_cut_are_lost(heal: bool) -> None:
+    schedule = (
+        MessageFault("a", "b", 2, MessageFaultKind.REORDER, 30),
+        MessageFault("a", "b", 3, MessageFaultKind.DUPLICATE, 20),
+    )
+
+    async def body(lab: Lab) -> None:
+        for i in range(3):
+            await lab.a.send(envelope(i))
+        await anyio.sleep(0.01)  # every copy is on the wire (latency 50 ms)
+        lab.network.partition([["a"], ["b", "c"]])
+        if heal:  # healed before they arrive: they were still cut on their way
+            await anyio.sleep(0.01)
+            lab.network.heal()
+        await lab.collect(1.0)
+
+    done = run_lab(body, LinkPolicy(latency_ms=50), schedule=schedule)
+    assert done.payloads() == []
+    assert done.network.counters["cut_in_flight"] == 4  # three messages and one duplicate
+
+
+def test_a_crash_loses_everything_in_flight_to_the_node() -> None:
+    schedule = (MessageFault("c", "b", 1, MessageFaultKind.DUPLICATE, 30),)
+
+    async def body(lab: Lab) -> None:
+        network = lab.network
+        network.set_link("c", "b", LinkPolicy(latency_ms=100))
+        await lab.a.send(envelope(1))  # reaches b's inbox at 10 ms; b is not receiving
+        await anyio.sleep(0.02)
+        network.hold("a", "b")
+        await lab.a.send(envelope(2))  # held
+        await lab.c.send(envelope(3, C, B))  # on the wire until 120 ms, and a duplicate
+        await anyio.sleep(0.01)
+        network.crash("b")
+        await anyio.sleep(0.01)
+        network.restart("b")  # the next incarnation, before anything above arrives
+        network.release("a", "b")
+        await lab.a.send(envelope(4))  # addressed to the new incarnation
+        await lab.collect(1.0)
+
+    done = run_lab(body, schedule=schedule)
+    assert done.payloads() == [envelope(4).payload]
+    assert done.network.counters["lost_in_inbox"] == 1
+    assert done.network.counters["lost_in_flight"] == 3  # held, on the wire, duplicate
+    assert done.network.incarnation("b") == 2
+
+
+def test_a_crashed_node_cannot_receive_and_a_waiting_receive_fails() -> None:
+    failures: list[str] = []
+
+    async def body(lab: Lab) -> None:
+        async def receive() -> None:
+            try:
+                await lab.b.receive()
+            except TransportError as exc:
+                failures.append(str(exc))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(receive)
+            await anyio.sleep(0.1)
+            lab.network.crash("b")
+        await receive()  # while down
+        lab.network.restart("b")
+        await lab.a.send(envelope(1))
+        assert (await lab.b.receive()).payload == envelope(1).payload
+
+    run_lab(body)
+    assert failures == ["b is down", "b is down"]
+
+
+def test_what_a_node_sent_before_it_crashed_is_still_delivered() -> None:
+    async def body(lab: Lab) -> None:
+        lab.network.hold("a", "c")
+        await lab.a.send(envelope(1))  # on the wire
+        await lab.a.send(envelope(2, A, C))  # held
+        lab.network.crash("a")
+        lab.network.release("a", "c")
+        await lab.collect(1.0)
+
+    done = run_lab(body)
+    assert done.payloads("b") == [envelope(1).payload]
+    assert done.payloads("c") == [envelope(2, A, C).payload]
+
+
+def test_crash_and_restart_are_idempotent() -> None:
+    async def body(lab: Lab) -> None:
+        network = lab.network
+        network.restart("b")  # up already: nothing happens
+        assert network.incarnation("b") == 1 and not network.is_down("b")
+        network.crash("b")
+        network.crash("b")  # down already: nothing happens
+        network.restart("b")
+        assert network.incarnation("b") == 2 and not network.is_down("b")
+
+    run_lab(body)
