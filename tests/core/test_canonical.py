@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,6 +29,7 @@ from aura_core.encoding import (
     canonical_encode,
     decode,
     encode,
+    record,
     record_tag,
     strict_decode,
 )
@@ -93,3 +95,21 @@ def test_near_encodings_decode_only_to_themselves(cls: type[Any], data: st.DataO
         first = data.draw(st.sampled_from(near), label="first edit")
         second = data.draw(st.sampled_from(list(mutations(first, donors))), label="second edit")
         _decodes_only_to_itself(cls, second)
+
+
+@record("test.canonical.sloppy")
+@attrs.frozen
+class Sloppy:
+    """A record that normalises after construction (drops zero counts): what the test is for."""
+
+    counts: tuple[int, ...]
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "counts", tuple(c for c in self.counts if c))
+
+
+def test_the_near_encodings_check_catches_a_normalising_record() -> None:
+    tree = strict_decode(encode(Sloppy((1, 2))))
+    with pytest.raises(AssertionError, match="decoded to Sloppy"):
+        for near in mutations(tree, donor_index([tree])):
+            _decodes_only_to_itself(Sloppy, near)
