@@ -19,6 +19,12 @@ Records are frozen attrs classes registered with `@record(tag, version=...)`. A 
 a map of its fields plus `"$t"` (the tag) and `"$v"` (the schema version), so equal field values
 of two different record types never share bytes or content ids. `encode` and `decode` are the
 only way records enter and leave bytes.
+
+Decoding is the exact inverse of encoding: bytes decode only if they are the encoding of the
+value they decode to, so a value has one encoding and one content id. The decoder refuses, never
+normalises: sets and maps must come sorted and duplicate-free, elements that decode to equal
+values are refused, and record fields have no attrs converters (a class that wants a forgiving
+constructor offers a classmethod beside the validating one).
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ __all__ = [
     "record",
     "is_record",
     "record_tag",
+    "record_classes",
     "encode",
     "decode",
     "to_value",
@@ -145,8 +152,9 @@ def strict_decode(data: bytes) -> Value:
 class CborScalar(Protocol):
     """A value type that encodes as one canonical value (ids as bytes, hashes as bytes, ...).
 
-    `from_cbor` must raise an `AuraError` (or `ValueError`/`TypeError`) for bad input; the codec
-    turns that into `SchemaError`.
+    `from_cbor` must accept exactly the values `to_cbor` returns (`to_cbor(from_cbor(v)) == v`)
+    and raise an `AuraError` (or `ValueError`/`TypeError`) for anything else; the codec turns
+    that into `SchemaError`.
     """
 
     def to_cbor(self) -> Value: ...
@@ -190,6 +198,10 @@ def record(tag: str, *, version: int = 1) -> Callable[[type[T]], type[T]]:
         for field in attrs.fields(target):
             if not field.init:
                 raise TypeError(f"{cls.__name__}.{field.name}: record fields must be init fields")
+            if field.converter is not None:
+                # A converter would let decoding normalise (accept bytes the encoder never
+                # writes); records validate instead and offer a constructor that normalises.
+                raise TypeError(f"{cls.__name__}.{field.name}: record fields have no converter")
         _RECORDS[cls] = _RecordInfo(tag, version, cls)
         _BY_TAG[(tag, version)] = cls
         return cls
@@ -208,6 +220,12 @@ def record_tag(cls: type[Any]) -> tuple[str, int]:
     if info is None:
         raise TypeError(f"{cls.__name__} is not a registered record")
     return (info.tag, info.version)
+
+
+def record_classes() -> tuple[type[Any], ...]:
+    """Every record class registered so far, in registration order (for checks that must cover
+    them all, such as the canonical-form test)."""
+    return tuple(_RECORDS)
 
 
 _RECORD_ENCODERS: dict[type[Any], _Encoder] = {}
@@ -446,10 +464,8 @@ def decode_record(value):
         return cls({", ".join(decode_args)})
     except KeyError:
         explain(value)
-    except SchemaError as exc:
-        raise SchemaError({qualified!r} + ": " + exc.message) from None
     except (ValueError, TypeError, AuraError) as exc:
-        raise SchemaError({qualified!r} + f": invalid field value: {{exc}}") from None
+        explain_field(value, exc)
 """
 
     def explain(value: Value) -> None:
@@ -466,9 +482,38 @@ def decode_record(value):
         missing = sorted(set(keys) - set(value))
         raise SchemaError(f"{qualified}: unknown fields {extra}, missing fields {missing}")
 
+    field_decoders = [(field, codecs[field.name][1]) for field in fields]
+
+    def explain_field(value: dict[str, Value], error: Exception) -> None:
+        """Raise a `SchemaError` naming the field the fast path refused: the first whose value
+        does not decode, else the first whose validator refuses it on its own, else say that
+        the class refused the fields together."""
+        decoded = []
+        for field, decode_field in field_decoders:
+            if field.name not in value:
+                explain(value)
+            try:
+                decoded.append((field, decode_field(value[field.name])))
+            except (ValueError, TypeError, AuraError) as exc:
+                raise SchemaError(f"{qualified}: field {field.name!r}: {_message(exc)}") from None
+        for field, item in decoded:
+            try:
+                if field.validator is not None:
+                    field.validator(None, field, item)
+            except (ValueError, TypeError, AuraError) as exc:
+                raise SchemaError(f"{qualified}: field {field.name!r}: {_message(exc)}") from None
+            except AttributeError:  # a validator that reads the other fields cannot run alone
+                continue
+        raise SchemaError(f"{qualified}: invalid value: {_message(error)}") from None
+
     namespace["explain"] = explain
+    namespace["explain_field"] = explain_field
     exec(compile(source, f"<record codec {tag}>", "exec"), namespace)
     return namespace["encode_record"], namespace["decode_record"]
+
+
+def _message(exc: Exception) -> str:
+    return exc.message if isinstance(exc, AuraError) else str(exc)
 
 
 def _compile_union(args: tuple[object, ...]) -> tuple[_Encoder, _Decoder]:
@@ -556,7 +601,10 @@ def _compile_set(item: object) -> tuple[_Encoder, _Decoder]:
         if type(value) is not list:
             raise SchemaError(f"expected an array for a set, got {type(value).__name__}")
         _require_sorted_unique(value, "set")
-        return frozenset(dec(x) for x in value)
+        decoded = frozenset(dec(x) for x in value)
+        if len(decoded) != len(value):
+            raise SchemaError("two set elements with different encodings decode to equal values")
+        return decoded
 
     return encode_set, decode_set
 
@@ -598,7 +646,10 @@ def _compile_map(key_tp: object, val_tp: object) -> tuple[_Encoder, _Decoder]:
             if type(pair) is not list or len(pair) != 2:
                 raise SchemaError("map entries must be [key, value] pairs")
         _require_sorted_unique([cast(list[Value], p)[0] for p in value], "map")
-        return {kdec(p[0]): vdec(p[1]) for p in cast(list[list[Value]], value)}
+        decoded = {kdec(p[0]): vdec(p[1]) for p in cast(list[list[Value]], value)}
+        if len(decoded) != len(value):
+            raise SchemaError("two map keys with different encodings decode to equal values")
+        return decoded
 
     return encode_pairs, decode_pairs
 

@@ -38,42 +38,54 @@ def _u64(_: object, attribute: attrs.Attribute[int], value: int) -> None:
         raise InvalidArgument(f"{attribute.name} must be an unsigned 64-bit integer")
 
 
-def _optional_u64(_: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
-    if value is not None:
-        _u64(_, attribute, value)  # type: ignore[arg-type]
+def _uncertainty(_: object, __: object, value: int | None) -> None:
+    # 0 would mean the same as None (`compare` reads None as 0), so it is refused: one value,
+    # one encoding.
+    if value is not None and (type(value) is not int or not 0 < value < _U64):
+        raise InvalidArgument("uncertainty_ms is None or a positive unsigned 64-bit integer")
 
 
 @record("time.physical")
 @attrs.frozen
 class PhysicalTime:
-    """Milliseconds since the Unix epoch, with an optional ± uncertainty."""
+    """Milliseconds since the Unix epoch, with an optional ± uncertainty (None: exact)."""
 
     ts_ms: int = attrs.field(validator=_u64)
-    uncertainty_ms: int | None = attrs.field(default=None, validator=_optional_u64)
+    uncertainty_ms: int | None = attrs.field(default=None, validator=_uncertainty)
 
 
-def _freeze_vector(vector: Mapping[DeviceId, int]) -> dict[DeviceId, int]:
-    if not isinstance(vector, Mapping):
-        raise InvalidArgument("a vector clock is a mapping of DeviceId to counter")
-    frozen: dict[DeviceId, int] = {}
-    for device in sorted(vector):
-        count = vector[device]
+def _vector(_: object, __: object, vector: dict[DeviceId, int]) -> None:
+    if type(vector) is not dict:
+        raise InvalidArgument("a vector clock is a dict of DeviceId to counter")
+    for device, count in vector.items():
         if type(device) is not DeviceId:
             raise InvalidArgument("vector clock keys are DeviceIds")
-        if type(count) is not int or not 0 <= count < _U64:
-            raise InvalidArgument("vector clock counters are unsigned 64-bit integers")
-        if count:  # a missing entry means 0, so zeros are dropped to keep one encoding
-            frozen[device] = count
-    return frozen
+        if type(count) is not int or not 0 < count < _U64:
+            raise InvalidArgument(
+                "vector clock counters are positive unsigned 64-bit integers "
+                "(a device at 0 is left out; `LogicalTime.of` drops zeros)"
+            )
 
 
 @record("time.logical")
 @attrs.frozen
 class LogicalTime:
-    """A vector clock (missing devices count 0) and a Lamport counter."""
+    """A vector clock and a Lamport counter.
 
-    vector: dict[DeviceId, int] = attrs.field(converter=_freeze_vector, hash=False)
+    A device missing from `vector` counts 0, so the vector lists only positive counters: an
+    explicit 0 would be a second encoding of the same clock. The constructor (and so the
+    decoder) refuses zeros; `LogicalTime.of` drops them.
+    """
+
+    vector: dict[DeviceId, int] = attrs.field(validator=_vector, hash=False)
     lamport: int = attrs.field(validator=_u64)
+
+    @classmethod
+    def of(cls, vector: Mapping[DeviceId, int], lamport: int) -> LogicalTime:
+        """A clock from counters in any mapping, zeros dropped."""
+        if not isinstance(vector, Mapping):
+            raise InvalidArgument("a vector clock is a mapping of DeviceId to counter")
+        return cls({d: c for d, c in vector.items() if not (type(c) is int and c == 0)}, lamport)
 
     def dominated_by(self, other: LogicalTime) -> bool:
         """Whether every counter here is ≤ the matching counter of `other`."""

@@ -98,6 +98,23 @@ class PositiveV2:
     unit: str
 
 
+@record("test.loose")
+@attrs.frozen(order=True)
+class Loose:
+    """A record whose equality ignores a field: two encodings, one value (a bad design the
+    codec must not paper over by deduplicating)."""
+
+    key: int
+    note: str = attrs.field(eq=False, order=False)
+
+
+@record("test.loose_bag")
+@attrs.frozen
+class LooseBag:
+    items: frozenset[Loose]
+    counts: dict[Loose, int] = attrs.field(hash=False)
+
+
 leaves = st.builds(
     Leaf,
     leaf_id=st.integers(0, 2**32 - 1),
@@ -227,3 +244,50 @@ def test_fuzz_decode_raises_only_encoding_errors(data: bytes) -> None:
     for cls in (Branch, Pen, Positive, Node):
         with contextlib.suppress(EncodingError):
             decode(data, cls)
+
+
+def test_registration_refuses_converters() -> None:
+    # A converter would normalise whatever the decoder hands it: bytes the encoder never
+    # writes would decode, and re-encode differently.
+    with pytest.raises(TypeError, match="converter"):
+
+        @record("test.converted")
+        @attrs.frozen
+        class Converted:
+            n: int = attrs.field(converter=abs)
+
+
+def test_sets_and_maps_refuse_elements_that_decode_to_equal_values() -> None:
+    a, b = to_value(Loose(1, "a")), to_value(Loose(1, "b"))
+    assert decode(encode(LooseBag(frozenset(), {})), LooseBag) == LooseBag(frozenset(), {})
+    assert canonical_encode(a) < canonical_encode(b)
+    for value in (
+        {"$t": "test.loose_bag", "$v": 1, "items": [a, b], "counts": []},
+        {"$t": "test.loose_bag", "$v": 1, "items": [], "counts": [[a, 1], [b, 2]]},
+    ):
+        with pytest.raises(SchemaError, match="decode to equal values"):
+            decode(canonical_encode(value), LooseBag)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({**_POSITIVE, "n": "3"}, "test.positive v1: field 'n': expected int, got str"),
+        ({**_POSITIVE, "n": 0}, "test.positive v1: field 'n': 'n' must be > 0: 0"),
+    ],
+)
+def test_schema_errors_name_the_record_and_field(value: dict[str, object], message: str) -> None:
+    with pytest.raises(SchemaError) as caught:
+        decode(canonical_encode(value), Positive)  # type: ignore[arg-type]
+    assert caught.value.message == message
+
+
+def test_nested_schema_errors_name_the_path() -> None:
+    value = to_value(Pen((Cat("tom"),), keeper=Dog("rex")))
+    assert isinstance(value, dict) and isinstance(value["keeper"], dict)
+    value["keeper"] = {**value["keeper"], "name": 7}
+    with pytest.raises(SchemaError) as caught:
+        decode(canonical_encode(value), Pen)
+    assert caught.value.message == (
+        "test.pen v1: field 'keeper': test.dog v1: field 'name': expected str, got int"
+    )

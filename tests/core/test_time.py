@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aura_core.encoding import decode, encode
-from aura_core.errors import InvalidArgument
+from aura_core.encoding import Value, canonical_encode, decode, encode, to_value
+from aura_core.errors import InvalidArgument, SchemaError
 from aura_core.ids import DeviceId
 from aura_core.time import (
     ComparePolicy,
@@ -24,12 +26,12 @@ from aura_core.time import (
 B, A, E = TimeOrdering.BEFORE, TimeOrdering.AFTER, TimeOrdering.EQUAL
 DEVICES = [DeviceId(bytes([i]) * 16) for i in range(3)]
 
-physical = st.builds(PhysicalTime, st.integers(0, 50), st.none() | st.integers(0, 5))
+physical = st.builds(PhysicalTime, st.integers(0, 50), st.none() | st.integers(1, 5))
 
 
 def _logical(counts: list[int]) -> LogicalTime:
     # A Lamport counter consistent with the vector (its sum), as real clocks produce.
-    return LogicalTime(dict(zip(DEVICES, counts, strict=False)), sum(counts))
+    return LogicalTime.of(dict(zip(DEVICES, counts, strict=False)), sum(counts))
 
 
 logical = st.lists(st.integers(0, 3), min_size=3, max_size=3).map(_logical)
@@ -86,11 +88,24 @@ def test_domain_rules() -> None:
 
 
 def test_vector_zeros_are_dropped_and_codec_round_trips() -> None:
-    t = LogicalTime({DEVICES[0]: 0, DEVICES[1]: 2}, 2)
+    t = LogicalTime.of({DEVICES[0]: 0, DEVICES[1]: 2}, 2)
     assert t.vector == {DEVICES[1]: 2}
     assert t == LogicalTime({DEVICES[1]: 2}, 2)
     for stamp in (t, PhysicalTime(5, 1), OrderTime(bytes(32)), RangeTime(1, 2)):
         assert decode(encode(stamp), type(stamp)) == stamp
+
+
+def test_a_second_encoding_of_the_same_time_is_refused() -> None:
+    # An explicit zero counter, or a zero uncertainty, means the same as leaving it out: the
+    # decoder refuses those bytes instead of normalising them (which would re-encode
+    # differently and give one time two content ids).
+    zero = to_value(LogicalTime({DEVICES[1]: 2}, 2))
+    assert isinstance(zero, dict) and isinstance(zero["vector"], list)
+    zero["vector"] = [[DEVICES[0].raw, 0], *zero["vector"]]
+    exact = {**cast(dict[str, Value], to_value(PhysicalTime(5))), "uncertainty_ms": 0}
+    for value, cls in ((zero, LogicalTime), (exact, PhysicalTime)):
+        with pytest.raises(SchemaError, match=r"time\.(logical|physical) v1: field '(vector|unc)"):
+            decode(canonical_encode(value), cls)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +116,10 @@ def test_vector_zeros_are_dropped_and_codec_round_trips() -> None:
         lambda: RangeTime(5, 4),
         lambda: OrderTime(bytes(31)),
         lambda: LogicalTime({DEVICES[0]: -1}, 0),
-        lambda: LogicalTime({"d": 1}, 0),
+        lambda: LogicalTime({"d": 1}, 0),  # type: ignore[dict-item]
+        lambda: LogicalTime({DEVICES[0]: 0}, 0),
+        lambda: LogicalTime.of([(DEVICES[0], 1)], 0),  # type: ignore[arg-type]
+        lambda: PhysicalTime(1, 0),
     ],
 )
 def test_invalid_timestamps(build: object) -> None:
