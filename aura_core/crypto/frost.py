@@ -13,8 +13,10 @@ for `commit` with the same key package: equal nonces over two messages reveal th
 Values are handles on Rust memory. Secret ones (`SecretShare`, `KeyPackage`, `SigningNonces`,
 the DKG secrets and round-2 packages, `Delta`, `Sigma`) are zeroized when dropped, never show
 their secret in `repr`, compare in constant time and leave Rust only through `to_bytes()`.
-`from_bytes()` accepts only the canonical encoding and raises `MalformedCryptoData` otherwise.
-Failures are `CryptoError` subclasses; `InvalidShare.culprits` names cheating participants.
+Every encoding starts with a byte naming its type; `from_bytes()` accepts only the canonical
+encoding of its own type and raises `MalformedCryptoData` otherwise (also for another type's
+bytes, which are never taken for its own). Failures are `CryptoError` subclasses;
+`InvalidShare.culprits` names cheating participants.
 """
 
 from __future__ import annotations
@@ -170,14 +172,15 @@ class SecretShare(_Handle):
 
 class RefreshingShare(_Handle):
     """A dealer's share of zero for one participant (dealer-style refresh). Secret. Its own
-    type so that it cannot be mistaken for a dealt `SecretShare` (the encodings are alike)."""
+    type, and its own encoding tag, so that it is never mistaken for a dealt `SecretShare`
+    (FROST gives both the same structure)."""
 
     __slots__ = ()
-    _native: _native.FrostSecretShare
+    _native: _native.FrostRefreshingShare
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
-        return cls._wrap(cls._decode(_native.FrostSecretShare.from_bytes, data))
+        return cls._wrap(cls._decode(_native.FrostRefreshingShare.from_bytes, data))
 
     @property
     def identifier(self) -> int:

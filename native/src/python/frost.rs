@@ -20,6 +20,7 @@ use pyo3::types::PyBytes;
 
 use super::to_py;
 use crate::error::{Error, ErrorCode, Result};
+use crate::frost::refresh::RefreshingShare;
 use crate::frost::wire::Wire;
 use crate::frost::{dkg, element_bytes, guarded, keys, number, refresh, repair, sign, wipe};
 
@@ -47,7 +48,8 @@ macro_rules! handle {
 
         #[pymethods]
         impl $py_ty {
-            /// Parse the canonical encoding; raises `NativeError("malformed", ...)` otherwise.
+            /// Parse the canonical encoding (this type's tag, then its body); raises
+            /// `NativeError("malformed", ...)` otherwise, also for another type's bytes.
             #[staticmethod]
             fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
                 run(py, || <$inner as Wire>::decode(data)).map(Self)
@@ -85,6 +87,18 @@ handle!(FrostSecretShare, "FrostSecretShare", SecretShare, {
             .collect()
     }
 });
+
+handle!(
+    FrostRefreshingShare,
+    "FrostRefreshingShare",
+    RefreshingShare,
+    {
+        #[getter]
+        fn identifier(&self) -> u16 {
+            id_of(self.0.share().identifier())
+        }
+    }
+);
 
 handle!(FrostKeyPackage, "FrostKeyPackage", KeyPackage, {
     #[getter]
@@ -573,18 +587,24 @@ fn frost_compute_refreshing_shares(
     public_key_package: &Bound<'_, FrostPublicKeyPackage>,
     identifiers: Vec<u16>,
     seed: &[u8],
-) -> PyResult<Dealt> {
+) -> PyResult<(Vec<(u16, FrostRefreshingShare)>, FrostPublicKeyPackage)> {
     let public = &public_key_package.get().0;
-    run(py, || {
+    let (shares, public) = run(py, || {
         refresh::compute_refreshing_shares(public, &identifiers, seed)
-    })
-    .map(dealt)
+    })?;
+    Ok((
+        shares
+            .into_iter()
+            .map(|(id, share)| (id, FrostRefreshingShare(share)))
+            .collect(),
+        FrostPublicKeyPackage(public),
+    ))
 }
 
 #[pyfunction]
 fn frost_refresh_share(
     py: Python<'_>,
-    zero_share: &Bound<'_, FrostSecretShare>,
+    zero_share: &Bound<'_, FrostRefreshingShare>,
     key_package: &Bound<'_, FrostKeyPackage>,
 ) -> PyResult<FrostKeyPackage> {
     let (zero, key) = (&zero_share.get().0, &key_package.get().0);
@@ -689,6 +709,7 @@ fn frost_repair_share_part3(
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FrostSecretShare>()?;
+    m.add_class::<FrostRefreshingShare>()?;
     m.add_class::<FrostKeyPackage>()?;
     m.add_class::<FrostPublicKeyPackage>()?;
     m.add_class::<FrostSigningNonces>()?;

@@ -80,6 +80,8 @@ ORDER = 2**252 + 27742317777372353535851937790883648493  # of the Ed25519 group
 def corrupt(share: frost.SignatureShare) -> frost.SignatureShare:
     """The share plus one. (Adding the same amount to every corrupted share means the errors
     never cancel out: shares whose errors sum to zero give a valid signature, which FROST's
-    aggregate rightly accepts without looking at the shares one by one.)"""
-    value = (int.from_bytes(share.to_bytes(), "little") + 1) % ORDER
-    return frost.SignatureShare.from_bytes(value.to_bytes(32, "little"))
+    aggregate rightly accepts without looking at the shares one by one.) The encoding is the
+    type tag byte, then the 32-byte little-endian scalar."""
+    raw = share.to_bytes()
+    value = (int.from_bytes(raw[1:], "little") + 1) % ORDER
+    return frost.SignatureShare.from_bytes(raw[:1] + value.to_bytes(32, "little"))

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aura_core.crypto import frost
-from aura_core.errors import InsufficientSigners, InvalidArgument, InvalidShare
+from aura_core.errors import InsufficientSigners, InvalidArgument, InvalidShare, MalformedCryptoData
 from tests.core.crypto.frost_support import (
     Packages,
     dealer,
@@ -123,16 +123,40 @@ def test_refresh_rejects_wrong_inputs() -> None:
     with pytest.raises(InvalidArgument):  # a dealt share is not a share of zero
         frost.refresh_share(shares[1], old[1])  # type: ignore[arg-type]
     tampered = bytearray(zero[1].to_bytes())
-    tampered[40] ^= 1  # inside the share scalar
+    tampered[41] ^= 1  # inside the share scalar (after the tag, ZF header and identifier)
     forged = frost.RefreshingShare.from_bytes(bytes(tampered))
     with pytest.raises(InvalidShare):
         frost.refresh_share(forged, old[1])
-    # The encodings of dealt shares and shares of zero are alike; the types are not.
+    # FROST gives dealt shares and shares of zero the same structure; the types and their
+    # encodings differ, so neither passes for the other.
     with pytest.raises(InvalidArgument):
         frost.key_package(zero[1])  # type: ignore[arg-type]
-    disguised = frost.RefreshingShare.from_bytes(shares[1].to_bytes())
-    with pytest.raises(InvalidArgument):  # the native core tells them apart by the threshold
-        frost.refresh_share(disguised, old[1])
+    with pytest.raises(MalformedCryptoData):
+        frost.RefreshingShare.from_bytes(shares[1].to_bytes())
+    with pytest.raises(MalformedCryptoData):
+        frost.SecretShare.from_bytes(zero[1].to_bytes())
+
+
+@settings(max_examples=30)
+@given(st.data(), thresholds(min_t=3), entropy)
+def test_shares_of_zero_never_pass_as_dealt_shares(
+    data: st.DataObject, tn: tuple[int, int], seed: bytes
+) -> None:
+    """With t >= 3 a share of zero has a structurally valid dealt-share body, and participant 1's
+    even verified as one (at x = 1 the shifted commitment sums to the same point); the type
+    tags keep every share of zero and every dealt share to its own type."""
+    t, n = tn
+    shares, public = frost.generate_with_dealer(t, n, derive(seed, "dealer"))
+    members = data.draw(st.lists(st.integers(1, n), min_size=t, max_size=n, unique=True))
+    zero, _ = frost.compute_refreshing_shares(public, members, derive(seed, "refresh"))
+    for i, share in zero.items():
+        with pytest.raises(MalformedCryptoData):
+            frost.SecretShare.from_bytes(share.to_bytes())
+        assert frost.RefreshingShare.from_bytes(share.to_bytes()) == share
+        assert share.identifier == i
+    for dealt in shares.values():
+        with pytest.raises(MalformedCryptoData):
+            frost.RefreshingShare.from_bytes(dealt.to_bytes())
 
 
 def run_dkg_refresh(

@@ -1,6 +1,7 @@
-"""FROST encodings: every type round-trips, and random or damaged bytes fed to every decoder
-give `MalformedCryptoData` (or, for bytes that happen to be valid, a value that re-encodes to
-exactly those bytes) — never another exception, a panic or a crash."""
+"""FROST encodings: every type round-trips, bytes of one type never decode as another, and
+random or damaged bytes fed to every decoder give `MalformedCryptoData` (or, for bytes that
+happen to be valid, a value that re-encodes to exactly those bytes) — never another exception,
+a panic or a crash."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from hypothesis import strategies as st
 
 from aura_core.crypto import frost
 from aura_core.errors import MalformedCryptoData
-from tests.core.crypto.frost_support import derive, round_two
+from tests.core.crypto.frost_support import derive, round_two, thresholds
+from tests.strategies import entropy
 
 Decoder = Callable[[bytes], Any]
 
@@ -53,7 +55,7 @@ def samples() -> dict[type[Any], Any]:
     return {type(v): v for v in values}
 
 
-TYPES = [
+TYPES: list[type[Any]] = [
     frost.SecretShare,
     frost.RefreshingShare,
     frost.KeyPackage,
@@ -142,20 +144,69 @@ def test_non_bytes_are_refused(kind: type[Any]) -> None:
             kind.from_bytes(wrong)
 
 
-def test_cross_type_bytes_are_refused() -> None:
-    """Bytes of one type never decode as another (apart from the pairs that share a format:
-    dealt and refreshing shares, and the raw 32-byte scalars)."""
-    same_format = [
-        {frost.SecretShare, frost.RefreshingShare},
-        {frost.SignatureShare, frost.Delta, frost.Sigma},
-    ]
-    for source, value in samples().items():
+def every_type(t: int, n: int, seed: bytes) -> dict[type[Any], list[Any]]:
+    """Values of every FROST type from a t-of-n group: every participant's dealt share and share
+    of zero (for t >= 3 their bodies look alike), and one or more of each other type."""
+    shares, public = frost.generate_with_dealer(t, n, derive(seed, "dealer"))
+    packages = {i: frost.key_package(s) for i, s in shares.items()}
+    nonces, commitments = frost.commit(packages[1], derive(seed, "commit"))
+    signing_package, signature_shares = round_two(packages, range(1, t + 1), b"tags", seed)
+    r1 = {i: frost.dkg_part1(i, t, n, derive(seed, "dkg", i)) for i in range(1, n + 1)}
+    r2_secret, r2_packages = frost.dkg_part2(r1[1][0], {i: r1[i][1] for i in range(2, n + 1)})
+    zero, _ = frost.compute_refreshing_shares(public, range(1, n + 1), derive(seed, "zero"))
+    refresh_secret, _ = frost.refresh_dkg_part1(1, t, n, derive(seed, "refresh"))
+    helpers = list(range(1, t + 1))
+    deltas = frost.repair_share_part1(helpers, packages[1], derive(seed, "repair"), n + 1)
+    return {
+        frost.SecretShare: list(shares.values()),
+        frost.RefreshingShare: list(zero.values()),
+        frost.KeyPackage: [packages[1]],
+        frost.PublicKeyPackage: [public],
+        frost.SigningNonces: [nonces],
+        frost.SigningCommitments: [commitments],
+        frost.SigningPackage: [signing_package],
+        frost.SignatureShare: list(signature_shares.values()),
+        frost.DkgRound1Secret: [r1[1][0], refresh_secret],
+        frost.DkgRound1Package: [r1[1][1]],
+        frost.DkgRound2Secret: [r2_secret],
+        frost.DkgRound2Package: list(r2_packages.values()),
+        frost.Delta: list(deltas.values()),
+        frost.Sigma: [frost.repair_share_part2(list(deltas.values()))],
+    }
+
+
+@settings(max_examples=40, deadline=None)
+@given(thresholds(max_n=10), entropy)
+def test_bytes_of_one_type_never_decode_as_another(tn: tuple[int, int], seed: bytes) -> None:
+    """For every ordered pair of distinct types, no value's bytes decode as the other type; each
+    decodes as its own. (Before type tags, a share of zero decoded as a dealt share, and
+    signature shares, deltas and sigmas — all bare scalars — as each other.)"""
+    t, n = tn
+    values = every_type(t, n, seed)
+    assert set(values) == set(TYPES)
+    for source, sources in values.items():
+        for value in sources:
+            raw = value.to_bytes()
+            assert source.from_bytes(raw).to_bytes() == raw
+            for target in TYPES:
+                if target is not source:
+                    with pytest.raises(MalformedCryptoData):
+                        target.from_bytes(raw)
+
+
+def test_encodings_start_with_distinct_type_tags() -> None:
+    """The first byte names the type: one distinct tag per type, so no two types' encodings can
+    ever be equal, whatever the bodies."""
+    tags = {kind: samples()[kind].to_bytes()[0] for kind in TYPES}
+    assert len(set(tags.values())) == len(TYPES)
+    for kind, value in samples().items():
         raw = value.to_bytes()
-        for target in TYPES:
-            if target is source or any({source, target} <= group for group in same_format):
-                continue
-            with pytest.raises(MalformedCryptoData):
-                target.from_bytes(raw)
+        retagged = bytes([(raw[0] % 255) + 1 if raw[0] != 0xFF else 1]) + raw[1:]
+        assert retagged[0] != raw[0]
+        with pytest.raises(MalformedCryptoData):
+            kind.from_bytes(retagged)
+        with pytest.raises(MalformedCryptoData):  # the untagged body
+            kind.from_bytes(raw[1:])
 
 
 def test_secret_values_hide_in_repr() -> None:
