@@ -15,8 +15,9 @@ the DKG secrets and round-2 packages, `Delta`, `Sigma`) are zeroized when droppe
 their secret in `repr`, compare in constant time and leave Rust only through `to_bytes()`.
 Every encoding starts with a byte naming its type; `from_bytes()` accepts only the canonical
 encoding of its own type and raises `MalformedCryptoData` otherwise (also for another type's
-bytes, which are never taken for its own). Failures are `CryptoError` subclasses;
-`InvalidShare.culprits` names cheating participants.
+bytes, which are never taken for its own). Secret DKG state is checked against its own
+commitment on decoding. Failures are `CryptoError` subclasses; `InvalidShare.culprits` names
+cheating participants.
 """
 
 from __future__ import annotations

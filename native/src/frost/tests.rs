@@ -865,6 +865,87 @@ fn a_share_of_zero_is_not_a_dealt_share() {
     );
 }
 
+type Part1 = fn(u16, u16, u16, &[u8]) -> Result<dkg::Round1>;
+
+fn rejected(secret: &round1::SecretPackage) -> ErrorCode {
+    round1::SecretPackage::decode(&secret.encode().unwrap())
+        .unwrap_err()
+        .code
+}
+
+#[test]
+fn round1_secrets_must_agree_with_their_commitments() {
+    let (dkg_secret, _) = dkg::part1(1, 3, 4, &seed(70)).unwrap();
+    for part1 in [dkg::part1 as Part1, refresh::refresh_dkg_part1] {
+        let (a, _) = part1(2, 3, 4, &seed(71)).unwrap();
+        let (b, _) = part1(2, 3, 4, &seed(72)).unwrap();
+        assert_eq!(
+            round1::SecretPackage::decode(&a.encode().unwrap()).unwrap(),
+            a
+        );
+        let rebuilt = |coefficients: Vec<Scalar>, commitment| {
+            round1::SecretPackage::new(*a.identifier(), coefficients, commitment, 3, 4)
+        };
+        // Another polynomial's commitment.
+        let spliced = rebuilt(a.coefficients(), b.commitment().clone());
+        assert_eq!(rejected(&spliced), ErrorCode::Malformed);
+        // One coefficient changed (the last one, committed to in both kinds of secret).
+        let mut coefficients = a.coefficients();
+        coefficients[2] = b.coefficients()[2];
+        let changed = rebuilt(coefficients, a.commitment().clone());
+        assert_eq!(rejected(&changed), ErrorCode::Malformed);
+        // The untouched secret still decodes: nothing was changed by the refusals.
+        assert_eq!(rebuilt(a.coefficients(), a.commitment().clone()), a);
+    }
+    // A refresh polynomial deals shares of zero: a non-zero constant term is refused although
+    // the commitment (which omits the constant term) matches.
+    let (refreshing, _) = refresh::refresh_dkg_part1(2, 3, 4, &seed(73)).unwrap();
+    let mut coefficients = refreshing.coefficients();
+    coefficients[0] = dkg_secret.coefficients()[0];
+    let nonzero = round1::SecretPackage::new(
+        *refreshing.identifier(),
+        coefficients,
+        refreshing.commitment().clone(),
+        3,
+        4,
+    );
+    assert_eq!(rejected(&nonzero), ErrorCode::Malformed);
+}
+
+#[test]
+fn round2_secrets_must_agree_with_their_commitments() {
+    let others = |part1: Part1| -> BTreeMap<u16, round1::Package> {
+        (2..=3u16)
+            .map(|id| (id, part1(id, 2, 3, &seed(80 + id as u8)).unwrap().1))
+            .collect()
+    };
+    for (part1, part2) in [
+        (
+            dkg::part1 as Part1,
+            dkg::part2 as fn(&_, &_) -> Result<dkg::Round2>,
+        ),
+        (refresh::refresh_dkg_part1, refresh::refresh_dkg_part2),
+    ] {
+        let (s1, _) = part1(1, 2, 3, &seed(84)).unwrap();
+        let (secret, _) = part2(&s1, &others(part1)).unwrap();
+        let (other, _) = part2(&part1(1, 2, 3, &seed(85)).unwrap().0, &others(part1)).unwrap();
+        let decode =
+            |s: &round2::SecretPackage| round2::SecretPackage::decode(&s.encode().unwrap());
+        assert_eq!(decode(&secret).unwrap(), secret);
+        let rebuilt = |commitment, share| {
+            round2::SecretPackage::new(*secret.identifier(), commitment, share, 2, 3)
+        };
+        let shifted = rebuilt(
+            secret.commitment().clone(),
+            secret.secret_share()
+                + <frost_ed25519::Ed25519ScalarField as frost_ed25519::Field>::one(),
+        );
+        assert_eq!(decode(&shifted).unwrap_err().code, ErrorCode::Malformed);
+        let spliced = rebuilt(other.commitment().clone(), secret.secret_share());
+        assert_eq!(decode(&spliced).unwrap_err().code, ErrorCode::Malformed);
+    }
+}
+
 #[test]
 fn guarded_turns_panics_into_internal_errors() {
     let err = guarded::<()>(|| panic!("boom")).unwrap_err();

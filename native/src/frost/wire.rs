@@ -10,16 +10,20 @@
 //! Decoding is strict: after parsing, the value is encoded again and must give back exactly the
 //! input bytes (no trailing bytes, no non-minimal varints, no legacy layouts), and structural
 //! invariants that FROST itself assumes are checked, so that a decoded value can never drive
-//! FROST into a panic. Every failure is `ErrorCode::Malformed`.
+//! FROST into a panic; secret packages are also checked against their own commitments. Every
+//! failure is `ErrorCode::Malformed`.
 
 use frost_core::keys::dkg as core_dkg;
+use frost_core::keys::{CoefficientCommitment, VerifiableSecretSharingCommitment};
 use frost_ed25519::keys::dkg;
 use frost_ed25519::keys::repairable::{Delta, Sigma};
-use frost_ed25519::keys::{KeyPackage, PublicKeyPackage, SecretShare, VerifyingShare};
+use frost_ed25519::keys::{
+    KeyPackage, PublicKeyPackage, SecretShare, SigningShare, VerifyingShare,
+};
 use frost_ed25519::round1::{SigningCommitments, SigningNonces};
 use frost_ed25519::round2::SignatureShare;
-use frost_ed25519::SigningPackage;
-use zeroize::{Zeroize, Zeroizing};
+use frost_ed25519::{Ed25519Group, Ed25519ScalarField, Field, Group, SigningPackage};
+use zeroize::Zeroizing;
 
 use super::refresh::RefreshingShare;
 use super::{check_thresholds, decoded_number, malformed, map_error, Suite};
@@ -294,42 +298,81 @@ fn check_round1_package(package: &dkg::round1::Package) -> Result<()> {
     Ok(())
 }
 
-/// The commitment of a DKG secret has `min_signers` entries; that of a DKG-style refresh secret
-/// has one fewer (the constant term, a commitment to zero, is implicit).
-fn check_commitment_len(len: usize, min_signers: u16) -> Result<()> {
+/// Whether a DKG secret's commitment of `len` coefficients belongs to a DKG (`min_signers`
+/// entries) or to a DKG-style refresh (one fewer: the constant term, a commitment to zero, is
+/// implicit); anything else is malformed.
+fn is_refresh_commitment(len: usize, min_signers: u16) -> Result<bool> {
     let min = usize::from(min_signers);
-    if len != min && len + 1 != min {
-        return Err(malformed(
+    if len == min {
+        Ok(false)
+    } else if len + 1 == min {
+        Ok(true)
+    } else {
+        Err(malformed(
             "DKG secret: commitment length does not match min_signers",
+        ))
+    }
+}
+
+/// A round-1 secret holds the polynomial and its commitment; they must agree, or the shares it
+/// deals in part 2 would not match the commitment its owner broadcast.
+fn check_round1_secret(secret: &core_dkg::round1::SecretPackage<Suite>) -> Result<()> {
+    decoded_number(secret.identifier())?;
+    thresholds(*secret.min_signers(), *secret.max_signers())?;
+    let coefficients = Zeroizing::new(secret.coefficients());
+    if coefficients.len() != usize::from(*secret.min_signers()) {
+        return Err(malformed(
+            "DKG round 1 secret: wrong number of coefficients",
+        ));
+    }
+    let commitment = secret.commitment().coefficients();
+    let committed = if is_refresh_commitment(commitment.len(), *secret.min_signers())? {
+        // A refresh deals shares of zero: the constant term is zero and not committed to.
+        match coefficients.split_first() {
+            Some((constant, rest)) if *constant == Ed25519ScalarField::zero() => rest,
+            _ => {
+                return Err(malformed(
+                    "DKG round 1 secret: a refresh polynomial must have a zero constant term",
+                ))
+            }
+        }
+    } else {
+        &coefficients[..]
+    };
+    let generator = Ed25519Group::generator();
+    let agrees = committed.len() == commitment.len()
+        && committed
+            .iter()
+            .zip(commitment)
+            .all(|(coefficient, committed)| generator * coefficient == committed.value());
+    if !agrees {
+        return Err(malformed(
+            "DKG round 1 secret: commitment does not match the secret coefficients",
         ));
     }
     Ok(())
 }
 
-fn check_round1_secret(secret: &core_dkg::round1::SecretPackage<Suite>) -> Result<()> {
-    decoded_number(secret.identifier())?;
-    thresholds(*secret.min_signers(), *secret.max_signers())?;
-    let mut coefficients = secret.coefficients();
-    let count = coefficients.len();
-    coefficients.zeroize();
-    if count != usize::from(*secret.min_signers()) {
-        return Err(malformed(
-            "DKG round 1 secret: wrong number of coefficients",
-        ));
-    }
-    check_commitment_len(
-        secret.commitment().coefficients().len(),
-        *secret.min_signers(),
-    )
-}
-
+/// A round-2 secret holds its owner's own share f(i) and commitment; the share must lie on the
+/// committed polynomial.
 fn check_round2_secret(secret: &core_dkg::round2::SecretPackage<Suite>) -> Result<()> {
     decoded_number(secret.identifier())?;
     thresholds(*secret.min_signers(), *secret.max_signers())?;
-    check_commitment_len(
-        secret.commitment().coefficients().len(),
-        *secret.min_signers(),
-    )
+    let commitment = secret.commitment().coefficients();
+    let mut coefficients = Vec::with_capacity(commitment.len() + 1);
+    if is_refresh_commitment(commitment.len(), *secret.min_signers())? {
+        coefficients.push(CoefficientCommitment::new(Ed25519Group::identity()));
+    }
+    coefficients.extend_from_slice(commitment);
+    let own = SecretShare::new(
+        *secret.identifier(),
+        SigningShare::new(secret.secret_share()),
+        VerifiableSecretSharingCommitment::new(coefficients),
+    );
+    own.verify().map_err(|_| {
+        malformed("DKG round 2 secret: the own share does not match the commitment")
+    })?;
+    Ok(())
 }
 
 postcard_wire!(SecretShare, Tag::SecretShare, check_secret_share);

@@ -1,7 +1,7 @@
-"""FROST encodings: every type round-trips, bytes of one type never decode as another, and
-random or damaged bytes fed to every decoder give `MalformedCryptoData` (or, for bytes that
-happen to be valid, a value that re-encodes to exactly those bytes) — never another exception,
-a panic or a crash."""
+"""FROST encodings: every type round-trips, bytes of one type never decode as another, secret
+DKG state must agree with its own commitment, and random or damaged bytes fed to every decoder
+give `MalformedCryptoData` (or, for bytes that happen to be valid, a value that re-encodes to
+exactly those bytes) — never another exception, a panic or a crash."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from aura_core.crypto import frost
 from aura_core.errors import MalformedCryptoData
-from tests.core.crypto.frost_support import derive, round_two, thresholds
+from tests.core.crypto.frost_support import dealer, derive, round_two, thresholds
 from tests.strategies import entropy
 
 Decoder = Callable[[bytes], Any]
@@ -228,3 +228,99 @@ def test_secret_values_hide_in_repr() -> None:
         else:
             with pytest.raises(TypeError):
                 hash(value)
+
+
+def round1_layout(raw: bytes, t: int) -> tuple[int, int, int]:
+    """Where the coefficients and the commitment of a DKG round-1 secret start, and how many
+    coefficients its commitment has (t for a DKG, t - 1 for a refresh). The encoding is the
+    tag, then the ZF postcard body (no header): identifier(32) ‖ varint t ‖ t scalars ‖ varint c
+    ‖ c points ‖ min_signers ‖ max_signers; every count here is below 128, one varint byte."""
+    assert raw[33] == t
+    coefficients = 34
+    committed = raw[coefficients + 32 * t]
+    assert committed in (t, t - 1)
+    commitment = coefficients + 32 * t + 1
+    assert len(raw) == commitment + 32 * committed + 2
+    return coefficients, commitment, committed
+
+
+def splice(raw: bytes, at: int, part: bytes) -> bytes:
+    return raw[:at] + part + raw[at + len(part) :]
+
+
+@settings(max_examples=40, deadline=None)
+@given(thresholds(max_n=10), entropy, st.booleans(), st.data())
+def test_round1_secret_must_match_its_commitment(
+    tn: tuple[int, int], seed: bytes, refresh: bool, data: st.DataObject
+) -> None:
+    """A round-1 secret whose coefficients and commitment disagree (a coefficient or the whole
+    commitment taken from another polynomial, or a share-of-zero polynomial with a non-zero
+    constant term) is `MalformedCryptoData`; it would deal shares that fail against the
+    commitment its owner broadcast."""
+    t, n = tn
+    part1 = frost.refresh_dkg_part1 if refresh else frost.dkg_part1
+    me = data.draw(st.integers(1, n))
+    secret, _ = part1(me, t, n, derive(seed, "mine"))
+    other, _ = part1(me, t, n, derive(seed, "other"))
+    raw, alt = secret.to_bytes(), other.to_bytes()
+    coefficients, commitment, committed = round1_layout(raw, t)
+    assert committed == (t - 1 if refresh else t)
+
+    k = data.draw(st.integers(1 if refresh else 0, t - 1))  # a committed coefficient
+    at = coefficients + 32 * k
+    tampered = [
+        splice(raw, at, alt[at : at + 32]),
+        splice(raw, commitment, alt[commitment : commitment + 32 * committed]),
+    ]
+    if refresh:  # a non-zero constant term (the commitment leaves it out)
+        dkg_secret, _ = frost.dkg_part1(me, t, n, derive(seed, "dkg"))
+        tampered.append(splice(raw, coefficients, dkg_secret.to_bytes()[34:66]))
+    for bad in tampered:
+        with pytest.raises(MalformedCryptoData, match="DKG round 1 secret"):
+            frost.DkgRound1Secret.from_bytes(bad)
+    # The bytes as they were still decode, to an equal secret.
+    assert frost.DkgRound1Secret.from_bytes(raw) == secret
+
+
+def test_dkg_secrets_are_checked_on_decoding_and_still_finish() -> None:
+    """Round-1 and round-2 secrets from the DKG and from the DKG-style refresh: tampered bytes
+    are refused, and the untampered ones, restored from bytes, finish the protocol."""
+    seed = b"k" * 32
+    t, n = 3, 4
+    ids = range(1, n + 1)
+    old, public = dealer(t, n, seed)
+    for refresh in (False, True):
+        part1 = frost.refresh_dkg_part1 if refresh else frost.dkg_part1
+        part2 = frost.refresh_dkg_part2 if refresh else frost.dkg_part2
+        r1 = {i: part1(i, t, n, derive(seed, refresh, i)) for i in ids}
+
+        others = {i: {j: r1[j][1] for j in ids if j != i} for i in ids}
+        raw = r1[1][0].to_bytes()
+        coefficients, _, _ = round1_layout(raw, t)
+        last = coefficients + 32 * (t - 1)
+        forged = splice(raw, last, r1[2][0].to_bytes()[last : last + 32])
+        with pytest.raises(MalformedCryptoData, match="DKG round 1 secret"):
+            frost.DkgRound1Secret.from_bytes(forged)
+        restored = frost.DkgRound1Secret.from_bytes(raw)
+        r2 = {i: part2(restored if i == 1 else r1[i][0], others[i]) for i in ids}
+
+        # Round-2 secret = tag ‖ identifier(32) ‖ varint c ‖ c points ‖ own share(32) ‖ min ‖ max.
+        raw2, foreign = r2[1][0].to_bytes(), r2[2][0].to_bytes()
+        share_at = len(raw2) - 34
+        for bad in (
+            splice(raw2, share_at, foreign[share_at : share_at + 32]),  # another's own share
+            splice(raw2, 34, foreign[34:share_at]),  # another's commitment
+        ):
+            with pytest.raises(MalformedCryptoData, match="DKG round 2 secret"):
+                frost.DkgRound2Secret.from_bytes(bad)
+        secret2 = frost.DkgRound2Secret.from_bytes(raw2)
+        assert secret2 == r2[1][0]
+
+        received = {j: r2[j][1][1] for j in ids if j != 1}
+        if refresh:
+            key, new_public = frost.refresh_dkg_shares(secret2, others[1], received, public, old[1])
+            assert new_public.group_public_key == public.group_public_key
+        else:
+            key, new_public = frost.dkg_part3(secret2, others[1], received)
+        assert key.identifier == 1
+        assert key.verifying_share == new_public.verifying_shares[1]
