@@ -582,12 +582,30 @@ fn repair_restores_a_lost_share() {
             .code,
         ErrorCode::InsufficientSigners
     );
-    let wrong = [sigmas[0], sigmas[1], sigmas[1]];
+    let partial: Vec<Delta> = helpers[..2].iter().map(|&from| deltas[&from][&1]).collect();
+    let wrong = [
+        sigmas[0],
+        sigmas[1],
+        repair::repair_share_part2(&partial).unwrap(),
+    ];
     assert_eq!(
         repair::repair_share_part3(&wrong, 2, &public)
             .unwrap_err()
             .code,
         ErrorCode::InvalidShare
+    );
+    // The same sigma or delta twice would be counted twice: refused as such.
+    let twice = [sigmas[0], sigmas[1], sigmas[1]];
+    assert_eq!(
+        repair::repair_share_part3(&twice, 2, &public)
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidArgument
+    );
+    let twice = [deltas[&1][&1], deltas[&3][&1], deltas[&1][&1]];
+    assert_eq!(
+        repair::repair_share_part2(&twice).err().unwrap().code,
+        ErrorCode::InvalidArgument
     );
     assert_eq!(
         repair::repair_share_part1(&[1, 2, 3], &group.0[&1], &seed(1), 2)
@@ -863,6 +881,21 @@ fn a_share_of_zero_is_not_a_dealt_share() {
         RefreshingShare::decode(&bytes).unwrap_err().code,
         ErrorCode::Malformed
     );
+}
+
+#[test]
+fn per_participant_refuses_a_participant_listed_twice() {
+    let map = per_participant("x", [(2u16, 'a'), (1, 'b')]).unwrap();
+    assert_eq!(map, [(1, 'b'), (2, 'a')].into());
+    for entries in [
+        vec![(1u16, 'a'), (2, 'b'), (1, 'c')],
+        vec![(3, 'a'), (3, 'a')],
+    ] {
+        let err = per_participant("shares", entries.clone()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidArgument);
+        let n = entries[0].0;
+        assert!(err.message.contains(&format!("shares: participant {n} ")));
+    }
 }
 
 type Part1 = fn(u16, u16, u16, &[u8]) -> Result<dkg::Round1>;

@@ -10,9 +10,11 @@ from aura_core.crypto import frost
 from aura_core.errors import InsufficientSigners, InvalidArgument, InvalidShare, MalformedCryptoData
 from tests.core.crypto.frost_support import (
     Packages,
+    Repeating,
     dealer,
     derive,
     dkg,
+    repeated,
     round_two,
     signature,
     thresholds,
@@ -159,6 +161,61 @@ def test_shares_of_zero_never_pass_as_dealt_shares(
             frost.RefreshingShare.from_bytes(dealt.to_bytes())
 
 
+def test_participants_listed_twice_are_refused_by_dkg_and_refresh() -> None:
+    """Every per-participant argument of the DKG, the refreshes and the repair refuses a
+    participant listed twice (`InvalidArgument`), and the refusal changes nothing: the same
+    inputs listed once still finish."""
+    seed = b"2" * 32
+    ids = [1, 2, 3, 4]
+    for part1, part2, finish in [
+        (frost.dkg_part1, frost.dkg_part2, "dkg"),
+        (frost.refresh_dkg_part1, frost.refresh_dkg_part2, "refresh"),
+    ]:
+        r1 = {i: part1(i, 3, 4, derive(seed, finish, i)) for i in ids}
+        others = {j: r1[j][1] for j in ids if j != 1}
+        for twice, value in [(2, r1[2][1]), (4, r1[3][1]), (3, r1[3][1])]:
+            with pytest.raises(InvalidArgument, match=f"participant {twice} appears"):
+                part2(r1[1][0], repeated(others, twice, value, 1))
+        r2 = {i: part2(r1[i][0], {j: r1[j][1] for j in ids if j != i}) for i in ids}
+        received = {j: r2[j][1][1] for j in ids if j != 1}
+        bad_r1 = repeated(others, 3, r1[3][1], 0)
+        bad_r2 = repeated(received, 2, r2[4][1][1], 3)
+        old, public = dealer(3, 4, seed)
+        for round1_packages, round2_packages in [
+            (bad_r1, received),
+            (others, bad_r2),
+            (Repeating([*others.items(), *others.items()]), received),
+        ]:
+            with pytest.raises(InvalidArgument, match="appears more than once"):
+                if finish == "dkg":
+                    frost.dkg_part3(r2[1][0], round1_packages, round2_packages)
+                else:
+                    frost.refresh_dkg_shares(
+                        r2[1][0], round1_packages, round2_packages, public, old[1]
+                    )
+        if finish == "dkg":
+            key, _ = frost.dkg_part3(r2[1][0], others, received)
+        else:
+            key, _ = frost.refresh_dkg_shares(r2[1][0], others, received, public, old[1])
+        assert key.identifier == 1
+
+    # Dealer-style refresh and repair take lists of participants, and repair lists of values.
+    old, public = dealer(2, 4, seed)
+    with pytest.raises(InvalidArgument):
+        frost.compute_refreshing_shares(public, [1, 2, 2], seed)
+    helpers = [1, 2, 3]
+    deltas = {h: frost.repair_share_part1(helpers, old[h], derive(seed, h), 4) for h in helpers}
+    with pytest.raises(InvalidArgument):
+        frost.repair_share_part1([1, 2, 3, 2], old[1], seed, 4)
+    received_deltas = [deltas[f][1] for f in helpers]
+    with pytest.raises(InvalidArgument):
+        frost.repair_share_part2([*received_deltas, received_deltas[0]])
+    sigmas = [frost.repair_share_part2([deltas[f][h] for f in helpers]) for h in helpers]
+    with pytest.raises(InvalidArgument):
+        frost.repair_share_part3([*sigmas, sigmas[2]], 4, public)
+    assert frost.repair_share_part3(sigmas, 4, public) == old[4]
+
+
 def run_dkg_refresh(
     old: Packages, public: frost.PublicKeyPackage, seed: bytes
 ) -> tuple[Packages, dict[int, frost.PublicKeyPackage]]:
@@ -253,10 +310,13 @@ def test_repair_restores_a_lost_share_that_signs(
     )
     with pytest.raises(InsufficientSigners):
         frost.repair_share_part3(sigmas[: t - 1], lost, public)
-    if len(sigmas) >= 2:
-        wrong = [sigmas[0], *sigmas[:-1]]
-        with pytest.raises(InvalidShare):
-            frost.repair_share_part3(wrong, lost, public)
+    # A wrong sigma (one delta short) does not restore the share; the same sigma twice is
+    # refused outright.
+    short = frost.repair_share_part2([deltas[f][helpers[-1]] for f in helpers[:-1]])
+    with pytest.raises(InvalidShare):
+        frost.repair_share_part3([*sigmas[:-1], short], lost, public)
+    with pytest.raises(InvalidArgument):
+        frost.repair_share_part3([sigmas[0], *sigmas[:-1]], lost, public)
 
 
 def test_repair_rejects_wrong_helper_sets() -> None:
