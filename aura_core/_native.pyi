@@ -37,7 +37,8 @@ class VerifyJob:
 def ed25519_verify_start(items: list[tuple[bytes, bytes, bytes]]) -> VerifyJob: ...
 
 # FROST handles: frozen, their values live in Rust memory. `equals` is value equality
-# (constant-time on secret scalars); `to_bytes`/`from_bytes` are the strict canonical encodings.
+# (constant-time on secret scalars); `to_bytes`/`from_bytes` are the strict canonical encodings,
+# each starting with a type tag byte so that one type's bytes never decode as another's.
 
 @final
 class FrostSecretShare:
@@ -49,6 +50,15 @@ class FrostSecretShare:
     def identifier(self) -> int: ...
     @property
     def commitment(self) -> list[bytes]: ...
+
+@final
+class FrostRefreshingShare:
+    @staticmethod
+    def from_bytes(data: bytes) -> FrostRefreshingShare: ...
+    def to_bytes(self) -> bytes: ...
+    def equals(self, other: Self) -> bool: ...
+    @property
+    def identifier(self) -> int: ...
 
 @final
 class FrostKeyPackage:
@@ -225,9 +235,9 @@ def frost_aggregate(
 def frost_verify(group_public_key: bytes, message: bytes, signature: bytes) -> None: ...
 def frost_compute_refreshing_shares(
     public_key_package: FrostPublicKeyPackage, identifiers: list[int], seed: bytes
-) -> _Dealt: ...
+) -> tuple[list[tuple[int, FrostRefreshingShare]], FrostPublicKeyPackage]: ...
 def frost_refresh_share(
-    zero_share: FrostSecretShare, key_package: FrostKeyPackage
+    zero_share: FrostRefreshingShare, key_package: FrostKeyPackage
 ) -> FrostKeyPackage: ...
 def frost_refresh_dkg_part1(
     identifier: int, min_signers: int, max_signers: int, seed: bytes

@@ -13,8 +13,12 @@ for `commit` with the same key package: equal nonces over two messages reveal th
 Values are handles on Rust memory. Secret ones (`SecretShare`, `KeyPackage`, `SigningNonces`,
 the DKG secrets and round-2 packages, `Delta`, `Sigma`) are zeroized when dropped, never show
 their secret in `repr`, compare in constant time and leave Rust only through `to_bytes()`.
-`from_bytes()` accepts only the canonical encoding and raises `MalformedCryptoData` otherwise.
-Failures are `CryptoError` subclasses; `InvalidShare.culprits` names cheating participants.
+Every encoding starts with a byte naming its type; `from_bytes()` accepts only the canonical
+encoding of its own type and raises `MalformedCryptoData` otherwise (also for another type's
+bytes, which are never taken for its own). Secret DKG state is checked against its own
+commitment on decoding. Failures are `CryptoError` subclasses; `InvalidShare.culprits` names
+cheating participants, and a participant listed twice in any per-participant argument is an
+`InvalidArgument` (never "the last entry wins").
 """
 
 from __future__ import annotations
@@ -170,14 +174,15 @@ class SecretShare(_Handle):
 
 class RefreshingShare(_Handle):
     """A dealer's share of zero for one participant (dealer-style refresh). Secret. Its own
-    type so that it cannot be mistaken for a dealt `SecretShare` (the encodings are alike)."""
+    type, and its own encoding tag, so that it is never mistaken for a dealt `SecretShare`
+    (FROST gives both the same structure)."""
 
     __slots__ = ()
-    _native: _native.FrostSecretShare
+    _native: _native.FrostRefreshingShare
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
-        return cls._wrap(cls._decode(_native.FrostSecretShare.from_bytes, data))
+        return cls._wrap(cls._decode(_native.FrostRefreshingShare.from_bytes, data))
 
     @property
     def identifier(self) -> int:
@@ -525,6 +530,9 @@ def _handles(values: Iterable[H], kind: type[H], name: str) -> list[Any]:
 
 
 def _by_id(mapping: Mapping[int, H], kind: type[H], name: str) -> list[tuple[int, Any]]:
+    """Every entry the mapping yields, in its order. A `Mapping` can yield a key twice (its
+    `items()` is its own code); the native core refuses such a list with `InvalidArgument`
+    instead of letting one entry replace the other."""
     if not isinstance(mapping, Mapping):
         raise InvalidArgument(f"{name} must be a mapping from identifier to {kind.__name__}")
     return [
@@ -743,7 +751,7 @@ def aggregate(
 
     Raises `InvalidShare` naming every signer whose share is wrong, `InsufficientSigners` if
     shares are missing or fewer than the threshold, `InvalidArgument` for shares from outside
-    the signing package or the group.
+    the signing package or the group, or for a signer listed twice.
     """
     return _call(
         _native.frost_aggregate,
@@ -859,7 +867,8 @@ def repair_share_part1(
 
 
 def repair_share_part2(deltas: Iterable[Delta]) -> Sigma:
-    """Repair, at each helper: its `Sigma` from the deltas every helper sent it."""
+    """Repair, at each helper: its `Sigma` from the deltas every helper sent it. The same delta
+    twice (it would be counted twice) is an `InvalidArgument`."""
     return Sigma._wrap(_call(_native.frost_repair_share_part2, _handles(deltas, Delta, "deltas")))
 
 
@@ -867,7 +876,8 @@ def repair_share_part3(
     sigmas: Iterable[Sigma], identifier: int, public_key_package: PublicKeyPackage
 ) -> KeyPackage:
     """Repair, at the participant: its restored `KeyPackage`, checked against its verifying
-    share in `public_key_package` (`InvalidShare` if a sigma was wrong)."""
+    share in `public_key_package` (`InvalidShare` if a sigma was wrong, `InvalidArgument` if the
+    same sigma is given twice)."""
     return KeyPackage._wrap(
         _call(
             _native.frost_repair_share_part3,

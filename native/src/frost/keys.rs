@@ -148,7 +148,7 @@ pub fn split_with_coefficients(
 pub fn key_package(share: &SecretShare) -> Result<KeyPackage> {
     if share.commitment().coefficients().len() < 2 {
         return Err(invalid_argument(
-            "not a dealt share (threshold below 2; a refreshing share goes to refresh_share)",
+            "not a dealt share: its commitment gives a threshold below 2",
         ));
     }
     KeyPackage::try_from(share.clone()).map_err(|err| match err {

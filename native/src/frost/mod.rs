@@ -104,6 +104,37 @@ pub fn check_thresholds(min_signers: u16, max_signers: u16) -> Result<()> {
     Ok(())
 }
 
+/// Per-participant entries (`what` names them in errors) as a map. A participant listed twice
+/// is an `InvalidArgument`: collecting into a map would silently keep one of its entries, and
+/// which one decides what gets signed, aggregated or blamed.
+pub fn per_participant<T>(
+    what: &str,
+    entries: impl IntoIterator<Item = (u16, T)>,
+) -> Result<BTreeMap<u16, T>> {
+    let mut map = BTreeMap::new();
+    for (n, value) in entries {
+        if map.insert(n, value).is_some() {
+            return Err(invalid_argument(format!(
+                "{what}: participant {n} appears more than once"
+            )));
+        }
+    }
+    Ok(map)
+}
+
+/// Check that no two of `values` (secrets: compared in constant time) are equal. Honest values
+/// of these kinds are independent uniform scalars, so equal ones are the same value passed twice.
+pub(crate) fn distinct_values<T: PartialEq>(what: &str, values: &[T]) -> Result<()> {
+    for (i, value) in values.iter().enumerate() {
+        if values[i + 1..].iter().any(|other| other == value) {
+            return Err(invalid_argument(format!(
+                "{what}: the same value appears more than once"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Re-key a map by participant number.
 pub(crate) fn by_number<T>(map: BTreeMap<Identifier, T>) -> Result<BTreeMap<u16, T>> {
     map.into_iter()

@@ -10,13 +10,28 @@ use frost_ed25519::keys::{KeyPackage, PublicKeyPackage, SecretShare, VerifyingSh
 use frost_ed25519::{Ed25519Group, Group};
 
 use super::dkg::{check_round1_packages, check_round2_senders, own_number, Round1, Round2};
-use super::keys::Dealt;
 use super::rng::SeededRng;
 use super::{
     by_identifier, by_number, check_thresholds, identifier, identifiers, insufficient,
     invalid_argument, map_error, number,
 };
 use crate::error::{Error, ErrorCode, Result};
+
+/// A dealer's share of zero for one participant (dealer-style refresh). FROST gives it the type
+/// of a dealt share; it is wrapped so that the two can never be mistaken for each other, here
+/// or on the wire (its encoding has its own tag, see [`super::wire::Tag`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshingShare(pub(crate) SecretShare);
+
+impl RefreshingShare {
+    /// The share of zero, as FROST types it.
+    pub fn share(&self) -> &SecretShare {
+        &self.0
+    }
+}
+
+/// Shares of zero by participant number, and the group's new public key package.
+pub type Refreshing = (BTreeMap<u16, RefreshingShare>, PublicKeyPackage);
 
 fn threshold(public: &PublicKeyPackage) -> Result<u16> {
     public
@@ -41,7 +56,7 @@ pub fn compute_refreshing_shares(
     public: &PublicKeyPackage,
     participants: &[u16],
     seed: &[u8],
-) -> Result<Dealt> {
+) -> Result<Refreshing> {
     let min = threshold(public)?;
     let ids = identifiers(participants)?;
     if participants.len() < usize::from(min) {
@@ -68,13 +83,14 @@ pub fn compute_refreshing_shares(
             .map_err(map_error)?;
     let shares = shares
         .into_iter()
-        .map(|share| (*share.identifier(), share))
+        .map(|share| (*share.identifier(), RefreshingShare(share)))
         .collect();
     Ok((by_number(shares)?, new_public))
 }
 
 /// Participant side: add the dealer's share of zero to the current key package.
-pub fn refresh_share(zero_share: &SecretShare, current: &KeyPackage) -> Result<KeyPackage> {
+pub fn refresh_share(zero_share: &RefreshingShare, current: &KeyPackage) -> Result<KeyPackage> {
+    let zero_share = zero_share.share();
     if zero_share.identifier() != current.identifier() {
         return Err(invalid_argument(
             "the refreshing share is for another participant",
@@ -82,7 +98,7 @@ pub fn refresh_share(zero_share: &SecretShare, current: &KeyPackage) -> Result<K
     }
     if zero_share.commitment().coefficients().len() + 1 != usize::from(*current.min_signers()) {
         return Err(invalid_argument(
-            "not a refreshing share for this key (its threshold differs, or it is a dealt share)",
+            "not a refreshing share for this key (its threshold differs)",
         ));
     }
     let refreshed = frost_ed25519::keys::refresh::refresh_share(zero_share.clone(), current)

@@ -12,8 +12,8 @@ use frost_ed25519::keys::{KeyPackage, PublicKeyPackage};
 
 use super::rng::SeededRng;
 use super::{
-    by_number, identifier, identifiers, insufficient, invalid_argument, map_error, number, Error,
-    Suite,
+    by_number, distinct_values, identifier, identifiers, insufficient, invalid_argument, map_error,
+    number, Error, Suite,
 };
 use crate::error::Result;
 
@@ -57,17 +57,20 @@ pub fn repair_share_part1(
 }
 
 /// Part 2 at a helper: sum the deltas it received (one from every helper) into its sigma.
+/// The same delta twice (it would be counted twice) is an `InvalidArgument`.
 pub fn repair_share_part2(deltas: &[Delta]) -> Result<Sigma> {
     if deltas.is_empty() {
         return Err(insufficient("a sigma is the sum of at least one delta"));
     }
+    distinct_values("deltas", deltas)?;
     Ok(frost_core::keys::repairable::repair_share_part2::<Suite>(
         deltas,
     ))
 }
 
 /// Part 3 at the participant: sum the sigmas into the restored key package, and check that it
-/// matches the participant's verifying share in `public` (`InvalidShare` if not).
+/// matches the participant's verifying share in `public` (`InvalidShare` if not). The same
+/// sigma twice is an `InvalidArgument`.
 pub fn repair_share_part3(
     sigmas: &[Sigma],
     participant: u16,
@@ -86,6 +89,7 @@ pub fn repair_share_part3(
             sigmas.len()
         )));
     }
+    distinct_values("sigmas", sigmas)?;
     let package = frost_core::keys::repairable::repair_share_part3::<Suite>(sigmas, id, public)
         .map_err(map_error)?;
     if *package.verifying_share() != expected {

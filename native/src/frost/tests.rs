@@ -11,7 +11,8 @@ use frost_ed25519::round2::SignatureShare;
 use frost_ed25519::SigningPackage;
 use serde_json::Value;
 
-use super::wire::Wire;
+use super::refresh::RefreshingShare;
+use super::wire::{Tag, Wire};
 use super::*;
 use crate::error::{ErrorCode, Result};
 
@@ -90,7 +91,7 @@ fn group_key(public: &PublicKeyPackage) -> [u8; 32] {
 fn corrupt(share: &SignatureShare) -> SignatureShare {
     let mut bytes = share.serialize();
     bytes[0] ^= 1;
-    SignatureShare::decode(&bytes).unwrap()
+    SignatureShare::deserialize(&bytes).unwrap()
 }
 
 #[test]
@@ -581,12 +582,30 @@ fn repair_restores_a_lost_share() {
             .code,
         ErrorCode::InsufficientSigners
     );
-    let wrong = [sigmas[0], sigmas[1], sigmas[1]];
+    let partial: Vec<Delta> = helpers[..2].iter().map(|&from| deltas[&from][&1]).collect();
+    let wrong = [
+        sigmas[0],
+        sigmas[1],
+        repair::repair_share_part2(&partial).unwrap(),
+    ];
     assert_eq!(
         repair::repair_share_part3(&wrong, 2, &public)
             .unwrap_err()
             .code,
         ErrorCode::InvalidShare
+    );
+    // The same sigma or delta twice would be counted twice: refused as such.
+    let twice = [sigmas[0], sigmas[1], sigmas[1]];
+    assert_eq!(
+        repair::repair_share_part3(&twice, 2, &public)
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidArgument
+    );
+    let twice = [deltas[&1][&1], deltas[&3][&1], deltas[&1][&1]];
+    assert_eq!(
+        repair::repair_share_part2(&twice).err().unwrap().code,
+        ErrorCode::InvalidArgument
     );
     assert_eq!(
         repair::repair_share_part1(&[1, 2, 3], &group.0[&1], &seed(1), 2)
@@ -643,14 +662,14 @@ fn check_malformed<T: Wire>(valid: &[u8]) {
         T::decode(&longer).err().unwrap().code,
         ErrorCode::Malformed,
         "{}",
-        T::NAME
+        T::TAG.name()
     );
     for cut in [0, 1, valid.len() / 2, valid.len() - 1] {
         assert_eq!(
             T::decode(&valid[..cut]).err().unwrap().code,
             ErrorCode::Malformed,
             "{}",
-            T::NAME
+            T::TAG.name()
         );
     }
     // Deterministic pseudo-random garbage of many lengths never panics.
@@ -665,14 +684,14 @@ fn check_malformed<T: Wire>(valid: &[u8]) {
             })
             .collect();
         if let Err(err) = T::decode(&garbage) {
-            assert_eq!(err.code, ErrorCode::Malformed, "{}", T::NAME);
+            assert_eq!(err.code, ErrorCode::Malformed, "{}", T::TAG.name());
         }
         // Every single-byte change of a valid encoding is either rejected or still canonical.
         let mut flipped = valid.to_vec();
         let at = len % flipped.len();
         flipped[at] ^= garbage.first().copied().unwrap_or(1) | 1;
         if let Err(err) = T::decode(&flipped) {
-            assert_eq!(err.code, ErrorCode::Malformed, "{}", T::NAME);
+            assert_eq!(err.code, ErrorCode::Malformed, "{}", T::TAG.name());
         }
     }
 }
@@ -694,9 +713,11 @@ fn every_decoder_rejects_malformed_bytes() {
     let (packages, public2) = dealer_group(3, 4, 2);
     let deltas = repair::repair_share_part1(&[1, 2, 3], &packages[&1], &seed(6), 4).unwrap();
     let sigma = repair::repair_share_part2(&deltas.values().copied().collect::<Vec<_>>()).unwrap();
-    let _ = (s2, public2);
+    let (zero, _) = refresh::compute_refreshing_shares(&public2, &[1, 2, 3], &seed(7)).unwrap();
+    let _ = s2;
 
     check_malformed::<SecretShare>(&shares[&1].encode().unwrap());
+    check_malformed::<RefreshingShare>(&zero[&1].encode().unwrap());
     check_malformed::<KeyPackage>(&package.encode().unwrap());
     check_malformed::<PublicKeyPackage>(&public.encode().unwrap());
     check_malformed::<SigningNonces>(&nonces.encode().unwrap());
@@ -715,6 +736,7 @@ fn every_decoder_rejects_malformed_bytes() {
 fn decoders_reject_values_that_would_make_frost_panic() {
     let (s1, _) = dkg::part1(1, 2, 3, &seed(3)).unwrap();
     let bytes = s1.encode().unwrap().to_vec();
+    assert_eq!(bytes[0], Tag::DkgRound1Secret as u8);
     // The encoding ends with min_signers and max_signers (one varint byte each here).
     let n = bytes.len();
     assert_eq!(&bytes[n - 2..], &[2, 3]);
@@ -728,22 +750,233 @@ fn decoders_reject_values_that_would_make_frost_panic() {
             "min {min} max {max}"
         );
     }
-    // A key package whose verifying share does not match its signing share.
+    // A key package whose verifying share does not match its signing share (after the tag and
+    // the 5-byte ZF header: identifier, signing share, verifying share, ...).
     let (group, _) = dealer_group(2, 3, 7);
     let mut bad = group[&1].encode().unwrap().to_vec();
     let other = group[&2].verifying_share().serialize().unwrap();
-    bad[5 + 64..5 + 96].copy_from_slice(&other);
+    bad[6 + 64..6 + 96].copy_from_slice(&other);
     assert_eq!(
         KeyPackage::decode(&bad).unwrap_err().code,
         ErrorCode::Malformed
     );
     // An identifier that is not a small integer.
     let mut bad = group[&1].encode().unwrap().to_vec();
-    bad[5 + 20] = 1;
+    bad[6 + 20] = 1;
     assert_eq!(
         KeyPackage::decode(&bad).unwrap_err().code,
         ErrorCode::Malformed
     );
+}
+
+/// One encoding of every wire type, from a 3-of-4 group: with a threshold of 3 a share of zero
+/// has two coefficients, like a dealt share of a 2-of-n key, and its body is a valid one.
+fn every_type_encoded() -> Vec<(Tag, Vec<u8>)> {
+    let (shares, public) = keys::generate_with_dealer(3, 4, &seed(50), None).unwrap();
+    let package = keys::key_package(&shares[&1]).unwrap();
+    let (nonces, commitments) = sign::commit(&package, &seed(51)).unwrap();
+    let (group, _) = dealer_group(3, 4, 50);
+    let (signing, signature_shares) = sign_shares(&group, &[1, 2, 3], b"tags", 52);
+    let (s1, p1) = dkg::part1(1, 3, 4, &seed(53)).unwrap();
+    let others: BTreeMap<u16, round1::Package> = (2..=4u16)
+        .map(|id| (id, dkg::part1(id, 3, 4, &seed(53 + id as u8)).unwrap().1))
+        .collect();
+    let (s2, p2) = dkg::part2(&s1, &others).unwrap();
+    let (zero, _) = refresh::compute_refreshing_shares(&public, &[1, 2, 3, 4], &seed(58)).unwrap();
+    let deltas = repair::repair_share_part1(&[1, 2, 3], &package, &seed(59), 4).unwrap();
+    let sigma = repair::repair_share_part2(&deltas.values().copied().collect::<Vec<_>>()).unwrap();
+    let bytes = |encoded: Result<zeroize::Zeroizing<Vec<u8>>>| encoded.unwrap().to_vec();
+    vec![
+        (Tag::SecretShare, bytes(shares[&1].encode())),
+        (Tag::RefreshingShare, bytes(zero[&1].encode())),
+        (Tag::KeyPackage, bytes(package.encode())),
+        (Tag::PublicKeyPackage, bytes(public.encode())),
+        (Tag::SigningNonces, bytes(nonces.encode())),
+        (Tag::SigningCommitments, bytes(commitments.encode())),
+        (Tag::SigningPackage, bytes(signing.encode())),
+        (Tag::SignatureShare, bytes(signature_shares[&1].encode())),
+        (Tag::DkgRound1Secret, bytes(s1.encode())),
+        (Tag::DkgRound1Package, bytes(p1.encode())),
+        (Tag::DkgRound2Secret, bytes(s2.encode())),
+        (Tag::DkgRound2Package, bytes(p2[&2].encode())),
+        (Tag::Delta, bytes(deltas[&2].encode())),
+        (Tag::Sigma, bytes(sigma.encode())),
+    ]
+}
+
+/// Decode `bytes` as the type `tag` stands for.
+fn decode_as(tag: Tag, bytes: &[u8]) -> Result<()> {
+    match tag {
+        Tag::SecretShare => SecretShare::decode(bytes).map(drop),
+        Tag::RefreshingShare => RefreshingShare::decode(bytes).map(drop),
+        Tag::KeyPackage => KeyPackage::decode(bytes).map(drop),
+        Tag::PublicKeyPackage => PublicKeyPackage::decode(bytes).map(drop),
+        Tag::SigningNonces => SigningNonces::decode(bytes).map(drop),
+        Tag::SigningCommitments => SigningCommitments::decode(bytes).map(drop),
+        Tag::SigningPackage => SigningPackage::decode(bytes).map(drop),
+        Tag::SignatureShare => SignatureShare::decode(bytes).map(drop),
+        Tag::DkgRound1Secret => round1::SecretPackage::decode(bytes).map(drop),
+        Tag::DkgRound1Package => round1::Package::decode(bytes).map(drop),
+        Tag::DkgRound2Secret => round2::SecretPackage::decode(bytes).map(drop),
+        Tag::DkgRound2Package => round2::Package::decode(bytes).map(drop),
+        Tag::Delta => Delta::decode(bytes).map(drop),
+        Tag::Sigma => Sigma::decode(bytes).map(drop),
+    }
+}
+
+#[test]
+fn bytes_of_one_type_never_decode_as_another() {
+    let samples = every_type_encoded();
+    let tags: Vec<Tag> = samples.iter().map(|(tag, _)| *tag).collect();
+    assert_eq!(tags, Tag::ALL.to_vec());
+    for (i, tag) in Tag::ALL.iter().enumerate() {
+        assert_eq!(Tag::of(*tag as u8), Some(*tag));
+        assert!(Tag::ALL[i + 1..]
+            .iter()
+            .all(|other| *other as u8 > *tag as u8));
+    }
+    assert_eq!(Tag::of(0), None);
+    for (source, bytes) in &samples {
+        assert_eq!(bytes[0], *source as u8);
+        for target in Tag::ALL {
+            match decode_as(target, bytes) {
+                Ok(()) => assert_eq!(target, *source),
+                Err(err) => {
+                    assert_ne!(target, *source, "{}", err.message);
+                    assert_eq!(err.code, ErrorCode::Malformed);
+                    assert!(err.message.contains(source.name()), "{}", err.message);
+                }
+            }
+            // The untagged body is refused by every decoder, its own included.
+            assert_eq!(
+                decode_as(target, &bytes[1..]).unwrap_err().code,
+                ErrorCode::Malformed
+            );
+        }
+        let mut unknown = bytes.clone();
+        unknown[0] = 0xff;
+        assert_eq!(
+            decode_as(*source, &unknown).unwrap_err().code,
+            ErrorCode::Malformed
+        );
+    }
+}
+
+#[test]
+fn a_share_of_zero_is_not_a_dealt_share() {
+    // The reported case: with t >= 3, participant 1's share of zero used to decode as a dealt
+    // share that `key_package` accepted (at x = 1 the shifted commitment still verifies).
+    for (min, max) in [(3u16, 3u16), (3, 5), (4, 4)] {
+        let (_, public) = keys::generate_with_dealer(min, max, &seed(60), None).unwrap();
+        let ids: Vec<u16> = (1..=max).collect();
+        let (zero, _) = refresh::compute_refreshing_shares(&public, &ids, &seed(61)).unwrap();
+        let bytes = zero[&1].encode().unwrap();
+        let err = SecretShare::decode(&bytes).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Malformed);
+        assert_eq!(RefreshingShare::decode(&bytes).unwrap(), zero[&1]);
+    }
+    let (shares, _) = keys::generate_with_dealer(3, 3, &seed(62), None).unwrap();
+    let bytes = shares[&1].encode().unwrap();
+    assert_eq!(
+        RefreshingShare::decode(&bytes).unwrap_err().code,
+        ErrorCode::Malformed
+    );
+}
+
+#[test]
+fn per_participant_refuses_a_participant_listed_twice() {
+    let map = per_participant("x", [(2u16, 'a'), (1, 'b')]).unwrap();
+    assert_eq!(map, [(1, 'b'), (2, 'a')].into());
+    for entries in [
+        vec![(1u16, 'a'), (2, 'b'), (1, 'c')],
+        vec![(3, 'a'), (3, 'a')],
+    ] {
+        let err = per_participant("shares", entries.clone()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidArgument);
+        let n = entries[0].0;
+        assert!(err.message.contains(&format!("shares: participant {n} ")));
+    }
+}
+
+type Part1 = fn(u16, u16, u16, &[u8]) -> Result<dkg::Round1>;
+
+fn rejected(secret: &round1::SecretPackage) -> ErrorCode {
+    round1::SecretPackage::decode(&secret.encode().unwrap())
+        .unwrap_err()
+        .code
+}
+
+#[test]
+fn round1_secrets_must_agree_with_their_commitments() {
+    let (dkg_secret, _) = dkg::part1(1, 3, 4, &seed(70)).unwrap();
+    for part1 in [dkg::part1 as Part1, refresh::refresh_dkg_part1] {
+        let (a, _) = part1(2, 3, 4, &seed(71)).unwrap();
+        let (b, _) = part1(2, 3, 4, &seed(72)).unwrap();
+        assert_eq!(
+            round1::SecretPackage::decode(&a.encode().unwrap()).unwrap(),
+            a
+        );
+        let rebuilt = |coefficients: Vec<Scalar>, commitment| {
+            round1::SecretPackage::new(*a.identifier(), coefficients, commitment, 3, 4)
+        };
+        // Another polynomial's commitment.
+        let spliced = rebuilt(a.coefficients(), b.commitment().clone());
+        assert_eq!(rejected(&spliced), ErrorCode::Malformed);
+        // One coefficient changed (the last one, committed to in both kinds of secret).
+        let mut coefficients = a.coefficients();
+        coefficients[2] = b.coefficients()[2];
+        let changed = rebuilt(coefficients, a.commitment().clone());
+        assert_eq!(rejected(&changed), ErrorCode::Malformed);
+        // The untouched secret still decodes: nothing was changed by the refusals.
+        assert_eq!(rebuilt(a.coefficients(), a.commitment().clone()), a);
+    }
+    // A refresh polynomial deals shares of zero: a non-zero constant term is refused although
+    // the commitment (which omits the constant term) matches.
+    let (refreshing, _) = refresh::refresh_dkg_part1(2, 3, 4, &seed(73)).unwrap();
+    let mut coefficients = refreshing.coefficients();
+    coefficients[0] = dkg_secret.coefficients()[0];
+    let nonzero = round1::SecretPackage::new(
+        *refreshing.identifier(),
+        coefficients,
+        refreshing.commitment().clone(),
+        3,
+        4,
+    );
+    assert_eq!(rejected(&nonzero), ErrorCode::Malformed);
+}
+
+#[test]
+fn round2_secrets_must_agree_with_their_commitments() {
+    let others = |part1: Part1| -> BTreeMap<u16, round1::Package> {
+        (2..=3u16)
+            .map(|id| (id, part1(id, 2, 3, &seed(80 + id as u8)).unwrap().1))
+            .collect()
+    };
+    for (part1, part2) in [
+        (
+            dkg::part1 as Part1,
+            dkg::part2 as fn(&_, &_) -> Result<dkg::Round2>,
+        ),
+        (refresh::refresh_dkg_part1, refresh::refresh_dkg_part2),
+    ] {
+        let (s1, _) = part1(1, 2, 3, &seed(84)).unwrap();
+        let (secret, _) = part2(&s1, &others(part1)).unwrap();
+        let (other, _) = part2(&part1(1, 2, 3, &seed(85)).unwrap().0, &others(part1)).unwrap();
+        let decode =
+            |s: &round2::SecretPackage| round2::SecretPackage::decode(&s.encode().unwrap());
+        assert_eq!(decode(&secret).unwrap(), secret);
+        let rebuilt = |commitment, share| {
+            round2::SecretPackage::new(*secret.identifier(), commitment, share, 2, 3)
+        };
+        let shifted = rebuilt(
+            secret.commitment().clone(),
+            secret.secret_share()
+                + <frost_ed25519::Ed25519ScalarField as frost_ed25519::Field>::one(),
+        );
+        assert_eq!(decode(&shifted).unwrap_err().code, ErrorCode::Malformed);
+        let spliced = rebuilt(other.commitment().clone(), secret.secret_share());
+        assert_eq!(decode(&spliced).unwrap_err().code, ErrorCode::Malformed);
+    }
 }
 
 #[test]

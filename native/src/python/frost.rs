@@ -20,8 +20,11 @@ use pyo3::types::PyBytes;
 
 use super::to_py;
 use crate::error::{Error, ErrorCode, Result};
+use crate::frost::refresh::RefreshingShare;
 use crate::frost::wire::Wire;
-use crate::frost::{dkg, element_bytes, guarded, keys, number, refresh, repair, sign, wipe};
+use crate::frost::{
+    dkg, element_bytes, guarded, keys, number, per_participant, refresh, repair, sign, wipe,
+};
 
 /// Run `f` without the GIL, turning errors and panics into `NativeError`.
 fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T> + Send) -> PyResult<T> {
@@ -47,7 +50,8 @@ macro_rules! handle {
 
         #[pymethods]
         impl $py_ty {
-            /// Parse the canonical encoding; raises `NativeError("malformed", ...)` otherwise.
+            /// Parse the canonical encoding (this type's tag, then its body); raises
+            /// `NativeError("malformed", ...)` otherwise, also for another type's bytes.
             #[staticmethod]
             fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
                 run(py, || <$inner as Wire>::decode(data)).map(Self)
@@ -85,6 +89,18 @@ handle!(FrostSecretShare, "FrostSecretShare", SecretShare, {
             .collect()
     }
 });
+
+handle!(
+    FrostRefreshingShare,
+    "FrostRefreshingShare",
+    RefreshingShare,
+    {
+        #[getter]
+        fn identifier(&self) -> u16 {
+            id_of(self.0.share().identifier())
+        }
+    }
+);
 
 handle!(FrostKeyPackage, "FrostKeyPackage", KeyPackage, {
     #[getter]
@@ -401,18 +417,33 @@ fn frost_key_package(
 type DkgRound1 = (FrostDkgRound1Secret, FrostDkgRound1Package);
 type DkgRound2 = (FrostDkgRound2Secret, Vec<(u16, FrostDkgRound2Package)>);
 
-fn round1_map(items: &[(u16, Bound<'_, FrostDkgRound1Package>)]) -> BTreeMap<u16, round1::Package> {
-    items
-        .iter()
-        .map(|(id, h)| (*id, h.get().0.clone()))
-        .collect()
+/// Per-participant values out of their handles; a participant listed twice is refused (see
+/// [`per_participant`]) before anything else runs.
+fn entries<H, T>(
+    what: &str,
+    items: &[(u16, Bound<'_, H>)],
+    value: impl Fn(&H) -> T,
+) -> PyResult<BTreeMap<u16, T>>
+where
+    H: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync,
+{
+    per_participant(what, items.iter().map(|(id, h)| (*id, value(h.get())))).map_err(to_py)
 }
 
-fn round2_map(items: &[(u16, Bound<'_, FrostDkgRound2Package>)]) -> BTreeMap<u16, round2::Package> {
-    items
-        .iter()
-        .map(|(id, h)| (*id, h.get().0.clone()))
-        .collect()
+fn round1_map(
+    items: &[(u16, Bound<'_, FrostDkgRound1Package>)],
+) -> PyResult<BTreeMap<u16, round1::Package>> {
+    entries("round1_packages", items, |h: &FrostDkgRound1Package| {
+        h.0.clone()
+    })
+}
+
+fn round2_map(
+    items: &[(u16, Bound<'_, FrostDkgRound2Package>)],
+) -> PyResult<BTreeMap<u16, round2::Package>> {
+    entries("round2_packages", items, |h: &FrostDkgRound2Package| {
+        h.0.clone()
+    })
 }
 
 fn round2_out((secret, packages): dkg::Round2) -> DkgRound2 {
@@ -446,7 +477,7 @@ fn frost_dkg_part2(
     round1_packages: Vec<(u16, Bound<'_, FrostDkgRound1Package>)>,
 ) -> PyResult<DkgRound2> {
     let secret = &secret.get().0;
-    let received = round1_map(&round1_packages);
+    let received = round1_map(&round1_packages)?;
     run(py, || dkg::part2(secret, &received)).map(round2_out)
 }
 
@@ -458,7 +489,7 @@ fn frost_dkg_part3(
     round2_packages: Vec<(u16, Bound<'_, FrostDkgRound2Package>)>,
 ) -> PyResult<(FrostKeyPackage, FrostPublicKeyPackage)> {
     let secret = &secret.get().0;
-    let (r1, r2) = (round1_map(&round1_packages), round2_map(&round2_packages));
+    let (r1, r2) = (round1_map(&round1_packages)?, round2_map(&round2_packages)?);
     let (key, public) = run(py, || dkg::part3(secret, &r1, &r2))?;
     Ok((FrostKeyPackage(key), FrostPublicKeyPackage(public)))
 }
@@ -499,8 +530,11 @@ fn frost_signing_package(
     commitments: Vec<(u16, Bound<'_, FrostSigningCommitments>)>,
     message: &[u8],
 ) -> PyResult<FrostSigningPackage> {
-    let commitments: BTreeMap<u16, SigningCommitments> =
-        commitments.iter().map(|(id, h)| (*id, h.get().0)).collect();
+    let commitments: BTreeMap<u16, SigningCommitments> = entries(
+        "commitments",
+        &commitments,
+        |h: &FrostSigningCommitments| h.0,
+    )?;
     guarded(|| sign::signing_package(&commitments, message))
         .map(FrostSigningPackage)
         .map_err(to_py)
@@ -552,7 +586,7 @@ fn frost_aggregate<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let (package, public) = (&signing_package.get().0, &public_key_package.get().0);
     let shares: BTreeMap<u16, SignatureShare> =
-        shares.iter().map(|(id, h)| (*id, h.get().0)).collect();
+        entries("shares", &shares, |h: &FrostSignatureShare| h.0)?;
     let signature = run(py, || sign::aggregate(package, &shares, public))?;
     Ok(PyBytes::new(py, &signature))
 }
@@ -573,18 +607,24 @@ fn frost_compute_refreshing_shares(
     public_key_package: &Bound<'_, FrostPublicKeyPackage>,
     identifiers: Vec<u16>,
     seed: &[u8],
-) -> PyResult<Dealt> {
+) -> PyResult<(Vec<(u16, FrostRefreshingShare)>, FrostPublicKeyPackage)> {
     let public = &public_key_package.get().0;
-    run(py, || {
+    let (shares, public) = run(py, || {
         refresh::compute_refreshing_shares(public, &identifiers, seed)
-    })
-    .map(dealt)
+    })?;
+    Ok((
+        shares
+            .into_iter()
+            .map(|(id, share)| (id, FrostRefreshingShare(share)))
+            .collect(),
+        FrostPublicKeyPackage(public),
+    ))
 }
 
 #[pyfunction]
 fn frost_refresh_share(
     py: Python<'_>,
-    zero_share: &Bound<'_, FrostSecretShare>,
+    zero_share: &Bound<'_, FrostRefreshingShare>,
     key_package: &Bound<'_, FrostKeyPackage>,
 ) -> PyResult<FrostKeyPackage> {
     let (zero, key) = (&zero_share.get().0, &key_package.get().0);
@@ -612,7 +652,7 @@ fn frost_refresh_dkg_part2(
     round1_packages: Vec<(u16, Bound<'_, FrostDkgRound1Package>)>,
 ) -> PyResult<DkgRound2> {
     let secret = &secret.get().0;
-    let received = round1_map(&round1_packages);
+    let received = round1_map(&round1_packages)?;
     run(py, || refresh::refresh_dkg_part2(secret, &received)).map(round2_out)
 }
 
@@ -630,7 +670,7 @@ fn frost_refresh_dkg_shares(
         &public_key_package.get().0,
         &key_package.get().0,
     );
-    let (r1, r2) = (round1_map(&round1_packages), round2_map(&round2_packages));
+    let (r1, r2) = (round1_map(&round1_packages)?, round2_map(&round2_packages)?);
     let (key, public) = run(py, || {
         refresh::refresh_dkg_shares(secret, &r1, &r2, public, key)
     })?;
@@ -689,6 +729,7 @@ fn frost_repair_share_part3(
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FrostSecretShare>()?;
+    m.add_class::<FrostRefreshingShare>()?;
     m.add_class::<FrostKeyPackage>()?;
     m.add_class::<FrostPublicKeyPackage>()?;
     m.add_class::<FrostSigningNonces>()?;

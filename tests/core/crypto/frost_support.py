@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, Sequence
+from typing import TypeVar
 
 import nacl.signing
 from hypothesis import strategies as st
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from aura_core.crypto import frost
 
 Packages = dict[int, frost.KeyPackage]
+V = TypeVar("V")
 
 
 def derive(seed: bytes, *labels: object) -> bytes:
@@ -80,6 +82,49 @@ ORDER = 2**252 + 27742317777372353535851937790883648493  # of the Ed25519 group
 def corrupt(share: frost.SignatureShare) -> frost.SignatureShare:
     """The share plus one. (Adding the same amount to every corrupted share means the errors
     never cancel out: shares whose errors sum to zero give a valid signature, which FROST's
-    aggregate rightly accepts without looking at the shares one by one.)"""
-    value = (int.from_bytes(share.to_bytes(), "little") + 1) % ORDER
-    return frost.SignatureShare.from_bytes(value.to_bytes(32, "little"))
+    aggregate rightly accepts without looking at the shares one by one.) The encoding is the
+    type tag byte, then the 32-byte little-endian scalar."""
+    raw = share.to_bytes()
+    value = (int.from_bytes(raw[1:], "little") + 1) % ORDER
+    return frost.SignatureShare.from_bytes(raw[:1] + value.to_bytes(32, "little"))
+
+
+class _Pairs(ItemsView[int, V]):
+    def __init__(self, pairs: tuple[tuple[int, V], ...]) -> None:
+        self._pairs = pairs
+
+    def __iter__(self) -> Iterator[tuple[int, V]]:
+        return iter(self._pairs)
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+
+class Repeating(Mapping[int, V]):
+    """A `Mapping` whose `items()` yields `pairs` as given, a key possibly more than once: what a
+    buggy or hostile `Mapping` can hand the API (a dict never can). Lookups find the first."""
+
+    def __init__(self, pairs: Sequence[tuple[int, V]]) -> None:
+        self._pairs = tuple(pairs)
+
+    def __getitem__(self, key: int) -> V:
+        for k, v in self._pairs:
+            if k == key:
+                return v
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[int]:
+        return (k for k, _ in self._pairs)
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def items(self) -> ItemsView[int, V]:
+        return _Pairs(self._pairs)
+
+
+def repeated(mapping: Mapping[int, V], key: int, value: V, at: int) -> Repeating[V]:
+    """`mapping`'s entries with `(key, value)` inserted at position `at`."""
+    pairs = list(mapping.items())
+    pairs.insert(at, (key, value))
+    return Repeating(pairs)

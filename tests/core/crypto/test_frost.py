@@ -25,6 +25,7 @@ from tests.core.crypto.frost_support import (
     dealer,
     derive,
     dkg,
+    repeated,
     round_two,
     signature,
     thresholds,
@@ -187,6 +188,30 @@ def test_aggregate_argument_errors() -> None:
         frost.aggregate(foreign_package, foreign_shares, public)
 
 
+@settings(max_examples=40)
+@given(st.data(), thresholds(), entropy)
+def test_a_signer_listed_twice_is_refused(
+    data: st.DataObject, tn: tuple[int, int], seed: bytes
+) -> None:
+    """A `Mapping` that yields a signer twice (with its own or another value, anywhere in the
+    order) is refused by `signing_package` and `aggregate`; before, the last entry won, so a bad
+    share followed by a good one aggregated silently."""
+    t, n = tn
+    packages, public = dealer(t, n, seed)
+    signers = data.draw(st.lists(st.integers(1, n), min_size=t, max_size=n, unique=True))
+    package, shares = round_two(packages, signers, b"twice", seed)
+    twice = data.draw(st.sampled_from(signers))
+    at = data.draw(st.integers(0, len(signers)))
+    share = data.draw(st.sampled_from([shares[twice], corrupt(shares[twice])]))
+    with pytest.raises(InvalidArgument, match=f"participant {twice} appears more than once"):
+        frost.aggregate(package, repeated(shares, twice, share, at), public)
+    commitments = package.commitments
+    with pytest.raises(InvalidArgument, match=f"participant {twice} appears more than once"):
+        frost.signing_package(repeated(commitments, twice, commitments[twice], at), b"twice")
+    # Nothing changed: the same shares, listed once, aggregate.
+    frost.verify(public.group_public_key, b"twice", frost.aggregate(package, shares, public))
+
+
 def test_argument_errors_are_typed() -> None:
     seed = b"s" * 32
     for bad in [(1, 3), (4, 3), (0, 0), (2, 1)]:
@@ -202,6 +227,10 @@ def test_argument_errors_are_typed() -> None:
         frost.generate_with_dealer(2, 3, seed, [1, 2])
     with pytest.raises(InvalidArgument):
         frost.generate_with_dealer(2, 3, seed, [1, 2, 2])
+    with pytest.raises(InvalidArgument):
+        frost.split(b"\x01" + bytes(31), 2, 3, seed, [3, 1, 3])
+    with pytest.raises(InvalidArgument):
+        frost.split_with_coefficients(b"\x01" + bytes(31), [b"\x02" + bytes(31)], 3, [1, 2, 1])
     with pytest.raises(InvalidArgument):
         frost.generate_with_dealer(2, 3, seed, [0, 1, 2])
     with pytest.raises(InvalidArgument):
@@ -242,7 +271,7 @@ def test_secrets_never_show_in_repr() -> None:
     shares, public = frost.generate_with_dealer(2, 3, seed)
     package = frost.key_package(shares[1])
     nonces, commitments = frost.commit(package, seed)
-    secret_share = package.to_bytes()[37:69]
+    secret_share = package.to_bytes()[38:70]  # after the tag, ZF header and identifier
     r1_secret, r1_package = frost.dkg_part1(1, 2, 3, seed)
     deltas = frost.repair_share_part1([1, 2], package, seed, 3)
     secrets: list[object] = [shares[1], package, nonces, r1_secret, deltas[1]]

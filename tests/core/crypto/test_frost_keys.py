@@ -7,12 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aura_core.crypto import frost
-from aura_core.errors import InsufficientSigners, InvalidArgument, InvalidShare
+from aura_core.errors import InsufficientSigners, InvalidArgument, InvalidShare, MalformedCryptoData
 from tests.core.crypto.frost_support import (
     Packages,
+    Repeating,
     dealer,
     derive,
     dkg,
+    repeated,
     round_two,
     signature,
     thresholds,
@@ -123,16 +125,95 @@ def test_refresh_rejects_wrong_inputs() -> None:
     with pytest.raises(InvalidArgument):  # a dealt share is not a share of zero
         frost.refresh_share(shares[1], old[1])  # type: ignore[arg-type]
     tampered = bytearray(zero[1].to_bytes())
-    tampered[40] ^= 1  # inside the share scalar
+    tampered[41] ^= 1  # inside the share scalar (after the tag, ZF header and identifier)
     forged = frost.RefreshingShare.from_bytes(bytes(tampered))
     with pytest.raises(InvalidShare):
         frost.refresh_share(forged, old[1])
-    # The encodings of dealt shares and shares of zero are alike; the types are not.
+    # FROST gives dealt shares and shares of zero the same structure; the types and their
+    # encodings differ, so neither passes for the other.
     with pytest.raises(InvalidArgument):
         frost.key_package(zero[1])  # type: ignore[arg-type]
-    disguised = frost.RefreshingShare.from_bytes(shares[1].to_bytes())
-    with pytest.raises(InvalidArgument):  # the native core tells them apart by the threshold
-        frost.refresh_share(disguised, old[1])
+    with pytest.raises(MalformedCryptoData):
+        frost.RefreshingShare.from_bytes(shares[1].to_bytes())
+    with pytest.raises(MalformedCryptoData):
+        frost.SecretShare.from_bytes(zero[1].to_bytes())
+
+
+@settings(max_examples=30)
+@given(st.data(), thresholds(min_t=3), entropy)
+def test_shares_of_zero_never_pass_as_dealt_shares(
+    data: st.DataObject, tn: tuple[int, int], seed: bytes
+) -> None:
+    """With t >= 3 a share of zero has a structurally valid dealt-share body, and participant 1's
+    even verified as one (at x = 1 the shifted commitment sums to the same point); the type
+    tags keep every share of zero and every dealt share to its own type."""
+    t, n = tn
+    shares, public = frost.generate_with_dealer(t, n, derive(seed, "dealer"))
+    members = data.draw(st.lists(st.integers(1, n), min_size=t, max_size=n, unique=True))
+    zero, _ = frost.compute_refreshing_shares(public, members, derive(seed, "refresh"))
+    for i, share in zero.items():
+        with pytest.raises(MalformedCryptoData):
+            frost.SecretShare.from_bytes(share.to_bytes())
+        assert frost.RefreshingShare.from_bytes(share.to_bytes()) == share
+        assert share.identifier == i
+    for dealt in shares.values():
+        with pytest.raises(MalformedCryptoData):
+            frost.RefreshingShare.from_bytes(dealt.to_bytes())
+
+
+def test_participants_listed_twice_are_refused_by_dkg_and_refresh() -> None:
+    """Every per-participant argument of the DKG, the refreshes and the repair refuses a
+    participant listed twice (`InvalidArgument`), and the refusal changes nothing: the same
+    inputs listed once still finish."""
+    seed = b"2" * 32
+    ids = [1, 2, 3, 4]
+    for part1, part2, finish in [
+        (frost.dkg_part1, frost.dkg_part2, "dkg"),
+        (frost.refresh_dkg_part1, frost.refresh_dkg_part2, "refresh"),
+    ]:
+        r1 = {i: part1(i, 3, 4, derive(seed, finish, i)) for i in ids}
+        others = {j: r1[j][1] for j in ids if j != 1}
+        for twice, value in [(2, r1[2][1]), (4, r1[3][1]), (3, r1[3][1])]:
+            with pytest.raises(InvalidArgument, match=f"participant {twice} appears"):
+                part2(r1[1][0], repeated(others, twice, value, 1))
+        r2 = {i: part2(r1[i][0], {j: r1[j][1] for j in ids if j != i}) for i in ids}
+        received = {j: r2[j][1][1] for j in ids if j != 1}
+        bad_r1 = repeated(others, 3, r1[3][1], 0)
+        bad_r2 = repeated(received, 2, r2[4][1][1], 3)
+        old, public = dealer(3, 4, seed)
+        for round1_packages, round2_packages in [
+            (bad_r1, received),
+            (others, bad_r2),
+            (Repeating([*others.items(), *others.items()]), received),
+        ]:
+            with pytest.raises(InvalidArgument, match="appears more than once"):
+                if finish == "dkg":
+                    frost.dkg_part3(r2[1][0], round1_packages, round2_packages)
+                else:
+                    frost.refresh_dkg_shares(
+                        r2[1][0], round1_packages, round2_packages, public, old[1]
+                    )
+        if finish == "dkg":
+            key, _ = frost.dkg_part3(r2[1][0], others, received)
+        else:
+            key, _ = frost.refresh_dkg_shares(r2[1][0], others, received, public, old[1])
+        assert key.identifier == 1
+
+    # Dealer-style refresh and repair take lists of participants, and repair lists of values.
+    old, public = dealer(2, 4, seed)
+    with pytest.raises(InvalidArgument):
+        frost.compute_refreshing_shares(public, [1, 2, 2], seed)
+    helpers = [1, 2, 3]
+    deltas = {h: frost.repair_share_part1(helpers, old[h], derive(seed, h), 4) for h in helpers}
+    with pytest.raises(InvalidArgument):
+        frost.repair_share_part1([1, 2, 3, 2], old[1], seed, 4)
+    received_deltas = [deltas[f][1] for f in helpers]
+    with pytest.raises(InvalidArgument):
+        frost.repair_share_part2([*received_deltas, received_deltas[0]])
+    sigmas = [frost.repair_share_part2([deltas[f][h] for f in helpers]) for h in helpers]
+    with pytest.raises(InvalidArgument):
+        frost.repair_share_part3([*sigmas, sigmas[2]], 4, public)
+    assert frost.repair_share_part3(sigmas, 4, public) == old[4]
 
 
 def run_dkg_refresh(
@@ -229,10 +310,13 @@ def test_repair_restores_a_lost_share_that_signs(
     )
     with pytest.raises(InsufficientSigners):
         frost.repair_share_part3(sigmas[: t - 1], lost, public)
-    if len(sigmas) >= 2:
-        wrong = [sigmas[0], *sigmas[:-1]]
-        with pytest.raises(InvalidShare):
-            frost.repair_share_part3(wrong, lost, public)
+    # A wrong sigma (one delta short) does not restore the share; the same sigma twice is
+    # refused outright.
+    short = frost.repair_share_part2([deltas[f][helpers[-1]] for f in helpers[:-1]])
+    with pytest.raises(InvalidShare):
+        frost.repair_share_part3([*sigmas[:-1], short], lost, public)
+    with pytest.raises(InvalidArgument):
+        frost.repair_share_part3([sigmas[0], *sigmas[:-1]], lost, public)
 
 
 def test_repair_rejects_wrong_helper_sets() -> None:

@@ -1,8 +1,9 @@
 """RFC 9591 Appendix E.1, FROST(Ed25519, SHA-512), reproduced byte for byte through the Python API.
 
 The vector is data in `frost_rfc9591_ed25519.json`. Secret values (shares, nonces) are read
-out of their canonical encodings, whose layouts are fixed by the ZF crates' postcard format:
-a 5-byte header (version 0, ciphersuite id), then the fields in order.
+out of their canonical encodings: our one-byte type tag, then the ZF crates' postcard format,
+whose layouts that crate fixes: a 5-byte header (version 0, ciphersuite id), then the fields in
+order. A signature share's encoding is its tag, then the bare 32-byte scalar.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ VECTOR: dict[str, Any] = json.loads(
     (Path(__file__).parent / "frost_rfc9591_ed25519.json").read_text()
 )
 HEADER = bytes.fromhex("00b169f0da")  # format version 0, CRC-32 of "FROST-ED25519-SHA512-v1"
+KEY_PACKAGE_TAG = b"\x03"
+SIGNING_NONCES_TAG = b"\x05"
+SIGNATURE_SHARE_TAG = b"\x08"
 
 
 def h(value: str) -> bytes:
@@ -29,18 +33,18 @@ def h(value: str) -> bytes:
 
 
 def signing_share(package: frost.KeyPackage) -> bytes:
-    """KeyPackage = header ‖ identifier(32) ‖ signing_share(32) ‖ verifying_share(32) ‖ ..."""
+    """KeyPackage = tag ‖ header ‖ identifier(32) ‖ signing_share(32) ‖ verifying_share(32) ‖ ..."""
     raw = package.to_bytes()
-    assert raw[:5] == HEADER
-    assert raw[5:37] == package.identifier.to_bytes(32, "little")
-    return raw[37:69]
+    assert raw[:6] == KEY_PACKAGE_TAG + HEADER
+    assert raw[6:38] == package.identifier.to_bytes(32, "little")
+    return raw[38:70]
 
 
 def nonces_of(nonces: frost.SigningNonces) -> tuple[bytes, bytes]:
-    """SigningNonces = header ‖ hiding(32) ‖ binding(32) ‖ commitments."""
+    """SigningNonces = tag ‖ header ‖ hiding(32) ‖ binding(32) ‖ commitments."""
     raw = nonces.to_bytes()
-    assert raw[:5] == HEADER
-    return raw[5:37], raw[37:69]
+    assert raw[:6] == SIGNING_NONCES_TAG + HEADER
+    return raw[6:38], raw[38:70]
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +98,8 @@ def test_signing_round_by_round(
 
     shares = {i: frost.sign(package, nonces[i], packages[i]) for i in signers}
     for i in signers:
-        assert shares[i].to_bytes() == h(VECTOR["round_two_outputs"][str(i)]["sig_share"])
+        sig_share = h(VECTOR["round_two_outputs"][str(i)]["sig_share"])
+        assert shares[i].to_bytes() == SIGNATURE_SHARE_TAG + sig_share
 
     signature = frost.aggregate(package, shares, public)
     assert signature == h(VECTOR["final_output"]["sig"])
