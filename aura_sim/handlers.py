@@ -2,7 +2,7 @@
 
 Randomness comes from a seeded stream, time from a manual clock (or the simulator loop's virtual
 clock), storage from an in-memory "disk" with the same atomic-batch semantics as SQLite (and a
-fault hook to kill a batch midway). The raw in-memory network is in `aura_sim.network`. The
+fault hook to kill a batch midway). The simulated raw network is in `aura_sim.network`. The
 journal, authorization and policy handlers are the production ones: they are pure
 bookkeeping over these.
 """

@@ -1,108 +1,26 @@
-"""The in-memory network between simulated nodes: the raw, unguarded transport.
+"""The simulated network between nodes: the raw, unguarded transport, with faults.
 
 Only the guard chain may hold a node's transport; an import-linter contract keeps
-`aura_protocol`, `aura_agent` and `aura_terminal` from importing this module.
+`aura_protocol`, `aura_agent` and `aura_terminal` from importing this module, directly or
+through anything else.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable
 
-import anyio
 import attrs
 
 from aura_core.effects import Envelope
 from aura_core.errors import InvalidArgument, TransportError
 from aura_core.ids import AuthorityId
+from aura_effects.loopback import Mailbox
 from aura_sim.faults import QUIET, LinkPolicy, MessageFault, MessageFaultKind
 from aura_sim.seeds import Stream
 
-__all__ = ["MemoryNetwork", "NodeTransport", "SimNetwork", "SimTransport"]
-
-
-class _Inbox:
-    """Envelopes waiting for one node, in arrival order.
-
-    A `SimNetwork` closes a crashed node's inbox: what it held is gone, and a receive waiting
-    on it (or started while the node is down) fails instead of taking a later incarnation's
-    messages.
-    """
-
-    def __init__(self, name: str = "") -> None:
-        self.name = name
-        self.queue: deque[Envelope] = deque()
-        self.arrived: anyio.Event | None = None
-        self.closed = False
-
-    def put(self, envelope: Envelope) -> None:
-        self.queue.append(envelope)
-        self._wake()
-
-    def close(self) -> int:
-        """Drop what is queued and fail every receive, now and later; returns how many dropped."""
-        dropped = len(self.queue)
-        self.queue.clear()
-        self.closed = True
-        self._wake()
-        return dropped
-
-    def _wake(self) -> None:
-        if self.arrived is not None:
-            self.arrived.set()
-            self.arrived = None
-
-    async def get(self) -> Envelope:
-        while not self.queue:
-            if self.closed:
-                raise TransportError(f"{self.name} is down")
-            if self.arrived is None:
-                self.arrived = anyio.Event()
-            await self.arrived.wait()
-        return self.queue.popleft()
-
-
-class MemoryNetwork:
-    """Named mailboxes between authorities: what is sent is delivered, in order."""
-
-    def __init__(self) -> None:
-        self._inboxes: dict[AuthorityId, _Inbox] = {}
-        self.delivered: list[Envelope] = []
-        """Every envelope handed to a mailbox (for tests and monitors)."""
-
-    def attach(self, node: AuthorityId) -> NodeTransport:
-        """The transport of one node (create it once per node)."""
-        if node in self._inboxes:
-            raise InvalidArgument(f"{node} is already attached")
-        self._inboxes[node] = _Inbox()
-        return NodeTransport(self, node)
-
-    def _deliver(self, envelope: Envelope) -> None:
-        inbox = self._inboxes.get(envelope.destination)
-        if inbox is None:
-            raise TransportError(f"no route to {envelope.destination}")
-        inbox.put(envelope)
-        self.delivered.append(envelope)
-
-    async def _receive(self, node: AuthorityId) -> Envelope:
-        return await self._inboxes[node].get()
-
-
-class NodeTransport:
-    """`TransportEffects` of one node on a `MemoryNetwork` (the raw, unguarded transport)."""
-
-    def __init__(self, network: MemoryNetwork, node: AuthorityId) -> None:
-        self._network = network
-        self._node = node
-
-    async def send(self, envelope: Envelope) -> None:
-        if envelope.source != self._node:
-            raise TransportError("a node sends only as itself")
-        self._network._deliver(envelope)
-
-    async def receive(self) -> Envelope:
-        return await self._network._receive(self._node)
+__all__ = ["SimNetwork", "SimTransport"]
 
 
 @attrs.frozen
@@ -151,7 +69,7 @@ class SimNetwork:
             )
         self._on_event = on_event
         self._names: dict[AuthorityId, str] = {}
-        self._inboxes: dict[str, _Inbox] = {}
+        self._inboxes: dict[str, Mailbox] = {}
         self._incarnations: dict[str, int] = {}
         self._seq: dict[tuple[str, str], int] = {}
         self._last_arrival: dict[tuple[str, str], float] = {}
@@ -170,7 +88,7 @@ class SimNetwork:
         if name in self._inboxes or authority in self._names:
             raise InvalidArgument(f"{name} is already attached")
         self._names[authority] = name
-        self._inboxes[name] = _Inbox(name)
+        self._inboxes[name] = Mailbox(name)
         self._incarnations[name] = 1
         return SimTransport(self, name, authority)
 
@@ -251,7 +169,7 @@ class SimNetwork:
             return
         self._down.discard(name)
         self._incarnations[name] += 1
-        self._inboxes[name] = _Inbox(name)
+        self._inboxes[name] = Mailbox(name)
         self._event(f"restart {name}")
 
     def is_down(self, name: str) -> bool:

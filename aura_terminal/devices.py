@@ -32,6 +32,7 @@ from aura_core.ids import AuthorityId, ContextId, DeviceId
 from aura_core.tree import LeafNode, LeafRole
 from aura_effects.bundle import Effects, production_effects
 from aura_effects.storage import SqliteStorage
+from aura_guards.loopback import connect
 from aura_journal.budget import UNLIMITED
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
 from aura_journal.tree import (
@@ -44,7 +45,6 @@ from aura_journal.tree import (
     TreeOpKind,
 )
 from aura_protocol.consensus import CAPABILITIES, ConsensusConfig
-from aura_sim.peers import connect
 
 __all__ = ["run"]
 

@@ -80,14 +80,27 @@ def test_ruff_bans_ambient_time_and_randomness_in_pure_layers(tmp_path: Path) ->
     assert flagged == {"aura_core/impure.py"}, result.stdout
 
 
+TRANSPORT_BROKEN = "Only the guard chain holds the raw transport BROKEN"
+LAYERS_KEPT = "Layers: a package imports only from the packages below it KEPT"
+
+
 def test_only_the_guard_chain_may_hold_the_raw_transport(tmp_path: Path) -> None:
     tree = copy_tree(tmp_path)
     # The terminal sits above the simulator, so the layers contract allows this import;
     # the transport contract must still refuse it.
-    (tree / "aura_terminal" / "bypass.py").write_text(
-        "from aura_sim.network import NodeTransport\n"
-    )
+    (tree / "aura_terminal" / "bypass.py").write_text("from aura_sim.network import SimTransport\n")
     result = lint_imports(tree)
     assert result.returncode != 0
-    assert "Only the guard chain holds the raw transport BROKEN" in result.stdout
-    assert "Layers: a package imports only from the packages below it KEPT" in result.stdout
+    assert TRANSPORT_BROKEN in result.stdout and LAYERS_KEPT in result.stdout
+
+
+def test_the_raw_transport_is_unreachable_through_other_modules(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path)
+    # The agent imports nothing raw itself, but a module it imports does (the simulator's
+    # runner holds the simulated network; the effects layer holds the loopback network).
+    (tree / "aura_effects" / "relay.py").write_text("from aura_effects import loopback\n")
+    (tree / "aura_agent" / "indirect.py").write_text("import aura_effects.relay\n")
+    result = lint_imports(tree)
+    assert result.returncode != 0
+    assert TRANSPORT_BROKEN in result.stdout
+    assert "aura_agent.indirect -> aura_effects.relay" in result.stdout

@@ -12,6 +12,7 @@ from aura_core.encoding import decode, encode
 from aura_core.ids import AuthorityId, ContextId, DeviceId
 from aura_core.time import OrderTime, PhysicalTime
 from aura_effects.bundle import Effects, production_effects
+from aura_effects.loopback import LoopbackNetwork, LoopbackTransport
 from aura_guards.chain import GuardAnnotations
 from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedMessage, GuardedTransport
 from aura_journal.budget import Capped, ContextEpoch, FlowCharge, approve_epoch
@@ -20,7 +21,6 @@ from aura_journal.context import ContextGenesis, ContextMember
 from aura_journal.fact import Fact, FactBody, JournalNamespace, Unattested, sign_fact
 from aura_journal.journal import Journal
 from aura_sim.handlers import ManualClock, MemoryStorage, testing_effects
-from aura_sim.network import MemoryNetwork, NodeTransport
 
 ALICE = AuthorityId(b"\xa1" * 16)
 BOB = AuthorityId(b"\xb0" * 16)
@@ -43,7 +43,7 @@ class Node:
     authority: AuthorityId
     key: SigningKey
     effects: Effects
-    raw: NodeTransport
+    raw: LoopbackTransport
     guarded: GuardedTransport
     capability_root: bytes
 
@@ -67,7 +67,7 @@ class Node:
 class Recorder:
     """Wraps a raw transport; at every send, records the charge storage held for it (if any)."""
 
-    def __init__(self, inner: NodeTransport, node: Node | None = None) -> None:
+    def __init__(self, inner: LoopbackTransport, node: Node | None = None) -> None:
         self.inner = inner
         self.node = node
         self.sent: list[tuple[Envelope, FlowCharge | None]] = []
@@ -99,7 +99,7 @@ async def durable_charge(node: Node, envelope: Envelope) -> FlowCharge | None:
 async def make_node(
     kind: str,
     authority: AuthorityId,
-    network: MemoryNetwork,
+    network: LoopbackNetwork,
     tmp_path: Path,
     *,
     seed: int,
@@ -130,8 +130,8 @@ async def make_node(
     return node
 
 
-async def pair(kind: str, tmp_path: Path) -> tuple[Node, Node, MemoryNetwork]:
-    network = MemoryNetwork()
+async def pair(kind: str, tmp_path: Path) -> tuple[Node, Node, LoopbackNetwork]:
+    network = LoopbackNetwork()
     alice = await make_node(kind, ALICE, network, tmp_path, seed=1)
     bob = await make_node(kind, BOB, network, tmp_path, seed=2)
     alice.effects.peers.add(BOB, bob.key.verifying_key)

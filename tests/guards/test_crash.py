@@ -19,6 +19,7 @@ from aura_core.effects import StorageOp
 from aura_core.encoding import decode
 from aura_core.errors import StorageError
 from aura_effects.journal import JournalHandler
+from aura_effects.loopback import LoopbackNetwork
 from aura_effects.storage import SqliteStorage
 from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedTransport
 from aura_journal.budget import FlowCharge
@@ -26,7 +27,6 @@ from aura_journal.fact import JournalNamespace
 from aura_journal.leakage import ObserverClass
 from aura_journal.standard import standard_registry
 from aura_sim.handlers import Disk, MemoryStorage
-from aura_sim.network import MemoryNetwork
 from tests.guards.harness import ALICE, BOB, CONTEXT, SEND, make_node
 from tests.journal.helpers import CONTEXT_NS
 
@@ -50,7 +50,7 @@ def test_memory_batch_killed_midway_is_all_or_nothing(
 
 async def memory_crash(tmp_path: Path, kill_at: int, good_sends: int) -> None:
     disk = Disk()
-    network = MemoryNetwork()
+    network = LoopbackNetwork()
     alice = await make_node(
         "testing", ALICE, network, tmp_path, seed=1, storage=MemoryStorage(disk)
     )
@@ -75,7 +75,7 @@ async def memory_crash(tmp_path: Path, kill_at: int, good_sends: int) -> None:
 
     # Reopen over the same disk: the register and journal hold exactly the committed sends.
     reopened = await make_node(
-        "testing", ALICE, MemoryNetwork(), tmp_path, seed=1, storage=MemoryStorage(disk)
+        "testing", ALICE, LoopbackNetwork(), tmp_path, seed=1, storage=MemoryStorage(disk)
     )
     assert await reopened.spent(BOB) == SEND.flow_cost * good_sends
     journal = await reopened.journal()
@@ -100,7 +100,7 @@ class FailingSqlite(SqliteStorage):
 @pytest.mark.anyio
 @pytest.mark.parametrize("kill_at", [0, 1, 2])  # charge register, coupled fact, leakage fact
 async def test_sqlite_batch_killed_midway_rolls_back(tmp_path: Path, kill_at: int) -> None:
-    network = MemoryNetwork()
+    network = LoopbackNetwork()
     alice = await make_node("sqlite", ALICE, network, tmp_path, seed=1)
     alice.effects.peers.add(BOB, alice.key.verifying_key)
     network.attach(BOB)

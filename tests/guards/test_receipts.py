@@ -22,6 +22,7 @@ from aura_core.encoding import decode, encode
 from aura_core.errors import ReceiptRejected, StorageError
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId
+from aura_effects.loopback import LoopbackNetwork
 from aura_guards.transport import WINDOW_KEY_PREFIX, GuardedMessage
 from aura_journal.receipt import (
     REPLAY_WINDOW,
@@ -32,7 +33,6 @@ from aura_journal.receipt import (
     sign_receipt,
 )
 from aura_sim.handlers import Disk, MemoryStorage
-from aura_sim.network import MemoryNetwork
 from tests.guards.harness import ALICE, BOB, CONTEXT, SEND, Node, make_node, pair
 
 KEY = SigningKey(b"\x11" * 32)
@@ -175,7 +175,7 @@ def test_the_window_stays_small_whatever_the_traffic() -> None:
 # ----------------------------------------------------------------------------- the transport
 
 
-async def sent(alice: Node, network: MemoryNetwork, count: int) -> list[Envelope]:
+async def sent(alice: Node, network: LoopbackNetwork, count: int) -> list[Envelope]:
     start = len(network.delivered)
     for i in range(count):
         await alice.guarded.send(CONTEXT, BOB, "m", b"message %d" % i, SEND)
@@ -277,7 +277,7 @@ async def test_receive_traces_what_it_refuses(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_the_window_is_durable_before_the_message_is_handed_up(tmp_path: Path) -> None:
     disk = Disk()
-    network = MemoryNetwork()
+    network = LoopbackNetwork()
     alice = await make_node("testing", ALICE, network, tmp_path, seed=1)
     bob = await make_node("testing", BOB, network, tmp_path, seed=2, storage=MemoryStorage(disk))
     alice.effects.peers.add(BOB, bob.key.verifying_key)
@@ -300,7 +300,7 @@ async def test_the_window_is_durable_before_the_message_is_handed_up(tmp_path: P
 
     # Restart: a new node over the same disk remembers 1 and 3, still takes 2, exactly once.
     reopened = await make_node(
-        "testing", BOB, MemoryNetwork(), tmp_path, seed=2, storage=MemoryStorage(disk)
+        "testing", BOB, LoopbackNetwork(), tmp_path, seed=2, storage=MemoryStorage(disk)
     )
     reopened.effects.peers.add(ALICE, alice.key.verifying_key)
     for seen in (one, three):
@@ -313,7 +313,7 @@ async def test_the_window_is_durable_before_the_message_is_handed_up(tmp_path: P
 
 @pytest.mark.anyio
 async def test_the_window_survives_reopening_sqlite(tmp_path: Path) -> None:
-    network = MemoryNetwork()
+    network = LoopbackNetwork()
     alice = await make_node("testing", ALICE, network, tmp_path, seed=1)
     bob = await make_node("sqlite", BOB, network, tmp_path, seed=2)
     alice.effects.peers.add(BOB, bob.key.verifying_key)
@@ -322,7 +322,7 @@ async def test_the_window_survives_reopening_sqlite(tmp_path: Path) -> None:
     await bob.guarded.accept(one)
     await bob.guarded.accept(three)
     await bob.effects.storage.close()  # type: ignore[attr-defined]
-    reopened = await make_node("sqlite", BOB, MemoryNetwork(), tmp_path, seed=2)
+    reopened = await make_node("sqlite", BOB, LoopbackNetwork(), tmp_path, seed=2)
     reopened.effects.peers.add(ALICE, alice.key.verifying_key)
     with pytest.raises(ReceiptRejected, match="replayed"):
         await reopened.guarded.accept(three)

@@ -20,6 +20,7 @@ from aura_core.crypto.ed25519 import SigningKey
 from aura_core.effects import TransportEffects
 from aura_core.ids import AuthorityId, ContextId, DeviceId, SessionId
 from aura_effects.bundle import Effects
+from aura_effects.loopback import LoopbackNetwork
 from aura_guards.transport import GuardedTransport
 from aura_journal.budget import UNLIMITED, Capped, Unlimited
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
@@ -27,7 +28,6 @@ from aura_journal.fact import JournalNamespace
 from aura_journal.registry import FactRegistry
 from aura_protocol import Choreography, Dispatcher, Member, Monitor, Outcome, Program, Session
 from aura_sim.handlers import LoopClock, testing_effects
-from aura_sim.network import MemoryNetwork
 
 CONTEXT = ContextId(b"\xc7" * 16)
 SESSION = SessionId(b"\x5e" * 16)
@@ -70,7 +70,7 @@ def make_nodes(
 ) -> dict[AuthorityId, Node]:
     """One node per authority, all knowing each other (call inside the running loop); their
     journals use `registry` (default: the standard one)."""
-    attach = attach if attach is not None else MemoryNetwork().attach
+    attach = attach if attach is not None else LoopbackNetwork().attach
     granted = sorted(set(capabilities))
     nodes: dict[AuthorityId, Node] = {}
     for number, who in enumerate(authorities, start=1):
@@ -155,7 +155,7 @@ class Setup:
 
     choreography: Choreography
     session: Session
-    network: MemoryNetwork
+    network: LoopbackNetwork
     nodes: dict[AuthorityId, Node]
 
     def node(self, role: str, index: int = 0) -> Node:
@@ -185,11 +185,11 @@ def setup(
     flow_limit: Capped | Unlimited = UNLIMITED,
     extra: int = 0,
 ) -> Setup:
-    """Compile `text`, give every member its own node on one `MemoryNetwork` (plus `extra`
+    """Compile `text`, give every member its own node on one `LoopbackNetwork` (plus `extra`
     nodes outside the roster); call inside the simulator."""
     choreography = Choreography.compile(text, bindings)
     session = Session(choreography, SESSION, CONTEXT, roster_for(choreography))
-    network = MemoryNetwork()
+    network = LoopbackNetwork()
     authorities = [a for members in session.roster.values() for a in members]
     authorities += [authority(100 + i) for i in range(extra)]
     nodes = make_nodes(

@@ -1,4 +1,4 @@
-"""A raw test network to swap in for `MemoryNetwork`: seeded latency.
+"""A raw test network to swap in for `LoopbackNetwork`: seeded latency.
 
 `LatencyNetwork` delays every envelope by an exponentially distributed virtual time (seeded,
 drawn from the simulator's seed tree) while keeping each (source, destination) pair in FIFO

@@ -15,6 +15,7 @@ import pytest
 import aura_sim
 from aura_core.effects import TransportEffects
 from aura_core.ids import AuthorityId
+from aura_effects.loopback import LoopbackNetwork
 from aura_protocol import (
     Choreography,
     Completed,
@@ -26,7 +27,6 @@ from aura_protocol import (
     Session,
 )
 from aura_protocol.protocols import request_response, threshold_vote
-from aura_sim.network import MemoryNetwork
 from tests.protocol.cluster import (
     CONTEXT,
     SESSION,
@@ -43,7 +43,7 @@ VOTE = Choreography.compile(threshold_vote.TEXT, threshold_vote.BINDINGS)
 
 NetworkFactory = Callable[[], Callable[[AuthorityId], TransportEffects]]
 NETWORKS: dict[str, NetworkFactory] = {
-    "memory": lambda: MemoryNetwork().attach,
+    "memory": lambda: LoopbackNetwork().attach,
     "latency": lambda: LatencyNetwork(0.05).attach,  # mean 50 ms, far below every deadline
 }
 

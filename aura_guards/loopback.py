@@ -1,8 +1,9 @@
-"""Simulated peers outside the simulator: devices of one process on an in-memory network.
+"""Devices of one process on an in-process network, each behind its own guard chain.
 
 The embedded default for running several devices together (the demo, examples): every device
 keeps its own effects (SQLite storage, clocks, randomness) and sends only through its own
-`GuardedTransport`; the raw transports stay here, behind the guard chain.
+`GuardedTransport`. The raw loopback transports are made here and never leave: the guard chain
+is the only holder of a raw transport, which an import-linter contract checks.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from collections.abc import Mapping
 from aura_core.crypto.ed25519 import SigningKey
 from aura_core.ids import AuthorityId
 from aura_effects.bundle import Effects
+from aura_effects.loopback import LoopbackNetwork
 from aura_guards.transport import GuardedTransport
-from aura_sim.network import MemoryNetwork
 
 __all__ = ["connect"]
 
@@ -21,9 +22,9 @@ __all__ = ["connect"]
 def connect(
     devices: Mapping[AuthorityId, tuple[Effects, SigningKey]],
 ) -> dict[AuthorityId, GuardedTransport]:
-    """One guarded transport per device (by its network authority) on a fresh in-memory
+    """One guarded transport per device (by its network authority) on a fresh in-process
     network, every device knowing every other's receipt key. Lossless and in order."""
-    network = MemoryNetwork()
+    network = LoopbackNetwork()
     guarded: dict[AuthorityId, GuardedTransport] = {}
     for who, (effects, key) in devices.items():
         raw = network.attach(who)
