@@ -35,8 +35,9 @@ from aura_core.crypto.ed25519 import VerifyingKey
 from aura_core.encoding import INT_MAX, INT_MIN, encode, record_classes, record_tag
 from aura_core.errors import AuraError
 from aura_core.hashing import Hash32
-from aura_core.ids import AuthorityId
+from aura_core.ids import AuthorityId, ContextId
 from aura_core.lattice import MAX_SIGNERS, Policy
+from aura_journal.context import NONCE_LEN, ContextGenesis, ContextMember
 from aura_journal.tree import TreeOp
 
 __all__ = ["PACKAGES", "CUSTOM", "NoStrategy", "registered_records", "records", "for_type"]
@@ -308,7 +309,23 @@ def _tree_commits() -> st.SearchStrategy[TreeCommit]:
     return st.builds(build, for_type(CommitFact), for_type(TreeOp))
 
 
+def _context_geneses() -> st.SearchStrategy[ContextGenesis]:
+    def build(context: ContextId, members: Any, threshold: int, nonce: bytes) -> ContextGenesis:
+        return ContextGenesis(context, members, min(threshold, len(members)), nonce)
+
+    members = st.lists(
+        st.builds(ContextMember, authorities, for_type(VerifyingKey)),
+        min_size=1,
+        max_size=3,
+        unique_by=(lambda m: m.authority, lambda m: m.key.raw),
+    ).map(lambda ms: tuple(sorted(ms)))
+    return st.builds(
+        build, for_type(ContextId), members, st.integers(1, 3), _pooled_bytes(NONCE_LEN)
+    )
+
+
 CUSTOM: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
+    ContextGenesis: _context_geneses,
     Policy: _policies,
     WitnessSet: _witness_sets,
     CeremonyStarted: _ceremony_started,
