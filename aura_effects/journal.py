@@ -201,7 +201,8 @@ class JournalHandler:
 def _load_one_by_one(journal: Journal, facts: Mapping[str, Fact]) -> list[LoadRejection]:
     """Insert stored facts one at a time, parents first, leaving out (and returning) those that
     are rejected or whose parents never arrive."""
-    pending = dict(sorted(facts.items()))
+    snapshot = "journal.snapshot"  # checked against what it covers: after everything else
+    pending = dict(sorted(facts.items(), key=lambda kv: (kv[1].type_id == snapshot, kv[0])))
     waiting: dict[str, MissingParent] = {}
     rejected: list[LoadRejection] = []
     progress = True

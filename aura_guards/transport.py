@@ -53,6 +53,7 @@ from aura_guards.chain import (
 )
 from aura_journal.budget import FLOW_REDUCER, UNLIMITED, FlowCharge
 from aura_journal.capability import ContextScope
+from aura_journal.context import CONTEXT_REDUCER
 from aura_journal.coupling import CoupledSend
 from aura_journal.fact import Fact, FactBody, JournalNamespace, Unattested
 from aura_journal.journal import Journal
@@ -203,9 +204,10 @@ class GuardedTransport:
             capability, ContextScope(request.context)
         )
         ledger = journal.view(FLOW_REDUCER)
+        epoch = journal.view(CONTEXT_REDUCER).epoch
         limit = await fx.flow.limit(request.context, request.peer)
         charged = await self._charged(request.context, request.peer)
-        budget = ledger.budget(self._local, request.peer, limit, charged)
+        budget = ledger.budget(self._local, request.peer, limit, epoch, charged)
         head = ReceiptHead()  # a new chain: none yet in this epoch
         if charged is not None and charged.epoch == budget.epoch:
             head = ReceiptHead(charged.nonce, charged.receipt)
@@ -225,7 +227,8 @@ class GuardedTransport:
         async with self._fx.journal.transaction(JournalNamespace.of(context)) as tx:
             charged = await self._charged(context, peer)
             ledger = tx.journal.view(FLOW_REDUCER)
-            return ledger.budget(self._local, peer, UNLIMITED, charged).spent
+            epoch = tx.journal.view(CONTEXT_REDUCER).epoch
+            return ledger.budget(self._local, peer, UNLIMITED, epoch, charged).spent
 
     async def _charged(self, context: ContextId, peer: AuthorityId) -> FlowCharge | None:
         """The flow's charge register (cached; read from storage the first time)."""
@@ -317,7 +320,7 @@ class GuardedTransport:
         except (InvalidSignature, MalformedKey):
             raise ReceiptRejected("receipt signature does not verify") from None
         journal = await self._fx.journal.journal(JournalNamespace.of(body.context))
-        epoch = journal.view(FLOW_REDUCER).epoch
+        epoch = journal.view(CONTEXT_REDUCER).epoch
         if body.epoch != epoch:
             raise ReceiptRejected(f"receipt of epoch {body.epoch}, context is at {epoch}")
         async with self._receive_lock:

@@ -1,7 +1,8 @@
 """Flow budgets: how much a source may send a peer in a context, per epoch.
 
-The epoch of every budget in a context is the context's epoch (`ContextEpoch` facts; the largest
-wins), so rotating it resets what every flow has spent.
+The epoch of every budget in a context is the context's epoch (`ContextView.epoch`, moved by
+`ContextEpoch` facts in `aura_journal.context`), so rotating it resets what every flow has
+spent.
 
 A flow's limit (`FlowLimit`) is one of three distinct states: `Capped(units)` per epoch,
 `UNLIMITED`, or `NOT_CONFIGURED`: no policy names the flow, and every send on it is denied, even
@@ -11,15 +12,14 @@ one that costs nothing (closed by default; `Capped(0)` still lets zero-cost send
 `NOT_CONFIGURED < Capped(0) < Capped(1) < ... < UNLIMITED` (`UNLIMITED` is the identity) and
 (epoch, spent) joins lexicographically, so a newer epoch resets what was spent and within an
 epoch spending only grows. Only spending is recorded, never the limit (policy supplies it when a
-guard evaluates a send). A sender keeps its own spending in
-one `FlowCharge` register per flow, rewritten by each charged send; `FlowSpent` facts carry
-spending through the journal. A flow's spending is the join of both. A charge succeeds iff
-spent + cost ≤ limit, and a failed charge changes nothing.
+guard evaluates a send). A sender keeps its own spending in one `FlowCharge` register per flow,
+rewritten by each charged send; `FlowSpent` facts carry spending through the journal. A flow's
+spending is the join of both. A charge succeeds iff spent + cost ≤ limit, and a failed charge
+changes nothing.
 
 Who writes: a `FlowSpent` fact only by the flow's source (a context member signing with its
 key), naming the latest receipt of its chain to that peer, so nobody can exhaust someone
-else's budget; a `ContextEpoch` fact only with the approvals of the context's epoch threshold of
-members, one epoch at a time, so nobody can move a context to an epoch it can never leave.
+else's budget.
 """
 
 from __future__ import annotations
@@ -28,20 +28,16 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from aura_core.crypto.ed25519 import SIGNATURE_LEN, SigningKey
 from aura_core.encoding import decode, encode, record
 from aura_core.errors import (
     BudgetExceeded,
-    FactRejected,
     InvalidArgument,
-    InvalidSignature,
-    MalformedKey,
     MissingParent,
     UnauthorizedWriter,
 )
-from aura_core.hashing import Hash32, tagged_hash, u64
-from aura_core.ids import AuthorityId, ContextId
-from aura_journal.context import CONTEXT_MEMBERS, context_view
+from aura_core.hashing import Hash32
+from aura_core.ids import AuthorityId
+from aura_journal.context import CONTEXT_MEMBERS, CONTEXT_REDUCER
 from aura_journal.fact import Fact, NamespaceKind
 from aura_journal.registry import FactType, JournalState, Origin
 
@@ -57,22 +53,16 @@ __all__ = [
     "FlowKey",
     "FlowSpent",
     "FlowCharge",
-    "EpochApproval",
-    "ContextEpoch",
     "MAX_FLOW_COST",
-    "epoch_message",
-    "approve_epoch",
     "FlowLedger",
     "FlowLedgerReducer",
     "FLOW_REDUCER",
     "FLOW_SPENT",
-    "CONTEXT_EPOCH",
 ]
 
 U64 = 2**64
 MAX_FLOW_COST = 2**32 - 1
 """The largest cost one send may be charged (a guard annotation's `flow_cost` is a u32)."""
-_EPOCH_TAG = "AURA_CONTEXT_EPOCH_V1"
 
 
 def _u64(_: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -211,81 +201,38 @@ class FlowCharge:
     receipt: Hash32
 
 
-def epoch_message(context: ContextId, epoch: int) -> bytes:
-    """What a member signs to approve moving `context` to `epoch`."""
-    return tagged_hash(_EPOCH_TAG, context.raw, u64(epoch)).digest
-
-
-def _signature(_: object, __: object, value: bytes) -> None:
-    if type(value) is not bytes or len(value) != SIGNATURE_LEN:
-        raise InvalidArgument(f"an approval signature is {SIGNATURE_LEN} bytes")
-
-
-@record("flow.epoch_approval")
-@attrs.frozen(order=True)
-class EpochApproval:
-    """A member's signature (with its context key) over `epoch_message(context, epoch)`."""
-
-    authority: AuthorityId
-    signature: bytes = attrs.field(validator=_signature)
-
-
-def approve_epoch(
-    context: ContextId, epoch: int, authority: AuthorityId, key: SigningKey
-) -> EpochApproval:
-    """`authority`'s approval of `context`'s move to `epoch`, signed with its context key."""
-    return EpochApproval(authority, key.sign(epoch_message(context, epoch)))
-
-
-def _approvals(_: object, __: object, value: tuple[EpochApproval, ...]) -> None:
-    if type(value) is not tuple or not all(type(a) is EpochApproval for a in value):
-        raise InvalidArgument("approvals are a tuple of EpochApproval")
-    authorities = [a.authority for a in value]
-    if not value or authorities != sorted(set(authorities)):
-        raise InvalidArgument("approvals are non-empty, sorted by authority, one each")
-
-
-@record("flow.context_epoch", version=2)
-@attrs.frozen
-class ContextEpoch:
-    """The context moves to `epoch` (the one after its current epoch), approved by at least
-    the context's epoch threshold of members; moving resets every budget."""
-
-    epoch: int = attrs.field(validator=_u64)
-    approvals: tuple[EpochApproval, ...] = attrs.field(validator=_approvals)
-
-
-@record("flow.ledger")
+@record("flow.ledger", version=2)
 @attrs.frozen
 class FlowLedger:
-    """The journaled part of every budget in a context: (epoch, spent) per flow key."""
+    """The journaled part of every budget in a context: (epoch, spent) per flow key. The
+    context's epoch is the context's own (`ContextView.epoch`); callers pass it in."""
 
     entries: dict[FlowKey, tuple[int, ...]] = attrs.field(factory=dict, hash=False)
     """Flow key → (epoch, spent)."""
-    epoch: int = 0
-    """The context's current epoch."""
 
-    def spent(self, source: AuthorityId, peer: AuthorityId) -> int:
-        """What a flow has spent in the current epoch."""
+    def spent(self, source: AuthorityId, peer: AuthorityId, epoch: int) -> int:
+        """What a flow has spent in `epoch` (the context's current one)."""
         entry = self.entries.get(FlowKey(source, peer))
-        return entry[1] if entry is not None and entry[0] == self.epoch else 0
+        return entry[1] if entry is not None and entry[0] == epoch else 0
 
     def budget(
         self,
         source: AuthorityId,
         peer: AuthorityId,
         limit: FlowLimit,
+        epoch: int,
         charged: FlowCharge | None = None,
     ) -> FlowBudget:
-        """The full budget for a flow, with the limit policy gives it.
+        """The full budget for a flow in the context's current `epoch`, with the limit policy
+        gives it.
 
         `charged` is the sender's own register for the flow: what it spent in the current
         epoch joins (by maximum) what the journal records.
         """
-        spent = self.spent(source, peer)
-        if charged is not None and charged.epoch == self.epoch and charged.spent > spent:
+        spent = self.spent(source, peer, epoch)
+        if charged is not None and charged.epoch == epoch and charged.spent > spent:
             spent = charged.spent
-        return FlowBudget(limit, spent, self.epoch)
+        return FlowBudget(limit, spent, epoch)
 
 
 class FlowLedgerReducer:
@@ -297,13 +244,11 @@ class FlowLedgerReducer:
         return FlowLedger()
 
     def apply(self, view: FlowLedger, fact: Fact, payload: Any) -> FlowLedger:
-        if isinstance(payload, ContextEpoch):
-            return view if payload.epoch <= view.epoch else attrs.evolve(view, epoch=payload.epoch)
         flow: FlowSpent = payload
         key, candidate = FlowKey(flow.source, flow.peer), (flow.epoch, flow.spent)
         if candidate <= view.entries.get(key, (0, 0)):
             return view
-        return FlowLedger({**view.entries, key: candidate}, view.epoch)
+        return FlowLedger({**view.entries, key: candidate})
 
     def encode_view(self, view: FlowLedger) -> bytes:
         return encode(view)
@@ -332,50 +277,8 @@ class FlowSource:
 
 
 def _validate_spent(state: JournalState, fact: Fact, flow: FlowSpent) -> None:
-    if flow.epoch > state.view(FLOW_REDUCER).epoch:
+    if flow.epoch > state.view(CONTEXT_REDUCER).epoch:
         raise MissingParent(f"fact {fact.id}: spending at a future epoch {flow.epoch}")
-
-
-@attrs.frozen
-class EpochAgreement:
-    """A context epoch moves only with its members' approvals (the context's own rule)."""
-
-    summary = "a member, with the approvals of the context's epoch threshold of members"
-
-    def check(self, state: JournalState, fact: Fact, payload: Any, origin: Origin) -> None:
-        CONTEXT_MEMBERS.writer(state, fact)
-        genesis = context_view(state)
-        change: ContextEpoch = payload
-        message = epoch_message(genesis.context, change.epoch)
-        approving = 0
-        for approval in change.approvals:
-            member = genesis.member(approval.authority)
-            if member is None:
-                raise UnauthorizedWriter(
-                    f"fact {fact.id}: {approval.authority} is not a member of {genesis.context}"
-                )
-            try:
-                member.key.verify(message, approval.signature)
-            except (InvalidSignature, MalformedKey):
-                raise UnauthorizedWriter(
-                    f"fact {fact.id}: the approval of {approval.authority} does not verify"
-                ) from None
-            approving += 1
-        if approving < genesis.epoch_threshold:
-            raise UnauthorizedWriter(
-                f"fact {fact.id}: {approving} approvals, the context needs "
-                f"{genesis.epoch_threshold}"
-            )
-
-
-def _validate_epoch(state: JournalState, fact: Fact, change: ContextEpoch) -> None:
-    current = state.view(FLOW_REDUCER).epoch
-    if change.epoch == 0:
-        raise FactRejected(f"fact {fact.id}: a context starts at epoch 0; it only moves up")
-    if change.epoch > current + 1:
-        raise MissingParent(
-            f"fact {fact.id}: epoch {change.epoch} before epoch {change.epoch - 1} is known"
-        )
 
 
 FLOW_SPENT: FactType[FlowSpent] = FactType(
@@ -383,12 +286,5 @@ FLOW_SPENT: FactType[FlowSpent] = FactType(
     namespace_kind=NamespaceKind.CONTEXT,
     writer=FlowSource(),
     validate=_validate_spent,
-    reducer=FLOW_REDUCER,
-)
-CONTEXT_EPOCH: FactType[ContextEpoch] = FactType(
-    payload_type=ContextEpoch,
-    namespace_kind=NamespaceKind.CONTEXT,
-    writer=EpochAgreement(),
-    validate=_validate_epoch,
     reducer=FLOW_REDUCER,
 )

@@ -8,6 +8,11 @@ founds exactly the context named in it or is rejected, and a rival genesis names
 context. Every replicated fact of the context is then written by a member (`ContextMembers`):
 the journal checks the attestation's key against the genesis on ingest, merge and load.
 
+The context's epoch is its own too (`ContextView.epoch`): it moves one step at a time, by a
+`ContextEpoch` fact carrying the approvals of the genesis's epoch threshold of members, so
+nobody can move a context to an epoch it could never leave. Every flow budget of the context
+and every key derived for it is of its current epoch.
+
 A context without a genesis (an id drawn from entropy, used only to route messages) holds only
 facts local to a device.
 """
@@ -18,16 +23,18 @@ from typing import Any
 
 import attrs
 
-from aura_core.crypto.ed25519 import VerifyingKey
+from aura_core.crypto.ed25519 import SIGNATURE_LEN, SigningKey, VerifyingKey
 from aura_core.encoding import decode, encode, record
 from aura_core.errors import (
     FactRejected,
     IdentityMismatch,
     InvalidArgument,
+    InvalidSignature,
+    MalformedKey,
     MissingParent,
     UnauthorizedWriter,
 )
-from aura_core.hashing import tagged_hash, u32
+from aura_core.hashing import tagged_hash, u32, u64
 from aura_core.ids import AuthorityId, ContextId
 from aura_core.memo import memoized_property
 from aura_journal.fact import (
@@ -50,6 +57,12 @@ __all__ = [
     "CONTEXT_GENESIS",
     "ContextMembers",
     "CONTEXT_MEMBERS",
+    "EpochApproval",
+    "ContextEpoch",
+    "EpochAgreement",
+    "CONTEXT_EPOCH",
+    "epoch_message",
+    "approve_epoch",
     "context_view",
     "attesting_key",
 ]
@@ -57,6 +70,7 @@ __all__ = [
 NONCE_LEN = 32
 MAX_MEMBERS = 256
 _ID_TAG = "AURA_CONTEXT_ID_V1"
+_EPOCH_TAG = "AURA_CONTEXT_EPOCH_V1"
 
 
 @record("context.member")
@@ -138,16 +152,68 @@ class ContextGenesis:
         return next((m for m in self.members if m.authority == authority), None)
 
 
+def epoch_message(context: ContextId, epoch: int) -> bytes:
+    """What a member signs to approve moving `context` to `epoch`."""
+    return tagged_hash(_EPOCH_TAG, context.raw, u64(epoch)).digest
+
+
+def _signature(_: object, __: object, value: bytes) -> None:
+    if type(value) is not bytes or len(value) != SIGNATURE_LEN:
+        raise InvalidArgument(f"an approval signature is {SIGNATURE_LEN} bytes")
+
+
+@record("context.epoch_approval")
+@attrs.frozen(order=True)
+class EpochApproval:
+    """A member's signature (with its context key) over `epoch_message(context, epoch)`."""
+
+    authority: AuthorityId
+    signature: bytes = attrs.field(validator=_signature)
+
+
+def approve_epoch(
+    context: ContextId, epoch: int, authority: AuthorityId, key: SigningKey
+) -> EpochApproval:
+    """`authority`'s approval of `context`'s move to `epoch`, signed with its context key."""
+    return EpochApproval(authority, key.sign(epoch_message(context, epoch)))
+
+
+def _approvals(_: object, __: object, value: tuple[EpochApproval, ...]) -> None:
+    if type(value) is not tuple or not all(type(a) is EpochApproval for a in value):
+        raise InvalidArgument("approvals are a tuple of EpochApproval")
+    authorities = [a.authority for a in value]
+    if not value or authorities != sorted(set(authorities)):
+        raise InvalidArgument("approvals are non-empty, sorted by authority, one each")
+
+
+def _u64(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if type(value) is not int or not 0 <= value < 2**64:
+        raise InvalidArgument(f"{attribute.name} must be an unsigned 64-bit integer")
+
+
+@record("context.epoch")
+@attrs.frozen
+class ContextEpoch:
+    """The context moves to `epoch` (the one after its current epoch), approved by at least
+    the context's epoch threshold of members; moving resets every budget."""
+
+    epoch: int = attrs.field(validator=_u64)
+    approvals: tuple[EpochApproval, ...] = attrs.field(validator=_approvals)
+
+
 @record("context.view")
 @attrs.frozen
 class ContextView:
-    """What the context's journal says about the context itself: its genesis, once known."""
+    """What the context's journal says about the context itself: its genesis, once known, and
+    its current epoch (0 until the first `ContextEpoch`)."""
 
     genesis: ContextGenesis | None = None
+    epoch: int = 0
 
 
 class ContextReducer:
-    """Keeps the genesis (every valid genesis of one context has the same content)."""
+    """Keeps the genesis (every valid genesis of one context has the same content) and the
+    highest epoch (epochs move one at a time, so the highest is the current one)."""
 
     name = "context"
 
@@ -155,9 +221,13 @@ class ContextReducer:
         return ContextView()
 
     def apply(self, view: ContextView, fact: Fact, payload: Any) -> ContextView:
+        if isinstance(payload, ContextEpoch):
+            if payload.epoch <= view.epoch:
+                return view
+            return ContextView(view.genesis, payload.epoch)
         genesis: ContextGenesis = payload
         if view.genesis is None or encode(genesis) < encode(view.genesis):
-            return ContextView(genesis)
+            return ContextView(genesis, view.epoch)
         return view
 
     def encode_view(self, view: ContextView) -> bytes:
@@ -244,5 +314,56 @@ CONTEXT_GENESIS: FactType[ContextGenesis] = FactType(
     namespace_kind=NamespaceKind.CONTEXT,
     writer=_GenesisMember(),
     validate=_validate_genesis,
+    reducer=CONTEXT_REDUCER,
+)
+
+
+@attrs.frozen
+class EpochAgreement:
+    """A context epoch moves only with its members' approvals (the context's own rule)."""
+
+    summary = "a member, with the approvals of the context's epoch threshold of members"
+
+    def check(self, state: JournalState, fact: Fact, payload: Any, origin: Origin) -> None:
+        CONTEXT_MEMBERS.writer(state, fact)
+        genesis = context_view(state)
+        change: ContextEpoch = payload
+        message = epoch_message(genesis.context, change.epoch)
+        approving = 0
+        for approval in change.approvals:
+            member = genesis.member(approval.authority)
+            if member is None:
+                raise UnauthorizedWriter(
+                    f"fact {fact.id}: {approval.authority} is not a member of {genesis.context}"
+                )
+            try:
+                member.key.verify(message, approval.signature)
+            except (InvalidSignature, MalformedKey):
+                raise UnauthorizedWriter(
+                    f"fact {fact.id}: the approval of {approval.authority} does not verify"
+                ) from None
+            approving += 1
+        if approving < genesis.epoch_threshold:
+            raise UnauthorizedWriter(
+                f"fact {fact.id}: {approving} approvals, the context needs "
+                f"{genesis.epoch_threshold}"
+            )
+
+
+def _validate_epoch(state: JournalState, fact: Fact, change: ContextEpoch) -> None:
+    current = state.view(CONTEXT_REDUCER).epoch
+    if change.epoch == 0:
+        raise FactRejected(f"fact {fact.id}: a context starts at epoch 0; it only moves up")
+    if change.epoch > current + 1:
+        raise MissingParent(
+            f"fact {fact.id}: epoch {change.epoch} before epoch {change.epoch - 1} is known"
+        )
+
+
+CONTEXT_EPOCH: FactType[ContextEpoch] = FactType(
+    payload_type=ContextEpoch,
+    namespace_kind=NamespaceKind.CONTEXT,
+    writer=EpochAgreement(),
+    validate=_validate_epoch,
     reducer=CONTEXT_REDUCER,
 )

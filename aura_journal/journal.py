@@ -188,7 +188,12 @@ class Journal:
         if type(origin) is not Origin:
             raise InvalidArgument("origin is an Origin")
         staged = _Staged(self, payloads or {}, origin)
-        pending = [f for f in facts if staged.note_incoming(f)]
+        incoming = [f for f in facts if staged.note_incoming(f)]
+        # A snapshot is checked against the facts it covers: validate it after the rest of
+        # the batch, whatever order the batch came in.
+        pending = [f for f in incoming if not _is_snapshot(f)] + [
+            f for f in incoming if _is_snapshot(f)
+        ]
         signatures = _SignatureChecks(pending)  # native threads verify while Python validates
         while pending:
             deferred: list[Fact] = []
@@ -504,6 +509,10 @@ class _Staged:
         journal = self.journal
         previous = self.payloads[self.snapshot] if self.snapshot in self.added else journal.snapshot
         expected = 1 if previous is None else previous.sequence + 1
+        if snapshot.sequence > expected:
+            raise MissingParent(
+                f"snapshot {fact.id}: sequence {snapshot.sequence} before {expected} is known"
+            )
         if snapshot.sequence != expected:
             raise SnapshotMismatch(
                 f"snapshot {fact.id}: sequence {snapshot.sequence}, the next one is {expected}"
@@ -535,6 +544,10 @@ class _Staged:
         journal._covered.update(self.covered)
         journal._latest = self.snapshot
         journal._version += 1
+
+
+def _is_snapshot(fact: Fact) -> bool:
+    return (fact.body.type_id, fact.body.schema_version) == SNAPSHOT_TYPE
 
 
 def _chunks(items: Iterable[bytes], size: int) -> Iterator[tuple[bytes, ...]]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from aura_journal.budget import CONTEXT_EPOCH, FLOW_SPENT
-from aura_journal.context import CONTEXT_GENESIS
+from aura_journal.budget import FLOW_SPENT
+from aura_journal.context import CONTEXT_EPOCH, CONTEXT_GENESIS
 from aura_journal.coupling import COUPLED_SEND
 from aura_journal.leakage import LEAKAGE_RECORDED, LEAKAGE_RESET
 from aura_journal.registry import FactRegistry

@@ -24,8 +24,8 @@ from aura_core.ids import AuthorityId, ContextId
 from aura_core.time import OrderTime, PhysicalTime
 from aura_effects.journal import fact_key
 from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedMessage
-from aura_journal.budget import FLOW_REDUCER, FlowCharge
-from aura_journal.context import ContextGenesis, ContextMember
+from aura_journal.budget import FlowCharge
+from aura_journal.context import CONTEXT_REDUCER, ContextGenesis, ContextMember
 from aura_journal.fact import FactBody, JournalNamespace, sign_fact
 from aura_journal.standard import standard_registry
 from aura_sim.errors import NondeterminismDetected
@@ -609,7 +609,7 @@ class SimRun:
             for node in self.live_nodes():
                 assert node.effects is not None
                 journal = node.effects.journal._journals.get(self.namespace)
-                epoch = 0 if journal is None else journal.view(FLOW_REDUCER).epoch
+                epoch = 0 if journal is None else journal.view(CONTEXT_REDUCER).epoch
                 registers = sorted(i for i in node.disk.data.items() if i[0].startswith(prefix))
                 for _, value in registers:
                     charge = decode(value, FlowCharge)

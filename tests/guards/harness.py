@@ -15,9 +15,9 @@ from aura_effects.bundle import Effects, production_effects
 from aura_effects.loopback import LoopbackNetwork, LoopbackTransport
 from aura_guards.chain import GuardAnnotations
 from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedMessage, GuardedTransport
-from aura_journal.budget import Capped, ContextEpoch, FlowCharge, approve_epoch
+from aura_journal.budget import Capped, FlowCharge
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
-from aura_journal.context import ContextGenesis, ContextMember
+from aura_journal.context import ContextEpoch, ContextGenesis, ContextMember, approve_epoch
 from aura_journal.fact import Fact, FactBody, JournalNamespace, Unattested, sign_fact
 from aura_journal.journal import Journal
 from aura_sim.handlers import ManualClock, MemoryStorage, testing_effects
@@ -60,7 +60,7 @@ class Node:
         order = await self.effects.order.order_time()
         now = await self.effects.time.now()
         change = ContextEpoch(epoch, (approve_epoch(context, epoch, self.authority, self.key),))
-        body = FactBody(namespace, "flow.context_epoch", 2, encode(change), order, now)
+        body = FactBody(namespace, "context.epoch", 1, encode(change), order, now)
         await self.effects.journal.merge(namespace, [genesis_fact(), sign_fact(body, self.key)])
 
 

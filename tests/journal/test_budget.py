@@ -137,15 +137,15 @@ def test_a_flow_spends_the_join_of_its_register_and_the_journal(
     entries: dict[FlowKey, tuple[int, ...]] = {}
     if journaled is not None:
         entries[FlowKey(SOURCE, PEER)] = journaled
-    ledger = FlowLedger(entries, epoch)
-    budget = ledger.budget(SOURCE, PEER, limit, charged)
+    ledger = FlowLedger(entries)
+    budget = ledger.budget(SOURCE, PEER, limit, epoch, charged)
     register = None if charged is None else (charged.epoch, charged.spent)
     expected = FlowBudget(UNLIMITED, 0, epoch)
     for entry in (journaled, register):
         if entry is not None and entry[0] == epoch:  # other epochs' spending does not count
             expected = expected.join(FlowBudget(UNLIMITED, entry[1], entry[0]))
     assert (budget.limit, budget.spent, budget.epoch) == (limit, expected.spent, epoch)
-    assert budget.spent >= ledger.budget(SOURCE, PEER, limit).spent  # a register never lowers it
+    assert budget.spent >= ledger.budget(SOURCE, PEER, limit, epoch).spent  # never lowers it
 
 
 @given(charges)

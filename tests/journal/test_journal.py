@@ -12,6 +12,7 @@ from aura_core.errors import (
     InvalidArgument,
     InvalidAttestation,
     LocalOnlyFact,
+    MissingParent,
     NamespaceMismatch,
     PayloadTooLarge,
     SnapshotMismatch,
@@ -271,9 +272,11 @@ def test_snapshot_validation() -> None:
     good = j.snapshot_payload(cutoff, sequence=1)
     tampered = attrs.evolve(good, states={**good.states, "flow": good.states["leakage"]})
     miscount = attrs.evolve(good, fact_count=good.fact_count + 1)
-    skipping = j.snapshot_payload(cutoff, sequence=2)  # sequences count up from 1, one by one
-    for bad in (tampered, miscount, skipping):
+    for bad in (tampered, miscount):
         assert_rejected(j, [member_signed(bad, "bad")], SnapshotMismatch)
+    # Sequences count up from 1, one by one: a later one waits for its predecessor.
+    skipping = j.snapshot_payload(cutoff, sequence=2)
+    assert_rejected(j, [member_signed(skipping, "skipping")], MissingParent)
     # A peer's snapshot needs the owner's attestation: unsigned or signed by a stranger, no.
     assert_rejected(j, [Fact(body(CONTEXT_NS, good, "unsigned"), Unattested())], FactRejected)
     assert_rejected(j, [signed(CONTEXT_NS, good, "stranger", KEYS[MALLORY])], FactRejected)
@@ -281,7 +284,7 @@ def test_snapshot_validation() -> None:
     again = j.snapshot_payload(cutoff, sequence=1)
     assert_rejected(j, [member_signed(again, "old")], SnapshotMismatch)
     huge = j.snapshot_payload(cutoff, sequence=2**64 - 1)  # would block every later snapshot
-    assert_rejected(j, [member_signed(huge, "huge")], SnapshotMismatch)
+    assert_rejected(j, [member_signed(huge, "huge")], MissingParent)
     assert j.insert(member_signed(j.snapshot_payload(cutoff, sequence=2), "next"))
 
 
@@ -361,3 +364,15 @@ def test_of_type_is_the_filtered_journal(a: list[Fact], b: list[Fact]) -> None:
     j.insert(snapshot_fact(j, 1, "s"))
     j.prune()
     assert j.of_type("flow.spent") == [f for f in j if f.body.type_id == "flow.spent"]
+
+
+def test_a_snapshot_is_checked_after_the_facts_it_covers_in_one_batch() -> None:
+    facts = [spent(ALICE, BOB, 0, i, ("covered", i)) for i in range(6)]
+    source = build(facts)
+    first = snapshot_fact(source, 1, "first")
+    source.insert(first)
+    second = snapshot_fact(source, 2, "second")
+    j = journal()
+    assert j.insert_batch([second, first, *reversed(facts)]) == 8  # any order
+    assert j.snapshot is not None and j.snapshot.sequence == 2
+    assert views(j) == views(source)

@@ -46,8 +46,13 @@ from aura_core.hashing import Hash32
 from aura_core.time import OrderTime
 from aura_effects.journal import JournalHandler, fact_key
 from aura_effects.trace import Tracer
-from aura_journal.budget import ContextEpoch, EpochApproval, approve_epoch
-from aura_journal.context import ContextGenesis, ContextMember
+from aura_journal.context import (
+    ContextEpoch,
+    ContextGenesis,
+    ContextMember,
+    EpochApproval,
+    approve_epoch,
+)
 from aura_journal.coupling import CoupledSend
 from aura_journal.fact import (
     Fact,
@@ -203,14 +208,14 @@ def _forbidden() -> list[Forbidden]:
             "a stranger exhausting a flow",
         ),
         Forbidden(
-            "flow.context_epoch",
+            "context.epoch",
             ctx,
             lambda: member_signed(_epoch([(ALICE, KEYS[ALICE])]), "one approval"),
             UnauthorizedWriter,
             "an epoch change with fewer approvals than the context's threshold",
         ),
         Forbidden(
-            "flow.context_epoch",
+            "context.epoch",
             ctx,
             lambda: member_signed(
                 _epoch([(ALICE, KEYS[ALICE]), (MALLORY, STRANGER)]), "stranger approves"
@@ -219,7 +224,7 @@ def _forbidden() -> list[Forbidden]:
             "an approval by a non-member",
         ),
         Forbidden(
-            "flow.context_epoch",
+            "context.epoch",
             ctx,
             lambda: member_signed(
                 ContextEpoch(
@@ -235,7 +240,7 @@ def _forbidden() -> list[Forbidden]:
             "an approval signed for another epoch",
         ),
         Forbidden(
-            "flow.context_epoch",
+            "context.epoch",
             ctx,
             lambda: signed(
                 ctx, _epoch([(ALICE, KEYS[ALICE]), (BOB, KEYS[BOB])]), "outsider", STRANGER
