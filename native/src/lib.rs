@@ -12,6 +12,7 @@ pub mod cbor;
 pub mod ed25519;
 pub mod error;
 pub mod frost;
+pub mod noise;
 
 #[cfg(feature = "python")]
 mod python;
