@@ -13,6 +13,7 @@ pub mod ed25519;
 pub mod error;
 pub mod frost;
 pub mod noise;
+pub mod reconcile;
 
 #[cfg(feature = "python")]
 mod python;
