@@ -25,6 +25,13 @@ __all__ = [
     "InvalidShare",
     "InsufficientSigners",
     "NonceReuse",
+    "NoiseError",
+    "HandshakeFailed",
+    "DecryptionFailed",
+    "NoiseStateError",
+    "ReconcileError",
+    "MalformedReconcileMessage",
+    "ReconcileStateError",
     "ChoreographyError",
     "ProtocolViolation",
     "FactRejected",
@@ -187,6 +194,56 @@ class NonceReuse(CryptoError):
     """A single-use signing nonce was offered a second time; it is refused."""
 
     code = "nonce_reuse"
+
+
+class NoiseError(CryptoError):
+    """Base of the secure-channel (Noise) failures."""
+
+    code = "noise"
+
+
+class HandshakeFailed(NoiseError):
+    """A Noise handshake message that does not authenticate: the peer holds another PSK or not
+    the static key expected of it, the bytes were changed, cut or padded, or they carry a
+    low-order key. The handshake object is finished; close the connection it came on."""
+
+    code = "noise_handshake"
+
+
+class DecryptionFailed(NoiseError):
+    """A transport message that does not authenticate: changed, cut, reordered, replayed,
+    meant for the other direction or sent under another key. The channel is closed for good
+    (on an ordered stream, nothing after it can be trusted either)."""
+
+    code = "noise_decrypt"
+
+
+class NoiseStateError(NoiseError):
+    """A handshake step out of order or a second time, or a channel used after it closed or
+    from two threads at once. Nothing changed."""
+
+    code = "noise_state"
+
+
+class ReconcileError(AuraError):
+    """Base of the set-reconciliation failures."""
+
+    code = "reconcile"
+
+
+class MalformedReconcileMessage(ReconcileError):
+    """A reconciliation message that is not one an honest peer could send (another protocol
+    version, cut short, ranges out of order, an impossible id list). The reconciler is
+    unchanged; drop the session with that peer."""
+
+    code = "reconcile_malformed"
+
+
+class ReconcileStateError(ReconcileError):
+    """A reconciler called in the wrong role (`reconcile` after `initiate`, or the reverse),
+    after it finished, or from two threads at once. Nothing changed."""
+
+    code = "reconcile_state"
 
 
 class ChoreographyError(AuraError):

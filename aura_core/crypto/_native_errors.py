@@ -1,4 +1,5 @@
-"""Map `NativeError(code, message[, culprits])` from `aura_core._native` onto typed errors."""
+"""Map `NativeError(code, message[, culprits])` from `aura_core._native` onto typed errors
+(the `CryptoError` family, `InvalidArgument`, and the reconciliation errors)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ from aura_core import _native
 from aura_core.errors import (
     AuraError,
     CryptoError,
+    DecryptionFailed,
+    HandshakeFailed,
     InsufficientSigners,
     InvalidArgument,
     InvalidShare,
     InvalidSignature,
     MalformedCryptoData,
     MalformedKey,
+    MalformedReconcileMessage,
+    NoiseStateError,
     NonceReuse,
+    ReconcileStateError,
 )
 
 P = ParamSpec("P")
@@ -29,6 +35,11 @@ _BY_CODE: dict[str, type[AuraError]] = {
     "insufficient_signers": InsufficientSigners,
     "invalid_argument": InvalidArgument,
     "nonce_reuse": NonceReuse,
+    "noise_handshake": HandshakeFailed,
+    "noise_decrypt": DecryptionFailed,
+    "noise_state": NoiseStateError,
+    "reconcile_malformed": MalformedReconcileMessage,
+    "reconcile_state": ReconcileStateError,
 }
 
 

@@ -25,6 +25,19 @@ pub enum ErrorCode {
     InvalidArgument,
     /// A single-use signing nonce offered a second time.
     NonceReuse,
+    /// A Noise handshake message that does not authenticate or decrypt (wrong PSK, wrong or
+    /// unknown static key, tampered, truncated or replayed bytes, a low-order key).
+    NoiseHandshake,
+    /// A Noise transport message that does not authenticate (tampered, truncated, reordered,
+    /// replayed or under another key); the channel that read it is closed.
+    NoiseDecrypt,
+    /// A Noise handshake or channel used out of order, twice, or after it failed or closed.
+    NoiseState,
+    /// A set-reconciliation message that is not well formed (bad version, truncated, ranges
+    /// out of order, ...).
+    ReconcileMalformed,
+    /// A reconciler used in the wrong role or after it finished.
+    ReconcileState,
     /// An invariant of this crate or of FROST failed; a bug, never expected from any input.
     Internal,
 }
@@ -41,6 +54,11 @@ impl ErrorCode {
             ErrorCode::InsufficientSigners => "insufficient_signers",
             ErrorCode::InvalidArgument => "invalid_argument",
             ErrorCode::NonceReuse => "nonce_reuse",
+            ErrorCode::NoiseHandshake => "noise_handshake",
+            ErrorCode::NoiseDecrypt => "noise_decrypt",
+            ErrorCode::NoiseState => "noise_state",
+            ErrorCode::ReconcileMalformed => "reconcile_malformed",
+            ErrorCode::ReconcileState => "reconcile_state",
             ErrorCode::Internal => "internal",
         }
     }
@@ -98,3 +116,14 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Run `f`, turning a panic (a bug: inputs are checked so that none is reachable) into an
+/// `Internal` error instead of unwinding into the caller.
+pub fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(Error::new(
+            ErrorCode::Internal,
+            "internal error in the native core",
+        ))
+    })
+}

@@ -12,6 +12,8 @@ pub mod cbor;
 pub mod ed25519;
 pub mod error;
 pub mod frost;
+pub mod noise;
+pub mod reconcile;
 
 #[cfg(feature = "python")]
 mod python;

@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub use frost_ed25519 as fe;
 use frost_ed25519::{Ciphersuite, Ed25519Sha512, Field, Group};
 
+pub use crate::error::guarded;
 use crate::error::{Error, ErrorCode, Result};
 
 /// The ciphersuite: FROST(Ed25519, SHA-512).
@@ -200,17 +201,6 @@ pub(crate) fn map_error(err: fe::Error) -> Error {
         | E::DeserializationError => Error::new(ErrorCode::Malformed, message),
         _ => Error::new(ErrorCode::Internal, message),
     }
-}
-
-/// Run `f`, turning a panic (a bug: inputs are checked so that none is reachable) into an
-/// `Internal` error instead of unwinding into the caller.
-pub fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        Err(Error::new(
-            ErrorCode::Internal,
-            "internal error in the FROST core",
-        ))
-    })
 }
 
 /// Overwrite `slot` with `zero` in a way the optimiser may not drop, for secrets held in

@@ -1,10 +1,11 @@
-//! The only source of randomness in the FROST core: a ChaCha20 stream keyed by the caller's
-//! 32-byte seed.
+//! The only source of randomness in the FROST core (and in the Noise channels): a ChaCha20
+//! stream keyed by the caller's 32-byte seed.
 //!
-//! The stream key is `SHA-512("AURA-FROST-RNG-V1" ‖ len(label) ‖ label ‖ seed)[..32]`, where
-//! the label names the operation. The label separates the streams of different operations, so
-//! a seed that is (wrongly) reused for, say, a DKG and a DKG-style refresh does not produce the
-//! same polynomial coefficients in both. The same (label, seed) always gives the same stream.
+//! The stream key is `SHA-512(domain ‖ len(label) ‖ label ‖ seed)[..32]`, where the domain
+//! names the component (`AURA-FROST-RNG-V1` here, `AURA-NOISE-RNG-V1` for Noise) and the label
+//! the operation. The label separates the streams of different operations, so a seed that is
+//! (wrongly) reused for, say, a DKG and a DKG-style refresh does not produce the same
+//! polynomial coefficients in both. The same (domain, label, seed) always gives the same stream.
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{CryptoRng, RngCore, SeedableRng};
@@ -20,6 +21,12 @@ pub struct SeededRng(ChaCha20Rng);
 impl SeededRng {
     /// The stream for operation `label` under `seed` (exactly [`SEED_LEN`] bytes).
     pub fn new(label: &str, seed: &[u8]) -> Result<Self> {
+        Self::in_domain(b"AURA-FROST-RNG-V1", label, seed)
+    }
+
+    /// The stream for operation `label` under `seed` in another component's `domain` (the
+    /// Noise channels use `AURA-NOISE-RNG-V1`), so no two components ever share a stream.
+    pub fn in_domain(domain: &[u8], label: &str, seed: &[u8]) -> Result<Self> {
         if seed.len() != SEED_LEN {
             return Err(invalid_argument(format!(
                 "a seed is exactly {SEED_LEN} bytes, got {}",
@@ -27,7 +34,7 @@ impl SeededRng {
             )));
         }
         let mut hash = Sha512::new();
-        hash.update(b"AURA-FROST-RNG-V1");
+        hash.update(domain);
         hash.update([u8::try_from(label.len()).unwrap_or(u8::MAX)]);
         hash.update(label.as_bytes());
         hash.update(seed);

@@ -4,6 +4,8 @@
 
 mod encode;
 mod frost;
+mod noise;
+mod reconcile;
 
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -192,5 +194,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ed25519_verify_start, m)?)?;
     m.add_class::<VerifyJob>()?;
     frost::register(m)?;
+    noise::register(m)?;
+    reconcile::register(m)?;
     Ok(())
 }
