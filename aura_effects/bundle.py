@@ -29,6 +29,7 @@ from aura_effects.authorization import AuthorizationHandler
 from aura_effects.clock import OrderClock, SystemClock, VectorClock
 from aura_effects.crypto import CryptoHandler
 from aura_effects.journal import JournalHandler
+from aura_effects.keyring import ContextKeyring
 from aura_effects.policy import FlowPolicy, LeakagePolicy, PeerDirectory
 from aura_effects.random import OsRandom
 from aura_effects.reactive import SignalHub
@@ -57,6 +58,7 @@ class Effects:
     flow: FlowPolicy
     leakage: LeakagePolicy
     peers: PeerDirectory
+    contexts: ContextKeyring
 
 
 async def production_effects(
@@ -103,4 +105,5 @@ def assemble_effects(
         flow=FlowPolicy(),
         leakage=LeakagePolicy(),
         peers=PeerDirectory(),
+        contexts=ContextKeyring(),
     )

@@ -29,6 +29,7 @@ __all__ = [
     "FlowBudgetEffects",
     "LeakageEffects",
     "PeerDirectoryEffects",
+    "ContextKeyEffects",
 ]
 
 
@@ -110,3 +111,11 @@ class PeerDirectoryEffects(Protocol):
     """Which peers this device knows, and the keys their receipts are signed with."""
 
     async def peer_key(self, authority: AuthorityId) -> VerifyingKey | None: ...
+
+
+class ContextKeyEffects(Protocol):
+    """The secrets of the contexts this device is a member of (never in a journal)."""
+
+    async def secret(self, context: ContextId) -> bytes | None:
+        """`context`'s shared 32-byte secret, or None if this device is not a member."""
+        ...
