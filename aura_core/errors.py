@@ -82,6 +82,13 @@ __all__ = [
     "ProposalClosed",
     "ProposalExpired",
     "TransportError",
+    "NoRoute",
+    "SendQueueFull",
+    "ChannelError",
+    "MalformedFrame",
+    "VersionMismatch",
+    "HandshakeRefused",
+    "HandshakeTimeout",
     "ChoreographyParseError",
     "WellFormednessError",
     "ProjectionError",
@@ -406,6 +413,66 @@ class TransportError(AuraError):
 
     kind = ErrorKind.TRANSIENT
     code = "transport"
+
+
+class NoRoute(TransportError):
+    """Nowhere to send: no address is known for the peer in that context, or this device is
+    not a member of the context (it holds no secret to connect with)."""
+
+    code = "no_route"
+
+
+class SendQueueFull(TransportError):
+    """The peer's bounded send queue is full (the peer is slow or unreachable); the message
+    was not queued. Retry later or drop it: the transport never grows the queue."""
+
+    code = "transport_busy"
+
+
+class ChannelError(TransportError):
+    """A connection broke the channel protocol; it was closed, other connections are untouched.
+
+    Raised and traced where a connection ends, never handed to a peer."""
+
+    code = "channel"
+
+
+class MalformedFrame(ChannelError):
+    """Bytes on a connection that are not a frame of the protocol: a length of zero or over the
+    frame limit, a connection closed inside a frame or a message, a message over the size limit,
+    an unknown frame kind. The decoder refuses before buffering anything over the limit."""
+
+    kind = ErrorKind.PERMANENT
+    code = "malformed_frame"
+
+
+class VersionMismatch(ChannelError):
+    """The peer's version prologue is not ours (another protocol version, or not this protocol
+    at all); nothing else was read from it."""
+
+    kind = ErrorKind.PERMANENT
+    code = "version_mismatch"
+
+
+class HandshakeRefused(ChannelError):
+    """An inbound handshake this device would not answer or finish: an unknown static key, a
+    context it is not a member of, a claimed authority that does not match the key, an epoch
+    older than its own, a replayed first message, or a caller whose PSK did not match.
+
+    `reason` is a coarse code for traces and tests (`unknown_key`, `not_member`, `identity`,
+    `stale_epoch`, `replay`, `unconfirmed`, `malformed`)."""
+
+    code = "handshake_refused"
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(f"handshake refused ({reason})" + (f": {message}" if message else ""))
+        self.reason = reason
+
+
+class HandshakeTimeout(ChannelError):
+    """A connection did not complete its handshake within the handshake timeout."""
+
+    code = "handshake_timeout"
 
 
 class ChoreographyParseError(ChoreographyError):
