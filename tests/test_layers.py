@@ -104,3 +104,20 @@ def test_the_raw_transport_is_unreachable_through_other_modules(tmp_path: Path) 
     assert result.returncode != 0
     assert TRANSPORT_BROKEN in result.stdout
     assert "aura_agent.indirect -> aura_effects.relay" in result.stdout
+
+
+def test_the_tcp_transport_is_reachable_only_through_the_guard_chain(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path)
+    wrapped = lint_imports(tree)  # aura_guards.tcp wraps it: that edge is the one allowed
+    assert wrapped.returncode == 0, wrapped.stdout + wrapped.stderr
+    (tree / "aura_agent" / "dial.py").write_text("from aura_effects.tcp import TcpTransport\n")
+    (tree / "aura_agent" / "channel.py").write_text("import aura_effects.channel\n")
+    (tree / "aura_agent" / "locate.py").write_text(
+        "from aura_effects.locator import StaticLocator\nfrom aura_guards.tcp import open_tcp\n"
+    )
+    result = lint_imports(tree)
+    assert result.returncode != 0
+    assert TRANSPORT_BROKEN in result.stdout and LAYERS_KEPT in result.stdout
+    assert "aura_agent.dial -> aura_effects.tcp" in result.stdout
+    assert "aura_agent.channel -> aura_effects.channel" in result.stdout
+    assert "aura_agent.locate" not in result.stdout  # the addressing and the wrapper are fine
