@@ -326,7 +326,8 @@ class TcpTransport:
 
     async def send(self, envelope: Envelope) -> None:
         """Queue `envelope` for its channel. Raises `SendQueueFull` (the peer's queue is full),
-        `NoRoute` (this device is not a member of the context) or `TransportError`."""
+        `NoRoute` (to itself, or in a context this device is not a member of),
+        `InvalidArgument` (over `max_message`) or `TransportError`."""
         if envelope.source != self._local:
             raise TransportError("a node sends only as itself")
         group = self._group
@@ -335,11 +336,7 @@ class TcpTransport:
         if len(envelope.payload) > self._config.max_message:
             raise InvalidArgument(f"a message is at most {self._config.max_message} bytes")
         if envelope.destination == self._local:
-            try:
-                self._inbox_send.send_nowait(envelope)
-            except anyio.WouldBlock:
-                raise SendQueueFull("this device's own inbox is full") from None
-            return
+            raise NoRoute("a device does not dial itself")
         if await self._keyring.secret(envelope.context) is None:
             raise NoRoute(f"this device is not a member of {envelope.context}")
         key = (envelope.destination, envelope.context)

@@ -1,0 +1,140 @@
+"""The raw transport on its own: what `send` refuses, fragmentation at its edges, idle close,
+and every timeout sleeping through `PhysicalTimeEffects` (so a simulator can drive them)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import anyio
+import pytest
+
+from aura_core.effects import Envelope, PhysicalTimeEffects
+from aura_core.errors import InvalidArgument, NoRoute, TransportError
+from aura_core.ids import AuthorityId, ContextId
+from aura_core.noise import MAX_PLAINTEXT_LEN
+from aura_core.time import PhysicalTime
+from aura_effects.clock import SystemClock
+from aura_effects.framing import prologue
+from aura_effects.keyring import ContextKeyring
+from aura_effects.locator import PeerAddress, StaticLocator
+from aura_effects.random import OsRandom
+from aura_effects.tcp import TcpTransport
+from aura_effects.tcpconfig import TcpConfig
+from aura_effects.trace import Tracer
+from tests.net.harness import ALICE, BOB, CONTEXT, FAST, SECRET, static_keypair, wait_for
+from tests.net.wire import connect, read_to_end
+
+pytestmark = pytest.mark.anyio
+
+
+async def zero_epoch(context: ContextId) -> int:
+    return 0
+
+
+def raw(
+    authority: AuthorityId,
+    config: TcpConfig = FAST,
+    time: PhysicalTimeEffects | None = None,
+) -> tuple[TcpTransport, StaticLocator, Tracer]:
+    locator, tracer, keyring = StaticLocator(), Tracer(), ContextKeyring()
+    keyring.add(CONTEXT, SECRET)
+    transport = TcpTransport(
+        keypair=static_keypair(authority),
+        local=authority,
+        locator=locator,
+        keyring=keyring,
+        epoch=zero_epoch,
+        random=OsRandom(),
+        time=time or SystemClock(),
+        trace=tracer,
+        config=config,
+    )
+    return transport, locator, tracer
+
+
+@asynccontextmanager
+async def pair(
+    config: TcpConfig = FAST,
+) -> AsyncIterator[tuple[TcpTransport, TcpTransport, Tracer, Tracer]]:
+    alice, alice_locator, alice_trace = raw(ALICE, config)
+    bob, bob_locator, bob_trace = raw(BOB, config)
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(alice)
+        await stack.enter_async_context(bob)
+        alice_locator.put(BOB, PeerAddress("127.0.0.1", bob.port, bob.static_key))
+        bob_locator.put(ALICE, PeerAddress("127.0.0.1", alice.port, alice.static_key))
+        yield alice, bob, alice_trace, bob_trace
+
+
+async def test_send_refuses_what_it_cannot_carry_and_queues_nothing() -> None:
+    async with pair() as (alice, _, _, _):
+        elsewhere = ContextId(b"\xee" * 16)
+        refused: list[tuple[Envelope, type[Exception]]] = [
+            (Envelope(BOB, ALICE, CONTEXT, b"x"), TransportError),  # not as itself
+            (Envelope(ALICE, ALICE, CONTEXT, b"x"), NoRoute),  # to itself
+            (Envelope(ALICE, BOB, elsewhere, b"x"), NoRoute),  # not a member there
+            (Envelope(ALICE, BOB, CONTEXT, bytes(FAST.max_message + 1)), InvalidArgument),
+        ]
+        for envelope, error in refused:
+            with pytest.raises(error):
+                await alice.send(envelope)
+        assert alice.queued(BOB, CONTEXT) == alice.queued(BOB, elsewhere) == 0
+    with pytest.raises(TransportError, match="not running"):
+        await alice.send(Envelope(ALICE, BOB, CONTEXT, b"x"))
+    with pytest.raises(TransportError, match="runs once"):
+        await alice.__aenter__()
+
+
+async def test_messages_at_every_fragment_edge_arrive_whole_and_in_order() -> None:
+    piece = MAX_PLAINTEXT_LEN - 1  # the data one frame carries
+    sizes = [0, 1, piece - 1, piece, piece + 1, 2 * piece, 2 * piece + 1, FAST.max_message]
+    async with pair() as (alice, bob, _, _):
+        messages = [bytes([i]) * size for i, size in enumerate(sizes)]
+        for message in messages:
+            await alice.send(Envelope(ALICE, BOB, CONTEXT, message))
+        with anyio.fail_after(5):
+            received = [await bob.receive() for _ in messages]
+        assert [r.payload for r in received] == messages
+        assert {(r.source, r.destination, r.context) for r in received} == {(ALICE, BOB, CONTEXT)}
+
+
+async def test_an_idle_channel_is_closed_and_dialled_again_when_needed() -> None:
+    config = TcpConfig(idle_timeout=0.1, backoff_base=0.02, backoff_cap=0.2)
+    async with pair(config) as (alice, bob, alice_trace, bob_trace):
+        await alice.send(Envelope(ALICE, BOB, CONTEXT, b"one"))
+        assert (await bob.receive()).payload == b"one"
+        await wait_for(lambda: bool(alice_trace.events("net.outbound.closed")))
+        assert alice_trace.events("net.outbound.closed")[0].get("reason") == "idle"
+        await wait_for(lambda: bool(bob_trace.events("net.inbound.closed")))
+        await alice.send(Envelope(ALICE, BOB, CONTEXT, b"two"))
+        assert (await bob.receive()).payload == b"two"
+        assert len(alice_trace.events("net.outbound.connected")) == 2
+
+
+class HeldClock:
+    """A clock whose sleeps end only when the test releases them."""
+
+    def __init__(self) -> None:
+        self.sleeping: list[float] = []
+        self.release = anyio.Event()
+
+    async def now(self) -> PhysicalTime:
+        return await SystemClock().now()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeping.append(seconds)
+        await self.release.wait()
+
+
+async def test_the_handshake_timeout_sleeps_on_the_effects_clock() -> None:
+    clock = HeldClock()
+    bob, _, tracer = raw(BOB, TcpConfig(handshake_timeout=600.0), time=clock)
+    async with bob:
+        silent = await connect(bob.port)
+        assert await silent.receive() == prologue()
+        await wait_for(lambda: 600.0 in clock.sleeping)
+        assert not tracer.events("net.inbound.refused")  # ten minutes have not passed...
+        clock.release.set()  # ...until the clock says so
+        assert await read_to_end(silent) == b""
+        assert tracer.events("net.inbound.refused")[0].get("reason") == "timeout"
