@@ -95,24 +95,39 @@ class FrameDecoder:
             raise MalformedFrame("the connection already broke the frame format")
         buffer = self._buffer
         buffer += data
-        frames: list[bytes] = []
         try:
-            while len(buffer) >= self._need:
-                if self._state == _HEADER:
-                    length = int.from_bytes(buffer[:HEADER_LEN], "big")
-                    if not 1 <= length <= self._limit:
-                        raise MalformedFrame(f"frame length {length} outside 1..{self._limit}")
-                    del buffer[:HEADER_LEN]
-                    self._state, self._need = _BODY, length
-                elif self._state == _BODY:
-                    frames.append(bytes(buffer[: self._need]))
-                    del buffer[: self._need]
-                    self._state, self._need = _HEADER, HEADER_LEN
-                else:
+            if self._state in (_PROLOGUE_LENGTH, _PROLOGUE_TEXT):
+                while self._state != _HEADER:
+                    if len(buffer) < self._need:
+                        return []
                     self._read_prologue(buffer)
+            return self._frames(buffer)
         except (MalformedFrame, VersionMismatch):
             self._fail()
             raise
+
+    def _frames(self, buffer: bytearray) -> list[bytes]:
+        """Every complete frame in `buffer`, which is then cut down to what remains."""
+        frames: list[bytes] = []
+        end, at, limit = len(buffer), 0, self._limit
+        if self._state == _BODY:  # a header read earlier, its body now complete?
+            if end < self._need:
+                return frames
+            frames.append(bytes(buffer[: self._need]))
+            at = self._need
+            self._state, self._need = _HEADER, HEADER_LEN
+        while end - at >= HEADER_LEN:
+            length = int.from_bytes(buffer[at : at + HEADER_LEN], "big")
+            if not 1 <= length <= limit:
+                raise MalformedFrame(f"frame length {length} outside 1..{limit}")
+            start = at + HEADER_LEN
+            if end - start < length:
+                self._state, self._need = _BODY, length
+                at = start
+                break
+            at = start + length
+            frames.append(bytes(buffer[start:at]))
+        del buffer[:at]
         return frames
 
     def _read_prologue(self, buffer: bytearray) -> None:

@@ -121,6 +121,53 @@ class _SendQueue:
         return batch
 
 
+class _Inbox:
+    """Received envelopes waiting for `receive`: bounded; while it is full the connections'
+    readers wait (and stop reading their sockets, so TCP pushes back on the senders). Neither
+    side yields to the event loop while it need not wait: a message costs no task switch."""
+
+    def __init__(self, bound: int) -> None:
+        self._items: deque[Envelope] = deque()
+        self._bound = bound
+        self._readable: anyio.Event | None = None
+        self._writable: anyio.Event | None = None
+        self._closed = False
+
+    async def put(self, envelopes: list[Envelope]) -> None:
+        items = self._items
+        for envelope in envelopes:
+            while len(items) >= self._bound:
+                if self._writable is None:
+                    self._writable = anyio.Event()
+                await self._writable.wait()
+            items.append(envelope)
+        if self._readable is not None:
+            self._readable.set()
+            self._readable = None
+
+    async def get(self) -> Envelope:
+        items = self._items
+        while not items:
+            if self._closed:
+                raise TransportError("the transport is closed")
+            if self._readable is None:
+                self._readable = anyio.Event()
+            await self._readable.wait()
+        envelope = items.popleft()
+        if self._writable is not None:
+            self._writable.set()
+            self._writable = None
+        return envelope
+
+    def close(self) -> None:
+        """Drop what waits; every `get`, now and later, raises `TransportError`."""
+        self._closed = True
+        self._items.clear()
+        if self._readable is not None:
+            self._readable.set()
+            self._readable = None
+
+
 @attrs.define(eq=False)
 class _Link:
     """Outbound state of one (peer, context): its queue and its runner's counters."""
@@ -238,8 +285,7 @@ class TcpTransport:
         self._time = time
         self._trace = trace
         self._config = config or TcpConfig()
-        inbox_size = self._config.inbox
-        self._inbox_send, self._inbox = anyio.create_memory_object_stream[Envelope](inbox_size)
+        self._inbox = _Inbox(self._config.inbox)
         self._group: TaskGroup | None = None
         self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
         self._port = 0
@@ -291,8 +337,7 @@ class TcpTransport:
             with anyio.CancelScope(shield=True):
                 if self._listener is not None:
                     await self._listener.aclose()
-                await self._inbox_send.aclose()
-                await self._inbox.aclose()
+                self._inbox.close()
             self._trace.event("net.stopped", port=self._port)
 
     @property
@@ -487,10 +532,7 @@ class TcpTransport:
 
     async def receive(self) -> Envelope:
         """The next message from any channel; `TransportError` once the transport closed."""
-        try:
-            return await self._inbox.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            raise TransportError("the transport is closed") from None
+        return await self._inbox.get()
 
     async def _accept(self, listener: SocketListener) -> None:
         while True:
@@ -602,10 +644,8 @@ class TcpTransport:
                 continue
             if await self._epoch(connection.context) > connection.epoch:
                 return "epoch"
-            for message in messages:
-                await self._inbox_send.send(
-                    Envelope(connection.peer, self._local, connection.context, message)
-                )
+            peer, context = connection.peer, connection.context
+            await self._inbox.put([Envelope(peer, self._local, context, m) for m in messages])
 
     # ----------------------------------------------------------------------- shared
 
