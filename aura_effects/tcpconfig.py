@@ -27,6 +27,11 @@ def _count(_: object, attribute: attrs.Attribute[int], value: int) -> None:
         raise InvalidArgument(f"{attribute.name} must be a positive int")
 
 
+def _host(_: object, __: object, value: str) -> None:
+    if type(value) is not str or not value:
+        raise InvalidArgument("the listen host is a non-empty str (an address or a name)")
+
+
 def _port(_: object, __: object, value: int) -> None:
     if type(value) is not int or not 0 <= value < 65536:
         raise InvalidArgument("the listen port is 0..65535 (0: the OS picks)")
@@ -42,7 +47,7 @@ class TcpConfig:
     """Every limit of one device's TCP transport. The defaults are production values; tests
     shorten the times."""
 
-    host: str = "127.0.0.1"
+    host: str = attrs.field(default="127.0.0.1", validator=_host)
     """The address to listen on."""
     port: int = attrs.field(default=0, validator=_port)
     """The port to listen on (0: the OS picks one; read it back from the transport)."""
