@@ -27,6 +27,9 @@ from tests.net.wire import connect, read_to_end
 
 pytestmark = pytest.mark.anyio
 
+SECOND = ContextId(b"\x5c" * 16)
+SECOND_SECRET = b"\x5d" * 32
+
 
 async def zero_epoch(context: ContextId) -> int:
     return 0
@@ -39,6 +42,7 @@ def raw(
 ) -> tuple[TcpTransport, StaticLocator, Tracer]:
     locator, tracer, keyring = StaticLocator(), Tracer(), ContextKeyring()
     keyring.add(CONTEXT, SECRET)
+    keyring.add(SECOND, SECOND_SECRET)
     transport = TcpTransport(
         keypair=static_keypair(authority),
         local=authority,
@@ -97,6 +101,20 @@ async def test_messages_at_every_fragment_edge_arrive_whole_and_in_order() -> No
             received = [await bob.receive() for _ in messages]
         assert [r.payload for r in received] == messages
         assert {(r.source, r.destination, r.context) for r in received} == {(ALICE, BOB, CONTEXT)}
+
+
+async def test_each_context_gets_its_own_channel_to_a_peer() -> None:
+    async with pair() as (alice, bob, alice_trace, bob_trace):
+        for i in range(3):
+            for context in (CONTEXT, SECOND):
+                await alice.send(Envelope(ALICE, BOB, context, b"%d" % i))
+        with anyio.fail_after(5):
+            received = [await bob.receive() for _ in range(6)]
+        by_context = {c: [r.payload for r in received if r.context == c] for c in (CONTEXT, SECOND)}
+        assert by_context == {CONTEXT: [b"0", b"1", b"2"], SECOND: [b"0", b"1", b"2"]}
+        connected = sorted(str(e.get("context")) for e in bob_trace.events("net.inbound.connected"))
+        assert connected == sorted([str(CONTEXT), str(SECOND)])
+        assert len(alice_trace.events("net.outbound.connected")) == 2
 
 
 async def test_an_idle_channel_is_closed_and_dialled_again_when_needed() -> None:
