@@ -157,6 +157,8 @@ class Initiator:
         self.rounds = self.fetches = self.sent = self.received = 0
         self.have: set[bytes] = set()
         self.need: set[bytes] = set()
+        self.repeated = 0
+        """Ids the peer reported again after an earlier round had reported them."""
         self.ingest = Ingest(journal, scope.namespace, trace, peer, expected=set())
 
     def report(self, outcome: str | None = None) -> SyncReport:
@@ -197,12 +199,20 @@ class Initiator:
 
     async def reconcile(self, exchange: Exchange) -> bool:
         """Reconcile over `exchange` (send one `Reconcile` body, return the answer); whether it
-        finished within `max_rounds`. Sets `outcome` on a refusal or a malformed answer."""
+        finished within `max_rounds`. Sets `outcome` on a refusal or a malformed answer. Ids a
+        peer reports again are counted once, and traced (`sync.repeated_ids`)."""
         journal = await self._journal.journal(self.scope.namespace)
         reconciler = Reconciler(sync_items(journal), self.config.message_bytes)
+        self.repeated = 0
+        try:
+            return await self._rounds(reconciler, exchange)
+        finally:
+            if self.repeated:
+                self._event("sync.repeated_ids", count=self.repeated)
+
+    async def _rounds(self, reconciler: Reconciler, exchange: Exchange) -> bool:
         message: bytes | None = reconciler.initiate()
         namespace, context = self.scope.namespace, self.scope.context
-        repeated = 0
         while message is not None:
             if self.rounds >= self.config.max_rounds:
                 self._event("sync.bounded", bound="rounds", rounds=self.rounds)
@@ -223,10 +233,8 @@ class Initiator:
                 return False
             for found, into in ((have, self.have), (need, self.need)):
                 fresh = set(found) - into
-                repeated += len(found) - len(fresh)
+                self.repeated += len(found) - len(fresh)
                 into.update(fresh)
-        if repeated:
-            self._event("sync.repeated_ids", count=repeated)
         return True
 
     # ------------------------------------------------------------------------- fetching
