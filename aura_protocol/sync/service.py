@@ -14,7 +14,7 @@ loops and sessions, and unregisters the acceptor.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 import anyio
@@ -49,7 +49,8 @@ class _Peer:
 
 
 class SyncService:
-    """See the module docstring. `shared` defaults to `shared_contexts(effects, local)`."""
+    """See the module docstring. `shared` defaults to `shared_contexts(effects, local)`;
+    `on_report` is told every session's report, initiated or answered (metrics, monitors)."""
 
     def __init__(
         self,
@@ -59,12 +60,14 @@ class SyncService:
         peers: Iterable[AuthorityId] = (),
         shared: SharedScopes | None = None,
         config: SyncConfig | None = None,
+        on_report: Callable[[SyncReport], None] | None = None,
     ) -> None:
         self._fx = effects
         self._dispatcher = dispatcher
         self.local = dispatcher.local
         self._shared = shared if shared is not None else shared_contexts(effects, self.local)
         self.config = config or SyncConfig()
+        self._on_report = on_report
         self._initial = sorted(set(peers) - {self.local})
         self._peers: dict[AuthorityId, _Peer] = {}
         self._limiter = anyio.CapacityLimiter(self.config.concurrency)
@@ -243,6 +246,8 @@ class SyncService:
         )
 
     def _trace(self, name: str, role: str, report: SyncReport) -> None:
+        if self._on_report is not None:
+            self._on_report(report)
         self._fx.trace.event(
             name,
             role=role,

@@ -197,12 +197,16 @@ class Initiator:
 
         return exchange
 
-    async def reconcile(self, exchange: Exchange) -> bool:
+    async def reconcile(self, exchange: Exchange, reconciler: Reconciler | None = None) -> bool:
         """Reconcile over `exchange` (send one `Reconcile` body, return the answer); whether it
         finished within `max_rounds`. Sets `outcome` on a refusal or a malformed answer. Ids a
-        peer reports again are counted once, and traced (`sync.repeated_ids`)."""
-        journal = await self._journal.journal(self.scope.namespace)
-        reconciler = Reconciler(sync_items(journal), self.config.message_bytes)
+        peer reports again are counted once, and traced (`sync.repeated_ids`).
+
+        The items are the namespace's (`sync_items`), unless a `reconciler` over others is
+        given (benchmarks reconcile synthetic sets through the same loop)."""
+        if reconciler is None:
+            journal = await self._journal.journal(self.scope.namespace)
+            reconciler = Reconciler(sync_items(journal), self.config.message_bytes)
         self.repeated = 0
         try:
             return await self._rounds(reconciler, exchange)
