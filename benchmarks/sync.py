@@ -287,7 +287,7 @@ def end_to_end_table(rounds: int, connect_devices: Connect = connect) -> str:
     )
     header = (
         f"{'shared':>8}{'d':>6}{'rounds':>8}{'fetches':>8}{'i->r B':>10}{'r->i B':>10}"
-        f"   {'sync until converged':<30}{'direct merge (baseline)':<30}{'ratio':>7}"
+        f"   {'sync until converged':<36}{'direct merge (baseline)':<36}{'ratio':>7}"
     )
     lines = [title, "-" * len(title), header]
     for base in (1000, 10_000):
@@ -304,7 +304,7 @@ def end_to_end_table(rounds: int, connect_devices: Connect = connect) -> str:
         lines.append(
             f"{base:>8,}{d:>6}{report.rounds:>8}{report.fetches:>8}"  # type: ignore[attr-defined]
             f"{report.sent_bytes:>10,}{report.received_bytes:>10,}"  # type: ignore[attr-defined]
-            f"   {spread(synced):<30}{spread(direct):<30}"
+            f"   {spread(synced):<36}{spread(direct):<36}"
             f"{statistics.median(synced) / statistics.median(direct):>6.1f}x"
         )
     lines.append("(target: <= 2 s on loopback; ratio = sync / direct merge of the same facts)")

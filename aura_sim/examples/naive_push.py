@@ -1,11 +1,11 @@
-"""NAIVE PUSH: a stand-in replication workload for the simulator, until the sync protocol exists.
+"""NAIVE PUSH: a simple replication workload the simulator tests itself with (planted bugs).
 
 Every node writes signed `note` facts into the run's shared context journal and pushes every
 note it holds to every peer through the guard chain, again and again until that peer acks it
 (naive push with retry, backing off exponentially while a peer acks nothing: no digests, no
 reconciliation). Receivers validate and merge what they
 get and ack it. Enough to exercise the simulator (faults, crashes, convergence, monitors) end to
-end; the real anti-entropy protocol replaces it.
+end; real replication is anti-entropy sync (`aura_sim.examples.sync`).
 
 Options (`[workload]` in a scenario):
     push_interval_s   how often a node re-pushes unacked notes (default 0.2)
