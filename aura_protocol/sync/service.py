@@ -220,6 +220,10 @@ class SyncService:
             self._fx.trace.event("sync.declined", peer=str(source), error=exc.code)
             return None
         scope = SyncScope(request.namespace, request.context)
+        # Counted from here to the run's end (`ended`): counting in the program instead would
+        # let a burst of first messages all pass before any program starts. (If the dispatcher
+        # then refuses to open the endpoint, a reused session id, the count stays: only that
+        # peer is held back.)
         self._serving[source] += 1
 
         async def program(endpoint: Endpoint) -> SyncReport:

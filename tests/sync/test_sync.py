@@ -13,7 +13,7 @@ import aura_sim
 from aura_core.ids import AuthorityId
 from aura_journal.budget import Capped
 from aura_journal.fact import JournalNamespace
-from aura_protocol.sync import SyncConfig, SyncScope, SyncService, shared_contexts
+from aura_protocol.sync import AccountDevices, SyncConfig, SyncScope, shared_contexts
 from aura_sim.faults import QUIET
 from aura_sim.network import SimNetwork, SimTransport
 from aura_sim.seeds import SeedTree
@@ -98,7 +98,7 @@ def test_a_peer_outside_the_context_is_refused_and_learns_nothing() -> None:
             # The default policy: the stranger shares nothing with anyone...
             assert await sync_s.sync_now(a.authority) == ()
             # ...and a session it opens anyway is refused before anything is reconciled.
-            [report] = await _forced(sync_s, a.authority, a.context)
+            report = await sync_s.sync(a.authority, SyncScope.of_context(a.context))
             assert report.outcome == "refused:not_shared"
             assert report.need == 0 and report.merged == 0
             assert await note_ids(stranger) == frozenset()
@@ -106,13 +106,6 @@ def test_a_peer_outside_the_context_is_refused_and_learns_nothing() -> None:
             assert served.outcome == "refused:not_shared"
 
     aura_sim.run(main, seed=4)
-
-
-async def _forced(service: SyncService, peer: AuthorityId, context: object) -> list[object]:
-    from aura_core.ids import ContextId
-
-    assert isinstance(context, ContextId)
-    return [await service.sync(peer, SyncScope.of_context(context))]
 
 
 def test_the_default_policy_lists_shared_contexts_and_the_account() -> None:
@@ -123,8 +116,6 @@ def test_the_default_policy_lists_shared_contexts_and_the_account() -> None:
         assert await scopes(a.authority) == []
         stranger = identities(1, "stranger")[0].authority
         assert await scopes(stranger) == []
-        from aura_protocol.sync import AccountDevices
-
         account = identities(1, "account")[0].authority
         with_account = shared_contexts(
             a.effects, a.authority, account=AccountDevices(account, a.context, {c.authority})
