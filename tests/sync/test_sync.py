@@ -10,14 +10,19 @@ from __future__ import annotations
 import anyio
 
 import aura_sim
+from aura_core.encoding import encode, record_tag
 from aura_core.ids import AuthorityId
+from aura_effects.loopback import LoopbackNetwork
 from aura_journal.budget import Capped
-from aura_journal.fact import JournalNamespace
+from aura_journal.fact import Fact, FactBody, JournalNamespace, sign_fact
+from aura_journal.registry import Origin
 from aura_protocol.sync import AccountDevices, SyncConfig, SyncScope, shared_contexts
+from aura_sim.examples.naive_push import Note
 from aura_sim.faults import QUIET
 from aura_sim.network import SimNetwork, SimTransport
 from aura_sim.seeds import SeedTree
 from tests.sync.helpers import (
+    SyncDevice,
     converge,
     identities,
     make_devices,
@@ -189,3 +194,37 @@ def test_a_restarted_device_catches_up_from_its_storage_and_sync() -> None:
         assert held == frozenset(before | during)
 
     aura_sim.run(main, seed=7)
+
+
+def test_every_message_fits_a_frame_even_for_facts_larger_than_one() -> None:
+    async def main() -> None:
+        network = LoopbackNetwork()
+        a, b = await make_devices(2, attach=network.attach)
+        big = [await write_big_note(a, i) for i in range(3)]  # each about 60 KB
+        await write_notes(a, 40, "small")
+        await write_notes(b, 40, "small")
+        async with online([a, b], MANUAL) as (_, sync_b):
+            [report] = await sync_b.sync_now(a.authority)
+            assert report.complete and report.merged == 43 and report.fetches > 3
+        assert {f.id for f in big} <= await note_ids(b)
+        largest = max(len(envelope.payload) for envelope in network.delivered)
+        # The sync budget per message (48000 bytes) plus the session, receipt and envelope
+        # framing: well under a 64 KiB frame (65519 bytes of Noise plaintext).
+        assert 48_000 < largest < 50_000
+
+    aura_sim.run(main, seed=8)
+
+
+async def write_big_note(device: SyncDevice, seq: int) -> Fact:
+    type_id, version = record_tag(Note)
+    body = FactBody(
+        device.namespace,
+        type_id,
+        version,
+        encode(Note(device.authority, 1000 + seq, "x" * 60_000)),
+        await device.effects.order.order_time(),
+        await device.effects.time.now(),
+    )
+    fact = sign_fact(body, device.key)
+    await device.effects.journal.merge(device.namespace, [fact], origin=Origin.LOCAL)
+    return fact
