@@ -32,6 +32,7 @@ __all__ = [
     "ReconcileError",
     "MalformedReconcileMessage",
     "ReconcileStateError",
+    "MalformedSyncMessage",
     "ChoreographyError",
     "ProtocolViolation",
     "FactRejected",
@@ -251,6 +252,14 @@ class ReconcileStateError(ReconcileError):
     after it finished, or from two threads at once. Nothing changed."""
 
     code = "reconcile_state"
+
+
+class MalformedSyncMessage(AuraError):
+    """A sync message that no honest peer sends (a fact stream cut short or declaring an
+    impossible length, a message for another namespace, ids out of order). Nothing is merged
+    from it; the session with that peer ends."""
+
+    code = "sync_malformed"
 
 
 class ChoreographyError(AuraError):

@@ -7,6 +7,7 @@ from aura_journal.context import CONTEXT_EPOCH, CONTEXT_GENESIS
 from aura_journal.coupling import COUPLED_SEND
 from aura_journal.leakage import LEAKAGE_RECORDED, LEAKAGE_RESET
 from aura_journal.registry import FactRegistry
+from aura_journal.rendezvous import RENDEZVOUS_DESCRIPTOR, RENDEZVOUS_REVOCATION
 from aura_journal.tree import TREE_GENESIS
 
 __all__ = ["standard_registry"]
@@ -14,7 +15,7 @@ __all__ = ["standard_registry"]
 
 def standard_registry() -> FactRegistry:
     """A fresh registry with the tree and context geneses, flow-budget (spending, epochs),
-    coupled-send and leakage fact types.
+    coupled-send, leakage and rendezvous (descriptor, revocation) fact types.
 
     Applications register their own (generic) fact types on the registry they pass to their
     journals; all journals that are joined must share one registry.
@@ -28,6 +29,8 @@ def standard_registry() -> FactRegistry:
         CONTEXT_EPOCH,
         LEAKAGE_RECORDED,
         LEAKAGE_RESET,
+        RENDEZVOUS_DESCRIPTOR,
+        RENDEZVOUS_REVOCATION,
     ):
         registry.register(fact_type)
     return registry

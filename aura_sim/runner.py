@@ -478,7 +478,8 @@ class SimRun:
             for b in core:
                 if a != b:
                     network.release(a, b)
-                    network.set_link(a, b, QUIET)
+                    if phase.quiet:
+                        network.set_link(a, b, QUIET)
         for name in core:
             await self.restart(name)
         deadline = anyio.current_time() + phase.within_s

@@ -10,7 +10,8 @@
     [swarm]        enabled, nodes = [low, high]: draw the run's options from each seed
     [[phase]]      name, kind = "safety" | "liveness"; safety: duration_s, actions;
                    liveness: core ("majority" | "all" | "honest" | [names]), within_s,
-                   require ("convergence", "workload")
+                   require ("convergence", "workload"), quiet (default true: the core's
+                   links become fault-free; false keeps their message faults)
     [properties]   always = [...] checked throughout
 
 Everything is validated up front; a bad scenario raises `ScenarioError` naming the key.
@@ -100,6 +101,9 @@ class LivenessPhase:
     within_s: float
     core: str | tuple[str, ...] = "majority"
     require: tuple[str, ...] = ("convergence",)
+    quiet: bool = True
+    """Whether the core's links also become fault-free; False keeps their drops, duplicates,
+    reordering and corruption (partitions, holds and crashes are still healed)."""
 
 
 Phase = SafetyPhase | LivenessPhase
@@ -213,7 +217,11 @@ def _phase(raw: Any, index: int) -> Phase:
         if unknown:
             raise ScenarioError(f"{where}.require: unknown properties {sorted(unknown)}")
         return LivenessPhase(
-            name, float(_get(raw, "within_s", (int, float), None, where)), core, require
+            name,
+            float(_get(raw, "within_s", (int, float), None, where)),
+            core,
+            require,
+            _get(raw, "quiet", bool, True, where),
         )
     raise ScenarioError(f"{where}.kind must be 'safety' or 'liveness', got {kind!r}")
 

@@ -1,8 +1,8 @@
 """What a scenario runs on its nodes: the workload interface and its loader.
 
 A workload is named in a scenario by module path; the module has a `workload(options)` factory
-returning an object with this interface. The first workload is `aura_sim.examples.naive_push`
-(fact replication by naive push), standing in until the real sync protocol exists.
+returning an object with this interface; the examples are in `aura_sim.examples` (naive push,
+choreography sessions, consensus, anti-entropy sync).
 """
 
 from __future__ import annotations

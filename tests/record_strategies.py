@@ -35,9 +35,11 @@ from aura_core.crypto.ed25519 import VerifyingKey
 from aura_core.encoding import INT_MAX, INT_MIN, encode, record_classes, record_tag
 from aura_core.errors import AuraError
 from aura_core.hashing import Hash32
-from aura_core.ids import AuthorityId, ContextId
+from aura_core.ids import AuthorityId, ContextId, DeviceId
 from aura_core.lattice import MAX_SIGNERS, Policy
 from aura_journal.context import NONCE_LEN, ContextGenesis, ContextMember
+from aura_journal.rendezvous import NONCE_LEN as DESCRIPTOR_NONCE_LEN
+from aura_journal.rendezvous import Descriptor
 from aura_journal.tree import TreeOp
 
 __all__ = ["PACKAGES", "CUSTOM", "NoStrategy", "registered_records", "records", "for_type"]
@@ -324,7 +326,34 @@ def _context_geneses() -> st.SearchStrategy[ContextGenesis]:
     )
 
 
+HINTS = ["tcp://127.0.0.1:7000", "tcp://[::1]:1", "tcp://a.example:65535", "tcp://h:1"]
+
+
+def _descriptors() -> st.SearchStrategy[Descriptor]:
+    def build(authority: AuthorityId, fields: Any, hints: Any, start: int, length: int) -> Any:
+        device, context, key, nonce = fields
+        return Descriptor(
+            authority, device, context, key, tuple(hints), start, start + length, nonce
+        )
+
+    fields = st.tuples(
+        for_type(DeviceId),
+        for_type(ContextId),
+        _pooled_bytes(32),
+        _pooled_bytes(DESCRIPTOR_NONCE_LEN),
+    )
+    return st.builds(
+        build,
+        authorities,
+        fields,
+        st.lists(st.sampled_from(HINTS), min_size=1, max_size=3, unique=True),
+        st.integers(0, 2**63),
+        st.integers(0, 2**62),
+    )
+
+
 CUSTOM: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
+    Descriptor: _descriptors,
     ContextGenesis: _context_geneses,
     Policy: _policies,
     WitnessSet: _witness_sets,

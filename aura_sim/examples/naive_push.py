@@ -1,11 +1,11 @@
-"""NAIVE PUSH: a stand-in replication workload for the simulator, until the sync protocol exists.
+"""NAIVE PUSH: a simple replication workload the simulator tests itself with (planted bugs).
 
 Every node writes signed `note` facts into the run's shared context journal and pushes every
 note it holds to every peer through the guard chain, again and again until that peer acks it
 (naive push with retry, backing off exponentially while a peer acks nothing: no digests, no
 reconciliation). Receivers validate and merge what they
 get and ack it. Enough to exercise the simulator (faults, crashes, convergence, monitors) end to
-end; the real anti-entropy protocol replaces it.
+end; real replication is anti-entropy sync (`aura_sim.examples.sync`).
 
 Options (`[workload]` in a scenario):
     push_interval_s   how often a node re-pushes unacked notes (default 0.2)
@@ -45,7 +45,7 @@ from aura_sim.node import SimNode
 from aura_sim.runner import SimRun
 from aura_sim.scenario import Action
 
-__all__ = ["Note", "Push", "Ack", "NaivePush", "workload"]
+__all__ = ["Note", "Push", "Ack", "NaivePush", "write_note", "workload"]
 
 CAPABILITY = "sim:replicate"
 MAX_BACKOFF = 8
@@ -112,25 +112,8 @@ class NaivePush:
     async def act(self, run: SimRun, node: SimNode, action: Action) -> None:
         if action.do != "write":
             raise ValueError(f"naive_push does not know the action {action.do!r}")
-        assert node.effects is not None
         seq = self._written[node.name] = self._written.get(node.name, 0) + 1
-        note = Note(node.authority, seq, f"{node.name} note {seq}")
-        effects = node.effects
-        type_id, version = record_tag(Note)
-        body = FactBody(
-            run.namespace,
-            type_id,
-            version,
-            encode(note),
-            await effects.order.order_time(),
-            await effects.time.now(),
-        )
-        try:
-            await effects.journal.merge(run.namespace, [sign_fact(body, node.key)])
-        except AuraError as exc:  # e.g. an injected storage failure: the write is lost, honestly
-            run.note(f"{node.name} write failed: {type(exc).__name__}")
-            return
-        run.note(f"{node.name} wrote note {seq}")
+        await write_note(run, node, seq)
 
     async def state(self, node: SimNode) -> frozenset[object]:
         assert node.effects is not None
@@ -257,6 +240,29 @@ class NaivePush:
             await live.guarded.send(run.context, peer, "sim.ack", encode(Ack(fact.id)), PUSH)
         except AuraError:
             run.hit("ack_failed")
+
+
+async def write_note(run: SimRun, node: SimNode, seq: int) -> None:
+    """`node` writes its note number `seq` into the run's context journal (signed with its
+    member key); an injected storage failure loses the write, and says so on the trace."""
+    assert node.effects is not None
+    note = Note(node.authority, seq, f"{node.name} note {seq}")
+    effects = node.effects
+    type_id, version = record_tag(Note)
+    body = FactBody(
+        run.namespace,
+        type_id,
+        version,
+        encode(note),
+        await effects.order.order_time(),
+        await effects.time.now(),
+    )
+    try:
+        await effects.journal.merge(run.namespace, [sign_fact(body, node.key)])
+    except AuraError as exc:  # e.g. an injected storage failure: the write is lost, honestly
+        run.note(f"{node.name} write failed: {type(exc).__name__}")
+        return
+    run.note(f"{node.name} wrote note {seq}")
 
 
 def workload(options: dict[str, Any]) -> NaivePush:

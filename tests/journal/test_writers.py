@@ -63,6 +63,7 @@ from aura_journal.fact import (
 from aura_journal.journal import Journal
 from aura_journal.leakage import LeakageRecorded, LeakageReset, ObserverClass
 from aura_journal.registry import FactRegistry, FactType, Origin
+from aura_journal.rendezvous import DescriptorRevocation, SealedDescriptor
 from aura_journal.standard import standard_registry
 from aura_journal.tree import AddLeaf, TreeOp
 from aura_sim.examples.naive_push import NaivePush, Note
@@ -124,12 +125,22 @@ def _authority_facts() -> list[Fact]:
     return [f for f in facts if f is not None]
 
 
+SEALED = SealedDescriptor(0, b"\x5d" * 64)
+"""A rendezvous descriptor as the journal sees it (it cannot open it)."""
+
+
+@functools.cache
+def alice_descriptor() -> Fact:
+    return member_signed(SEALED, "alice's descriptor", ALICE)
+
+
 @functools.cache
 def context_journal() -> Journal:
-    """The founded context with a little member-written history."""
+    """The founded context with a little member-written history (a spending, a descriptor)."""
     j = Journal(CONTEXT_NS, context_registry())
     j.insert(genesis_fact())
     j.insert(spent(ALICE, BOB, 0, 30, "history"))
+    j.insert(alice_descriptor())
     return j
 
 
@@ -279,6 +290,27 @@ def _forbidden() -> list[Forbidden]:
             lambda: signed(ctx, Note(MALLORY, 1, "hi"), "note", STRANGER),
             UnauthorizedWriter,
             "a note from a non-member",
+        ),
+        Forbidden(
+            "rendezvous.descriptor",
+            ctx,
+            lambda: signed(ctx, SEALED, "stranger's descriptor", STRANGER),
+            UnauthorizedWriter,
+            "a descriptor published by a non-member",
+        ),
+        Forbidden(
+            "rendezvous.revocation",
+            ctx,
+            lambda: member_signed(DescriptorRevocation(alice_descriptor().id), "revoke", BOB),
+            UnauthorizedWriter,
+            "a member revoking another member's descriptor",
+        ),
+        Forbidden(
+            "rendezvous.revocation",
+            ctx,
+            lambda: signed(ctx, DescriptorRevocation(alice_descriptor().id), "revoke", STRANGER),
+            UnauthorizedWriter,
+            "a non-member revoking a descriptor",
         ),
         Forbidden(
             "journal.snapshot",
@@ -518,6 +550,8 @@ def stranger_facts(draw: st.DrawFn, namespace: JournalNamespace) -> Fact:
             ),
             _epoch([(ALICE, KEYS[ALICE]), (BOB, KEYS[BOB])], 1),
             Note(ALICE, label, "x"),
+            SealedDescriptor(label % 5, b"\x5e" * 48),
+            DescriptorRevocation(alice_descriptor().id),
             commit,
             started,
             CeremonyResponse(started.ceremony_id, ALICE, True),

@@ -9,7 +9,7 @@ import pytest
 
 from aura_sim.errors import NondeterminismDetected
 from aura_sim.runner import check_scenario_determinism, run_scenario
-from aura_sim.scenario import Scenario, load_scenario, parse_scenario
+from aura_sim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from aura_sim.shrink import shrink
 from aura_sim.sweep import sweep
 from aura_sim.tape import load_tape, replay, save_tape, tape_of
@@ -121,3 +121,34 @@ def test_monitor_flags_a_send_before_its_charge() -> None:
     scenario = with_workload(load_scenario(FAULTY), planted_bug="send_before_charge")
     result = run_scenario(scenario, 0)
     assert "charge_before_send" in result.failed_properties
+
+
+LOSSY = """
+[scenario]
+name = "lossy"
+workload = "aura_sim.examples.naive_push"
+[participants]
+nodes = 3
+[network]
+drop = 1.0
+[[phase]]
+name = "safety"
+kind = "safety"
+duration_s = 1
+actions = [{{ at_s = 0.0, do = "write", node = "all" }}]
+[[phase]]
+name = "liveness"
+kind = "liveness"
+core = "all"
+within_s = 5
+{quiet}
+"""
+
+
+def test_a_liveness_phase_keeps_the_message_faults_unless_it_is_quiet() -> None:
+    healed = parse_scenario(LOSSY.format(quiet=""))
+    assert run_scenario(healed, 1).passed  # the default: the core's links become fault-free
+    lossy = parse_scenario(LOSSY.format(quiet="quiet = false"))
+    assert run_scenario(lossy, 1).failed_properties == {"convergence"}
+    with pytest.raises(ScenarioError, match="quiet"):
+        parse_scenario(LOSSY.format(quiet="quiet = 'no'"))
