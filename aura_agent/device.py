@@ -2,10 +2,14 @@
 consensus.
 
 `Device` holds what a device is (its effects bundle, its guarded transport, its signing key and
-its leaf in the authority's tree); `online(group)` runs its dispatcher and consensus node;
-`change(kind)` proposes a tree change and returns the commit once every witness agreed. Its
-journal of the authority gets the genesis (`found`) and every decided change (a `TreeCommit`,
-recorded by the consensus node's hook).
+its leaf in the authority's tree); `online(group)` runs its dispatcher and consensus node, and
+its anti-entropy sync when it has a `sync_config`; `change(kind)` proposes a tree change and
+returns the commit once every witness agreed. Its journal of the authority gets the genesis
+(`found`) and every decided change (a `TreeCommit`, recorded by the consensus node's hook, or
+brought by sync from a device that recorded it).
+
+The guarded transport comes from `aura_guards.loopback.connect` (devices of one process) or
+from `aura_agent.network.on_tcp` (a device on the real network, which also sets `network`).
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ContextId, DeviceId
 from aura_core.tree import LeafNode
 from aura_effects.bundle import Effects
+from aura_effects.tcpconfig import Connected
+from aura_guards.tcp import TcpNode
 from aura_guards.transport import GuardedTransport
+from aura_journal.context import CONTEXT_REDUCER
 from aura_journal.fact import (
     Fact,
     FactBody,
@@ -37,6 +44,7 @@ from aura_journal.fact import (
 from aura_journal.tree import TREE_REDUCER, TreeGenesis, TreeOp, TreeOpKind, TreeState
 from aura_protocol import Dispatcher
 from aura_protocol.consensus import ConsensusConfig, ConsensusNode, Group, record_tree_change
+from aura_protocol.sync import AccountDevices, SyncConfig, SyncService, shared_contexts
 
 __all__ = ["Device", "GenesisSigner", "tree_group", "genesis_fact"]
 
@@ -82,7 +90,10 @@ class Device:
     """One device of `authority` in this process.
 
     `guarded.local` is the authority it answers as on the network (its witness identity); its
-    consensus messages travel in `context`.
+    consensus messages travel in `context`, the context the account's devices share. With a
+    `sync_config`, `online` also syncs the context's journal and the account's authority journal
+    with the context's other members (the account's other devices), which needs the context's
+    genesis in this device's journal and its secret in `effects.contexts`.
     """
 
     effects: Effects
@@ -91,7 +102,11 @@ class Device:
     leaf: LeafNode
     authority: AuthorityId
     context: ContextId
+    sync_config: SyncConfig | None = None
+    network: TcpNode | None = None
+    """The device's TCP endpoint, when it runs on the real network (`on_tcp`)."""
     consensus: ConsensusNode | None = None
+    sync: SyncService | None = None
 
     @property
     def address(self) -> AuthorityId:
@@ -104,6 +119,15 @@ class Device:
     @property
     def frost_identifier(self) -> int:
         return frost_identifier(self.leaf)
+
+    async def devices(self) -> list[AuthorityId]:
+        """The account's other devices: the other members of `context` (sorted network
+        authorities); `InvalidArgument` if this device's journal has no genesis of it."""
+        journal = await self.effects.journal.journal(JournalNamespace.of(self.context))
+        genesis = journal.view(CONTEXT_REDUCER).genesis
+        if genesis is None:
+            raise InvalidArgument(f"no genesis of {self.context} on this device")
+        return sorted(m.authority for m in genesis.members if m.authority != self.address)
 
     async def tree(self) -> TreeState:
         """The current state of the authority's tree in this device's journal."""
@@ -120,7 +144,8 @@ class Device:
     async def online(
         self, group: Group, config: ConsensusConfig | None = None
     ) -> AsyncIterator[ConsensusNode]:
-        """Run this device's dispatcher and consensus node (as witness of `group`)."""
+        """Run this device's dispatcher and consensus node (as witness of `group`), and its sync
+        service if it has a `sync_config`; leaving stops them all."""
         dispatcher = Dispatcher(self.guarded, self.effects.trace)
         node = ConsensusNode(
             self.effects,
@@ -131,12 +156,43 @@ class Device:
             on_decided=record_tree_change(self.effects, self.namespace, self.key),
             config=config,
         )
-        async with dispatcher, node:
+        async with dispatcher, node, self._syncing(dispatcher):
             self.consensus = node
             try:
                 yield node
             finally:
                 self.consensus = None
+
+    @asynccontextmanager
+    async def _syncing(self, dispatcher: Dispatcher) -> AsyncIterator[None]:
+        """The sync service while online: periodic with each of the account's other devices,
+        and at once when starting (a restarted device catches up first)."""
+        if self.sync_config is None:
+            yield
+            return
+        peers = await self.devices()
+        account = AccountDevices(self.authority, self.context, frozenset(peers))
+        service = SyncService(
+            self.effects,
+            dispatcher,
+            peers=peers,
+            shared=shared_contexts(self.effects, self.address, account=account),
+            config=self.sync_config,
+        )
+        async with service:
+            self.sync = service
+            try:
+                for peer in peers:
+                    service.request(peer)
+                yield
+            finally:
+                self.sync = None
+
+    def connected(self, event: Connected) -> None:
+        """A channel with a peer was (re)established: sync with it now, if online (the
+        transport's `on_connected` hook; the peer may have been cut off or restarted)."""
+        if self.sync is not None:
+            self.sync.request(event.peer, event.context)
 
     async def change(self, kind: TreeOpKind) -> CommitFact:
         """Propose `kind` on the current tree state; the commit once the witnesses agreed
