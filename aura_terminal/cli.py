@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from aura_terminal import demo as demo_module
+from aura_terminal.devices import Network
 
 app = typer.Typer(
     name="aura",
@@ -34,9 +35,16 @@ def demo(
         Path | None,
         typer.Option(help="Keep the devices' SQLite files here (default: a temporary directory)."),
     ] = None,
+    network: Annotated[
+        Network,
+        typer.Option(
+            help="How the devices talk: an in-memory network, or real sockets on 127.0.0.1 "
+            "(Noise channels, rendezvous, anti-entropy sync)."
+        ),
+    ] = Network.MEMORY,
 ) -> None:
     """Show the building blocks, then four devices of one account agreeing on its changes."""
-    demo_module.run(seed, data_dir)
+    demo_module.run(seed, data_dir, network)
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
 First what every layer builds on (identifiers from entropy, the canonical record codec, content
 ids, the policy lattice, context-key derivation, native Ed25519 signing), then the multi-device
-tour in `aura_terminal.devices` (SQLite per device, simulated peers, threshold consensus).
+tour in `aura_terminal.devices` (SQLite per device, simulated peers or TCP on loopback,
+threshold consensus).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from aura_core.ids import AuthorityId, ContextId, DeviceId
 from aura_core.kdf import derive_context_key
 from aura_core.lattice import Policy
 from aura_terminal import devices
+from aura_terminal.devices import Network
 
 
 @record("demo.device_added")
@@ -36,7 +38,7 @@ class DeviceAdded:
     public_key: bytes
 
 
-def run(seed: int | None, data_dir: Path | None = None) -> None:
+def run(seed: int | None, data_dir: Path | None = None, network: Network = Network.MEMORY) -> None:
     """Print the tour. With a seed, every identity, key and key-ceremony input is derived from
     it (consensus nonces and timings still come from the system)."""
     console = Console()
@@ -98,4 +100,4 @@ def run(seed: int | None, data_dir: Path | None = None) -> None:
         keys.add_row(str(epoch), derived.hex())
     console.print(keys)
     console.print("Rotating the epoch changes every derived key; no device id is an input.")
-    devices.run(console, entropy, data_dir)
+    devices.run(console, entropy, data_dir, network)

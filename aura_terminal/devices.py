@@ -1,14 +1,18 @@
 """The demo's multi-device part: one account's devices agree on every change to it.
 
 Four devices run in this process, each with its own SQLite file and its own guard chain, linked
-by an in-memory network (simulated peers). Devices 0-2 found the account (a 2-of-3 FROST group
-from an in-process DKG); then, each change agreed by threshold consensus and recorded in every
-device's journal: device 3 is added, the account moves to a 2-of-4 key, device 0 is removed,
-and the remaining three refresh their shares and rotate the epoch.
+by an in-memory network (simulated peers) or, with `--network tcp`, by real sockets on
+127.0.0.1: each device listens on its own port, dials the others over Noise channels in the
+context the four share, publishes its rendezvous descriptor there and keeps its journals in
+sync with the others. Devices 0-2 found the account (a 2-of-3 FROST group from an in-process
+DKG); then, each change agreed by threshold consensus and recorded in every device's journal:
+device 3 is added, the account moves to a 2-of-4 key, device 0 is removed, and the remaining
+three refresh their shares and rotate the epoch.
 """
 
 from __future__ import annotations
 
+import enum
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +26,7 @@ from rich.table import Table
 
 from aura_agent.ceremony import dkg_in_process, refresh_in_process, sign_in_process
 from aura_agent.device import Device, genesis_fact, tree_group
+from aura_agent.network import TcpSetup, found_context, on_tcp
 from aura_consensus.commit import CommitFact
 from aura_consensus.tree import authority_registry
 from aura_core.crypto import frost
@@ -31,10 +36,15 @@ from aura_core.errors import AuraError
 from aura_core.ids import AuthorityId, ContextId, DeviceId
 from aura_core.tree import LeafNode, LeafRole
 from aura_effects.bundle import Effects, production_effects
+from aura_effects.locator import PeerAddress, StaticLocator
 from aura_effects.storage import SqliteStorage
+from aura_effects.tcpconfig import TcpConfig
+from aura_effects.trace import Tracer
 from aura_guards.loopback import connect
 from aura_journal.budget import UNLIMITED
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
+from aura_journal.context import ContextMember
+from aura_journal.fact import JournalNamespace
 from aura_journal.tree import (
     TREE_REDUCER,
     AddLeaf,
@@ -45,23 +55,42 @@ from aura_journal.tree import (
     TreeOpKind,
 )
 from aura_protocol.consensus import CAPABILITIES, ConsensusConfig
+from aura_protocol.sync import CAPABILITIES as SYNC_CAPABILITIES
+from aura_protocol.sync import SyncConfig
 
-__all__ = ["run"]
+__all__ = ["Network", "run"]
 
 Entropy = Callable[[], bytes]
 CONFIG = ConsensusConfig(fallback_s=0.5, gossip_s=0.2, deadline_s=10.0)
+SYNC = SyncConfig(interval_s=2.0)
+"""The TCP devices' anti-entropy: every two seconds with each other device, and on connect."""
+HOST = "127.0.0.1"
 
 
-def run(console: Console, entropy: Entropy, data_dir: Path | None = None) -> None:
+class Network(enum.Enum):
+    """What links the demo's devices."""
+
+    MEMORY = "memory"
+    """An in-memory network in this process (lossless, in order)."""
+    TCP = "tcp"
+    """Real sockets on 127.0.0.1: Noise channels, rendezvous descriptors, anti-entropy sync."""
+
+
+def run(
+    console: Console,
+    entropy: Entropy,
+    data_dir: Path | None = None,
+    network: Network = Network.MEMORY,
+) -> None:
     """Print the multi-device tour; the SQLite files go to `data_dir` (a temporary directory,
     removed afterwards, if None)."""
     console.rule("[bold]Four devices, one account")
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        anyio.run(_tour, console, entropy, data_dir)
+        anyio.run(_tour, console, entropy, data_dir, network)
         return
     with tempfile.TemporaryDirectory(prefix="aura-demo-") as directory:
-        anyio.run(_tour, console, entropy, Path(directory))
+        anyio.run(_tour, console, entropy, Path(directory), network)
 
 
 @attrs.frozen
@@ -75,7 +104,7 @@ class _Part:
     leaf: LeafNode
 
 
-async def _parts(entropy: Entropy, directory: Path, context: ContextId) -> list[_Part]:
+async def _parts(entropy: Entropy, directory: Path) -> list[_Part]:
     registry = authority_registry()
     parts: list[_Part] = []
     for index in range(4):
@@ -87,20 +116,73 @@ async def _parts(entropy: Entropy, directory: Path, context: ContextId) -> list[
             device=device,
             registry=registry,
         )
-        effects.flow.set_default(context, UNLIMITED)
-        token = issue_token(
-            entropy(), address, list(CAPABILITIES), seed=entropy(), scope=ContextScope(context)
-        )
-        effects.authorization.grant(context, CapabilityFrontier.of(token))
         key = SigningKey(entropy())
         leaf = LeafNode(index, device, LeafRole.DEVICE, key.verifying_key.raw)
         parts.append(_Part(address, effects, key, leaf))
     return parts
 
 
-def _devices(parts: Sequence[_Part], account: AuthorityId, context: ContextId) -> list[Device]:
-    guarded = connect({p.address: (p.effects, p.key) for p in parts})
-    return [Device(p.effects, guarded[p.address], p.key, p.leaf, account, context) for p in parts]
+async def _context(entropy: Entropy, parts: Sequence[_Part], network: Network) -> ContextId:
+    """The context the devices share (their consensus messages travel in it), with unlimited
+    flow and the consensus and sync capabilities. On TCP it has members: device 0 founds it,
+    the others get its genesis and its secret (standing in for an invitation)."""
+    if network is Network.MEMORY:
+        context = ContextId.from_entropy(entropy())
+    else:
+        members = [ContextMember(p.address, p.key.verifying_key) for p in parts]
+        genesis, fact = await found_context(parts[0].effects, members, parts[0].key)
+        context = genesis.context
+        secret = entropy()
+        for p in parts:
+            await p.effects.journal.merge(JournalNamespace.of(context), [fact])
+            p.effects.contexts.add(context, secret)
+    for p in parts:
+        p.effects.flow.set_default(context, UNLIMITED)
+        token = issue_token(
+            entropy(),
+            p.address,
+            [*CAPABILITIES, *SYNC_CAPABILITIES],
+            seed=entropy(),
+            scope=ContextScope(context),
+        )
+        p.effects.authorization.grant(context, CapabilityFrontier.of(token))
+    return context
+
+
+async def _devices(
+    stack: AsyncExitStack,
+    parts: Sequence[_Part],
+    account: AuthorityId,
+    context: ContextId,
+    network: Network,
+) -> list[Device]:
+    """The devices on `network`, running until `stack` closes."""
+    if network is Network.MEMORY:
+        guarded = connect({p.address: (p.effects, p.key) for p in parts})
+        return [
+            Device(p.effects, guarded[p.address], p.key, p.leaf, account, context) for p in parts
+        ]
+    # Each device learns the others' listeners from this table until their descriptors reach
+    # it by sync; the OS picks the ports, so it is filled as the devices start.
+    seeds = StaticLocator()
+    setup = TcpSetup(seeds=seeds, tcp=TcpConfig(host=HOST), sync=SYNC)
+    devices = []
+    for p in parts:
+        device = await stack.enter_async_context(
+            on_tcp(
+                p.effects,
+                address=p.address,
+                key=p.key,
+                leaf=p.leaf,
+                account=account,
+                context=context,
+                setup=setup,
+            )
+        )
+        assert device.network is not None
+        seeds.put(p.address, PeerAddress(HOST, device.network.port, device.network.static_key))
+        devices.append(device)
+    return devices
 
 
 def _seeds(entropy: Entropy, ids: Sequence[int]) -> dict[int, bytes]:
@@ -209,11 +291,11 @@ class _Tour:
             d.consensus.set_group(group)
 
 
-async def _tour(console: Console, entropy: Entropy, directory: Path) -> None:
-    context = ContextId.from_entropy(entropy())
-    parts = await _parts(entropy, directory, context)
+async def _tour(console: Console, entropy: Entropy, directory: Path, network: Network) -> None:
+    parts = await _parts(entropy, directory)
     try:
-        await _run(console, entropy, directory, context, parts)
+        context = await _context(entropy, parts, network)
+        await _run(console, entropy, directory, context, parts, network=network)
     finally:
         for part in parts:
             if isinstance(part.effects.storage, SqliteStorage):
@@ -221,7 +303,13 @@ async def _tour(console: Console, entropy: Entropy, directory: Path) -> None:
 
 
 async def _run(
-    console: Console, entropy: Entropy, directory: Path, context: ContextId, parts: list[_Part]
+    console: Console,
+    entropy: Entropy,
+    directory: Path,
+    context: ContextId,
+    parts: list[_Part],
+    *,
+    network: Network,
 ) -> None:
     # Devices 0-2 run a DKG; the account is the authority their genesis founds (its id is
     # derived from the founding leaves, threshold and group key).
@@ -230,12 +318,12 @@ async def _run(
     ids = [leaf.leaf_id + 1 for leaf in founders]
     keys0, public0 = dkg_in_process(ids, 2, _seeds(entropy, ids))
     genesis = TreeGenesis.found(founders, 2, public0.group_public_key)
-    devices = _devices(parts, genesis.authority, context)
-    tour = _Tour(console, entropy, devices)
-    d0, d1, d2, d3 = devices
-    await tour.found(genesis, keys0, public0, time.perf_counter() - start)
-    state0 = await d0.tree()
     async with AsyncExitStack() as stack:
+        devices = await _devices(stack, parts, genesis.authority, context, network)
+        tour = _Tour(console, entropy, devices)
+        d0, d1, d2, d3 = devices
+        await tour.found(genesis, keys0, public0, time.perf_counter() - start)
+        state0 = await d0.tree()
         for d in devices:
             key = keys0.get(d.frost_identifier)
             group = tree_group(state0, public0, key, tour.witness_of)
@@ -252,8 +340,57 @@ async def _run(
         await tour.regroup(remaining, keys2, public2)
         kind = RotateEpoch(public2.group_public_key)
         await tour.change(d1, kind, "refresh, new epoch", remaining)
-    console.print(tour.steps)
-    await _report(tour, (keys1, keys2), public2, directory)
+        console.print(tour.steps)
+        if network is Network.TCP:
+            await _converge(tour)
+            _network_report(tour)
+    await _report(tour, (keys1, keys2), public2, directory, network)
+
+
+async def _converge(tour: _Tour) -> None:
+    """Wait until sync has given every device the same account journal: each device recorded
+    its own fact of every change it saw decided, and anti-entropy carries them to the others
+    (device 0 too: it left the tree, not the context the devices sync in)."""
+    start = time.perf_counter()
+    with anyio.fail_after(30):
+        while True:
+            held = {(await d.effects.journal.journal(d.namespace)).fact_ids() for d in tour.devices}
+            if len(held) == 1:
+                break
+            await tour.devices[0].effects.time.sleep(0.05)
+    took = (time.perf_counter() - start) * 1000
+    tour.console.print(
+        f"Anti-entropy sync: every device's journal of the account holds the same "
+        f"{len(held.pop())} facts ({took:.0f} ms after the last change)."
+    )
+
+
+def _network_report(tour: _Tour) -> None:
+    """Where each TCP device listens, the channels it opened and accepted, and what sync
+    brought it (facts the consensus messages did not)."""
+    table = Table(
+        "device",
+        "listens on",
+        "static key",
+        "channels out / in",
+        "sync sessions",
+        "facts merged by sync",
+        title="The network: Noise channels over TCP, anti-entropy sync",
+    )
+    for d in tour.devices:
+        assert d.network is not None and isinstance(d.effects.trace, Tracer)
+        events = d.effects.trace.events
+        sessions = events("sync.session") + events("sync.served")
+        merged = sum(int(e.get("merged") or 0) for e in sessions)
+        table.add_row(
+            f"device {d.leaf.leaf_id}",
+            f"{d.network.host}:{d.network.port}",
+            d.network.static_key.hex()[:16] + "…",
+            f"{len(events('net.outbound.connected'))} / {len(events('net.inbound.connected'))}",
+            str(len(sessions)),
+            str(merged),
+        )
+    tour.console.print(table)
 
 
 async def _report(
@@ -261,6 +398,7 @@ async def _report(
     keys: tuple[dict[int, frost.KeyPackage], dict[int, frost.KeyPackage]],
     public: frost.PublicKeyPackage,
     directory: Path,
+    network: Network,
 ) -> None:
     """Each device's journal, and what the removed device's old share is worth now."""
     table = Table("device", "SQLite file", "facts", "tree root", title="Every device's journal")
@@ -284,7 +422,10 @@ async def _report(
         verdict = "combined (unexpected)"
     except AuraError as exc:
         verdict = f"refused: {exc.message}"
-    tour.console.print(
-        "Devices 1-3 agree on the tree root; device 0 saw its own removal. Its old share with a "
-        f"refreshed one: {verdict}."
+    seen = (
+        "device 0 saw its own removal"
+        if network is Network.MEMORY
+        else "device 0 saw its own removal, and the change after it by sync"
     )
+    tour.console.print(f"Devices 1-3 agree on the tree root; {seen}.")
+    tour.console.print(f"Device 0's old share with a refreshed one: {verdict}.")
