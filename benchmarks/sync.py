@@ -14,11 +14,12 @@ Targets from issue 16 at n = 10^6, d = 1: <= 3 round trips, <= 4 KiB in total, <
 
 End to end: two devices (SQLite storage in a temporary directory, production effects: OS clock
 and randomness) whose journals of one context share `base` signed notes and differ by d = 1000
-(500 written by each), connected by a transport factory (`aura_guards.loopback.connect`, the
-in-process network; a TCP factory has the same signature) and each running a `SyncService`:
-the time from `sync_now` until both journals hold every note, with the session's round trips
-and bytes, beside the baseline of merging the same 500 + 500 notes directly into the other
-journal (the validation and storage floor), measured in the same run. Target: <= 2 s.
+(500 written by each), connected by the in-process network (`aura_guards.loopback.connect`) or
+by TCP on 127.0.0.1 (`aura_guards.tcp.open_tcp`: Noise channels, both devices in this
+process), each running a `SyncService`: the time from `sync_now` until both journals hold every
+note (on TCP the channels are dialled within it), with the session's round trips and bytes,
+beside the baseline of merging the same 500 + 500 notes directly into the other journal (the
+validation and storage floor), measured in the same run. Target: <= 2 s on loopback.
 
 Run: .venv/bin/python benchmarks/sync.py [--sizes 10000,100000,1000000] [--rounds 5]
 """
@@ -27,12 +28,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import random
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -43,13 +45,16 @@ import anyio
 from aura_core.crypto.ed25519 import SigningKey
 from aura_core.encoding import decode, encode, record_tag
 from aura_core.ids import AuthorityId, ContextId, DeviceId
+from aura_core.noise import StaticKeypair
 from aura_core.reconcile import Reconciler
 from aura_core.time import OrderTime, PhysicalTime
 from aura_effects.bundle import Effects, production_effects
 from aura_effects.journal import JournalHandler
+from aura_effects.locator import PeerAddress, StaticLocator
 from aura_effects.storage import SqliteStorage
 from aura_effects.trace import Tracer
 from aura_guards.loopback import connect
+from aura_guards.tcp import open_tcp
 from aura_guards.transport import GuardedTransport
 from aura_journal.budget import UNLIMITED
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
@@ -159,9 +164,36 @@ def reconcile_table(sizes: list[int]) -> str:
 # ---------------------------------------------------------------------------- end to end
 
 Connect = Callable[
-    [Mapping[AuthorityId, tuple[Effects, SigningKey]]], Mapping[AuthorityId, GuardedTransport]
+    [AsyncExitStack, Mapping[AuthorityId, tuple[Effects, SigningKey]]],
+    Awaitable[Mapping[AuthorityId, GuardedTransport]],
 ]
-"""A transport factory: guarded transports for devices (`aura_guards.loopback.connect`)."""
+"""A transport factory: guarded transports for devices, running until the stack closes."""
+
+
+async def in_process(
+    stack: AsyncExitStack, devices: Mapping[AuthorityId, tuple[Effects, SigningKey]]
+) -> Mapping[AuthorityId, GuardedTransport]:
+    """The in-process network (`aura_guards.loopback.connect`)."""
+    return connect(devices)
+
+
+async def over_tcp(
+    stack: AsyncExitStack, devices: Mapping[AuthorityId, tuple[Effects, SigningKey]]
+) -> Mapping[AuthorityId, GuardedTransport]:
+    """Each device on its own TCP listener on 127.0.0.1, knowing the others' from a table."""
+    table = StaticLocator()
+    guarded: dict[AuthorityId, GuardedTransport] = {}
+    for index, (who, (effects, key)) in enumerate(devices.items()):
+        for other, (_, other_key) in devices.items():
+            if other != who:
+                effects.peers.add(other, other_key.verifying_key)
+        keypair = StaticKeypair.from_seed(bytes([0x60 + index]) * 32)
+        node = await stack.enter_async_context(
+            open_tcp(effects, local=who, signing_key=key, keypair=keypair, locator=table)
+        )
+        table.put(who, PeerAddress("127.0.0.1", node.port, node.static_key))
+        guarded[who] = node.guarded
+    return guarded
 
 
 def registry() -> FactRegistry:
@@ -242,10 +274,10 @@ async def end_to_end(connect_devices: Connect, base: int, d: int) -> tuple[float
             ]
             for i, effects in enumerate(devices):
                 await effects.journal.merge(namespace, [*common, *only[i]], origin=Origin.LOCAL)
-            guarded = connect_devices(
-                {a: (e, k) for a, e, k in zip(authorities, devices, keys, strict=True)}
-            )
             async with AsyncExitStack() as stack:
+                guarded = await connect_devices(
+                    stack, {a: (e, k) for a, e, k in zip(authorities, devices, keys, strict=True)}
+                )
                 services = []
                 for a, effects in zip(authorities, devices, strict=True):
                     dispatcher = await stack.enter_async_context(
@@ -280,17 +312,22 @@ async def end_to_end(connect_devices: Connect, base: int, d: int) -> tuple[float
     return synced, direct, report
 
 
-def end_to_end_table(rounds: int, connect_devices: Connect = connect) -> str:
+NETWORKS: dict[str, Connect] = {"in-process": in_process, "TCP": over_tcp}
+
+
+def end_to_end_table(rounds: int) -> str:
     title = (
         "End to end: two devices (SQLite, production effects) differing by d signed notes,"
-        " one SyncService session over the in-process network (medians, min..max)"
+        " one SyncService session (medians, min..max)"
     )
     header = (
-        f"{'shared':>8}{'d':>6}{'rounds':>8}{'fetches':>8}{'i->r B':>10}{'r->i B':>10}"
-        f"   {'sync until converged':<36}{'direct merge (baseline)':<36}{'ratio':>7}"
+        f"{'network':<12}{'shared':>8}{'d':>6}{'rounds':>8}{'fetches':>8}{'i->r B':>10}"
+        f"{'r->i B':>10}   {'sync until converged':<36}{'direct merge (baseline)':<36}"
+        f"{'ratio':>7}"
     )
     lines = [title, "-" * len(title), header]
-    for base in (1000, 10_000):
+    for network, base in itertools.product(NETWORKS, (1000, 10_000)):
+        connect_devices = NETWORKS[network]
         d = 1000
         synced: list[float] = []
         direct: list[float] = []
@@ -302,7 +339,8 @@ def end_to_end_table(rounds: int, connect_devices: Connect = connect) -> str:
             direct.append(b * 1e9)
         assert report is not None
         lines.append(
-            f"{base:>8,}{d:>6}{report.rounds:>8}{report.fetches:>8}"  # type: ignore[attr-defined]
+            f"{network:<12}{base:>8,}{d:>6}"
+            f"{report.rounds:>8}{report.fetches:>8}"  # type: ignore[attr-defined]
             f"{report.sent_bytes:>10,}{report.received_bytes:>10,}"  # type: ignore[attr-defined]
             f"   {spread(synced):<36}{spread(direct):<36}"
             f"{statistics.median(synced) / statistics.median(direct):>6.1f}x"
