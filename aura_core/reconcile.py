@@ -13,8 +13,11 @@ cost grows with the differences, not with the sets:
     ... while next is not None: send next, feed the answer back ...
 
 `have` are ids the initiator holds and the responder lacks, `need` the reverse. Each call to
-`reconcile_with_ids` returns only what it found in *that* round: the caller accumulates them
-(into sets, see below) and may start fetching before the end. A responder keeps no state
+`reconcile_with_ids` returns the differences *first* found in that round: over a session every
+difference is reported exactly once, so a caller can act on each round's ids as they come
+(start fetching `need` before the end) without deduplicating. (Under a frame limit the native
+crate finds some differences twice: a cut frame's remainder re-opens ranges already settled;
+the reconciler remembers what it reported, one id per difference.) A responder keeps no state
 between messages and answers any number of them; a reconciler serves one session.
 
 **Frames.** `frame_size_limit` caps every message a reconciler writes (0: no cap, at least
@@ -25,12 +28,13 @@ caller's own framing. Use 0 only between trusted local parties: uncapped, one an
 
 **Untrusted peers.** Every incoming message is checked strictly before the native crate reads
 it: another protocol version (the initiator side; a responder answers a future version with
-its own), a message cut short, ranges out of order or after the end, an id list longer than
-its bytes: each raises `MalformedReconcileMessage` and changes nothing. Work and memory per step
-are O(n + len(message)); nothing is reserved from a count the peer sent. What checking cannot
-catch is a peer that lies within the protocol: it can report ids it does not have, report ids
-again in later rounds, or never finish. So accumulate into sets, bound the number of rounds and
-the session's time, and treat `need` as claims (validate whatever is fetched).
+its own), a message cut short, ranges out of order or after the end (but for the empty
+remainder a full frame can end with), an id list longer than its bytes: each raises
+`MalformedReconcileMessage` and changes nothing. Work and memory per step are
+O(n + len(message)); nothing is reserved from a count the peer sent. What checking cannot
+catch is a peer that lies within the protocol: it can report ids it does not have (each at
+most once, like every id) or never finish. So bound the number of rounds and the session's
+time, and treat `need` as claims (validate whatever is fetched).
 
 Building a reconciler sorts its items and every step runs without the GIL, so a large
 reconciliation does not stall the event loop's other threads (run it with
@@ -118,8 +122,8 @@ class Reconciler:
 
     def reconcile_with_ids(self, message: bytes) -> tuple[bytes | None, list[bytes], list[bytes]]:
         """The initiator's round after the responder's answer: the next message to send
-        (`None`: reconciliation is complete), the ids found this round that we have and the
-        responder lacks, and those the responder has and we lack."""
+        (`None`: reconciliation is complete), the ids first found this round that we have and
+        the responder lacks, and those the responder has and we lack (none reported before)."""
         try:
             return self._native.reconcile_with_ids(_message(message))
         except _native.NativeError as exc:

@@ -157,8 +157,6 @@ class Initiator:
         self.rounds = self.fetches = self.sent = self.received = 0
         self.have: set[bytes] = set()
         self.need: set[bytes] = set()
-        self.repeated = 0
-        """Ids the peer reported again after an earlier round had reported them."""
         self.ingest = Ingest(journal, scope.namespace, trace, peer, expected=set())
 
     def report(self, outcome: str | None = None) -> SyncReport:
@@ -199,20 +197,15 @@ class Initiator:
 
     async def reconcile(self, exchange: Exchange, reconciler: Reconciler | None = None) -> bool:
         """Reconcile over `exchange` (send one `Reconcile` body, return the answer); whether it
-        finished within `max_rounds`. Sets `outcome` on a refusal or a malformed answer. Ids a
-        peer reports again are counted once, and traced (`sync.repeated_ids`).
+        finished within `max_rounds`. Sets `outcome` on a refusal or a malformed answer. The
+        reconciler reports each difference once, however often a peer's answers repeat it.
 
         The items are the namespace's (`sync_items`), unless a `reconciler` over others is
         given (benchmarks reconcile synthetic sets through the same loop)."""
         if reconciler is None:
             journal = await self._journal.journal(self.scope.namespace)
             reconciler = Reconciler(sync_items(journal), self.config.message_bytes)
-        self.repeated = 0
-        try:
-            return await self._rounds(reconciler, exchange)
-        finally:
-            if self.repeated:
-                self._event("sync.repeated_ids", count=self.repeated)
+        return await self._rounds(reconciler, exchange)
 
     async def _rounds(self, reconciler: Reconciler, exchange: Exchange) -> bool:
         message: bytes | None = reconciler.initiate()
@@ -235,10 +228,8 @@ class Initiator:
             except (EncodingError, MalformedReconcileMessage) as exc:
                 self._malformed(exc.code)
                 return False
-            for found, into in ((have, self.have), (need, self.need)):
-                fresh = set(found) - into
-                self.repeated += len(found) - len(fresh)
-                into.update(fresh)
+            self.have.update(have)
+            self.need.update(need)
         return True
 
     # ------------------------------------------------------------------------- fetching

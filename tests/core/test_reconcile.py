@@ -11,7 +11,7 @@ import hashlib
 import pickle
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from aura_core.errors import InvalidArgument, MalformedReconcileMessage, ReconcileStateError
@@ -34,28 +34,61 @@ def make_items(tag: bytes, count: int, spread: int) -> list[Item]:
     return items
 
 
+def round_ceiling(items: int, limit: int) -> int:
+    """A generous ceiling on the rounds of an honest exchange (the same as the native tests'):
+    the depth of the 16-way range tree plus the frames every item's id would fill, plus
+    slack. A loop that stopped making progress would blow through it."""
+    depth = -(-items.bit_length() // 4)
+    frames = 32 * items // (limit - 200) if limit else 0
+    return 4 + depth + frames
+
+
 class Session:
-    """Run a whole reconciliation, keeping every message for inspection."""
+    """Run a whole reconciliation, keeping every message and each round's ids.
+
+    Every message is checked strictly by the side that receives it (a refusal raises
+    `MalformedReconcileMessage` and fails the test), so a completed session means each
+    message of every round passed the check."""
 
     def __init__(self, ours: list[Item], theirs: list[Item], limit: int) -> None:
         self.initiator = Reconciler(ours, limit)
         self.responder = Reconciler(theirs, limit)
         self.sent: list[bytes] = []
         self.answers: list[bytes] = []
-        self.have: list[bytes] = []
-        self.need: list[bytes] = []
+        self.rounds: list[tuple[list[bytes], list[bytes]]] = []
+        ceiling = round_ceiling(len(self.initiator) + len(self.responder), limit)
         message: bytes | None = self.initiator.initiate()
         while message is not None:
             self.sent.append(message)
             answer = self.responder.reconcile(message)
             self.answers.append(answer)
             message, have, need = self.initiator.reconcile_with_ids(answer)
-            self.have += have
-            self.need += need
-            assert len(self.sent) < 500
+            self.rounds.append((have, need))
+            assert len(self.rounds) <= ceiling
+
+    @property
+    def have(self) -> list[bytes]:
+        return [item_id for have, _ in self.rounds for item_id in have]
+
+    @property
+    def need(self) -> list[bytes]:
+        return [item_id for _, need in self.rounds for item_id in need]
 
 
-@settings(max_examples=40)
+def check_exact(ours: list[Item], theirs: list[Item], limit: int) -> Session:
+    """Reconcile and check: each difference reported once (in one round, on the right side),
+    nothing else, every frame under the limit, the rounds bounded (in `Session`)."""
+    session = Session(ours, theirs, limit)
+    mine = {item_id for _, item_id in ours} - {item_id for _, item_id in theirs}
+    yours = {item_id for _, item_id in theirs} - {item_id for _, item_id in ours}
+    assert sorted(session.have) == sorted(mine)
+    assert sorted(session.need) == sorted(yours)
+    if limit:
+        assert max(map(len, session.sent + session.answers)) <= limit
+    return session
+
+
+@settings(max_examples=60)
 @given(
     shared=st.integers(0, 3000),
     only_ours=st.integers(0, 300),
@@ -64,18 +97,38 @@ class Session:
     limit=st.sampled_from([0, MIN_FRAME_SIZE_LIMIT, 5000, FRAME_SIZE_LIMIT]),
     tag=st.binary(max_size=4),
 )
+# Found by this test: the answer ending "infinity id-list, empty remainder" that the message
+# check refused, and differences the native crate reports in two rounds.
+@example(shared=0, only_ours=0, only_theirs=150, spread=1, limit=5000, tag=b"")
+@example(shared=100, only_ours=0, only_theirs=300, spread=1, limit=5000, tag=b"")
 def test_reconciles_to_exactly_the_symmetric_difference(
     shared: int, only_ours: int, only_theirs: int, spread: int, limit: int, tag: bytes
 ) -> None:
     common = make_items(b"common" + tag, shared, spread)
     mine = make_items(b"mine" + tag, only_ours, spread)
     yours = make_items(b"yours" + tag, only_theirs, spread)
-    session = Session(common + mine, yours + common, limit)
-    # Each difference is reported exactly once, on the right side.
-    assert sorted(session.have) == sorted(item_id for _, item_id in mine)
-    assert sorted(session.need) == sorted(item_id for _, item_id in yours)
-    if limit:
-        assert max(map(len, session.sent + session.answers)) <= limit
+    check_exact(common + mine, yours + common, limit)
+
+
+@settings(max_examples=150)
+@given(
+    shared=st.integers(0, 1200),
+    only_ours=st.integers(0, 320),
+    only_theirs=st.integers(0, 320),
+    spread=st.sampled_from([1, 2, 7]),
+    limit=st.sampled_from([MIN_FRAME_SIZE_LIMIT, 4500, 5000]),
+    tag=st.binary(max_size=4),
+)
+def test_small_frames_and_shared_timestamps(
+    shared: int, only_ours: int, only_theirs: int, spread: int, limit: int, tag: bytes
+) -> None:
+    # The corner where both regressions lived: frames cut every round, and bounds that differ
+    # only in their id prefixes. 150 ids fill a 5000-byte frame exactly (the crate keeps 200
+    # bytes spare), 122 a 4096-byte one.
+    common = make_items(b"common" + tag, shared, spread)
+    mine = make_items(b"mine" + tag, only_ours, spread)
+    yours = make_items(b"yours" + tag, only_theirs, spread)
+    check_exact(common + mine, yours + common, limit)
 
 
 def test_many_differences_take_rounds_but_every_frame_fits() -> None:
@@ -158,7 +211,28 @@ def honest_messages() -> list[bytes]:
     return session.sent + session.answers
 
 
-HONEST = honest_messages()
+# The empty remainder a full frame can end with: after the id list at infinity, the infinity
+# bound again with the fingerprint of the empty range (see native/src/reconcile/wire.rs).
+EMPTY_REMAINDER = b"\x00\x00\x01" + bytes.fromhex("7f9c9e31ac8256ca2f258583df262dbc")
+EMPTY_ID_LIST_AT_INFINITY = b"\x61\x00\x00\x02\x00"  # also an empty initiator's first message
+
+
+def test_a_full_frame_may_end_with_the_empty_remainder() -> None:
+    # 150 ids fill a 5000-byte frame to the byte the crate checks against, after the id list.
+    theirs = make_items(b"full", 150, 1)
+    initiator = Reconciler([], 5000)
+    assert initiator.initiate() == EMPTY_ID_LIST_AT_INFINITY
+    answer = Reconciler(theirs, 5000).reconcile(EMPTY_ID_LIST_AT_INFINITY)
+    assert answer[:6] == b"\x61\x00\x00\x02\x81\x16"  # infinity, id list of 150
+    assert answer[6 + 150 * 32 :] == EMPTY_REMAINDER
+    next_message, have, need = initiator.reconcile_with_ids(answer)
+    assert (next_message, have, sorted(need)) == (None, [], sorted(i for _, i in theirs))
+
+
+HONEST = [
+    *honest_messages(),
+    Reconciler(make_items(b"full", 150, 1), 5000).reconcile(EMPTY_ID_LIST_AT_INFINITY),
+]
 
 
 @pytest.mark.parametrize(
@@ -173,6 +247,11 @@ HONEST = honest_messages()
         b"\x61\x00\x00\x02\x90\x80\x80\x80\x00",  # 2^32 ids announced, none sent
         b"\x61\x00\x00\x03",  # unknown mode
         b"\x61\x00\x00\x01" + bytes(15),  # fingerprint cut short
+        # after the infinity bound, only the empty remainder, once, after an id list
+        EMPTY_ID_LIST_AT_INFINITY + EMPTY_REMAINDER[:-1] + b"\x00",
+        EMPTY_ID_LIST_AT_INFINITY + EMPTY_REMAINDER * 2,
+        EMPTY_ID_LIST_AT_INFINITY + EMPTY_REMAINDER + b"\x00",
+        b"\x61\x00\x00\x00" + EMPTY_REMAINDER,
     ],
 )
 def test_malformed_messages_are_refused_and_change_nothing(message: bytes) -> None:

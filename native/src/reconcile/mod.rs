@@ -5,18 +5,31 @@
 //! 32-byte id. The initiator sends `initiate()`; the responder answers every message with
 //! `reconcile`; the initiator feeds each answer to `reconcile_with_ids`, which reports the ids
 //! it has that the responder lacks (`have`) and the ids the responder has that it lacks
-//! (`need`) found in that round, and the next message to send, until there is none.
+//! (`need`) first found in that round, and the next message to send, until there is none.
+//!
+//! **Each id once.** Under a frame size limit the crate reports some differences again in a
+//! later round: a message cut at the limit ends with one fingerprint for everything after the
+//! last range it wrote, and that lump also covers ranges already settled in this exchange (id
+//! lists the initiator has just compared, ranges it has just marked "skip"), so the next round
+//! splits them again and compares their id lists again. Those are true differences, found
+//! twice (the C++ reference cuts frames the same way). The initiator therefore remembers every
+//! id it has reported and reports each once per session: the rounds are disjoint and their
+//! union is the symmetric difference, so a caller can act on each round's ids as they come.
+//! That memory is one id per difference reported.
 //!
 //! Every incoming message passes [`wire::check`] before the crate sees it, so a truncated or
 //! bogus message is a `ReconcileMalformed` error rather than a short answer; a failed step
-//! changes nothing (negentropy keeps no state between messages beyond the role). Work and
-//! memory per step are O(n + message length): the crate bounds an id list by the bytes that
-//! carry it, and with a frame size limit every message it writes stays under the limit.
+//! changes nothing (negentropy keeps no state between messages beyond the role, and reported
+//! ids are recorded only when a step succeeds). Work and memory per step are
+//! O(n + message length): the crate bounds an id list by the bytes that carry it, and with a
+//! frame size limit every message it writes stays under the limit.
 
 pub mod wire;
 
 #[cfg(test)]
 mod tests;
+
+use std::collections::BTreeSet;
 
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 
@@ -64,7 +77,7 @@ enum Role {
 }
 
 /// One round of the initiator: the next message (None: reconciliation is complete) and the
-/// differences found in this round only.
+/// differences first found in this round (none reported in an earlier round).
 pub struct Step {
     pub next: Option<Vec<u8>>,
     pub have: Vec<[u8; ID_LEN]>,
@@ -77,6 +90,10 @@ pub struct Reconciler {
     inner: Negentropy<'static, NegentropyStorageVector>,
     role: Role,
     len: usize,
+    /// Every id the initiator has reported, so none is reported twice. One set for both
+    /// sides: a `have` id is in our set and a `need` id is not, whatever the peer sends. A
+    /// B-tree rather than a hash set: no per-process random hash keys.
+    reported: BTreeSet<[u8; ID_LEN]>,
 }
 
 impl Reconciler {
@@ -110,6 +127,7 @@ impl Reconciler {
             inner,
             role: Role::Unstarted,
             len,
+            reported: BTreeSet::new(),
         })
     }
 
@@ -168,11 +186,17 @@ impl Reconciler {
         if next.is_none() {
             self.role = Role::Finished;
         }
-        let ids = |v: Vec<Id>| v.into_iter().map(|id| id.to_bytes()).collect();
-        Ok(Step {
-            next,
-            have: ids(have),
-            need: ids(need),
-        })
+        let have = fresh(&mut self.reported, have);
+        let need = fresh(&mut self.reported, need);
+        Ok(Step { next, have, need })
     }
+}
+
+/// The ids of `found` not in `reported`, in the crate's order, now added to it.
+fn fresh(reported: &mut BTreeSet<[u8; ID_LEN]>, found: Vec<Id>) -> Vec<[u8; ID_LEN]> {
+    found
+        .into_iter()
+        .map(|id| id.to_bytes())
+        .filter(|id| reported.insert(*id))
+        .collect()
 }

@@ -18,9 +18,18 @@
 //!
 //! Varints are big-endian base-128, minimal, at most 10 bytes and within u64. Bounds are
 //! strictly increasing (compared as (timestamp, id prefix padded with zeros), as negentropy
-//! compares them); the infinity bound has no id prefix and ends the message. Messages of
-//! another 0x6X version are left to the crate (a responder answers them with its own version,
-//! an initiator refuses them).
+//! compares them); the infinity bound has no id prefix and ends the message, with one
+//! exception, [`EMPTY_REMAINDER`]. Messages of another 0x6X version are left to the crate (a
+//! responder answers them with its own version, an initiator refuses them).
+//!
+//! **The empty remainder.** A side that fills its frame stops and ends the message with the
+//! fingerprint of "the rest", a range up to the infinity bound. A responder's id list is
+//! written before the frame is checked (in negentropy 0.5.3 as in the C++ reference), so when
+//! the id list that fills the frame is the last range, itself ending at infinity, the rest is
+//! empty and the message ends `… infinity id-list, infinity fingerprint(∅)`: the same bound
+//! twice. The crate reads that second range as empty, where fingerprints always agree, so it
+//! is a no-op; the check accepts exactly those 19 bytes there, and nothing else after the
+//! infinity bound.
 
 use crate::error::{Error, ErrorCode, Result};
 
@@ -28,6 +37,16 @@ pub const PROTOCOL_VERSION: u8 = 0x61;
 const ID_LEN: usize = 32;
 const FINGERPRINT_LEN: usize = 16;
 const INFINITY: u64 = u64::MAX;
+const MODE_ID_LIST: u64 = 2;
+
+/// The only range allowed after the infinity bound, and only after an id list there (see the
+/// module documentation): the infinity bound (timestamp 0, no id prefix), mode 1 (fingerprint)
+/// and the fingerprint of the empty range, SHA-256 of the zero sum (32 bytes) and the count 0
+/// (one byte) cut to 16 bytes.
+pub const EMPTY_REMAINDER: [u8; 3 + FINGERPRINT_LEN] = [
+    0x00, 0x00, 0x01, // bound (infinity), mode
+    0x7f, 0x9c, 0x9e, 0x31, 0xac, 0x82, 0x56, 0xca, 0x2f, 0x25, 0x85, 0x83, 0xdf, 0x26, 0x2d, 0xbc,
+];
 
 fn malformed(message: impl Into<String>) -> Error {
     Error::new(ErrorCode::ReconcileMalformed, message)
@@ -89,8 +108,12 @@ pub fn check(message: &[u8]) -> Result<()> {
     }
     let mut last_timestamp: u64 = 0;
     let mut previous: Option<Bound> = None;
+    let mut previous_mode: u64 = 0;
     while !reader.rest.is_empty() {
         if previous.is_some_and(|p| p.timestamp == INFINITY) {
+            if previous_mode == MODE_ID_LIST && reader.rest == EMPTY_REMAINDER {
+                return Ok(());
+            }
             return Err(malformed("a range after the infinity bound"));
         }
         let encoded = reader.varint("a bound's timestamp")?;
@@ -120,12 +143,13 @@ pub fn check(message: &[u8]) -> Result<()> {
             return Err(malformed("ranges are not in increasing order"));
         }
         previous = Some(bound);
-        match reader.varint("a range's mode")? {
+        previous_mode = reader.varint("a range's mode")?;
+        match previous_mode {
             0 => {}
             1 => {
                 reader.take(FINGERPRINT_LEN, "a fingerprint")?;
             }
-            2 => {
+            MODE_ID_LIST => {
                 let count = reader.varint("an id list's length")?;
                 let room = (reader.rest.len() / ID_LEN) as u64;
                 if count > room {
