@@ -53,6 +53,7 @@ ACTIONS = frozenset(
     {
         "write",
         "propose",
+        "contend",
         "partition",
         "heal",
         "crash",
@@ -63,7 +64,7 @@ ACTIONS = frozenset(
         "skew",
     }
 )
-WORKLOAD_ACTIONS = frozenset({"write", "propose"})
+WORKLOAD_ACTIONS = frozenset({"write", "propose", "contend"})
 """Actions the runner hands to the workload (`Workload.act`)."""
 
 

@@ -3,7 +3,7 @@
 Four devices run in this process, each with its own SQLite file and its own guard chain, linked
 by an in-memory network (simulated peers). Devices 0-2 found the account (a 2-of-3 FROST group
 from an in-process DKG); then, each change agreed by threshold consensus and recorded in every
-device's journal: device 3 is added, the account moves to a 2-of-4 key, device 0 is removed,
+device's journal: device 3 is added, the account moves to a 3-of-4 policy, device 0 is removed,
 and the remaining three refresh their shares and rotate the epoch.
 """
 
@@ -36,6 +36,7 @@ from aura_journal.capability import CapabilityFrontier, ContextScope, issue_toke
 from aura_journal.tree import (
     TREE_REDUCER,
     AddLeaf,
+    ChangePolicy,
     RemoveLeaf,
     RotateEpoch,
     TreeGenesis,
@@ -218,7 +219,9 @@ async def _tour(console: Console, entropy: Entropy, directory: Path) -> None:
             await tour.change(d0, AddLeaf(d3.leaf), "add device 3", devices)
             ids = [d.frost_identifier for d in devices]
             keys1, public1 = dkg_in_process(ids, 2, _seeds(entropy, ids))
-            await tour.change(d0, RotateEpoch(public1.group_public_key), "2-of-4 key", devices)
+            await tour.change(
+                d0, ChangePolicy(3, public1.group_public_key), "3-of-4 policy", devices
+            )
             await tour.regroup(devices, keys1, public1)
             await tour.change(d3, RemoveLeaf(0), "remove device 0", devices)
             remaining = [d1, d2, d3]
