@@ -31,7 +31,7 @@ from aura_core.hashing import Hash32, tagged_hash
 from aura_core.ids import AuthorityId, ConsensusId
 from aura_core.memo import memoized_property
 
-__all__ = ["ConsensusParams", "PackageInfo", "package_id"]
+__all__ = ["ConsensusParams", "PackageInfo", "package_id", "package_id_of"]
 
 
 def _operation(_: object, __: object, value: bytes) -> None:
@@ -53,7 +53,15 @@ def package_id(package: frost.SigningPackage) -> Hash32:
     """A signing package's identity: `H("AURA_SIGNING_PACKAGE" ‖ canonical package bytes)`."""
     if not isinstance(package, frost.SigningPackage):
         raise InvalidArgument("expected a frost.SigningPackage")
-    return tagged_hash("AURA_SIGNING_PACKAGE", package.to_bytes())
+    return package_id_of(package.to_bytes())
+
+
+def package_id_of(encoded: bytes) -> Hash32:
+    """The id of the package whose canonical bytes are `encoded` (known packages can be
+    recognised without parsing them again; bytes that are not canonical name no package)."""
+    if type(encoded) is not bytes:
+        raise InvalidArgument("a signing package's bytes")
+    return tagged_hash("AURA_SIGNING_PACKAGE", encoded)
 
 
 @attrs.frozen

@@ -64,8 +64,8 @@ def _check_members(_: object, __: object, value: tuple[Witness, ...]) -> None:
         raise InvalidWitnessSet("members is a tuple of Witness")
     if not 1 <= len(value) <= MAX_WITNESSES:
         raise InvalidWitnessSet(f"a witness set has 1..{MAX_WITNESSES} members")
-    authorities = [w.authority for w in value]
-    if authorities != sorted(set(authorities)):
+    raws = [w.authority.raw for w in value]  # bytes compare fast; ids order by their bytes
+    if raws != sorted(set(raws)):
         raise InvalidWitnessSet("witnesses are distinct authorities sorted by id")
     if len({w.signer for w in value}) != len(value):
         raise InvalidWitnessSet("witnesses have distinct FROST identifiers")

@@ -84,7 +84,7 @@ from aura_consensus.instance import (
     step,
 )
 from aura_consensus.nonces import NonceRegistry, WitnessNonces
-from aura_consensus.params import ConsensusParams
+from aura_consensus.params import ConsensusParams, package_id_of
 from aura_consensus.rounds import Justification, leader, round_params, tiebreak
 from aura_consensus.statements import LockCertificate, SignedRoundChange, SignedVote
 from aura_consensus.witness import (
@@ -196,6 +196,9 @@ class _Slot:
     proposed: set[int] = attrs.field(factory=set)
     reached: dict[AuthorityId, int] = attrs.field(factory=dict)
     """The highest round each witness announced a round change to."""
+    seen: dict[tuple[int, AuthorityId], SignedVote] = attrs.field(factory=dict)
+    """The first verified vote of each witness in each round, across the instances here: a
+    witness that votes for two results in one round is proven in all of them."""
     sent: RoundChangeMessage | None = None
     """This node's latest round change (resent to its leader while the round lasts)."""
     led: set[int] = attrs.field(factory=set)
@@ -263,8 +266,6 @@ class ConsensusNode:
         self._registry = NonceRegistry(group.epoch)
         self._ledger = VoteLedger()
         self._scores: dict[AuthorityId, int] = {}
-        self._seen_votes: dict[tuple[Hash32, int, AuthorityId], SignedVote] = {}
-        """Verified votes across instances, to catch a witness voting twice in one round."""
         self.evidence = Evidence()
         """Everything this node has learned about equivocators (joined across instances)."""
         self.decided: dict[ConsensusId, CommitFact] = {}
@@ -439,6 +440,7 @@ class ConsensusNode:
         source: AuthorityId | None,
     ) -> None:
         live = self._live.setdefault(cid, _Live())
+        forged: list[AuraError] = []
         for action in actions:
             if isinstance(action, StartTimer):
                 self._arm(cid, live, action.timer)
@@ -480,18 +482,20 @@ class ConsensusNode:
                 self._trace("consensus.shares_rejected", cid, count=len(action.witnesses))
             elif isinstance(action, Rejected):
                 self._trace("consensus.gossip_rejected", cid, detail=action.error.message)
-                if isinstance(action.error, _FORGERIES) and source is not None:
-                    self._score(source, action.error)
+                if isinstance(action.error, _FORGERIES):
+                    forged.append(action.error)
+        if forged and source is not None:
+            self._score(source, forged[0], len(forged))
         if state.phase is Phase.COMMITTED or state.phase is Phase.FAILED:
             self.evidence = self.evidence.join(state.evidence)
         if state.phase is Phase.FALLBACK:
             self._sign_known_packages(cid)
 
-    def _score(self, peer: AuthorityId, error: AuraError) -> None:
-        """`peer` forwarded a forgery: count it (past the limit, its gossip is ignored). The
-        witness a forged statement names is never blamed."""
+    def _score(self, peer: AuthorityId, error: AuraError, items: int = 1) -> None:
+        """`peer` forwarded a message with `items` forgeries: one strike against it (past the
+        limit, its gossip is ignored). The witness a forged statement names is never blamed."""
         self._scores[peer] = self._scores.get(peer, 0) + 1
-        self.counters["forgeries_dropped"] += 1
+        self.counters["forgeries_dropped"] += items
         self._fx.trace.event(
             "consensus.misbehaviour",
             node=str(self.local),
@@ -513,6 +517,11 @@ class ConsensusNode:
         if slot.timer is not None:
             slot.timer.cancel()
             slot.timer = None
+        # What the rounds needed is no longer needed: keep only the decision.
+        slot.changes.clear()
+        slot.reached.clear()
+        slot.seen.clear()
+        slot.sent = None
         for other in sorted(slot.instances):
             state = self._instances.get(other)
             if other != fact.consensus_id and state is not None and state.is_active:
@@ -651,16 +660,16 @@ class ConsensusNode:
         state = self._instances.get(cid)
         if state is None:
             return
+        slot = self._slot(state.params.prestate_hash)
         found: list[EquivocationProof] = []
         for witness in sorted(state.votes):
             vote = state.votes[witness]
-            key = (vote.prestate_hash, vote.round, witness)
-            held = self._seen_votes.setdefault(key, vote)
+            held = slot.seen.setdefault((vote.round, witness), vote)
             if held.conflicts_with(vote):
                 found.append(EquivocationProof.of(held, vote))
         if found:
             proven = Evidence.of(found)
-            for other in sorted(self._slot(state.params.prestate_hash).instances):
+            for other in sorted(slot.instances):
                 self._apply(other, EvidenceReceived(proven))
 
     # ------------------------------------------------------------------------- rounds
@@ -1334,7 +1343,11 @@ class ConsensusNode:
         if self.behavior is Behavior.FORGE_RELAY:
             return list(byzantine.forged_relays(state, self.local, b"relay"))
         if self.behavior is Behavior.REPLAY:
-            seen = [self._seen_votes[k] for k in sorted(self._seen_votes, key=repr)]
+            seen = [
+                slot.seen[key]
+                for _, slot in sorted(self._slots.items())
+                for key in sorted(slot.seen, key=lambda k: (k[0], k[1].raw))
+            ]
             return list(byzantine.replayed_votes(state, seen))
         return []
 
@@ -1532,6 +1545,8 @@ class ConsensusNode:
             return
         packages: list[frost.SigningPackage] = []
         for data in payload.packages:
+            if package_id_of(data) in state.packages:
+                continue  # known (its id is the hash of its canonical bytes): nothing to parse
             try:
                 packages.append(frost.SigningPackage.from_bytes(data))
             except AuraError as exc:
