@@ -81,19 +81,29 @@ def _optional(value: Hash32 | None) -> bytes:
     return _ZERO if value is None else value.digest
 
 
+def _remember(key: VerifyingKey, message: bytes, signature: bytes) -> None:
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.pop(next(iter(_VERIFIED)))
+    _VERIFIED[(key.raw, message, signature)] = None
+
+
 def _verified(key: VerifyingKey, message: bytes, signature: bytes) -> bool:
     """Whether `signature` is `key`'s over `message` (remembered once true)."""
-    entry = (key.raw, message, signature)
-    if entry in _VERIFIED:
+    if (key.raw, message, signature) in _VERIFIED:
         return True
     try:
         key.verify(message, signature)
     except CryptoError:
         return False
-    if len(_VERIFIED) >= _VERIFIED_MAX:
-        _VERIFIED.pop(next(iter(_VERIFIED)))
-    _VERIFIED[entry] = None
+    _remember(key, message, signature)
     return True
+
+
+def _sign(key: SigningKey, message: bytes) -> bytes:
+    """Sign, and remember the signature as checked (this node just made it)."""
+    signature = key.sign(message)
+    _remember(key.verifying_key, message, signature)
+    return signature
 
 
 def _check_signer(
@@ -149,7 +159,7 @@ class Vote:
 
     def sign(self, key: SigningKey) -> SignedVote:
         """This vote signed by `key` (the witness's own)."""
-        return SignedVote(self, key.sign(self.message))
+        return SignedVote(self, _sign(key, self.message))
 
 
 @record("consensus.signed_vote")
@@ -236,7 +246,7 @@ class RoundChange:
         ).digest
 
     def sign(self, key: SigningKey) -> SignedRoundChange:
-        return SignedRoundChange(self, key.sign(self.message))
+        return SignedRoundChange(self, _sign(key, self.message))
 
 
 @record("consensus.signed_round_change")
@@ -323,6 +333,4 @@ class LockCertificate:
         if not all(verify_many(items)):
             raise InvalidCertificate("a lock certificate holds a vote its witness did not sign")
         for key, message, signature in items:
-            if len(_VERIFIED) >= _VERIFIED_MAX:
-                _VERIFIED.pop(next(iter(_VERIFIED)))
-            _VERIFIED[(key.raw, message, signature)] = None
+            _remember(key, message, signature)

@@ -366,7 +366,6 @@ class ConsensusNode:
         self._register(params)
         cached = self._take_cached(group)
         self._apply(cid, Start(initiator=True, cached_commitments=cached))
-        self._arm_round(prestate_hash)
         await live.done.wait()
         decided = self._outcome(params)
         if decided is not None:
@@ -489,6 +488,9 @@ class ConsensusNode:
         if state.phase is Phase.COMMITTED or state.phase is Phase.FAILED:
             self.evidence = self.evidence.join(state.evidence)
         if state.phase is Phase.FALLBACK:
+            # A prestate's round clock starts when one of its instances falls back (a fast
+            # path that commits never needs it), and keeps running while instances are active.
+            self._arm_round(state.params.prestate_hash)
             self._sign_known_packages(cid)
 
     def _score(self, peer: AuthorityId, error: AuraError, items: int = 1) -> None:
@@ -627,7 +629,6 @@ class ConsensusNode:
         self._live.setdefault(cid, _Live())
         self._register(params)
         self._apply(cid, Start())
-        self._arm_round(params.prestate_hash)
         if self.behavior in _FORGING:
             self._spawn(self._push_forgeries, cid)
         return cid
@@ -680,8 +681,9 @@ class ConsensusNode:
         return self._group.key_package is not None and self.behavior not in _SILENT
 
     def _arm_round(self, prestate_hash: Hash32, *, restart: bool = False) -> None:
-        """Run the round timer of an undecided prestate with an active instance here (from
-        the start again if `restart`)."""
+        """Run the round timer of an undecided prestate (from the start again if `restart`);
+        called when an instance of it falls back, when this node votes in a round and after
+        each round change."""
         if not self._takes_part or self.local not in self._group.witnesses:
             return
         slot = self._slot(prestate_hash)
@@ -1018,7 +1020,6 @@ class ConsensusNode:
             self._ledger = signed.ledger
             await store_entry(self._fx.storage, signed.entry)
         self._apply(cid, ShareReceived(signed.share))
-        self._arm_round(state.params.prestate_hash)
         return signed.share
 
     def _sign_known_packages(self, cid: ConsensusId) -> None:
