@@ -99,6 +99,22 @@ def test_forgeries_are_refused_excluding_nobody_and_convict_the_forwarder(
         assert [f.operation_bytes for f in c.decided[w]] == [b"op"]
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_one_forger_of_five_gets_no_honest_witness_excluded(seed: int) -> None:
+    """Issue 15's case: 5 witnesses, t = 3, one byzantine that gossips forged equivocation
+    proofs and votes forged in honest witnesses' names. Nobody honest is excluded, so the
+    slot is decided."""
+    for behavior in (Behavior.FORGE_EVIDENCE, Behavior.FORGE_RELAY):
+        results, c = run(5, 3, 0, seed, ((0, b"op"),), {4: behavior})
+        assert isinstance(results[0], CommitFact)
+        honest = set(c.authorities[:4])
+        for w in sorted(honest):
+            node = c.consensus[w]
+            assert not node.evidence.equivocators() & honest
+            assert not any(node.instances[cid].equivocators for cid in node.instances)
+            assert [f.operation_bytes for f in c.decided[w]] == [b"op"]
+
+
 def test_past_the_limit_a_forwarders_gossip_is_ignored() -> None:
     """With a limit of 1 the first message with forgeries is the last the forger is heard
     with (commits excepted): the forged gossip it keeps sending is dropped unread."""
