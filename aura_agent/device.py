@@ -22,10 +22,11 @@ import attrs
 from aura_consensus.commit import CommitFact
 from aura_consensus.params import ConsensusParams
 from aura_consensus.tree import frost_identifier, tree_prestate, tree_witnesses
+from aura_consensus.witnesses import WitnessSet, fault_bound
 from aura_core.crypto import frost
-from aura_core.crypto.ed25519 import SigningKey
+from aura_core.crypto.ed25519 import SigningKey, VerifyingKey
 from aura_core.encoding import encode, record_tag
-from aura_core.errors import InvalidArgument, MissingParent
+from aura_core.errors import AuraError, InvalidArgument, MissingParent, UnsafeThreshold
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ContextId, DeviceId
 from aura_core.tree import LeafNode
@@ -56,10 +57,31 @@ def tree_group(
     witness_of: Mapping[DeviceId, AuthorityId],
 ) -> Group:
     """The consensus group of a tree state: its epoch, its witnesses (the leaves holding a
-    share of its group key) and this device's share (None if it holds none)."""
+    share of its group key, each voting with its leaf's public key), the largest fault bound
+    f the tree's policy is safe for, and this device's share (None if it holds none).
+
+    A policy no f makes safe (t ≤ n/2 among the share holders, e.g. 2-of-4: two halves could
+    each commit a different change) is refused with `UnsafeThreshold`."""
+    holders = [
+        leaf for leaf in state.leaves if frost_identifier(leaf) in public_key_package.identifiers
+    ]
+    try:
+        faults = fault_bound(len(holders), state.required_signers)
+    except UnsafeThreshold as exc:
+        raise UnsafeThreshold(f"tree policy of {state.authority}: {exc.message}") from None
+    witnesses = tree_witnesses(state, public_key_package, witness_of)
+    keys = {}
+    for leaf in holders:
+        try:
+            keys[witness_of[leaf.device_id]] = VerifyingKey(leaf.public_key)
+        except AuraError as exc:
+            raise InvalidArgument(
+                f"leaf {leaf.leaf_id} has no Ed25519 key: {exc.message}"
+            ) from None
+    signers = {w.authority: w.signer for w in witnesses.members}
     return Group(
         state.epoch,
-        tree_witnesses(state, public_key_package, witness_of),
+        WitnessSet.of(signers, witnesses.threshold, faults=faults, keys=keys),
         public_key_package,
         key_package,
     )
@@ -154,6 +176,7 @@ class Device:
             group=group,
             prestate=self._prestate,
             on_decided=record_tree_change(self.effects, self.namespace, self.key),
+            signing_key=self.key,
             config=config,
         )
         async with dispatcher, node, self._syncing(dispatcher):

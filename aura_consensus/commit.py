@@ -3,8 +3,9 @@
 The FROST group of the witnesses signs (one aggregate, a plain Ed25519 signature under the group
 key) the 32-byte commit transcript
 
-    H("aura.consensus.commit/v1" ‖ consensus_id ‖ prestate_hash ‖ operation_hash
-      ‖ len(op) u32LE ‖ op bytes ‖ threshold u16LE ‖ count u16LE ‖ participant* ‖ fast_path u8)
+    H("aura.consensus.commit/v2" ‖ consensus_id ‖ prestate_hash ‖ operation_hash
+      ‖ len(op) u32LE ‖ op bytes ‖ threshold u16LE ‖ count u16LE ‖ participant* ‖ fast_path u8
+      ‖ round u32LE)
 
 so every field of the fact except the signature itself is covered, directly or (the nonce and
 the group key) through the checks `verify` makes: the consensus id must be the hash of the
@@ -14,6 +15,11 @@ fact with any field changed does not verify.
 `participants` are the witnesses whose signature shares went into the aggregate, sorted and
 distinct. The aggregate alone cannot show how many shares it took; the list is signed, and
 fewer than the group's FROST threshold of shares cannot produce a valid signature at all.
+
+`round` is the round of the prestate the signing package belonged to (0: the fast path and
+its fallback; r ≥ 1: a round the witnesses moved to, `aura_consensus.rounds`). It is in the
+transcript so that shares given in different rounds never combine into one signature: the
+safety argument counts the signers of one round.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from aura_core.ids import AuthorityId, ConsensusId
 
 __all__ = ["TRANSCRIPT_TAG", "MAX_OPERATION_BYTES", "commit_transcript", "CommitFact"]
 
-TRANSCRIPT_TAG = "aura.consensus.commit/v1"
+TRANSCRIPT_TAG = "aura.consensus.commit/v2"
 
 MAX_OPERATION_BYTES = 56 * 1024
 """Largest operation a commit carries, so that a `CommitFact` fits a 64 KiB fact payload."""
@@ -48,6 +54,7 @@ def commit_transcript(
     *,
     participants: Sequence[AuthorityId],
     fast_path: bool,
+    round: int,
 ) -> bytes:
     """The 32 bytes the witnesses' FROST group signs for a commit (formula above)."""
     if type(consensus_id) is not ConsensusId:
@@ -58,6 +65,8 @@ def commit_transcript(
         raise InvalidArgument("operation_bytes must be bytes and fast_path a bool")
     if not all(type(p) is AuthorityId for p in participants):
         raise InvalidArgument("participants must be AuthorityIds")
+    if type(round) is not int or not 0 <= round < 2**32:
+        raise InvalidArgument("a round is an unsigned 32-bit integer")
     return tagged_hash(
         TRANSCRIPT_TAG,
         consensus_id.hash.digest,
@@ -69,12 +78,18 @@ def commit_transcript(
         u16(len(participants)),
         *(p.raw for p in participants),
         u8(int(fast_path)),
+        u32(round),
     ).digest
 
 
 def _u16(_: object, attribute: attrs.Attribute[int], value: int) -> None:
     if type(value) is not int or not 0 <= value < 2**16:
         raise InvalidArgument(f"{attribute.name} is an unsigned 16-bit integer")
+
+
+def _u32(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if type(value) is not int or not 0 <= value < 2**32:
+        raise InvalidArgument(f"{attribute.name} is an unsigned 32-bit integer")
 
 
 def _u64(_: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -117,6 +132,8 @@ class CommitFact:
     group_public_key: VerifyingKey
     threshold_signature: bytes = attrs.field(validator=_signature)
     """The FROST aggregate: an Ed25519 signature of `message` under `group_public_key`."""
+    round: int = attrs.field(default=0, validator=_u32)
+    """The round of the prestate whose signing package this is (0: the fast path)."""
 
     @classmethod
     def build(
@@ -130,6 +147,7 @@ class CommitFact:
         fast_path: bool,
         group_public_key: VerifyingKey,
         threshold_signature: bytes,
+        round: int = 0,
     ) -> CommitFact:
         """A commit with the operation hash and consensus id computed and the participants
         sorted. It does not verify anything: call `verify` (or build through
@@ -146,6 +164,7 @@ class CommitFact:
             fast_path=fast_path,
             group_public_key=group_public_key,
             threshold_signature=threshold_signature,
+            round=round,
         )
 
     @property
@@ -159,6 +178,7 @@ class CommitFact:
             self.threshold,
             participants=self.participants,
             fast_path=self.fast_path,
+            round=self.round,
         )
 
     @property

@@ -17,6 +17,7 @@ import attrs
 from aura_consensus.commit import CommitFact
 from aura_consensus.evidence import EquivocationProof, Evidence
 from aura_consensus.params import ConsensusParams
+from aura_consensus.statements import SignedVote
 from aura_core.crypto import frost
 from aura_core.errors import AuraError
 from aura_core.hashing import Hash32
@@ -75,19 +76,29 @@ class FailureReason(enum.Enum):
 
 @attrs.frozen
 class WitnessShare:
-    """A witness's vote for (result id, prestate hash), with its FROST signature share for one
-    signing package when the vote is for the instance's own result.
+    """A witness's signed vote, with the FROST signature share for one signing package that
+    the vote's attachment names (`statements.share_digest`), if it carries one.
 
-    Shares for other results carry no usable signature (this node cannot form their
-    transcript); they still count as votes, so a witness that also votes for the instance's
-    result is caught equivocating.
+    A bare vote (no share) is a round-r vote on a proposal (r ≥ 1), or a vote for another
+    result relayed so that a witness that also votes for the instance's result is caught
+    equivocating: this node cannot form another result's transcript, so only the votes count.
     """
 
-    witness: AuthorityId
-    result_id: Hash32
-    prestate_hash: Hash32
+    vote: SignedVote
     package_id: Hash32 | None = None
     share: frost.SignatureShare | None = None
+
+    @property
+    def witness(self) -> AuthorityId:
+        return self.vote.witness
+
+    @property
+    def result_id(self) -> Hash32:
+        return self.vote.result_id
+
+    @property
+    def prestate_hash(self) -> Hash32:
+        return self.vote.prestate_hash
 
 
 # ---------------------------------------------------------------------------------- events
@@ -124,7 +135,8 @@ class SigningPackageReceived:
 
 @attrs.frozen
 class ShareReceived:
-    """A `SignShare` from `share.witness` (the authenticated sender)."""
+    """A `SignShare` (or a round vote) from its witness; the vote's signature is checked, so
+    it may also have been relayed."""
 
     share: WitnessShare
 
@@ -149,8 +161,8 @@ class GossipTick:
 
 @attrs.frozen
 class GossipReceived:
-    """Fallback gossip from a peer: signing packages, shares (relayed, so each is checked on
-    its own and a bad one is reported, not fatal) and evidence."""
+    """Fallback gossip from a peer: signing packages, shares and evidence (relayed, so each is
+    checked on its own and a bad one is reported as `Rejected`, not fatal)."""
 
     packages: tuple[frost.SigningPackage, ...] = ()
     shares: tuple[WitnessShare, ...] = ()
@@ -159,7 +171,8 @@ class GossipReceived:
 
 @attrs.frozen
 class EvidenceReceived:
-    """Evidence from any message (`evidence_delta`) or from another instance or replica."""
+    """Evidence from any message (`evidence_delta`) or from another instance or replica; each
+    new proof is verified, a forged one is reported as `Rejected`."""
 
     evidence: Evidence
 
@@ -285,7 +298,9 @@ class InstanceFailed:
 
 @attrs.frozen(eq=False)
 class Rejected:
-    """One item of a gossip batch was refused (the rest was applied); for tracing."""
+    """One relayed item (of a gossip batch or an evidence delta) was refused, the rest was
+    applied. A `ForgedStatement`, `StaleStatement` or `ForgedEvidence` convicts whoever
+    forwarded it (the networked layer scores that peer down)."""
 
     error: AuraError
 

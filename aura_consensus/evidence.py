@@ -1,14 +1,19 @@
 """Equivocation proofs and the evidence set that carries them.
 
-A witness that votes for two different results on one prestate is an equivocator.
-`EquivocationProof` records the two result ids (in canonical order, so the same double vote
-seen by two replicas gives the same proof), and `Evidence` is a grow-only set of proofs whose
-join is set union: replicas and instances merge their evidence in any order and agree.
+A witness that votes for two different results in one round of one prestate is an
+equivocator. `EquivocationProof` holds the two *signed* votes (in canonical order, by result
+id, so the same double vote seen by two replicas gives the same proof): anyone who knows the
+witness set can check that the accused really signed both, so a proof can be relayed without
+trusting the relay, and a forged one (`verify` raises `ForgedEvidence`) convicts only whoever
+forwarded it.
 
-At most one proof is kept per (witness, first result, second result): if two proofs share that
-key (the same double vote reported under two instances), the smaller one by encoding is kept.
-Taking the minimum per key keeps the join commutative, associative and idempotent, and the key
-— hence the witness's standing as an equivocator — is never lost.
+`Evidence` is a grow-only set of proofs whose join is set union: replicas and instances merge
+their evidence in any order and agree. It holds proofs its holder verified (the instance checks
+each new proof before it joins, `aura_consensus.instance`). At most one proof is kept per
+(witness, first result, second result): if two proofs share that key (the same double vote
+reported in two rounds or instances), the smaller one by encoding is kept. Taking the minimum
+per key keeps the join commutative, associative and idempotent, and the key — hence the
+witness's standing as an equivocator — is never lost.
 """
 
 from __future__ import annotations
@@ -17,56 +22,74 @@ from collections.abc import Iterable
 
 import attrs
 
+from aura_consensus.statements import SignedVote
+from aura_consensus.witnesses import WitnessSet
+from aura_core.crypto.ed25519 import VerifyingKey
 from aura_core.encoding import encode, record
-from aura_core.errors import InvalidEvidence
+from aura_core.errors import ConsensusError, ForgedEvidence, InvalidEvidence
 from aura_core.hashing import Hash32
-from aura_core.ids import AuthorityId, ConsensusId
+from aura_core.ids import AuthorityId
 
 __all__ = ["EquivocationProof", "Evidence"]
 
 
 @record("consensus.equivocation_proof")
-@attrs.frozen(order=True)
+@attrs.frozen
 class EquivocationProof:
-    """`witness` voted for two results on `prestate_hash` in instance `consensus_id`.
+    """Two signed votes by one witness for different results in one round of one prestate.
 
-    Valid only if the two result ids differ; they are stored in increasing order (build with
-    `EquivocationProof.of`, which sorts). Anything else raises `InvalidEvidence`.
+    The votes are stored in increasing order of result id (build with `EquivocationProof.of`,
+    which sorts). Two votes that do not conflict raise `InvalidEvidence`; whether the
+    signatures are the witness's is what `verify` checks.
     """
 
-    witness: AuthorityId
-    consensus_id: ConsensusId
-    prestate_hash: Hash32
-    first_result_id: Hash32
-    second_result_id: Hash32
+    first: SignedVote
+    second: SignedVote
 
     def __attrs_post_init__(self) -> None:
-        if type(self.first_result_id) is not Hash32 or type(self.second_result_id) is not Hash32:
-            raise InvalidEvidence("result ids are Hash32")
-        if self.first_result_id == self.second_result_id:
-            raise InvalidEvidence(f"a proof against {self.witness} needs two different results")
-        if self.first_result_id > self.second_result_id:
-            raise InvalidEvidence("a proof lists its result ids in increasing order")
+        if type(self.first) is not SignedVote or type(self.second) is not SignedVote:
+            raise InvalidEvidence("a proof holds two signed votes")
+        if not self.first.conflicts_with(self.second):
+            raise InvalidEvidence(
+                "a proof needs two votes by one witness for different results in one round "
+                "of one prestate"
+            )
+        if self.first.result_id > self.second.result_id:
+            raise InvalidEvidence("a proof lists its votes in increasing order of result id")
 
     @classmethod
-    def of(
-        cls,
-        witness: AuthorityId,
-        consensus_id: ConsensusId,
-        prestate_hash: Hash32,
-        one: Hash32,
-        other: Hash32,
-    ) -> EquivocationProof:
-        """The proof for two votes, in whichever order they were seen."""
-        if type(one) is not Hash32 or type(other) is not Hash32:
-            raise InvalidEvidence("result ids are Hash32")
-        low, high = sorted((one, other))
-        return cls(witness, consensus_id, prestate_hash, low, high)
+    def of(cls, one: SignedVote, other: SignedVote) -> EquivocationProof:
+        """The proof for two conflicting votes, in whichever order they were seen."""
+        if type(one) is not SignedVote or type(other) is not SignedVote:
+            raise InvalidEvidence("a proof holds two signed votes")
+        low, high = sorted((one, other), key=lambda v: v.result_id)
+        return cls(low, high)
+
+    @property
+    def witness(self) -> AuthorityId:
+        return self.first.witness
+
+    @property
+    def prestate_hash(self) -> Hash32:
+        return self.first.prestate_hash
+
+    @property
+    def round(self) -> int:
+        return self.first.round
 
     @property
     def key(self) -> tuple[AuthorityId, Hash32, Hash32]:
         """What proofs are deduplicated by."""
-        return (self.witness, self.first_result_id, self.second_result_id)
+        return (self.witness, self.first.result_id, self.second.result_id)
+
+    def verify(self, witnesses: WitnessSet, group_key: VerifyingKey) -> None:
+        """Return if the accused witness signed both votes, in this group; otherwise
+        `ForgedEvidence`."""
+        try:
+            self.first.verify(witnesses, group_key)
+            self.second.verify(witnesses, group_key)
+        except ConsensusError as exc:
+            raise ForgedEvidence(f"a proof against {self.witness}: {exc.message}") from None
 
 
 def _sort_key(proof: EquivocationProof) -> bytes:
@@ -121,17 +144,11 @@ class Evidence:
             if prestate_hash is None or p.prestate_hash == prestate_hash
         )
 
-    def about(self, consensus_id: ConsensusId, prestate_hash: Hash32) -> Evidence:
-        """The proofs that matter to one instance: those recorded in it, and those about its
-        prestate from any instance (a witness that equivocated on the prestate elsewhere is
-        not trusted here either). This is the delta that rides on the instance's messages."""
-        return Evidence(
-            frozenset(
-                p
-                for p in self.proofs
-                if p.consensus_id == consensus_id or p.prestate_hash == prestate_hash
-            )
-        )
+    def about(self, prestate_hash: Hash32) -> Evidence:
+        """The proofs that matter to the instances of one prestate: a witness that equivocated
+        on it, in any round or instance, is not trusted on it again. This is the delta that
+        rides on an instance's messages."""
+        return Evidence(frozenset(p for p in self.proofs if p.prestate_hash == prestate_hash))
 
     def __len__(self) -> int:
         return len(self.proofs)

@@ -1,4 +1,4 @@
-"""The consensus instance: a pure state machine over votes, signing packages and shares.
+"""The consensus instance: a pure state machine over signed votes, signing packages and shares.
 
     state = new_instance(params, public_key_package)
     state, actions = step(state, Start(initiator=True))
@@ -11,22 +11,30 @@ Phases: PENDING → (Start) FAST_PATH → (FallbackTimeout) FALLBACK; COMMITTED 
 final (except that a valid `Commit` received by a node that gave up still records the
 decision: the commit exists whether or not this node waited for it).
 
-Votes. Each witness's first share fixes its vote (result id, prestate hash). A later share with
-the same vote may add a signature share for another signing package; one for another prestate
-is refused (`AlreadyVoted`); one for another result on the same prestate makes the witness an
-*equivocator*: an `EquivocationProof` enters the evidence, and the witness is never counted
-again (its shares are dropped, anything it sends later is refused with `KnownEquivocator`).
-Evidence received from elsewhere excludes witnesses the same way when its proofs were recorded
-in this instance or are about this instance's prestate (from any instance).
+An instance belongs to one round of its prestate (`params.round`: 0 for a proposal, r ≥ 1
+for an instance a round leader started; `aura_consensus.rounds`). Its signing packages name
+`fast_quorum` witnesses in round 0 and t in later rounds, and sign a transcript that includes
+the round.
 
-Commit. Votes are tallied per (result id, prestate hash). The instance commits when every
-signer of one of its signing packages (a package names at least t witnesses, and the
-initiator forms them with exactly t) has a counted vote for the instance's own (rid, prestate)
-and has sent its signature share for that package: the shares are aggregated (FROST) into the
+Votes. Every vote is a signed statement (`aura_consensus.statements`) and is believed only if
+it verifies under its witness's key in the witness set, wherever it came from: a forged or
+replayed one is refused (`ForgedStatement`, `StaleStatement`), so relayed votes are as good as
+direct ones. A vote for another prestate or round is not this instance's (`WrongInstance`).
+Each witness's first vote in the instance fixes its choice; a later vote for another result
+makes it an *equivocator*: the two signed votes form an `EquivocationProof` that enters the
+evidence, and the witness is never counted again (its shares are dropped, anything it sends
+later is refused with `KnownEquivocator`). Evidence received from elsewhere excludes witnesses
+the same way when its proofs are about this instance's prestate; each new proof is verified
+first and a forged one is reported (`Rejected(ForgedEvidence)`), never believed.
+
+Commit. Votes are tallied per result id. The instance commits when every signer of one of its
+signing packages has a counted vote for the instance's own result and has sent its signature
+share for that package (the vote's attachment names the share, so nobody can pair a
+witness's vote with a share it did not make): the shares are aggregated (FROST) into the
 threshold signature of the `CommitFact`. So a commit always has at least t distinct,
 non-equivocating attesters, and an instance commits at most once. Votes for other results are
 tallied but never committed here: a node can only form the transcript of the operation it was
-given. Shares FROST finds invalid are dropped (`SharesRejected`) and may be replaced.
+given. Shares FROST finds invalid are dropped (`SharesRejected`).
 """
 
 from __future__ import annotations
@@ -71,12 +79,15 @@ from aura_consensus.events import (
 )
 from aura_consensus.evidence import EquivocationProof, Evidence
 from aura_consensus.params import ConsensusParams, PackageInfo
+from aura_consensus.statements import LockCertificate, SignedVote, share_digest
 from aura_core.crypto import frost
+from aura_core.encoding import encode
 from aura_core.errors import (
-    AlreadyVoted,
     ConflictingShare,
     ConsensusError,
     CryptoError,
+    ForgedEvidence,
+    ForgedStatement,
     InstanceNotActive,
     InvalidArgument,
     InvalidShare,
@@ -88,20 +99,20 @@ from aura_core.errors import (
     NonceReuse,
     UnknownSigningPackage,
     UnknownWitness,
+    WrongInstance,
 )
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ConsensusId
 
 __all__ = [
     "Phase",
-    "Vote",
     "InstanceState",
     "Step",
     "new_instance",
     "step",
-    "apply_share",
     "gossip",
     "eligible_witnesses",
+    "lock_certificate",
 ]
 
 
@@ -115,14 +126,7 @@ class Phase(enum.Enum):
 
 _ACTIVE = (Phase.FAST_PATH, Phase.FALLBACK)
 _ALL_TIMERS = (CancelTimer(Timer.FALLBACK), CancelTimer(Timer.GOSSIP), CancelTimer(Timer.DEADLINE))
-
-
-@attrs.frozen
-class Vote:
-    """What a witness voted for."""
-
-    result_id: Hash32
-    prestate_hash: Hash32
+_RELAY_ERRORS = (ConsensusError, CryptoError, InvalidArgument)
 
 
 @attrs.frozen
@@ -134,12 +138,13 @@ class InstanceState:
     public_key_package: frost.PublicKeyPackage
     phase: Phase = Phase.PENDING
     initiator: bool = False
-    votes: Mapping[AuthorityId, Vote] = attrs.field(factory=dict)
-    """Each witness's first vote (kept for equivocators too, so they stay refused)."""
+    votes: Mapping[AuthorityId, SignedVote] = attrs.field(factory=dict)
+    """Each witness's first verified vote in this round of this prestate (kept for
+    equivocators too, so they stay refused)."""
     packages: Mapping[Hash32, PackageInfo] = attrs.field(factory=dict)
     """Signing packages of this instance, by package id."""
-    shares: Mapping[Hash32, Mapping[AuthorityId, frost.SignatureShare]] = attrs.field(factory=dict)
-    """Package id → witness → its signature share (counted witnesses only)."""
+    shares: Mapping[Hash32, Mapping[AuthorityId, WitnessShare]] = attrs.field(factory=dict)
+    """Package id → witness → its signed vote with the signature share (counted witnesses)."""
     commitments: Mapping[AuthorityId, frost.SigningCommitments] = attrs.field(factory=dict)
     """(Initiator) nonce commitments received and not yet placed in a package."""
     used_commitments: frozenset[bytes] = frozenset()
@@ -160,23 +165,29 @@ class InstanceState:
         return self.params.threshold
 
     @property
+    def round(self) -> int:
+        return self.params.round
+
+    @property
     def is_active(self) -> bool:
         return self.phase in _ACTIVE
 
     @property
-    def own_vote(self) -> Vote:
-        """The vote honest witnesses cast: this instance's (result id, prestate hash)."""
-        return Vote(self.params.result_id, self.params.prestate_hash)
+    def own_result(self) -> Hash32:
+        """The result honest witnesses vote for here: `params.result_id`."""
+        return self.params.result_id
 
-    def counted(self, vote: Vote) -> frozenset[AuthorityId]:
-        """The non-equivocating witnesses that voted `vote`."""
+    def counted(self, result_id: Hash32) -> frozenset[AuthorityId]:
+        """The non-equivocating witnesses that voted for `result_id`."""
         return frozenset(
-            w for w, v in self.votes.items() if v == vote and w not in self.equivocators
+            w
+            for w, v in self.votes.items()
+            if v.result_id == result_id and w not in self.equivocators
         )
 
-    def tally(self) -> dict[Vote, frozenset[AuthorityId]]:
-        """Counted voters per (result id, prestate hash)."""
-        return {vote: self.counted(vote) for vote in set(self.votes.values())}
+    def tally(self) -> dict[Hash32, frozenset[AuthorityId]]:
+        """Counted voters per result id."""
+        return {rid: self.counted(rid) for rid in {v.result_id for v in self.votes.values()}}
 
 
 class Step(NamedTuple):
@@ -191,9 +202,12 @@ def new_instance(
 ) -> InstanceState:
     """A PENDING instance. `public_key_package` is the witnesses' FROST group (every node that
     aggregates needs it); it must hold every witness's identifier, sign under
-    `params.group_public_key`, and need no more than t shares."""
+    `params.group_public_key`, and need no more than t shares. The witness set must carry
+    every witness's vote key."""
     if type(params) is not ConsensusParams:
         raise InvalidArgument("expected ConsensusParams")
+    if not params.witnesses.has_keys:
+        raise InvalidWitnessSet(f"{params.consensus_id}: the witnesses carry no vote keys")
     params.witnesses.check_group(public_key_package)
     if public_key_package.group_public_key != params.group_public_key:
         raise InvalidWitnessSet(f"{params.consensus_id}: the group signs under another key")
@@ -211,24 +225,16 @@ def step(state: InstanceState, event: Event) -> Step:
     return handler(state, event)
 
 
-def apply_share(
-    state: InstanceState,
-    witness: AuthorityId,
-    result_id: Hash32,
-    prestate_hash: Hash32,
-    *,
-    package_id: Hash32 | None = None,
-    share: frost.SignatureShare | None = None,
-) -> Step:
-    """`step(state, ShareReceived(WitnessShare(...)))`, spelled as the reference's
-    `apply_share`: the vote rules, then a commit if a package completes."""
-    return step(
-        state,
-        ShareReceived(WitnessShare(witness, result_id, prestate_hash, package_id, share)),
-    )
+def lock_certificate(state: InstanceState) -> LockCertificate | None:
+    """(Round r ≥ 1) t counted votes for the instance's own result: what a signer of one of
+    its packages must see before it gives its share. None in round 0 or below t votes."""
+    voters = sorted(state.counted(state.own_result))
+    if state.round == 0 or len(voters) < state.threshold:
+        return None
+    return LockCertificate.of(state.votes[w] for w in voters[: state.threshold])
 
 
-# ------------------------------------------------------------------------------- helpers
+# -------------------------------------------------------------------------------- helpers
 
 
 def _require_active(state: InstanceState, what: str) -> None:
@@ -257,27 +263,36 @@ def _check_commitment(state: InstanceState, witness: object, commitments: object
 
 
 def eligible_witnesses(state: InstanceState) -> tuple[AuthorityId, ...]:
-    """Witnesses that may still usefully sign: not equivocators, no mismatch, no foreign vote
-    (whom the initiator asks for fresh nonce commitments in fallback)."""
-    own = state.own_vote
+    """Witnesses that may still usefully sign: not equivocators, no mismatch, no vote for
+    another result (whom the initiator asks for fresh nonce commitments in fallback)."""
+    own = state.own_result
     return tuple(
         w
         for w in state.params.witnesses.authorities
         if w not in state.equivocators
         and w not in state.mismatches
-        and state.votes.get(w, own) == own
+        and (w not in state.votes or state.votes[w].result_id == own)
     )
 
 
 def _form_package(state: InstanceState) -> tuple[InstanceState, PackageInfo | None]:
-    """(Initiator) Form a signing package of exactly t witnesses from unused commitments: once
-    on the fast path, and again whenever t fresh ones are held during fallback. Witnesses that
-    left fewer earlier packages unsigned go first, then by authority id."""
+    """(Initiator) Form a signing package from unused commitments: once on the fast path, and
+    again whenever enough fresh ones are held during fallback. Round 0 packages name exactly
+    `fast_quorum` witnesses; later rounds name exactly t witnesses that voted for the
+    instance's result in the round (their votes are the package's lock certificate).
+    Witnesses that left fewer earlier packages unsigned go first, then by authority id."""
     if not state.initiator or (state.phase is Phase.FAST_PATH and state.packages):
         return state, None
     eligible = set(eligible_witnesses(state))
     ready = [w for w in state.commitments if w in eligible]
-    if len(ready) < state.threshold:
+    witnesses = state.params.witnesses
+    if state.round == 0:
+        size = witnesses.fast_quorum
+    else:
+        size = state.threshold
+        voters = state.counted(state.own_result)
+        ready = [w for w in ready if w in voters]
+    if len(ready) < size:
         return state, None
     # Prefer witnesses that have not left an earlier package of this instance unsigned, so a
     # witness that commits nonces but never signs cannot stall every package in turn.
@@ -289,8 +304,7 @@ def _form_package(state: InstanceState) -> tuple[InstanceState, PackageInfo | No
         )
         for w in ready
     }
-    signers = tuple(sorted(sorted(ready, key=lambda w: (misses[w], w))[: state.threshold]))
-    witnesses = state.params.witnesses
+    signers = tuple(sorted(sorted(ready, key=lambda w: (misses[w], w))[:size]))
     fast_path = state.phase is Phase.FAST_PATH
     package = frost.signing_package(
         {witnesses.signer_of(w): state.commitments[w] for w in signers},
@@ -326,19 +340,38 @@ def _exclude(state: InstanceState, witnesses: Iterable[AuthorityId]) -> Instance
 
 
 def _delta(state: InstanceState) -> Evidence:
-    return state.evidence.about(state.consensus_id, state.params.prestate_hash)
+    return state.evidence.about(state.params.prestate_hash)
 
 
-def _merge_evidence(state: InstanceState, evidence: object) -> InstanceState:
+def _merge_evidence(state: InstanceState, evidence: object) -> Step:
+    """Join the proofs about this prestate that verify; report each forged one."""
     if type(evidence) is not Evidence:
         raise InvalidArgument("expected Evidence")
-    joined = state.evidence.join(evidence)
+    params = state.params
+    fresh = sorted(
+        (
+            p
+            for p in evidence.proofs
+            if p.prestate_hash == params.prestate_hash and p not in state.evidence
+        ),
+        key=encode,
+    )
+    if not fresh:
+        return Step(state, ())
+    valid: list[EquivocationProof] = []
+    rejected: list[Action] = []
+    for proof in fresh:
+        try:
+            proof.verify(params.witnesses, params.group_public_key)
+        except ForgedEvidence as exc:
+            rejected.append(Rejected(exc))
+        else:
+            valid.append(proof)
+    joined = state.evidence.join(Evidence.of(valid))
     if joined is state.evidence:
-        return state
-    merged = attrs.evolve(state, evidence=joined)
-    relevant = joined.about(state.consensus_id, state.params.prestate_hash)
-    proven = relevant.equivocators() & set(state.params.witnesses.authorities)
-    return _exclude(merged, proven)
+        return Step(state, tuple(rejected))
+    proven = joined.equivocators(params.prestate_hash) & set(params.witnesses.authorities)
+    return Step(_exclude(attrs.evolve(state, evidence=joined), proven), tuple(rejected))
 
 
 def _accept_package(state: InstanceState, package: object) -> InstanceState:
@@ -359,29 +392,35 @@ def _accept_package(state: InstanceState, package: object) -> InstanceState:
 
 
 def _apply_share(state: InstanceState, share: object) -> Step:
-    """The vote rules for one share (no commit check)."""
-    if type(share) is not WitnessShare:
-        raise InvalidArgument("expected a WitnessShare")
-    if type(share.result_id) is not Hash32 or type(share.prestate_hash) is not Hash32:
-        raise InvalidArgument("a share names its result id and prestate hash as Hash32")
-    witness = _check_witness(state, share.witness)
-    vote = Vote(share.result_id, share.prestate_hash)
+    """The vote rules for one signed vote, with its share if it carries one (no commit
+    check)."""
+    if type(share) is not WitnessShare or type(share.vote) is not SignedVote:
+        raise InvalidArgument("expected a WitnessShare holding a SignedVote")
+    params = state.params
+    vote = share.vote.vote
+    if vote.prestate_hash != params.prestate_hash or vote.round != params.round:
+        raise WrongInstance(f"a vote on another prestate or round than {state.consensus_id}'s")
+    witness = _check_witness(state, vote.witness)
     held = state.votes.get(witness)
-    if held is not None and held.prestate_hash != vote.prestate_hash:
-        raise AlreadyVoted(f"{witness} already voted on another prestate in {state.consensus_id}")
+    if held == share.vote and share.share is None:
+        return Step(state, ())  # a vote seen before (gossip repeats them)
+    share.vote.verify(params.witnesses, params.group_public_key)
+    if (share.share is None) != (share.package_id is None):
+        raise MissingShare(f"{witness}'s vote names a package but carries no share, or not")
+    if share.share is not None:
+        if not isinstance(share.share, frost.SignatureShare) or type(share.package_id) is not (
+            Hash32
+        ):
+            raise InvalidArgument("expected a frost.SignatureShare and its package id")
+        if vote.attachment != share_digest(share.package_id, share.share):
+            raise ForgedStatement(f"a share {witness} did not sign, under its vote")
     if held is not None and held.result_id != vote.result_id:
-        proof = EquivocationProof.of(
-            witness, state.consensus_id, vote.prestate_hash, held.result_id, vote.result_id
-        )
+        proof = EquivocationProof.of(held, share.vote)
         excluded = _exclude(attrs.evolve(state, evidence=state.evidence.add(proof)), [witness])
         return Step(excluded, (EquivocationDetected(proof),))
-    votes = state.votes if held is not None else {**state.votes, witness: vote}
-    if vote != state.own_vote:
-        return Step(attrs.evolve(state, votes=votes) if held is None else state, ())
-    if share.package_id is None or share.share is None:
-        raise MissingShare(f"{witness}'s vote for {state.consensus_id} carries no share")
-    if not isinstance(share.share, frost.SignatureShare):
-        raise InvalidArgument("expected a frost.SignatureShare")
+    votes = state.votes if held is not None else {**state.votes, witness: share.vote}
+    if vote.result_id != state.own_result or share.share is None or share.package_id is None:
+        return Step(state if held is not None else attrs.evolve(state, votes=votes), ())
     info = state.packages.get(share.package_id)
     if info is None:
         raise UnknownSigningPackage(f"{state.consensus_id}: no package {share.package_id}")
@@ -390,10 +429,10 @@ def _apply_share(state: InstanceState, share: object) -> Step:
     held_shares = state.shares.get(share.package_id, {})
     existing = held_shares.get(witness)
     if existing is not None:
-        if existing != share.share:
+        if existing.share != share.share:
             raise ConflictingShare(f"{witness} sent two shares for one package")
         return Step(state, ())
-    shares = {**state.shares, share.package_id: {**held_shares, witness: share.share}}
+    shares = {**state.shares, share.package_id: {**held_shares, witness: share}}
     return Step(attrs.evolve(state, votes=votes, shares=shares), ())
 
 
@@ -401,22 +440,21 @@ def _try_commit(state: InstanceState, actions: list[Action]) -> Step:
     """Aggregate the first complete package (in package-id order), if any."""
     if not state.is_active:
         return Step(state, tuple(actions))
-    own = state.own_vote
+    own = state.own_result
     witnesses = state.params.witnesses
     for pid in sorted(state.packages):
         info = state.packages[pid]
         held = state.shares.get(pid, {})
-        if not all(
-            signer in held and signer not in state.equivocators and state.votes.get(signer) == own
-            for signer in info.signers
-        ):
+        shares = {
+            witnesses.signer_of(w): held[w].share
+            for w in info.signers
+            if w in held and w not in state.equivocators and state.votes[w].result_id == own
+        }
+        complete = {i: s for i, s in shares.items() if s is not None}
+        if len(complete) < len(info.signers):
             continue
         try:
-            signature = frost.aggregate(
-                info.package,
-                {witnesses.signer_of(w): held[w] for w in info.signers},
-                state.public_key_package,
-            )
+            signature = frost.aggregate(info.package, complete, state.public_key_package)
         except InvalidShare as exc:
             by_signer = {witnesses.signer_of(w): w for w in info.signers}
             named = {by_signer[c] for c in exc.culprits if c in by_signer}
@@ -434,22 +472,18 @@ def _try_commit(state: InstanceState, actions: list[Action]) -> Step:
 
 
 def gossip(state: InstanceState) -> SendGossip:
-    """Everything this node can tell a peer: packages, counted votes with their shares, and
+    """Everything this node can tell a peer: packages, counted votes (with their shares), and
     the evidence about this prestate (what `GossipTick` sends; also usable to answer a peer
     that asks)."""
-    own = state.own_vote
     shares: list[WitnessShare] = []
     for witness in sorted(state.votes):
-        vote = state.votes[witness]
         if witness in state.equivocators:
             continue
-        if vote != own:
-            shares.append(WitnessShare(witness, vote.result_id, vote.prestate_hash))
-            continue
+        shares.append(WitnessShare(state.votes[witness]))
         for pid in sorted(state.shares):
-            share = state.shares[pid].get(witness)
-            if share is not None:
-                shares.append(WitnessShare(witness, vote.result_id, vote.prestate_hash, pid, share))
+            held = state.shares[pid].get(witness)
+            if held is not None:
+                shares.append(held)
     return SendGossip(
         tuple(state.packages[pid].package for pid in sorted(state.packages)),
         tuple(shares),
@@ -457,7 +491,7 @@ def gossip(state: InstanceState) -> SendGossip:
     )
 
 
-# ------------------------------------------------------------------------------- handlers
+# -------------------------------------------------------------------------------- handlers
 
 
 def _start(state: InstanceState, event: Start) -> Step:
@@ -512,6 +546,11 @@ def _package(state: InstanceState, event: SigningPackageReceived) -> Step:
 def _share(state: InstanceState, event: ShareReceived) -> Step:
     _require_active(state, "share")
     applied, actions = _apply_share(state, event.share)
+    if state.initiator and applied.round > 0 and applied is not state:
+        # A round vote may complete the voters a package needs (their commitments came first).
+        formed, info = _form_package(applied)
+        if info is not None:
+            return _try_commit(formed, [*actions, SendSignRequest(info.signers, info.package)])
     return _try_commit(applied, list(actions))
 
 
@@ -554,17 +593,17 @@ def _gossip_received(state: InstanceState, event: GossipReceived) -> Step:
     _require_active(state, "gossip")
     if type(event.packages) is not tuple or type(event.shares) is not tuple:
         raise InvalidArgument("gossip carries tuples of packages and shares")
-    current = _merge_evidence(state, event.evidence)
-    actions: list[Action] = []
+    current, merged = _merge_evidence(state, event.evidence)
+    actions: list[Action] = list(merged)
     for package in event.packages:
         try:
             current = _accept_package(current, package)
-        except (ConsensusError, CryptoError, InvalidArgument) as exc:
+        except _RELAY_ERRORS as exc:
             actions.append(Rejected(exc))
     for share in event.shares:
         try:
             current, more = _apply_share(current, share)
-        except (ConsensusError, CryptoError, InvalidArgument) as exc:
+        except _RELAY_ERRORS as exc:
             actions.append(Rejected(exc))
         else:
             actions += more
@@ -572,7 +611,7 @@ def _gossip_received(state: InstanceState, event: GossipReceived) -> Step:
 
 
 def _evidence(state: InstanceState, event: EvidenceReceived) -> Step:
-    return Step(_merge_evidence(state, event.evidence), ())
+    return _merge_evidence(state, event.evidence)
 
 
 def _commit_received(state: InstanceState, event: CommitReceived) -> Step:

@@ -1,10 +1,11 @@
 """What defines one consensus instance, identically at every node.
 
 `ConsensusParams` is the content of the `Execute` message: the prestate hash, the operation,
-the initiator's nonce, the witness set with its threshold, and the group key the commit must
-verify under. Everything else (the consensus id, the operation hash, the result id, the
-transcript a signing package must carry) is derived from it, so two nodes with equal params
-agree on all of it.
+the initiator's nonce, the witness set with its threshold, fault bound and vote keys, the
+group key the commit must verify under, and the round of the prestate the instance belongs to
+(0 for a proposal; r ≥ 1 for an instance a round leader started, `aura_consensus.rounds`).
+Everything else (the consensus id, the operation hash, the result id, the transcript a signing
+package must carry) is derived from it, so two nodes with equal params agree on all of it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from aura_core.hashing import Hash32, tagged_hash
 from aura_core.ids import AuthorityId, ConsensusId
 from aura_core.memo import memoized_property
 
-__all__ = ["ConsensusParams", "PackageInfo", "package_id"]
+__all__ = ["ConsensusParams", "PackageInfo", "package_id", "package_id_of"]
 
 
 def _operation(_: object, __: object, value: bytes) -> None:
@@ -43,11 +44,24 @@ def _u64(_: object, __: object, value: int) -> None:
         raise InvalidArgument("the nonce is an unsigned 64-bit integer")
 
 
+def _u32(_: object, __: object, value: int) -> None:
+    if type(value) is not int or not 0 <= value < 2**32:
+        raise InvalidArgument("the round is an unsigned 32-bit integer")
+
+
 def package_id(package: frost.SigningPackage) -> Hash32:
     """A signing package's identity: `H("AURA_SIGNING_PACKAGE" ‖ canonical package bytes)`."""
     if not isinstance(package, frost.SigningPackage):
         raise InvalidArgument("expected a frost.SigningPackage")
-    return tagged_hash("AURA_SIGNING_PACKAGE", package.to_bytes())
+    return package_id_of(package.to_bytes())
+
+
+def package_id_of(encoded: bytes) -> Hash32:
+    """The id of the package whose canonical bytes are `encoded` (known packages can be
+    recognised without parsing them again; bytes that are not canonical name no package)."""
+    if type(encoded) is not bytes:
+        raise InvalidArgument("a signing package's bytes")
+    return tagged_hash("AURA_SIGNING_PACKAGE", encoded)
 
 
 @attrs.frozen
@@ -71,6 +85,7 @@ class ConsensusParams:
     nonce: int = attrs.field(validator=_u64)
     witnesses: WitnessSet
     group_public_key: VerifyingKey
+    round: int = attrs.field(default=0, validator=_u32)
 
     def __attrs_post_init__(self) -> None:
         if type(self.prestate_hash) is not Hash32:
@@ -107,21 +122,24 @@ class ConsensusParams:
             self.threshold,
             participants=sorted(participants),
             fast_path=fast_path,
+            round=self.round,
         )
 
     def describe_package(self, package: frost.SigningPackage) -> PackageInfo:
         """Check a signing package against this instance: every signer is a witness, there are
-        at least t of them, and its message is this instance's transcript for exactly those
-        signers (on either path). Raises `InvalidSigningPackage` otherwise."""
+        at least t of them (`fast_quorum` in round 0), and its message is this instance's
+        transcript for exactly those signers (on either path). Raises `InvalidSigningPackage`
+        otherwise."""
         if not isinstance(package, frost.SigningPackage):
             raise InvalidSigningPackage("expected a frost.SigningPackage")
         try:
             signers = tuple(sorted(self.witnesses.authority_of(i) for i in package.identifiers))
         except UnknownWitness as exc:
             raise InvalidSigningPackage(f"{self.consensus_id}: {exc.message}") from None
-        if len(signers) < self.threshold:
+        needed = self.witnesses.fast_quorum if self.round == 0 else self.threshold
+        if len(signers) < needed:
             raise InvalidSigningPackage(
-                f"{self.consensus_id}: {len(signers)} signers, threshold {self.threshold}"
+                f"{self.consensus_id}: {len(signers)} signers, round {self.round} needs {needed}"
             )
         message = package.message
         for fast_path in (True, False):
@@ -142,6 +160,7 @@ class ConsensusParams:
             fast_path=fast_path,
             group_public_key=self.group_public_key,
             threshold_signature=signature,
+            round=self.round,
         )
 
     def check_commit(self, fact: CommitFact) -> None:
@@ -159,6 +178,8 @@ class ConsensusParams:
             raise WrongInstance(f"commit {fact.consensus_id} is not for {self.consensus_id}")
         if fact.threshold != self.threshold:
             raise InvalidCommitFact(f"{self.consensus_id}: commit uses another threshold")
+        if fact.round != self.round:
+            raise InvalidCommitFact(f"{self.consensus_id}: commit of another round")
         if any(p not in self.witnesses for p in fact.participants):
             raise InvalidCommitFact(f"{self.consensus_id}: a participant is not a witness")
         fact.verify(self.group_public_key)

@@ -63,8 +63,13 @@ __all__ = [
     "WrongInstance",
     "InvalidTransition",
     "InstanceNotActive",
+    "UnsafeThreshold",
     "UnknownWitness",
-    "AlreadyVoted",
+    "ForgedStatement",
+    "StaleStatement",
+    "ForgedEvidence",
+    "InvalidCertificate",
+    "RoundPassed",
     "KnownEquivocator",
     "ConflictingShare",
     "MissingShare",
@@ -72,6 +77,7 @@ __all__ = [
     "InvalidSigningPackage",
     "WouldEquivocate",
     "ConsensusFailed",
+    "PrestateDecided",
     "StaleEpoch",
     "CeremonyError",
     "CeremonyConflict",
@@ -534,10 +540,26 @@ class InvalidWitnessSet(ConsensusError):
     code = "invalid_witness_set"
 
 
+class UnsafeThreshold(InvalidWitnessSet):
+    """A threshold t that n witnesses with f byzantine ones cannot use: safety needs
+    t > (n + f) / 2 (two commits on one prestate would share more than f signers) and liveness
+    needs t ≤ n - f (the honest witnesses alone can sign)."""
+
+    code = "unsafe_threshold"
+
+
 class InvalidEvidence(ConsensusError):
-    """An equivocation proof whose two result ids are equal (or not in canonical order)."""
+    """An equivocation proof that is not one: its two votes are by different witnesses, on
+    different prestates, groups or rounds, or for the same result."""
 
     code = "invalid_evidence"
+
+
+class ForgedEvidence(InvalidEvidence):
+    """An equivocation proof whose votes do not carry the accused witness's signatures. Whoever
+    forwarded it is at fault, never the accused."""
+
+    code = "forged_evidence"
 
 
 class InvalidCommitFact(ConsensusError):
@@ -573,10 +595,33 @@ class UnknownWitness(ConsensusError):
     code = "unknown_witness"
 
 
-class AlreadyVoted(ConsensusError):
-    """A second vote by a witness for another prestate; the first one stands."""
+class ForgedStatement(ConsensusError):
+    """A signed vote or round change that does not verify under the key of the witness it
+    names (or whose signed share digest does not match the share it carries). Whoever sent
+    or relayed it is at fault, never the witness it names."""
 
-    code = "already_voted"
+    code = "forged_statement"
+
+
+class StaleStatement(ConsensusError):
+    """A genuinely signed vote or round change of another witness group (another group key,
+    e.g. an earlier epoch), replayed into this one."""
+
+    code = "stale_statement"
+
+
+class InvalidCertificate(ConsensusError):
+    """A lock certificate (t signed votes for one result in one round) or a round proposal's
+    justification (n - f signed round changes) that does not prove what it claims."""
+
+    code = "invalid_certificate"
+
+
+class RoundPassed(ConsensusError):
+    """A request to act in a round of a prestate that this witness has already left (it
+    promised, by moving on, never to vote or sign in that round again)."""
+
+    code = "round_passed"
 
 
 class KnownEquivocator(ConsensusError):
@@ -612,8 +657,9 @@ class InvalidSigningPackage(ConsensusError):
 
 
 class WouldEquivocate(ConsensusError):
-    """A witness was asked to sign a second, different result for a prestate it already
-    signed; it refuses (this is what keeps honest witnesses out of the evidence)."""
+    """A witness was asked to sign a second, different result in a round of a prestate in
+    which it already voted; it refuses (this is what keeps honest witnesses out of the
+    evidence)."""
 
     code = "would_equivocate"
 
@@ -624,6 +670,13 @@ class ConsensusFailed(ConsensusError):
 
     kind = ErrorKind.TRANSIENT
     code = "consensus_failed"
+
+
+class PrestateDecided(ConsensusError):
+    """The prestate an operation was proposed on was decided with another operation (a
+    contending proposal won); this operation can never commit on it."""
+
+    code = "prestate_decided"
 
 
 class StaleEpoch(ConsensusError):

@@ -54,6 +54,7 @@ ACTIONS = frozenset(
     {
         "write",
         "propose",
+        "contend",
         "partition",
         "heal",
         "crash",
@@ -64,7 +65,7 @@ ACTIONS = frozenset(
         "skew",
     }
 )
-WORKLOAD_ACTIONS = frozenset({"write", "propose"})
+WORKLOAD_ACTIONS = frozenset({"write", "propose", "contend"})
 """Actions the runner hands to the workload (`Workload.act`)."""
 
 

@@ -6,8 +6,8 @@ by an in-memory network (simulated peers) or, with `--network tcp`, by real sock
 context the four share, publishes its rendezvous descriptor there and keeps its journals in
 sync with the others. Devices 0-2 found the account (a 2-of-3 FROST group from an in-process
 DKG); then, each change agreed by threshold consensus and recorded in every device's journal:
-device 3 is added, the account moves to a 2-of-4 key, device 0 is removed, and the remaining
-three refresh their shares and rotate the epoch.
+device 3 is added, the account moves to a 3-of-4 policy, device 0 is removed, and the
+remaining three refresh their shares and rotate the epoch.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from aura_journal.fact import JournalNamespace
 from aura_journal.tree import (
     TREE_REDUCER,
     AddLeaf,
+    ChangePolicy,
     RemoveLeaf,
     RotateEpoch,
     TreeGenesis,
@@ -331,7 +332,7 @@ async def _run(
         await tour.change(d0, AddLeaf(d3.leaf), "add device 3", devices)
         ids = [d.frost_identifier for d in devices]
         keys1, public1 = dkg_in_process(ids, 2, _seeds(entropy, ids))
-        await tour.change(d0, RotateEpoch(public1.group_public_key), "2-of-4 key", devices)
+        await tour.change(d0, ChangePolicy(3, public1.group_public_key), "3-of-4 policy", devices)
         await tour.regroup(devices, keys1, public1)
         await tour.change(d3, RemoveLeaf(0), "remove device 0", devices)
         remaining = [d1, d2, d3]

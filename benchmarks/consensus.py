@@ -12,9 +12,12 @@ round trip = 20 ms of virtual time). The initiator is a witness. Three paths:
   a package without it.
 
 For each: choreography messages per commit (every message of the instance, until all nodes
-have decided it), virtual time from `propose` to the initiator's commit in round trips, and the
-wall time per commit of the whole simulation (median of the samples). The round trips include
-T_fallback on the fallback path.
+have decided it), virtual time from `propose` to the initiator's commit in round trips, the
+signing attempts per commit (every package some node tried to sign, counted by the nodes'
+`counters["signing_attempts"]`; each node tries a package at most once) and the wall time per
+commit of the whole simulation (median of the samples). The round trips include T_fallback on
+the fallback path. Every vote is a signed statement (one Ed25519 signature per share, verified
+by whoever takes it).
 
 Run: ./dev bench   (or .venv/bin/python benchmarks/consensus.py)
 """
@@ -68,6 +71,7 @@ SAMPLES = 7
 class PathFigures:
     messages: float
     round_trips: float
+    signing_attempts: float
     wall_ms: float
 
 
@@ -94,12 +98,16 @@ async def _build(n: int, stack: AsyncExitStack, sent: list[RuntimeEvent]) -> _Cl
     threshold = n // 2 + 1
     dealt, public = frost.generate_with_dealer(threshold, n, seeds.stream("dealer").bytes(32))
     keys = {a: frost.key_package(dealt[i]) for a, i in zip(authorities, sorted(dealt), strict=True)}
-    witnesses = WitnessSet.of({a: k.identifier for a, k in keys.items()}, threshold)
-    group = Group(0, witnesses, public)
     signing = {
         a: SigningKey(seeds.child("key").stream(str(i)).bytes(32))
         for i, a in enumerate(authorities)
     }
+    witnesses = WitnessSet.of(
+        {a: k.identifier for a, k in keys.items()},
+        threshold,
+        keys={a: k.verifying_key for a, k in signing.items()},
+    )
+    group = Group(0, witnesses, public)
     names = [f"w{i}" for i in range(n)]
     nodes: list[ConsensusNode] = []
     bundles = []
@@ -140,6 +148,7 @@ async def _build(n: int, stack: AsyncExitStack, sent: list[RuntimeEvent]) -> _Cl
                 group=attrs.evolve(group, key_package=keys[authorities[index]]),
                 prestate=_agree,
                 on_decided=decided,
+                signing_key=signing[authorities[index]],
                 config=CONFIG,
             )
         )
@@ -151,9 +160,11 @@ def _prestate(k: int) -> Hash32:
     return tagged_hash("bench.consensus.slot", u64(k))
 
 
-async def _instance(cluster: _Cluster, k: int) -> tuple[int, float, float]:
-    """One instance from node 0: (messages, virtual seconds to the initiator's commit, wall s)."""
+async def _instance(cluster: _Cluster, k: int) -> tuple[int, float, int, float]:
+    """One instance from node 0: (messages, virtual seconds to the initiator's commit, signing
+    attempts, wall s)."""
     cluster.sent.clear()
+    attempts = sum(node.counters["signing_attempts"] for node in cluster.nodes)
     wall = time.perf_counter()
     start = anyio.current_time()
     fact = await cluster.nodes[0].propose(b"operation %d" % k, _prestate(k))
@@ -163,7 +174,8 @@ async def _instance(cluster: _Cluster, k: int) -> tuple[int, float, float]:
             await anyio.sleep(0.01)
     await anyio.sleep(1.0)  # let the last messages of the instance land
     messages = sum(1 for e in cluster.sent if e.kind is EventKind.SENT)
-    return messages, virtual, time.perf_counter() - wall
+    attempts = sum(node.counters["signing_attempts"] for node in cluster.nodes) - attempts
+    return messages, virtual, attempts, time.perf_counter() - wall
 
 
 def _bump(cluster: _Cluster, epoch: int) -> None:
@@ -173,7 +185,7 @@ def _bump(cluster: _Cluster, epoch: int) -> None:
 
 
 def run_path(n: int, path: str) -> PathFigures:
-    results: list[tuple[int, float, float]] = []
+    results: list[tuple[int, float, int, float]] = []
 
     async def main() -> None:
         sent: list[RuntimeEvent] = []
@@ -194,7 +206,8 @@ def run_path(n: int, path: str) -> PathFigures:
     return PathFigures(
         statistics.median(r[0] for r in results),
         statistics.median(r[1] for r in results) / RTT_S,
-        statistics.median(r[2] for r in results) * 1000,
+        statistics.median(r[2] for r in results),
+        statistics.median(r[3] for r in results) * 1000,
     )
 
 
@@ -202,14 +215,17 @@ def report(progress: Callable[[str], None] = print) -> dict[tuple[int, str], Pat
     """Run every size and path, printing the table row by row."""
     figures: dict[tuple[int, str], PathFigures] = {}
     progress("consensus per commit (SimNetwork, 10 ms one way; RTT = 20 ms; T_fallback = 0.3 s)")
-    progress(f"{'witnesses':>9} {'t':>3} {'path':<9}{'messages':>10}{'RTTs':>8}{'wall/commit':>13}")
+    progress(
+        f"{'witnesses':>9} {'t':>3} {'path':<9}{'messages':>10}{'RTTs':>8}{'signs':>7}"
+        f"{'wall/commit':>13}"
+    )
     for n in SIZES:
         for path in ("fast", "cold", "fallback"):
             f = run_path(n, path)
             figures[(n, path)] = f
             progress(
                 f"{n:>9} {n // 2 + 1:>3} {path:<9}{f.messages:>10.0f}{f.round_trips:>8.1f}"
-                f"{f.wall_ms:>10.1f} ms"
+                f"{f.signing_attempts:>7.0f}{f.wall_ms:>10.1f} ms"
             )
     return figures
 

@@ -1,19 +1,20 @@
-"""The witness's vote ledger on durable storage: one key per prestate it has signed on.
+"""The witness's vote ledger on durable storage: one key per prestate it has voted on.
 
-The ledger is what keeps an honest witness from signing two results on one prestate, so it
-must survive restarts: a share leaves the node only after its ledger entry is stored. Entries
-are never rewritten (a prestate's result is fixed by the first signature), so each is a key of
-its own rather than one growing blob.
+The ledger is what keeps an honest witness from voting for two results in one round of a
+prestate and from acting in a round it left, so it must survive restarts: a vote, share or
+round change leaves the node only after its ledger entry is stored. An entry
+(`aura_consensus.witness.PrestateVotes`) only moves forward (rounds increase, the round-0 vote
+and locks are never replaced by older ones), so it is rewritten whole each time.
 """
 
 from __future__ import annotations
 
-from aura_consensus.witness import VoteLedger
+from aura_consensus.witness import PrestateVotes, VoteLedger
 from aura_core.effects import StorageEffects
+from aura_core.encoding import decode, encode
 from aura_core.errors import AuraError, EncodingError
-from aura_core.hashing import Hash32
 
-__all__ = ["LEDGER_PREFIX", "load_ledger", "store_vote"]
+__all__ = ["LEDGER_PREFIX", "load_ledger", "store_entry"]
 
 LEDGER_PREFIX = "consensus/ledger/"
 
@@ -21,19 +22,21 @@ LEDGER_PREFIX = "consensus/ledger/"
 async def load_ledger(storage: StorageEffects) -> VoteLedger:
     """The ledger as stored; a malformed entry is `EncodingError` (storage is trusted, so a
     bad entry means corruption, not an attack: refuse to run on it)."""
-    signed: dict[Hash32, Hash32] = {}
+    ledger = VoteLedger()
     for key in sorted(await storage.list_keys(LEDGER_PREFIX)):
         value = await storage.get(key)
+        if value is None:
+            continue
         try:
-            prestate = Hash32.from_hex(key[len(LEDGER_PREFIX) :])
-            result = Hash32(value) if value is not None else None
+            entry = decode(value, PrestateVotes)
         except AuraError as exc:
             raise EncodingError(f"corrupt vote ledger entry {key!r}: {exc.message}") from None
-        if result is not None:
-            signed[prestate] = result
-    return VoteLedger(signed)
+        if key != LEDGER_PREFIX + entry.prestate_hash.hex():
+            raise EncodingError(f"vote ledger entry {key!r} names another prestate")
+        ledger = ledger.put(entry)
+    return ledger
 
 
-async def store_vote(storage: StorageEffects, prestate_hash: Hash32, result_id: Hash32) -> None:
-    """Record that this witness signed `result_id` on `prestate_hash` (idempotent)."""
-    await storage.put(LEDGER_PREFIX + prestate_hash.hex(), result_id.digest)
+async def store_entry(storage: StorageEffects, entry: PrestateVotes) -> None:
+    """Record what this witness did on one prestate (call before anything it signed leaves)."""
+    await storage.put(LEDGER_PREFIX + entry.prestate_hash.hex(), encode(entry))

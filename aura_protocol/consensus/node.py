@@ -6,30 +6,36 @@ sessions (`protocols`) on the node's `Dispatcher`, arming timers on the loop's c
 nonce seeds and session ids from `RandomEffects`, keeping the vote ledger in storage and handing
 decided commits to the application (`on_decided`, which records them in a journal).
 
-Every state change happens in `_apply`, synchronously, between two awaits: the node runs on one
-event loop, so its instances never see interleaved half-updates. Network and timer work runs in
-tasks of the node's task group, which ends with the node.
+Every state change happens synchronously between two awaits: the node runs on one event loop,
+so its instances never see interleaved half-updates. Network and timer work runs in tasks of
+the node's task group, which ends with the node.
 
 Roles. The node that calls `propose` is the *initiator* of that instance; every other node is a
 witness of it (the initiator may be a witness too). Sessions:
 
-- fast path: one `AuraConsensus` round — the package (formed from commitments cached from
-  earlier rounds) to its t signers, the instance to the other witnesses, t shares back, the
-  commit to everyone. Without cached commitments an `AuraNonces` round comes first (2 round
-  trips);
+- fast path (round 0): one `AuraConsensus` round — the package (formed from commitments cached
+  from earlier rounds) to its signers, the instance to the other witnesses, the shares back,
+  the commit to everyone. Without cached commitments an `AuraNonces` round comes first;
 - fallback (the round stalled, or a timer fired): every node gossips what it knows to a few
   random witnesses (`AuraGossip`) on a timer, and the initiator keeps running nonce rounds and
   signing rounds (without observers) with the witnesses that are still eligible, until some
-  node aggregates a commit or the deadline passes. Whoever aggregates announces the commit.
+  node aggregates a commit or the deadline passes. Whoever aggregates announces the commit;
+- rounds (a prestate that did not commit in time, e.g. two proposals split the votes): each
+  witness moves on and sends a signed round change to the round's leader (`AuraRoundChange`);
+  the leader proposes the result the round changes allow (`aura_consensus.rounds`) as an
+  `AuraNonces` round whose replies carry the witnesses' votes, then a signing round whose
+  package carries the lock certificate.
 
-Senders are authenticated by the guard chain's receipts (the dispatcher drops messages from
-anyone but the session's roster); a vote or nonce commitment is accepted only as its
-authenticated sender's own. Instances are opened only for the node's current witness group
-and only by its witnesses.
+Every vote is a signed statement, checked by the pure instance wherever it came from; the
+guard chain's receipts authenticate who sent each message. A peer that forwards forged
+statements or evidence is scored down, and past `ConsensusConfig.misbehaviour_limit` its
+gossip is ignored (docs/consensus.md, "Misbehaviour"). Instances are opened only for the
+node's current witness group and only by its witnesses.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 
@@ -41,6 +47,7 @@ from aura_consensus.commit import CommitFact
 from aura_consensus.events import (
     Action,
     BroadcastCommit,
+    Cancel,
     CancelTimer,
     CommitReceived,
     DeadlineExpired,
@@ -67,32 +74,49 @@ from aura_consensus.events import (
     Timer,
     WitnessShare,
 )
-from aura_consensus.evidence import Evidence
+from aura_consensus.evidence import EquivocationProof, Evidence
 from aura_consensus.instance import (
     InstanceState,
     Phase,
     eligible_witnesses,
+    lock_certificate,
     new_instance,
     step,
 )
 from aura_consensus.nonces import NonceRegistry, WitnessNonces
-from aura_consensus.params import ConsensusParams
-from aura_consensus.witness import VoteLedger, prestate_matches, sign_share
+from aura_consensus.params import ConsensusParams, package_id_of
+from aura_consensus.rounds import Justification, leader, round_params, tiebreak
+from aura_consensus.statements import LockCertificate, SignedRoundChange, SignedVote
+from aura_consensus.witness import (
+    VoteLedger,
+    cast_vote,
+    change_round,
+    prestate_matches,
+    sign_share,
+)
 from aura_core.crypto import frost
+from aura_core.crypto.ed25519 import SigningKey
 from aura_core.encoding import decode, encode
 from aura_core.errors import (
     AuraError,
+    ConsensusError,
     ConsensusFailed,
     EncodingError,
     ErrorKind,
+    ForgedEvidence,
+    ForgedStatement,
     InvalidArgument,
+    InvalidCertificate,
+    PrestateDecided,
+    RoundPassed,
     StaleEpoch,
+    StaleStatement,
 )
 from aura_core.hashing import Hash32, tagged_hash
 from aura_core.ids import AuthorityId, ConsensusId, ContextId, SessionId
 from aura_effects.bundle import Effects
 from aura_protocol.choreography import Session
-from aura_protocol.consensus import protocols
+from aura_protocol.consensus import byzantine, protocols
 from aura_protocol.consensus.config import (
     Behavior,
     ConsensusConfig,
@@ -100,13 +124,14 @@ from aura_protocol.consensus.config import (
     Group,
     PrestateView,
 )
-from aura_protocol.consensus.ledger import load_ledger, store_vote
+from aura_protocol.consensus.ledger import load_ledger, store_entry
 from aura_protocol.consensus.wire import (
     Decision,
     ExecuteRequest,
     Gossip,
     NonceReply,
     NonceRequest,
+    RoundChangeMessage,
     ShareVote,
     WitnessReply,
 )
@@ -117,22 +142,20 @@ from aura_protocol.wire import SessionMessage
 
 __all__ = ["ConsensusNode"]
 
+_FORGERIES = (ForgedStatement, StaleStatement, ForgedEvidence, InvalidCertificate)
+"""Refusals that convict whoever forwarded the item (an honest node never relays them)."""
 
-def _fallback_targets(state: InstanceState) -> tuple[AuthorityId, ...]:
-    """Whom a fallback nonce round asks: the eligible witnesses that left no earlier package
-    unsigned, when there are at least t of them; otherwise every eligible witness. (A package
-    forms from the first t commitments, so asking a witness that stalls would let it stall the
-    next package too.)"""
-    eligible = eligible_witnesses(state)
-    reliable = tuple(
-        w
-        for w in eligible
-        if not any(
-            w in info.signers and w not in state.shares.get(pid, {})
-            for pid, info in state.packages.items()
-        )
-    )
-    return reliable if len(reliable) >= state.threshold else eligible
+_SILENT = (
+    Behavior.WITHHOLD,
+    Behavior.EQUIVOCATE,
+    Behavior.FORGE_EVIDENCE,
+    Behavior.FORGE_RELAY,
+    Behavior.REPLAY,
+    Behavior.LIE_PRESTATE,
+)
+"""Behaviours that never sign, vote, change rounds or lead."""
+
+_FORGING = (Behavior.FORGE_EVIDENCE, Behavior.FORGE_RELAY, Behavior.REPLAY)
 
 
 _TIMER_EVENTS: dict[Timer, Callable[[], Event]] = {
@@ -153,11 +176,61 @@ class _Live:
     announcing: set[AuthorityId] = attrs.field(factory=set)
     """Witnesses a running signing round will tell the outcome to."""
     fallback_driver: bool = False
+    attempted: set[Hash32] = attrs.field(factory=set)
+    """Signing packages this node tried to sign: each is tried once, never again."""
+    declined: set[AuthorityId] = attrs.field(factory=set)
+    """(Round leader) Witnesses that answered the proposal without a vote."""
+
+
+@attrs.define
+class _Slot:
+    """Per-prestate bookkeeping: the rounds this node takes part in and the decision."""
+
+    instances: set[ConsensusId] = attrs.field(factory=set)
+    values: dict[Hash32, ConsensusParams] = attrs.field(factory=dict)
+    """Instances known on the prestate, by result id (what a round leader can propose)."""
+    changes: dict[int, dict[AuthorityId, tuple[SignedRoundChange, LockCertificate | None]]] = (
+        attrs.field(factory=dict)
+    )
+    """(Leader) Round changes received, by round and witness."""
+    proposed: set[int] = attrs.field(factory=set)
+    reached: dict[AuthorityId, int] = attrs.field(factory=dict)
+    """The highest round each witness announced a round change to."""
+    seen: dict[tuple[int, AuthorityId], SignedVote] = attrs.field(factory=dict)
+    """The first verified vote of each witness in each round, across the instances here: a
+    witness that votes for two results in one round is proven in all of them."""
+    sent: RoundChangeMessage | None = None
+    """This node's latest round change (resent to its leader while the round lasts)."""
+    led: set[int] = attrs.field(factory=set)
+    """Rounds whose proposal reached this node (no need to resend their change)."""
+    timer: anyio.CancelScope | None = None
+    timer_round: int = -1
+    decided: CommitFact | None = None
+
+
+def _fallback_targets(state: InstanceState, declined: set[AuthorityId]) -> tuple[AuthorityId, ...]:
+    """Whom a fallback nonce round asks: the eligible witnesses that left no earlier package
+    unsigned (and, in a round r ≥ 1, did not decline to vote), when there are at least t of
+    them; otherwise every eligible witness. (A package forms from the first replies, so asking
+    a witness that stalls would let it stall the next package too.)"""
+    eligible = eligible_witnesses(state)
+    reliable = tuple(
+        w
+        for w in eligible
+        if w not in declined
+        and not any(
+            w in info.signers and w not in state.shares.get(pid, {})
+            for pid, info in state.packages.items()
+        )
+    )
+    return reliable if len(reliable) >= state.threshold else eligible
 
 
 class ConsensusNode:
     """One node's consensus. Use as `async with ConsensusNode(...) as node:` inside the node's
-    running `Dispatcher`; `await node.propose(operation)` runs one instance to its commit."""
+    running `Dispatcher`; `await node.propose(operation, prestate)` runs one instance to its
+    commit. `signing_key` is the node's identity key: its votes are signed with it, and it
+    must be the key the group's witness set names for this node."""
 
     def __init__(
         self,
@@ -168,14 +241,17 @@ class ConsensusNode:
         group: Group,
         prestate: PrestateView,
         on_decided: DecidedHook,
+        signing_key: SigningKey,
         config: ConsensusConfig | None = None,
         behavior: Behavior = Behavior.HONEST,
     ) -> None:
-        if type(group) is not Group:
-            raise InvalidArgument("group must be a consensus Group")
+        if not isinstance(signing_key, SigningKey):
+            raise InvalidArgument("signing_key must be an ed25519.SigningKey")
         self._fx = effects
         self._dispatcher = dispatcher
         self.local: AuthorityId = dispatcher.local
+        self._signing_key = signing_key
+        self._check_identity(group)
         self._context = context
         self._group = group
         self._prestate = prestate
@@ -184,13 +260,26 @@ class ConsensusNode:
         self.behavior = behavior
         self._instances: dict[ConsensusId, InstanceState] = {}
         self._live: dict[ConsensusId, _Live] = {}
+        self._slots: dict[Hash32, _Slot] = {}
+        self._justifications: dict[ConsensusId, Justification] = {}
         self._nonces = WitnessNonces(group.epoch)
         self._registry = NonceRegistry(group.epoch)
         self._ledger = VoteLedger()
+        self._scores: dict[AuthorityId, int] = {}
         self.evidence = Evidence()
         """Everything this node has learned about equivocators (joined across instances)."""
         self.decided: dict[ConsensusId, CommitFact] = {}
+        self.counters: Counter[str] = Counter()
+        """`signing_attempts`, `round_changes`, `proposals`, `forgeries_dropped`, ..."""
         self._group_tasks: TaskGroup | None = None
+
+    def _check_identity(self, group: Group) -> None:
+        if type(group) is not Group:
+            raise InvalidArgument("group must be a consensus Group")
+        if self.local in group.witnesses and (
+            group.witnesses.key_of(self.local) != self._signing_key.verifying_key
+        ):
+            raise InvalidArgument(f"the group names another vote key for {self.local}")
 
     # ------------------------------------------------------------------------- lifetime
 
@@ -204,6 +293,7 @@ class ConsensusNode:
         self._dispatcher.serve("AuraConsensus", self._accept_signing)
         self._dispatcher.serve("AuraNonces", self._accept_nonces)
         self._dispatcher.serve("AuraGossip", self._accept_gossip)
+        self._dispatcher.serve("AuraRoundChange", self._accept_round_change)
         return self
 
     async def __aexit__(
@@ -214,7 +304,7 @@ class ConsensusNode:
     ) -> bool | None:
         tasks = self._group_tasks
         assert tasks is not None
-        for name in ("AuraConsensus", "AuraNonces", "AuraGossip"):
+        for name in ("AuraConsensus", "AuraNonces", "AuraGossip", "AuraRoundChange"):
             self._dispatcher.unserve(name)
         tasks.cancel_scope.cancel()
         self._group_tasks = None
@@ -231,11 +321,19 @@ class ConsensusNode:
         """Every instance this node knows, by consensus id (read-only)."""
         return dict(self._instances)
 
+    def decision(self, prestate_hash: Hash32) -> CommitFact | None:
+        """The commit this node saw decide `prestate_hash`, if any."""
+        slot = self._slots.get(prestate_hash)
+        return None if slot is None else slot.decided
+
+    def misbehaviour(self, peer: AuthorityId) -> int:
+        """How many forged statements or proofs `peer` has forwarded to this node."""
+        return self._scores.get(peer, 0)
+
     def set_group(self, group: Group) -> None:
         """Move to a new witness group (membership change, key refresh): nonce material of the
         old epoch is dropped and refused from now on. The epoch must increase."""
-        if type(group) is not Group:
-            raise InvalidArgument("group must be a consensus Group")
+        self._check_identity(group)
         if group.epoch <= self._group.epoch:
             raise StaleEpoch(f"epoch {group.epoch} is not after {self._group.epoch}")
         self._nonces = self._nonces.advance(group.epoch)
@@ -243,10 +341,11 @@ class ConsensusNode:
         self._group = group
 
     async def propose(self, operation: bytes, prestate_hash: Hash32) -> CommitFact:
-        """Run one instance deciding `operation` on `prestate_hash` and return its commit.
+        """Decide `operation` on `prestate_hash` and return the commit that decided it.
 
-        Raises `ConsensusFailed` when the deadline passes (or the instance is cancelled) with
-        no commit; other `AuraError`s for input the instance refuses.
+        Raises `PrestateDecided` if the prestate was decided with another operation (a
+        contending proposal won), `ConsensusFailed` when this instance's deadline passes (or it
+        is cancelled) with no decision, other `AuraError`s for input the instance refuses.
         """
         group = self._group
         nonce = await self._fx.random.random_u64()
@@ -257,43 +356,67 @@ class ConsensusNode:
             group.witnesses,
             group.public_key_package.group_public_key,
         )
+        decided = self._outcome(params)
+        if decided is not None:
+            return decided
         state = new_instance(params, group.public_key_package)
         cid = params.consensus_id
         self._instances[cid] = state
         live = self._live.setdefault(cid, _Live())
+        self._register(params)
         cached = self._take_cached(group)
         self._apply(cid, Start(initiator=True, cached_commitments=cached))
         await live.done.wait()
+        decided = self._outcome(params)
+        if decided is not None:
+            return decided
         final = self._instances[cid]
-        if final.commit is None:
-            reason = final.failure.value if final.failure is not None else "unknown"
-            raise ConsensusFailed(f"instance {cid} ended without a commit ({reason})")
-        return final.commit
+        reason = final.failure.value if final.failure is not None else "unknown"
+        raise ConsensusFailed(f"instance {cid} ended without a commit ({reason})")
+
+    def _outcome(self, params: ConsensusParams) -> CommitFact | None:
+        """The commit deciding `params`'s prestate, if this node saw one: returned if it
+        decides the same operation, `PrestateDecided` otherwise."""
+        fact = self.decision(params.prestate_hash)
+        if fact is None:
+            return None
+        if fact.result_id != params.result_id:
+            raise PrestateDecided(
+                f"{params.prestate_hash} was decided with another operation ({fact.consensus_id})"
+            )
+        return fact
 
     async def announce(self, fact: CommitFact, peers: Sequence[AuthorityId]) -> None:
         """Send a decided commit to `peers` (one `AuraGossip` each), e.g. to nodes that may have
         missed it (a stand-in for journal sync). The commit must be of the current group."""
-        state = self._instances.get(fact.consensus_id)
-        if state is not None:
-            params = state.params
-        else:
-            group = self._group
-            params = ConsensusParams(
-                fact.prestate_hash,
-                fact.operation_bytes,
-                fact.nonce,
-                group.witnesses,
-                group.public_key_package.group_public_key,
-            )
-            params.check_commit(fact)
-        payload = Gossip(params, (), (), self.evidence, fact)
+        params = self._params_of(fact)
+        payload = Gossip(params, (), (), self.evidence.about(fact.prestate_hash), fact)
         for peer in sorted(set(peers) - {self.local}):
             await self._gossip_to(peer, payload)
 
+    def _params_of(self, fact: CommitFact) -> ConsensusParams:
+        state = self._instances.get(fact.consensus_id)
+        if state is not None:
+            return state.params
+        group = self._group
+        params = ConsensusParams(
+            fact.prestate_hash,
+            fact.operation_bytes,
+            fact.nonce,
+            group.witnesses,
+            group.public_key_package.group_public_key,
+            fact.round,
+        )
+        params.check_commit(fact)
+        return params
+
     # ------------------------------------------------------------------------- state changes
 
-    def _apply(self, cid: ConsensusId, event: Event) -> InstanceState | None:
-        """Feed one event; perform the actions. Refused input is traced and changes nothing."""
+    def _apply(
+        self, cid: ConsensusId, event: Event, source: AuthorityId | None = None
+    ) -> InstanceState | None:
+        """Feed one event; perform the actions. Refused input is traced and changes nothing;
+        a forgery convicts `source`, the peer it came from."""
         state = self._instances.get(cid)
         if state is None:
             return None
@@ -301,13 +424,22 @@ class ConsensusNode:
             state, actions = step(state, event)
         except AuraError as exc:
             self._trace("consensus.refused", cid, event=type(event).__name__, detail=exc.message)
+            if isinstance(exc, _FORGERIES) and source is not None:
+                self._score(source, exc)
             return None
         self._instances[cid] = state
-        self._perform(cid, state, actions)
+        self._perform(cid, state, actions, source)
         return state
 
-    def _perform(self, cid: ConsensusId, state: InstanceState, actions: Sequence[Action]) -> None:
+    def _perform(
+        self,
+        cid: ConsensusId,
+        state: InstanceState,
+        actions: Sequence[Action],
+        source: AuthorityId | None,
+    ) -> None:
         live = self._live.setdefault(cid, _Live())
+        forged: list[AuraError] = []
         for action in actions:
             if isinstance(action, StartTimer):
                 self._arm(cid, live, action.timer)
@@ -327,7 +459,7 @@ class ConsensusNode:
                     live.fallback_driver = True
                     self._spawn(self._drive_fallback, cid)
             elif isinstance(action, SendGossip):
-                if self.behavior is not Behavior.WITHHOLD:
+                if self.behavior not in (Behavior.WITHHOLD, Behavior.LIE_PRESTATE):
                     self._spawn(self._gossip_round, cid, action)
             elif isinstance(action, BroadcastCommit):
                 others = set(state.params.witnesses.authorities) - live.announcing
@@ -338,6 +470,7 @@ class ConsensusNode:
                 self.decided[cid] = action.fact
                 live.done.set()
                 self._spawn(self._deliver, action.fact)
+                self._decide(action.fact)
             elif isinstance(action, InstanceFailed):
                 self._trace("consensus.failed", cid, reason=action.reason.value)
                 live.done.set()
@@ -348,12 +481,53 @@ class ConsensusNode:
                 self._trace("consensus.shares_rejected", cid, count=len(action.witnesses))
             elif isinstance(action, Rejected):
                 self._trace("consensus.gossip_rejected", cid, detail=action.error.message)
+                if isinstance(action.error, _FORGERIES):
+                    forged.append(action.error)
+        if forged and source is not None:
+            self._score(source, forged[0], len(forged))
         if state.phase is Phase.COMMITTED or state.phase is Phase.FAILED:
             self.evidence = self.evidence.join(state.evidence)
-        if state.phase is Phase.COMMITTED and self.behavior is Behavior.HONEST:
-            return
         if state.phase is Phase.FALLBACK:
+            # A prestate's round clock starts when one of its instances falls back (a fast
+            # path that commits never needs it), and keeps running while instances are active.
+            self._arm_round(state.params.prestate_hash)
             self._sign_known_packages(cid)
+
+    def _score(self, peer: AuthorityId, error: AuraError, items: int = 1) -> None:
+        """`peer` forwarded a message with `items` forgeries: one strike against it (past the
+        limit, its gossip is ignored). The witness a forged statement names is never blamed."""
+        self._scores[peer] = self._scores.get(peer, 0) + 1
+        self.counters["forgeries_dropped"] += items
+        self._fx.trace.event(
+            "consensus.misbehaviour",
+            node=str(self.local),
+            source=str(peer),
+            kind=error.code,
+            score=self._scores[peer],
+        )
+
+    def _ignored(self, peer: AuthorityId) -> bool:
+        return self._scores.get(peer, 0) >= self.config.misbehaviour_limit
+
+    def _decide(self, fact: CommitFact) -> None:
+        """A commit decided its prestate: stop the prestate's rounds and every other instance
+        on it (nothing else can commit there), and wake whoever proposed on it."""
+        slot = self._slot(fact.prestate_hash)
+        if slot.decided is not None:
+            return
+        slot.decided = fact
+        if slot.timer is not None:
+            slot.timer.cancel()
+            slot.timer = None
+        # What the rounds needed is no longer needed: keep only the decision.
+        slot.changes.clear()
+        slot.reached.clear()
+        slot.seen.clear()
+        slot.sent = None
+        for other in sorted(slot.instances):
+            state = self._instances.get(other)
+            if other != fact.consensus_id and state is not None and state.is_active:
+                self._apply(other, Cancel())
 
     async def _deliver(self, fact: CommitFact) -> None:
         """Hand a decision to the application, retrying with backoff while it fails with an
@@ -413,11 +587,25 @@ class ConsensusNode:
     def _trace(self, name: str, cid: ConsensusId, **fields: str | int) -> None:
         self._fx.trace.event(name, node=str(self.local), instance=str(cid)[:16], **fields)
 
+    def _trace_slot(self, name: str, prestate_hash: Hash32, **fields: str | int) -> None:
+        self._fx.trace.event(
+            name, node=str(self.local), prestate=prestate_hash.hex()[:16], **fields
+        )
+
     # ------------------------------------------------------------------------- instances
+
+    def _slot(self, prestate_hash: Hash32) -> _Slot:
+        return self._slots.setdefault(prestate_hash, _Slot())
+
+    def _register(self, params: ConsensusParams) -> None:
+        slot = self._slot(params.prestate_hash)
+        slot.instances.add(params.consensus_id)
+        slot.values.setdefault(params.result_id, params)
 
     def _open(self, params: ConsensusParams, source: AuthorityId) -> ConsensusId | None:
         """The instance of `params` here, started as a witness if new. None (and traced) if this
-        node does not take part: another group, or a sender outside the witness set."""
+        node does not take part: another group, or a sender outside the witness set. On a
+        prestate this node saw decided, the sender is told the decision instead."""
         cid = params.consensus_id
         if cid in self._instances:
             return cid
@@ -428,6 +616,10 @@ class ConsensusNode:
         if source not in group.witnesses or params.witnesses != group.witnesses:
             self._trace("consensus.stranger", cid, source=str(source))
             return None
+        decided = self.decision(params.prestate_hash)
+        if decided is not None:
+            self._tell_decision(source, decided)
+            return None
         try:
             state = new_instance(params, group.public_key_package)
         except AuraError as exc:
@@ -435,18 +627,324 @@ class ConsensusNode:
             return None
         self._instances[cid] = state
         self._live.setdefault(cid, _Live())
+        self._register(params)
         self._apply(cid, Start())
+        if self.behavior in _FORGING:
+            self._spawn(self._push_forgeries, cid)
         return cid
 
+    def _tell_decision(self, peer: AuthorityId, fact: CommitFact) -> None:
+        """Send `peer` the commit that decided a prestate it is still working on."""
+        if peer == self.local:
+            return
+        try:
+            params = self._params_of(fact)
+        except AuraError:
+            return  # a commit of an earlier group: the peer learns it by journal sync
+        evidence = self.evidence.about(fact.prestate_hash)
+        self._spawn(self._gossip_to, peer, Gossip(params, (), (), evidence, fact))
+
     def _take_cached(self, group: Group) -> dict[AuthorityId, frost.SigningCommitments]:
-        """Commitments cached from earlier rounds, if t witnesses have one (pipelining)."""
+        """Commitments cached from earlier rounds, if a fast quorum of witnesses has one
+        (pipelining)."""
         witnesses = group.witnesses
-        t = witnesses.threshold
-        if not self._registry.can_pipeline(witnesses.authorities, t):
+        size = witnesses.fast_quorum
+        if not self._registry.can_pipeline(witnesses.authorities, size):
             return {}
-        ready = sorted(w for w in witnesses.authorities if w in self._registry.cached)[:t]
+        ready = sorted(w for w in witnesses.authorities if w in self._registry.cached)[:size]
         taken, self._registry = self._registry.take(group.epoch, ready)
         return taken
+
+    def _index_votes(self, cid: ConsensusId) -> None:
+        """Compare the instance's verified votes with those seen in other instances of the
+        prestate: a witness that voted for two results in one round is proven everywhere."""
+        state = self._instances.get(cid)
+        if state is None:
+            return
+        slot = self._slot(state.params.prestate_hash)
+        found: list[EquivocationProof] = []
+        for witness in sorted(state.votes):
+            vote = state.votes[witness]
+            held = slot.seen.setdefault((vote.round, witness), vote)
+            if held.conflicts_with(vote):
+                found.append(EquivocationProof.of(held, vote))
+        if found:
+            proven = Evidence.of(found)
+            for other in sorted(slot.instances):
+                self._apply(other, EvidenceReceived(proven))
+
+    # ------------------------------------------------------------------------- rounds
+
+    @property
+    def _takes_part(self) -> bool:
+        """Whether this node votes, signs and changes rounds (a witness with a share)."""
+        return self._group.key_package is not None and self.behavior not in _SILENT
+
+    def _arm_round(self, prestate_hash: Hash32, *, restart: bool = False) -> None:
+        """Run the round timer of an undecided prestate (from the start again if `restart`);
+        called when an instance of it falls back, when this node votes in a round and after
+        each round change."""
+        if not self._takes_part or self.local not in self._group.witnesses:
+            return
+        slot = self._slot(prestate_hash)
+        current = self._ledger.of(prestate_hash).round
+        running = slot.timer is not None and slot.timer_round == current
+        if slot.decided is not None or (running and not restart):
+            return
+        if slot.timer is not None:
+            slot.timer.cancel()
+        scope = anyio.CancelScope()
+        slot.timer, slot.timer_round = scope, current
+        self._spawn(self._round_timer, prestate_hash, current, scope)
+
+    async def _round_timer(
+        self, prestate_hash: Hash32, round: int, scope: anyio.CancelScope
+    ) -> None:
+        with scope:
+            # Resend this round's change to its leader a few times while waiting: one lost
+            # message must not cost the round.
+            steps = max(1, _nearest(self.config.round_timeout(round) / self.config.fallback_s))
+            for _ in range(steps):
+                await self._fx.time.sleep(self.config.round_timeout(round) / steps)
+                self._resend_change(prestate_hash, round)
+        slot = self._slot(prestate_hash)
+        if slot.timer is not scope:
+            return
+        slot.timer = None
+        active = [
+            c
+            for c in sorted(slot.instances)
+            if c in self._instances and self._instances[c].is_active
+        ]
+        if slot.decided is not None or not active:
+            return
+        if await self._matches(active[0], self._instances[active[0]].params) is not None:
+            return  # this node holds another prestate: it takes no part in this one's rounds
+        if self._ledger.of(prestate_hash).round == round:
+            await self._change_round(prestate_hash, round + 1)
+        self._arm_round(prestate_hash)
+
+    def _resend_change(self, prestate_hash: Hash32, round: int) -> None:
+        slot = self._slot(prestate_hash)
+        message = slot.sent
+        if message is None or slot.decided is not None or message.change.change.round != round:
+            return
+        target = leader(self._group.witnesses, prestate_hash, round)
+        if target != self.local and round not in slot.led:
+            self._spawn(self._send_round_change, target, message)
+
+    async def _change_round(self, prestate_hash: Hash32, round: int) -> None:
+        """Leave for `round` (if still above this node's round): record it, then send the
+        signed round change to every witness (its leader proposes with it, the others use it
+        to catch up)."""
+        group = self._group
+        try:
+            report = change_round(
+                group.public_key_package.group_public_key,
+                self.local,
+                prestate_hash,
+                round,
+                signing_key=self._signing_key,
+                ledger=self._ledger,
+            )
+        except RoundPassed:
+            return  # another task moved this node at least as far
+        self._ledger = report.ledger
+        self.counters["round_changes"] += 1
+        await store_entry(self._fx.storage, report.entry)
+        message = RoundChangeMessage(report.change, report.lock, report.values)
+        self._slot(prestate_hash).sent = message
+        target = leader(group.witnesses, prestate_hash, round)
+        self._trace_slot("consensus.round_change", prestate_hash, round=round, leader=str(target))
+        self._take_round_change(self.local, message)
+        for peer in sorted(set(group.witnesses.authorities) - {self.local}):
+            self._spawn(self._send_round_change, peer, message)
+
+    async def _send_round_change(self, peer: AuthorityId, message: RoundChangeMessage) -> None:
+        session = Session(
+            protocols.round_change(),
+            await self._new_session(),
+            self._context,
+            {"Witness": (self.local,), "Peer": (peer,)},
+        )
+        body = encode(message)
+
+        async def program(endpoint: Endpoint) -> None:
+            await endpoint.send("RoundChange", body)
+
+        await self._dispatcher.run(session, "Witness", program)
+
+    def _accept_round_change(self, message: SessionMessage, source: AuthorityId) -> Accepted | None:
+        if message.label != "RoundChange" or message.receiver != "Peer":
+            return None
+        try:
+            payload = decode(message.payload, RoundChangeMessage)
+            session = Session(
+                protocols.round_change(),
+                message.session,
+                self._context,
+                {"Witness": (source,), "Peer": (self.local,)},
+            )
+        except AuraError as exc:
+            self._fx.trace.event("consensus.declined", source=str(source), detail=exc.message)
+            return None
+
+        async def receiver(endpoint: Endpoint) -> None:
+            await endpoint.receive("RoundChange")
+            self._take_round_change(source, payload)
+
+        return Accepted(session, "Peer", 0, receiver, self.config.deadline_s)
+
+    def _take_round_change(self, source: AuthorityId, message: RoundChangeMessage) -> None:
+        """A witness's round change: note how far it is (to catch up with f + 1 witnesses
+        ahead) and, as the round's leader, keep it and propose once n - f are usable."""
+        change = message.change.change
+        group = self._group
+        prestate_hash = change.prestate_hash
+        if change.witness != source or source not in group.witnesses:
+            self._trace_slot("consensus.impersonation", prestate_hash, source=str(source))
+            return
+        decided = self.decision(prestate_hash)
+        if decided is not None:
+            self._tell_decision(source, decided)
+            return
+        try:
+            message.change.verify(group.witnesses, group.public_key_package.group_public_key)
+        except ConsensusError as exc:
+            self._trace_slot(
+                "consensus.refused", prestate_hash, event="RoundChange", detail=exc.message
+            )
+            if isinstance(exc, _FORGERIES):
+                self._score(source, exc)
+            return
+        slot = self._slot(prestate_hash)
+        slot.reached[source] = max(slot.reached.get(source, 0), change.round)
+        if leader(group.witnesses, prestate_hash, change.round) == self.local:
+            for params in message.values:
+                if (
+                    params.prestate_hash == prestate_hash
+                    and params.witnesses == group.witnesses
+                    and params.group_public_key == group.public_key_package.group_public_key
+                ):
+                    slot.values.setdefault(params.result_id, params)
+            slot.changes.setdefault(change.round, {})[source] = (message.change, message.lock)
+            self._try_propose(prestate_hash, change.round)
+        self._catch_up(prestate_hash)
+
+    def _catch_up(self, prestate_hash: Hash32) -> None:
+        """Join a later round once f + 1 witnesses are in it or beyond (at least one of them
+        honest, so the round is not made up): witnesses whose timers started late would
+        otherwise always reach a round after the others left it."""
+        slot = self._slot(prestate_hash)
+        if not self._takes_part or slot.decided is not None:
+            return
+        own = self._ledger.of(prestate_hash).round
+        ahead = sorted(
+            (r for w, r in slot.reached.items() if w != self.local and r > own), reverse=True
+        )
+        faults = self._group.faults
+        if len(ahead) > faults:
+            self._spawn(self._join, prestate_hash, ahead[faults])
+
+    async def _join(self, prestate_hash: Hash32, round: int) -> None:
+        slot = self._slot(prestate_hash)
+        active = [
+            c
+            for c in sorted(slot.instances)
+            if c in self._instances and self._instances[c].is_active
+        ]
+        if not active or slot.decided is not None:
+            return
+        if await self._matches(active[0], self._instances[active[0]].params) is not None:
+            return
+        await self._change_round(prestate_hash, round)
+        self._arm_round(prestate_hash)
+
+    def _leads(self) -> bool:
+        return self.behavior in (Behavior.HONEST, Behavior.DOUBLE_SIGN, Behavior.SELECTIVE) and (
+            self._group.key_package is not None
+        )
+
+    def _try_propose(self, prestate_hash: Hash32, round: int) -> None:
+        """(Leader of `round`) Propose the result the round changes allow, once."""
+        slot = self._slot(prestate_hash)
+        if round in slot.proposed or slot.decided is not None or not self._leads():
+            return
+        group = self._group
+        key = group.public_key_package.group_public_key
+        justification = Justification.assemble(
+            group.witnesses, key, prestate_hash, round, slot.changes.get(round, {}).values()
+        )
+        if justification is None:
+            return
+        try:
+            required = justification.value(group.witnesses, key, prestate_hash, round)
+        except ConsensusError as exc:
+            self._trace_slot(
+                "consensus.refused", prestate_hash, event="propose", detail=exc.message
+            )
+            return
+        if required is None:
+            known = sorted(slot.values, key=lambda rid: tiebreak(prestate_hash, round, rid))
+            required = known[0] if known else None
+        base = None if required is None else slot.values.get(required)
+        if base is None:
+            self._trace_slot("consensus.no_value", prestate_hash, round=round)
+            return
+        slot.proposed.add(round)
+        slot.led.add(round)
+        params = round_params(base, round)
+        cid = params.consensus_id
+        self._justifications[cid] = justification
+        self.counters["proposals"] += 1
+        self._trace_slot("consensus.propose", prestate_hash, round=round)
+        if cid not in self._instances:
+            self._instances[cid] = new_instance(params, group.public_key_package)
+            self._live.setdefault(cid, _Live())
+            self._register(params)
+        self._spawn(self._lead, cid, justification)
+
+    async def _lead(self, cid: ConsensusId, justification: Justification) -> None:
+        """(Leader) Vote for the own proposal, then start its instance: the nonce round that
+        asks the witnesses for theirs."""
+        vote = await self._cast(cid, justification)
+        state = self._instances.get(cid)
+        if state is None or state.phase is not Phase.PENDING:
+            return
+        self._apply(cid, Start(initiator=True))
+        if vote is not None:
+            self._apply(cid, ShareReceived(WitnessShare(vote)))
+
+    async def _cast(self, cid: ConsensusId, justification: Justification) -> SignedVote | None:
+        """Vote for a round proposal, recorded before it leaves (the caller applies it to the
+        instance); None if this node may not."""
+        state = self._instances.get(cid)
+        if state is None or not self._takes_part or not self._votes_for(cid):
+            return None
+        params = state.params
+        double = self.behavior is Behavior.DOUBLE_SIGN
+        first = self._ledger.of(params.prestate_hash).voted(params.round) is None
+        try:
+            vote, ledger, entry = cast_vote(
+                params,
+                self.local,
+                justification,
+                signing_key=self._signing_key,
+                ledger=VoteLedger() if double else self._ledger,
+            )
+        except AuraError as exc:
+            self._trace("consensus.no_vote", cid, detail=exc.message)
+            return None
+        if not double:
+            self._ledger = ledger
+            await store_entry(self._fx.storage, entry)
+        # A first vote in a round is progress: the round gets its full time from now on.
+        self._arm_round(params.prestate_hash, restart=first)
+        return vote
+
+    def _votes_for(self, cid: ConsensusId) -> bool:
+        """SELECTIVE witnesses take part only in instances with an even consensus id."""
+        return self.behavior is not Behavior.SELECTIVE or cid.hash.digest[0] % 2 == 0
 
     # ------------------------------------------------------------------------- witness side
 
@@ -456,6 +954,8 @@ class ConsensusNode:
         if live.mismatched is not None:
             return live.mismatched
         local = await self._prestate(params)
+        if self.behavior is Behavior.LIE_PRESTATE:
+            local = tagged_hash("aura.sim.lie", local.digest)
         if prestate_matches(params, local):
             return None
         live.mismatched = local
@@ -471,45 +971,69 @@ class ConsensusNode:
         self._nonces = self._nonces.add(self._group.epoch, nonces)
         return commitments
 
-    async def _sign(self, cid: ConsensusId, package: frost.SigningPackage) -> WitnessShare | None:
-        """Sign `package` for instance `cid` if this honest node may: it holds the prestate,
-        is a signer, has the nonces and has not signed another result on this prestate. The
-        ledger reaches storage before the share is returned (and sent)."""
+    async def _sign(
+        self,
+        cid: ConsensusId,
+        package: frost.SigningPackage,
+        lock: LockCertificate | None = None,
+    ) -> WitnessShare | None:
+        """Sign `package` for instance `cid` if this node may: it holds the prestate, is a
+        signer, has the nonces, the ledger allows it (round, vote) and, in a round r ≥ 1, the
+        lock certificate holds. Each package is tried at most once. The ledger reaches storage
+        before the share is returned (and sent)."""
         state = self._instances.get(cid)
         key = self._group.key_package
-        if state is None or key is None or self.behavior is not Behavior.HONEST:
+        if state is None or key is None or not self._takes_part or not self._votes_for(cid):
             return None
         if await self._matches(cid, state.params) is not None:
             return None
         state = self._instances[cid]
+        live = self._live.setdefault(cid, _Live())
         try:
             info = state.params.describe_package(package)
-            if self.local in state.shares.get(info.package_id, {}):
-                return None  # already signed (the nonces are spent)
+        except AuraError as exc:
+            self._trace("consensus.no_share", cid, detail=exc.message)
+            return None
+        if info.package_id in live.attempted:
+            return state.shares.get(info.package_id, {}).get(self.local)
+        live.attempted.add(info.package_id)
+        self.counters["signing_attempts"] += 1
+        if lock is None and state.round > 0:
+            lock = lock_certificate(state)
+        double = self.behavior is Behavior.DOUBLE_SIGN
+        try:
             signed = sign_share(
                 state.params,
                 self.local,
                 key,
                 package,
+                signing_key=self._signing_key,
                 nonces=self._nonces,
-                ledger=self._ledger,
+                ledger=VoteLedger() if double else self._ledger,
+                lock=lock,
             )
         except AuraError as exc:
             self._trace("consensus.no_share", cid, detail=exc.message)
             return None
-        self._nonces, self._ledger = signed.nonces, signed.ledger
-        await store_vote(self._fx.storage, state.params.prestate_hash, state.params.result_id)
+        self._nonces = signed.nonces
+        if not double:
+            self._ledger = signed.ledger
+            await store_entry(self._fx.storage, signed.entry)
         self._apply(cid, ShareReceived(signed.share))
         return signed.share
 
     def _sign_known_packages(self, cid: ConsensusId) -> None:
-        """(Fallback) Sign packages that name this node and that it learned by gossip."""
+        """(Fallback) Sign packages that name this node and that it learned by gossip; each
+        package once."""
         state = self._instances.get(cid)
-        if state is None or self._group.key_package is None or self.behavior is not Behavior.HONEST:
+        if state is None or self._group.key_package is None or not self._takes_part:
             return
+        live = self._live.setdefault(cid, _Live())
         for pid in sorted(state.packages):
             info = state.packages[pid]
-            if self.local in info.signers and self.local not in state.shares.get(pid, {}):
+            if self.local in info.signers and pid not in live.attempted:
+                if state.round > 0 and lock_certificate(state) is None:
+                    continue  # not signable before t votes are known here
                 self._spawn(self._sign_once, cid, pid)
 
     async def _sign_once(self, cid: ConsensusId, pid: Hash32) -> None:
@@ -517,14 +1041,9 @@ class ConsensusNode:
         if state is None or not state.is_active:
             return
         info = state.packages.get(pid)
-        if info is None or self.local in state.shares.get(pid, {}):
+        if info is None:
             return
         await self._sign(cid, info.package)
-
-    def _bogus_vote(self, cid: ConsensusId, params: ConsensusParams, which: int) -> ShareVote:
-        """(EQUIVOCATE) A vote for a made-up result on the instance's prestate."""
-        result = tagged_hash("aura.sim.bogus_result", params.result_id.digest, bytes([which]))
-        return ShareVote(self.local, result, params.prestate_hash)
 
     async def _reply_to_sign_request(
         self, request: ExecuteRequest, package: frost.SigningPackage
@@ -535,11 +1054,12 @@ class ConsensusNode:
             return None
         mismatch = await self._matches(cid, params)
         vote: ShareVote | None = None
-        if mismatch is None and self.behavior is Behavior.EQUIVOCATE:
-            vote = self._bogus_vote(cid, params, 1)
+        state = self._instances.get(cid)
+        if mismatch is None and self.behavior is Behavior.EQUIVOCATE and state is not None:
+            vote = byzantine.bogus_vote(state, self.local, self._signing_key, 1)
         elif mismatch is None:
             self._apply(cid, SigningPackageReceived(package))
-            share = await self._sign(cid, package)
+            share = await self._sign(cid, package, request.lock)
             vote = None if share is None else ShareVote.of(share)
         next_commitments = None
         if mismatch is None:
@@ -564,17 +1084,39 @@ class ConsensusNode:
             return
         params = state.params
         info = params.describe_package(package)
+        lock = lock_certificate(state) if params.round > 0 else None
         if self.local in info.signers:
-            await self._sign(cid, package)
+            await self._sign(cid, package, lock)
             await self._offer_own_commitments()
         signers = tuple(s for s in info.signers if s != self.local)
         observers: tuple[AuthorityId, ...] = ()
-        if fast_path:
+        if fast_path and params.round == 0:
             others = set(params.witnesses.authorities) - set(info.signers) - {self.local}
             observers = tuple(sorted(others))
         state = self._instances.get(cid)
         if not signers or state is None or not state.is_active:
             return  # nobody else signs this package (t = 1), or the instance already ended
+        if params.round > 0:
+            # Every share of a round package is needed and rounds run when messages go
+            # missing: each signer gets a session of its own, so one lost message fails only
+            # its own session (a fan-out ends at its first failed send).
+            for signer in signers:
+                self._spawn(self._signing_session, cid, package, (signer,), (), lock)
+            return
+        await self._signing_session(cid, package, signers, observers, lock)
+
+    async def _signing_session(
+        self,
+        cid: ConsensusId,
+        package: frost.SigningPackage,
+        signers: tuple[AuthorityId, ...],
+        observers: tuple[AuthorityId, ...],
+        lock: LockCertificate | None,
+    ) -> None:
+        state = self._instances.get(cid)
+        if state is None or not state.is_active:
+            return
+        params = state.params
         choreography = protocols.signing_round(
             len(signers), len(observers), round(self.config.fallback_s * 1000)
         )
@@ -585,7 +1127,9 @@ class ConsensusNode:
         if observers:
             roster["Observer"] = observers
         session = Session(choreography, await self._new_session(), self._context, roster)
-        request = ExecuteRequest(params, signers, observers, package.to_bytes(), state.evidence)
+        request = ExecuteRequest(
+            params, signers, observers, package.to_bytes(), state.evidence, lock
+        )
         live = self._live.setdefault(cid, _Live())
         told = set(signers) | set(observers)
         live.announcing |= told
@@ -651,7 +1195,7 @@ class ConsensusNode:
         if reply.consensus_id != cid:
             self._trace("consensus.garbled", cid, source=str(sender), detail="another instance")
             return
-        self._apply(cid, EvidenceReceived(reply.evidence))
+        self._apply(cid, EvidenceReceived(reply.evidence), sender)
         if reply.next_commitments is not None:
             self._offer(sender, reply.next_commitments)
         if reply.mismatch is not None:
@@ -668,7 +1212,8 @@ class ConsensusNode:
         except AuraError as exc:
             self._trace("consensus.garbled", cid, source=str(sender), detail=exc.message)
             return
-        self._apply(cid, ShareReceived(share))
+        self._apply(cid, ShareReceived(share), sender)
+        self._index_votes(cid)
 
     def _offer(self, witness: AuthorityId, data: bytes) -> None:
         try:
@@ -678,20 +1223,37 @@ class ConsensusNode:
             self._fx.trace.event("consensus.offer_refused", source=str(witness), detail=exc.message)
 
     async def _nonce_round(self, cid: ConsensusId, witnesses: tuple[AuthorityId, ...]) -> None:
-        """Run one `AuraNonces` round as the initiator: ask `witnesses`, feed the first t (the
-        initiator's own commitment, if it is one of them, is made here, not asked for)."""
+        """Run one `AuraNonces` round as the initiator: ask `witnesses`, feed the first replies
+        (the initiator's own commitment, if it is one of them, is made here, not asked for).
+        For a round proposal the request carries the justification and the replies the votes."""
         state = self._instances.get(cid)
         if state is None or not state.is_active:
             return
-        wanted = state.threshold
+        wanted = state.threshold if state.round else state.params.witnesses.fast_quorum
         if self.local in witnesses and await self._matches(cid, state.params) is None:
-            fresh = await self._fresh_commitments()
-            if fresh is not None:
-                self._apply(cid, NonceCommitReceived(self.local, fresh))
-                wanted -= 1
+            voted = self.local in self._instances[cid].counted(state.own_result)
+            if state.round == 0 or voted:
+                fresh = await self._fresh_commitments()
+                if fresh is not None:
+                    self._apply(cid, NonceCommitReceived(self.local, fresh))
+                    wanted -= 1
         targets = tuple(sorted(set(witnesses) - {self.local}))
         state = self._instances.get(cid)
         if wanted < 1 or len(targets) < wanted or state is None or not state.is_active:
+            return
+        if state.round > 0:
+            # A round proposal needs every vote it can get and rounds run when messages go
+            # missing: each witness is asked in a session of its own (see `_signing_round`).
+            for target in targets:
+                self._spawn(self._nonce_session, cid, (target,), 1)
+            return
+        await self._nonce_session(cid, targets, wanted)
+
+    async def _nonce_session(
+        self, cid: ConsensusId, targets: tuple[AuthorityId, ...], wanted: int
+    ) -> None:
+        state = self._instances.get(cid)
+        if state is None or not state.is_active:
             return
         choreography = protocols.nonce_round(len(targets), wanted)
         session = Session(
@@ -700,7 +1262,9 @@ class ConsensusNode:
             self._context,
             {"Initiator": (self.local,), "Witness": targets},
         )
-        request = NonceRequest(state.params, targets, wanted, state.evidence)
+        request = NonceRequest(
+            state.params, targets, wanted, state.evidence, self._justifications.get(cid)
+        )
 
         async def program(endpoint: Endpoint) -> None:
             await endpoint.send("NonceRequest", encode(request))
@@ -719,6 +1283,11 @@ class ConsensusNode:
                 raise InvalidArgument("a reply for another instance")
             if reply.mismatch is not None:
                 self._apply(cid, StateMismatchReceived(sender, reply.mismatch))
+            if reply.vote is not None:
+                self._take_vote(cid, sender, ShareVote(reply.vote))
+            state = self._instances.get(cid)
+            if state is not None and state.round > 0 and reply.vote is None:
+                self._live.setdefault(cid, _Live()).declined.add(sender)
             if reply.commitments is not None:
                 commitments = frost.SigningCommitments.from_bytes(reply.commitments)
                 self._apply(cid, NonceCommitReceived(sender, commitments))
@@ -732,29 +1301,68 @@ class ConsensusNode:
             state = self._instances.get(cid)
             if state is None or state.phase is not Phase.FALLBACK:
                 return
-            await self._nonce_round(cid, _fallback_targets(state))
+            declined = self._live.setdefault(cid, _Live()).declined
+            await self._nonce_round(cid, _fallback_targets(state, declined))
             await self._fx.time.sleep(self.config.fallback_s)
+
+    def _gossip_peers(self, state: InstanceState) -> list[AuthorityId]:
+        """Whom this node may gossip to: the other witnesses, those that forwarded forgeries
+        last (SELECTIVE witnesses: only the first half)."""
+        peers = sorted(set(state.params.witnesses.authorities) - {self.local})
+        if self.behavior is Behavior.SELECTIVE:
+            peers = peers[: max(1, len(peers) // 2)]
+        trusted = [p for p in peers if not self._ignored(p)]
+        return trusted or peers
 
     async def _gossip_round(self, cid: ConsensusId, action: SendGossip) -> None:
         state = self._instances.get(cid)
         if state is None:
             return
         votes = [ShareVote.of(share) for share in action.shares]
+        evidence = action.evidence
         if self.behavior is Behavior.EQUIVOCATE:
             votes = [v for v in votes if v.witness != self.local]
-            votes.append(self._bogus_vote(cid, state.params, 2))
+            votes.append(byzantine.bogus_vote(state, self.local, self._signing_key, 2))
+        votes += self._forgeries(state)
+        if self.behavior is Behavior.FORGE_EVIDENCE:
+            evidence = evidence.join(byzantine.forged_evidence(state, self.local, b"gossip"))
         payload = Gossip(
             state.params,
             tuple(p.to_bytes() for p in action.packages),
             tuple(votes),
-            action.evidence,
+            evidence,
             None,
         )
-        peers = sorted(set(state.params.witnesses.authorities) - {self.local})
+        peers = self._gossip_peers(state)
         chosen: list[AuthorityId] = []
         while peers and len(chosen) < self.config.fanout:
             chosen.append(peers.pop(await self._fx.random.random_range(0, len(peers))))
         for peer in chosen:
+            await self._gossip_to(peer, payload)
+
+    def _forgeries(self, state: InstanceState) -> list[ShareVote]:
+        if self.behavior is Behavior.FORGE_RELAY:
+            return list(byzantine.forged_relays(state, self.local, b"relay"))
+        if self.behavior is Behavior.REPLAY:
+            seen = [
+                slot.seen[key]
+                for _, slot in sorted(self._slots.items())
+                for key in sorted(slot.seen, key=lambda k: (k[0], k[1].raw))
+            ]
+            return list(byzantine.replayed_votes(state, seen))
+        return []
+
+    async def _push_forgeries(self, cid: ConsensusId) -> None:
+        """(Forging behaviours) Send made-up content to every other witness at once."""
+        await self._fx.time.sleep(self.config.fallback_s / 3)
+        state = self._instances.get(cid)
+        if state is None:
+            return
+        evidence = state.evidence
+        if self.behavior is Behavior.FORGE_EVIDENCE:
+            evidence = evidence.join(byzantine.forged_evidence(state, self.local, b"push"))
+        payload = Gossip(state.params, (), tuple(self._forgeries(state)), evidence, None)
+        for peer in sorted(set(state.params.witnesses.authorities) - {self.local}):
             await self._gossip_to(peer, payload)
 
     async def _gossip_to(self, peer: AuthorityId, payload: Gossip) -> None:
@@ -820,17 +1428,17 @@ class ConsensusNode:
             if reply is None:
                 return  # a withholding witness: never answers
             await endpoint.send("SignShare", encode(reply))
-            self._take_decision(cid, await endpoint.branch())
+            self._take_decision(cid, source, await endpoint.branch())
 
         async def observer(endpoint: Endpoint) -> None:
             await endpoint.receive("Execute")
-            self._apply(cid, EvidenceReceived(request.evidence))
-            self._take_decision(cid, await endpoint.branch())
+            self._apply(cid, EvidenceReceived(request.evidence), source)
+            self._take_decision(cid, source, await endpoint.branch())
 
         program = signer if role == "Signer" else observer
         return Accepted(session, role, message.receiver_index, program, self.config.deadline_s)
 
-    def _take_decision(self, cid: ConsensusId, received: Received) -> None:
+    def _take_decision(self, cid: ConsensusId, source: AuthorityId, received: Received) -> None:
         try:
             decision = decode(received.payload, Decision)
         except EncodingError as exc:
@@ -838,7 +1446,7 @@ class ConsensusNode:
             return
         if decision.consensus_id != cid:
             return
-        self._apply(cid, EvidenceReceived(decision.evidence))
+        self._apply(cid, EvidenceReceived(decision.evidence), source)
         if decision.commit is not None:
             self._apply(cid, CommitReceived(decision.commit))
         else:
@@ -859,21 +1467,43 @@ class ConsensusNode:
         except AuraError as exc:
             self._fx.trace.event("consensus.declined", source=str(source), detail=exc.message)
             return None
-        cid = self._open(request.params, source)
+        params = request.params
+        if params.round > 0 and (
+            request.justification is None
+            or leader(self._group.witnesses, params.prestate_hash, params.round) != source
+        ):
+            self._fx.trace.event("consensus.declined", source=str(source), detail="not a leader")
+            return None
+        cid = self._open(params, source)
         if cid is None:
             return None
+        if params.round > 0:
+            self._slot(params.prestate_hash).led.add(params.round)
 
         async def witness(endpoint: Endpoint) -> None:
             await endpoint.receive("NonceRequest")
-            self._apply(cid, EvidenceReceived(request.evidence))
-            mismatch = await self._matches(cid, request.params)
+            self._apply(cid, EvidenceReceived(request.evidence), source)
+            mismatch = await self._matches(cid, params)
             commitments = None
-            if mismatch is None:
-                fresh = await self._fresh_commitments()
-                commitments = None if fresh is None else fresh.to_bytes()
-            await endpoint.send("NonceCommit", encode(NonceReply(cid, commitments, mismatch)))
+            vote = None
+            if mismatch is None and self._can_sign_in(params):
+                if request.justification is not None:
+                    vote = await self._cast(cid, request.justification)
+                    if vote is not None:
+                        self._apply(cid, ShareReceived(WitnessShare(vote)))
+                if params.round == 0 or vote is not None:
+                    fresh = await self._fresh_commitments()
+                    commitments = None if fresh is None else fresh.to_bytes()
+            reply = NonceReply(cid, commitments, mismatch, vote)
+            await endpoint.send("NonceCommit", encode(reply))
 
         return Accepted(session, "Witness", message.receiver_index, witness, self.config.deadline_s)
+
+    def _can_sign_in(self, params: ConsensusParams) -> bool:
+        """Whether this witness may still act in the instance's round (it never goes back)."""
+        if self.behavior in (Behavior.WITHHOLD, Behavior.DOUBLE_SIGN):
+            return True  # WITHHOLD commits and stalls; DOUBLE_SIGN ignores its rounds
+        return self._ledger.of(params.prestate_hash).round <= params.round
 
     def _accept_gossip(self, message: SessionMessage, source: AuthorityId) -> Accepted | None:
         if message.label != "Gossip" or message.receiver != "Receiver":
@@ -897,6 +1527,9 @@ class ConsensusNode:
         return Accepted(session, "Receiver", 0, receiver, self.config.deadline_s)
 
     def _take_gossip(self, source: AuthorityId, payload: Gossip) -> None:
+        if payload.commit is None and self._ignored(source):
+            self._fx.trace.event("consensus.ignored", node=str(self.local), source=str(source))
+            return
         cid = self._open(payload.params, source)
         if cid is None:
             return
@@ -904,16 +1537,17 @@ class ConsensusNode:
             self._apply(cid, CommitReceived(payload.commit))
             return
         state = self._instances[cid]
-        if state.phase is Phase.COMMITTED and state.commit is not None:
-            # The sender is still working on an instance this node saw decided: tell it.
-            self._spawn(
-                self._gossip_to, source, Gossip(state.params, (), (), state.evidence, state.commit)
-            )
+        decided = self.decision(state.params.prestate_hash)
+        if decided is not None:
+            # The sender is still working on a prestate this node saw decided: tell it.
+            self._tell_decision(source, decided)
             return
         if not state.is_active:
             return
         packages: list[frost.SigningPackage] = []
         for data in payload.packages:
+            if package_id_of(data) in state.packages:
+                continue  # known (its id is the hash of its canonical bytes): nothing to parse
             try:
                 packages.append(frost.SigningPackage.from_bytes(data))
             except AuraError as exc:
@@ -924,4 +1558,10 @@ class ConsensusNode:
                 shares.append(vote.parse())
             except AuraError as exc:
                 self._trace("consensus.garbled", cid, source=str(source), detail=exc.message)
-        self._apply(cid, GossipReceived(tuple(packages), tuple(shares), payload.evidence))
+        self._apply(cid, GossipReceived(tuple(packages), tuple(shares), payload.evidence), source)
+        self._index_votes(cid)
+
+
+def _nearest(value: float) -> int:
+    """`value` rounded to the nearest int (`round` is a parameter name where this is used)."""
+    return int(value + 0.5)

@@ -12,6 +12,8 @@ Three protocols carry every consensus message:
 - `AuraNonces` — round one without cached commitments (the 2-round path, and fallback): the
   initiator asks witnesses for nonce commitments and proceeds with the first t replies.
 - `AuraGossip` — one message between two nodes: fallback gossip, or a commit announcement.
+- `AuraRoundChange` — one message from a witness moving to a later round of a prestate to each
+  other witness (the round's leader proposes with it, the others catch up with it).
 
 Bindings: `t` (signers), `m` (observers), `n` (nonce-round witnesses), `k` (replies a nonce
 round waits for), `fallback` (the signing round's timer, in milliseconds).
@@ -33,9 +35,11 @@ __all__ = [
     "signing_round",
     "nonce_round",
     "gossip",
+    "round_change",
     "signing_text",
     "NONCES_TEXT",
     "GOSSIP_TEXT",
+    "ROUND_CHANGE_TEXT",
 ]
 
 INITIATE = "consensus:initiate"
@@ -112,6 +116,14 @@ protocol AuraGossip {{
 }}
 """
 
+ROUND_CHANGE_TEXT = f"""\
+protocol AuraRoundChange {{
+  roles Witness, Peer;
+  Witness [guard_capability = "{GOSSIP}", flow_cost = 20]
+    -> Peer : RoundChange(consensus.wire.round_change);
+}}
+"""
+
 
 @functools.lru_cache(maxsize=256)
 def signing_round(signers: int, observers: int, fallback_ms: int) -> Choreography:
@@ -133,3 +145,9 @@ def nonce_round(witnesses: int, replies: int) -> Choreography:
 def gossip() -> Choreography:
     """`AuraGossip` (no bindings)."""
     return Choreography.compile(GOSSIP_TEXT)
+
+
+@functools.lru_cache(maxsize=1)
+def round_change() -> Choreography:
+    """`AuraRoundChange` (no bindings)."""
+    return Choreography.compile(ROUND_CHANGE_TEXT)

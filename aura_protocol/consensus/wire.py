@@ -4,7 +4,8 @@ FROST values travel as their canonical bytes (`to_bytes`) and are parsed on arri
 typed wrappers, so a malformed one is an `EncodingError`/`CryptoError` at the receiver, never a
 crash. Every payload names its instance by carrying the full `ConsensusParams` (or, for replies,
 the consensus id): a witness that missed `Execute` can still join the instance from any later
-message, and a receiver derives every hash from the params itself.
+message, and a receiver derives every hash from the params itself. Votes are signed statements
+(`aura_consensus.statements`), so they mean the same whoever relays them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from aura_consensus.commit import CommitFact
 from aura_consensus.events import WitnessShare
 from aura_consensus.evidence import Evidence
 from aura_consensus.params import ConsensusParams
+from aura_consensus.rounds import Justification
+from aura_consensus.statements import LockCertificate, SignedRoundChange, SignedVote
 from aura_core.crypto import frost
 from aura_core.encoding import record
 from aura_core.hashing import Hash32
@@ -28,37 +31,35 @@ __all__ = [
     "NonceReply",
     "Decision",
     "Gossip",
+    "RoundChangeMessage",
 ]
 
 
 @record("consensus.wire.share_vote")
 @attrs.frozen
 class ShareVote:
-    """A witness's vote, with its FROST signature share when it votes for the instance's own
-    result (a vote for another result carries no share: nobody could aggregate it)."""
+    """A witness's signed vote, with the FROST signature share it names when it carries one."""
 
-    witness: AuthorityId
-    result_id: Hash32
-    prestate_hash: Hash32
+    vote: SignedVote
     package_id: Hash32 | None = None
     share: bytes | None = None
 
     @classmethod
     def of(cls, share: WitnessShare) -> ShareVote:
         return cls(
-            share.witness,
-            share.result_id,
-            share.prestate_hash,
+            share.vote,
             share.package_id,
             None if share.share is None else share.share.to_bytes(),
         )
 
+    @property
+    def witness(self) -> AuthorityId:
+        return self.vote.witness
+
     def parse(self) -> WitnessShare:
         """The `WitnessShare` the instance takes (`EncodingError`/`CryptoError` if garbled)."""
         share = None if self.share is None else frost.SignatureShare.from_bytes(self.share)
-        return WitnessShare(
-            self.witness, self.result_id, self.prestate_hash, self.package_id, share
-        )
+        return WitnessShare(self.vote, self.package_id, share)
 
 
 @record("consensus.wire.execute")
@@ -68,7 +69,8 @@ class ExecuteRequest:
 
     `signers` and `observers` are the session's roster for the two families, sorted; a
     receiver rebuilds the session from them and checks that `signers` are the package's
-    signers other than the initiator (which signs locally).
+    signers other than the initiator (which signs locally). In a round r ≥ 1 the package comes
+    with the `lock` certificate its signers must see before they sign.
     """
 
     params: ConsensusParams
@@ -76,6 +78,7 @@ class ExecuteRequest:
     observers: tuple[AuthorityId, ...]
     package: bytes | None
     evidence: Evidence
+    lock: LockCertificate | None = None
 
 
 @record("consensus.wire.reply")
@@ -94,23 +97,29 @@ class WitnessReply:
 @record("consensus.wire.nonce_request")
 @attrs.frozen
 class NonceRequest:
-    """A request for round-1 commitments (the 2-round path and fallback). `witnesses` is the
-    session's `Witness` roster, sorted; `replies` how many the initiator waits for."""
+    """A request for round-1 FROST commitments (the 2-round path and fallback). `witnesses` is
+    the session's `Witness` roster, sorted; `replies` how many the initiator waits for. For an
+    instance of a round r ≥ 1 it is the round leader's proposal, with its `justification`: the
+    witnesses vote on it as they answer."""
 
     params: ConsensusParams
     witnesses: tuple[AuthorityId, ...]
     replies: int
     evidence: Evidence
+    justification: Justification | None = None
 
 
 @record("consensus.wire.nonce_reply")
 @attrs.frozen
 class NonceReply:
-    """Round-1 commitments, or the prestate the witness holds instead."""
+    """Round-1 commitments, or the prestate the witness holds instead; for a round proposal,
+    the witness's signed vote on it. No commitments and no mismatch: the witness declines (it
+    left the round or voted for another result in it)."""
 
     consensus_id: ConsensusId
     commitments: bytes | None
     mismatch: Hash32 | None
+    vote: SignedVote | None = None
 
 
 @record("consensus.wire.decision")
@@ -136,3 +145,14 @@ class Gossip:
     votes: tuple[ShareVote, ...]
     evidence: Evidence
     commit: CommitFact | None
+
+
+@record("consensus.wire.round_change")
+@attrs.frozen
+class RoundChangeMessage:
+    """A witness's signed round change, to the new round's leader: the certificate of the lock
+    it reports and the instances of the results it reports (so the leader can propose them)."""
+
+    change: SignedRoundChange
+    lock: LockCertificate | None
+    values: tuple[ConsensusParams, ...]

@@ -1,29 +1,36 @@
 """CONSENSUS: every node is a witness; operations are agreed by the networked consensus.
 
-All nodes of a run form one t-of-n FROST group (t = n // 2 + 1, a strict majority; the key
-shares are dealt from the run's seed). A `propose` action makes an honest node ask for a new
-operation on a slot of its own (each slot is its own prestate, so honest witnesses may sign
-every one); the node runs `ConsensusNode.propose` until it commits, retrying with a new
-instance when one fails, and again after a restart. Decided commits go into the node's context
-journal, and every node keeps announcing what it decided to a random peer (a stand-in for
-journal sync, so nodes that missed a commit learn it).
+All nodes of a run form one t-of-n FROST group with the largest fault bound n nodes allow,
+f = (n - 1) // 3, and the smallest threshold safe for it, t = (n + f) // 2 + 1 (the key shares
+are dealt from the run's seed; each witness votes with its node's identity key). A `propose`
+action makes an honest node ask for a new operation on a slot of its own (each slot is its
+own prestate); a `contend` action makes it propose another operation on the latest slot, so
+two honest proposals compete for one prestate. A node runs `ConsensusNode.propose` until its
+slot is decided (by its operation or a contending one), retrying with a new instance when one
+fails, and again after a restart. Decided commits go into the node's context journal, and every
+node keeps announcing what it decided to a random peer (a stand-in for journal sync).
 
-Byzantine nodes (the run's last ones) misbehave as witnesses: they withhold their shares or
-equivocate (`Behavior`), on top of the byzantine transport's replays and corruption. They never
-give a share for an instance's own result, so a commit needs t honest signers.
+Byzantine nodes (the run's last ones) draw a strategy each (`Behavior`): double-signing every
+package and proposal (and proposing conflicting operations on honest slots), forging
+equivocation evidence, forging relayed votes, replaying votes from other instances and rounds,
+selective withholding, lying about the prestate, withholding, or equivocating about made-up
+results; on top of that their transport replays and corrupts. At most f of them may sign: when
+a run draws more byzantine nodes than f, the ones past f draw only strategies that never sign
+twice, and the run checks safety only (`over_fault_bound`; no liveness goal), since no
+protocol can promise liveness with more than f faults.
 
 Invariants (`always = ["workload"]`), checked at every decision and by the monitor:
-    every decided commit verifies under the group key and decides its slot's operation on its
-    slot's prestate; all nodes that decide an instance decide the same operation; every commit
-    has at least t participants, all honest; with fewer than t honest nodes nothing commits;
-    no node ever holds an equivocation proof against an honest witness.
-Goal (`require = ["workload"]`): once a connected core of at least t honest nodes is healed,
-every operation proposed by a core node is decided at every core node within the bound. A core
-smaller than t has no goal (the invariants then say that nothing commits).
+    every decided commit verifies under the group key, decides an operation someone proposed
+    on its slot's prestate, with at least t witnesses; at most one operation is decided per
+    slot (safety); no node ever holds an equivocation proof against an honest witness; no
+    session stays open past its bound.
+Goal (`require = ["workload"]`), when at most f nodes are byzantine: once the honest nodes are
+healed, every slot an honest node proposed is decided at every honest node within the bound,
+with the proposal itself if nobody contended it and with one of the proposals otherwise.
 
-Options (`[workload]`): fallback_s, gossip_s, deadline_s (consensus timers), retry_s (pause
-before re-proposing, default 0.5), sync_s (announcement period, default 1.0), byzantine
-("mixed" (default): each byzantine node draws "withhold" or "equivocate"; or one of them).
+Options (`[workload]`): fallback_s, gossip_s, deadline_s, round_s (consensus timers), retry_s
+(pause before re-proposing, default 0.5), sync_s (announcement period, default 1.0),
+byzantine ("mixed" (default): each byzantine node draws a strategy; or one `Behavior` value).
 """
 
 from __future__ import annotations
@@ -37,11 +44,11 @@ from anyio.abc import TaskGroup
 from aura_consensus.commit import CommitFact
 from aura_consensus.facts import consensus_fact_types
 from aura_consensus.params import ConsensusParams
-from aura_consensus.witnesses import WitnessSet
+from aura_consensus.witnesses import WitnessSet, safe_threshold
 from aura_core.crypto import frost
 from aura_core.crypto.ed25519 import VerifyingKey
 from aura_core.encoding import decode, encode, record
-from aura_core.errors import AuraError, ConsensusFailed, EncodingError
+from aura_core.errors import AuraError, ConsensusFailed, EncodingError, PrestateDecided
 from aura_core.hashing import Hash32, tagged_hash, u64
 from aura_core.ids import AuthorityId, ConsensusId
 from aura_effects.bundle import Effects
@@ -68,6 +75,20 @@ HANG_SLACK_S = 1.0
 """How far past the longest bound (the deadline) a session may stay open before it counts as
 hung: every role the workload runs has a timer or a run limit."""
 
+STRATEGIES = (
+    Behavior.DOUBLE_SIGN,
+    Behavior.FORGE_EVIDENCE,
+    Behavior.FORGE_RELAY,
+    Behavior.REPLAY,
+    Behavior.SELECTIVE,
+    Behavior.LIE_PRESTATE,
+    Behavior.WITHHOLD,
+    Behavior.EQUIVOCATE,
+)
+NEVER_DOUBLE_SIGN = tuple(b for b in STRATEGIES if b is not Behavior.DOUBLE_SIGN)
+PROPOSERS = (Behavior.DOUBLE_SIGN, Behavior.SELECTIVE)
+"""Byzantine strategies whose node also proposes conflicting operations on honest slots."""
+
 
 @record("sim.consensus_op")
 @attrs.frozen
@@ -88,6 +109,7 @@ def slot_prestate(slot: int) -> Hash32:
 class _Intent:
     initiator: str
     operation: bytes
+    honest: bool
 
 
 @attrs.frozen
@@ -96,6 +118,9 @@ class _Keys:
     public: frost.PublicKeyPackage
     shares: dict[str, frost.KeyPackage]
     honest: frozenset[AuthorityId]
+    behaviors: dict[str, Behavior]
+    over_bound: bool
+    """More byzantine nodes than f: safety only."""
 
     @property
     def group_key(self) -> VerifyingKey:
@@ -108,7 +133,15 @@ class ConsensusWorkload:
     capabilities = CAPABILITIES
 
     def __init__(self, options: dict[str, Any]) -> None:
-        known = {"fallback_s", "gossip_s", "deadline_s", "retry_s", "sync_s", "byzantine"}
+        known = {
+            "fallback_s",
+            "gossip_s",
+            "deadline_s",
+            "round_s",
+            "retry_s",
+            "sync_s",
+            "byzantine",
+        }
         unknown = set(options) - known
         if unknown:
             raise ValueError(f"unknown consensus options {sorted(unknown)}")
@@ -116,15 +149,19 @@ class ConsensusWorkload:
             fallback_s=float(options.get("fallback_s", 0.3)),
             gossip_s=float(options.get("gossip_s", 0.2)),
             deadline_s=float(options.get("deadline_s", 8.0)),
+            round_s=float(options.get("round_s", 1.0)),
         )
         self.retry_s = float(options.get("retry_s", 0.5))
         self.sync_s = float(options.get("sync_s", 1.0))
         self.byzantine = str(options.get("byzantine", "mixed"))
-        if self.byzantine not in ("mixed", "withhold", "equivocate"):
+        if self.byzantine != "mixed" and self.byzantine not in {b.value for b in STRATEGIES}:
             raise ValueError(f"unknown byzantine behaviour {self.byzantine!r}")
-        self.intents: dict[int, _Intent] = {}
+        self.intents: dict[int, list[_Intent]] = {}
+        """Slot → every operation proposed on it, in order."""
         self.decisions: dict[ConsensusId, tuple[bytes, Hash32]] = {}
         """Consensus id → (operation, prestate) as first decided anywhere."""
+        self.slot_decisions: dict[int, bytes] = {}
+        """Slot → the operation first decided on it anywhere."""
         self._keys: _Keys | None = None
         self._nodes: dict[str, ConsensusNode] = {}
         self._dispatchers: dict[str, Dispatcher] = {}
@@ -137,19 +174,44 @@ class ConsensusWorkload:
         if self._keys is None:
             names = sorted(run.nodes)
             n = len(names)
-            threshold = n // 2 + 1
+            faults = (n - 1) // 3
+            threshold = safe_threshold(n, faults)
             seed = run.seeds.child("consensus").stream("dealer").bytes(32)
             dealt, public = frost.generate_with_dealer(threshold, n, seed)
             ids = sorted(dealt)
             shares = {name: frost.key_package(dealt[i]) for name, i in zip(names, ids, strict=True)}
             witnesses = WitnessSet.of(
-                {run.nodes[name].authority: shares[name].identifier for name in names}, threshold
+                {run.nodes[name].authority: shares[name].identifier for name in names},
+                threshold,
+                faults=faults,
+                keys={
+                    run.nodes[name].authority: run.nodes[name].key.verifying_key for name in names
+                },
             )
             honest = frozenset(
                 run.nodes[name].authority for name in names if run.honest(run.nodes[name])
             )
-            self._keys = _Keys(witnesses, public, shares, honest)
+            byzantine = [name for name in names if not run.honest(run.nodes[name])]
+            behaviors = {
+                name: self._draw(run, name, may_sign=index < faults)
+                for index, name in enumerate(byzantine)
+            }
+            self._keys = _Keys(
+                witnesses, public, shares, honest, behaviors, len(byzantine) > faults
+            )
+            if self._keys.over_bound:
+                run.hit("over_fault_bound")
+            for behavior in sorted({b.value for b in behaviors.values()}):
+                run.hit(f"strategy:{behavior}")
         return self._keys
+
+    def _draw(self, run: SimRun, name: str, *, may_sign: bool) -> Behavior:
+        """A byzantine node's strategy; only the first f of them may double-sign."""
+        choices = STRATEGIES if may_sign else NEVER_DOUBLE_SIGN
+        if self.byzantine != "mixed":
+            wanted = Behavior(self.byzantine)
+            return wanted if wanted in choices else Behavior.WITHHOLD
+        return run.seeds.child("node", name).stream("behavior").choice(list(choices))
 
     def _trusted(self, _: JournalState, __: CommitFact) -> VerifyingKey:
         assert self._keys is not None, "commits arrive only after the group exists"
@@ -160,14 +222,7 @@ class ConsensusWorkload:
             registry.register(fact_type)
 
     def _behavior(self, run: SimRun, node: SimNode) -> Behavior:
-        if run.honest(node):
-            return Behavior.HONEST
-        if self.byzantine == "withhold":
-            return Behavior.WITHHOLD
-        if self.byzantine == "equivocate":
-            return Behavior.EQUIVOCATE
-        draw = run.seeds.child("node", node.name).stream("behavior")
-        return draw.choice([Behavior.WITHHOLD, Behavior.EQUIVOCATE])
+        return self._group(run).behaviors.get(node.name, Behavior.HONEST)
 
     # ------------------------------------------------------------------------- a node
 
@@ -191,6 +246,7 @@ class ConsensusWorkload:
                 group=group,
                 prestate=_prestate,
                 on_decided=decided,
+                signing_key=node.key,
                 config=self.config,
                 behavior=self._behavior(run, node),
             ) as consensus:
@@ -199,35 +255,51 @@ class ConsensusWorkload:
                     self._proposers[node.name] = proposers
                     done = await self._decided_slots(effects, run.namespace)
                     for slot in sorted(self.intents):
-                        intent = self.intents[slot]
-                        if intent.initiator == node.name and slot not in done:
-                            proposers.start_soon(self._pursue, run, node, consensus, slot)
+                        for intent in self.intents[slot]:
+                            if intent.initiator == node.name and slot not in done:
+                                proposers.start_soon(
+                                    self._pursue, run, node, consensus, slot, intent.operation
+                                )
                     proposers.start_soon(self._sync, run, node, effects, consensus)
                     await anyio.sleep_forever()
 
     async def act(self, run: SimRun, node: SimNode, action: Action) -> None:
-        if action.do != "propose":
+        if action.do not in ("propose", "contend"):
             raise ValueError(f"the consensus workload does not know the action {action.do!r}")
-        if not run.honest(node):
-            run.note(f"{node.name} is byzantine: it proposes nothing")
+        behavior = self._behavior(run, node)
+        honest = run.honest(node)
+        if honest and action.do == "propose":
+            slot = len(self.intents)
+        elif self.intents and (honest or behavior in PROPOSERS):
+            slot = max(self.intents)  # contend on the latest slot
+        else:
+            run.note(f"{node.name} ({behavior.value}) proposes nothing")
             return
-        slot = len(self.intents)
-        operation = encode(SimOperation(slot, node.authority, f"{node.name} op {slot}"))
-        self.intents[slot] = _Intent(node.name, operation)
-        run.note(f"{node.name} proposes slot {slot}")
+        text = f"{node.name} op {slot}" + ("" if honest else " (byzantine)")
+        operation = encode(SimOperation(slot, node.authority, text))
+        intents = self.intents.setdefault(slot, [])
+        if any(i.operation == operation for i in intents):
+            return
+        intents.append(_Intent(node.name, operation, honest))
+        if len(intents) > 1:
+            run.hit("contended_slot" if honest else "byzantine_contender")
+        run.note(f"{node.name} proposes on slot {slot}")
         proposers = self._proposers.get(node.name)
         consensus = self._nodes.get(node.name)
         if proposers is not None and consensus is not None and node.alive:
-            proposers.start_soon(self._pursue, run, node, consensus, slot)
+            proposers.start_soon(self._pursue, run, node, consensus, slot, operation)
 
     async def _pursue(
-        self, run: SimRun, node: SimNode, consensus: ConsensusNode, slot: int
+        self, run: SimRun, node: SimNode, consensus: ConsensusNode, slot: int, operation: bytes
     ) -> None:
-        operation = self.intents[slot].operation
         while True:
             try:
                 await consensus.propose(operation, slot_prestate(slot))
                 run.note(f"{node.name} decided slot {slot}")
+                return
+            except PrestateDecided:
+                run.note(f"{node.name} saw slot {slot} decided with another proposal")
+                run.hit("contention_lost")
                 return
             except ConsensusFailed:
                 run.hit("consensus_retried")
@@ -268,13 +340,19 @@ class ConsensusWorkload:
             raise
 
     @staticmethod
-    async def _decided_slots(effects: Effects, namespace: JournalNamespace) -> set[int]:
+    async def _decided(effects: Effects, namespace: JournalNamespace) -> dict[int, set[bytes]]:
+        """Slot → the operations this node's journal holds commits of."""
         journal = await effects.journal.journal(namespace)
-        slots = set()
+        slots: dict[int, set[bytes]] = {}
         for fact in journal.of_type("consensus.commit_fact"):
             commit = decode(fact.body.payload, CommitFact)
-            slots.add(decode(commit.operation_bytes, SimOperation).slot)
+            slot = decode(commit.operation_bytes, SimOperation).slot
+            slots.setdefault(slot, set()).add(commit.operation_bytes)
         return slots
+
+    @classmethod
+    async def _decided_slots(cls, effects: Effects, namespace: JournalNamespace) -> set[int]:
+        return set(await cls._decided(effects, namespace))
 
     # ------------------------------------------------------------------------- properties
 
@@ -287,21 +365,29 @@ class ConsensusWorkload:
         except (AuraError, EncodingError) as exc:
             run.violate(PROPERTY, f"{where}: {exc}")
             return
-        intent = self.intents.get(operation.slot)
-        if intent is None or intent.operation != fact.operation_bytes:
+        proposed = [i.operation for i in self.intents.get(operation.slot, [])]
+        if fact.operation_bytes not in proposed:
             run.violate(PROPERTY, f"{where}: an operation nobody proposed")
         if fact.prestate_hash != slot_prestate(operation.slot):
             run.violate(PROPERTY, f"{where}: not on its slot's prestate")
         participants = set(fact.participants)
-        if len(participants) < keys.witnesses.threshold or not participants <= keys.honest:
-            run.violate(PROPERTY, f"{where}: participants are not t honest witnesses")
-        if len(keys.honest) < keys.witnesses.threshold:
-            run.violate(PROPERTY, f"{where}: committed with fewer than t honest witnesses")
+        witnesses = set(keys.witnesses.authorities)
+        if len(participants) < keys.witnesses.threshold or not participants <= witnesses:
+            run.violate(PROPERTY, f"{where}: participants are not t witnesses")
+        if fact.round > 0:
+            run.hit("decided_in_round")
         run.hit("decided_fast_path" if fact.fast_path else "decided_in_fallback")
+        if len(proposed) > 1:
+            run.hit("contended_slot_decided")
         decision = (fact.operation_bytes, fact.prestate_hash)
         held = self.decisions.setdefault(fact.consensus_id, decision)
         if held != decision:
             run.violate(PROPERTY, f"{where}: another node decided something else")
+        first = self.slot_decisions.setdefault(operation.slot, fact.operation_bytes)
+        if first != fact.operation_bytes:
+            run.violate(
+                PROPERTY, f"{where}: SAFETY: two operations committed on slot {operation.slot}"
+            )
 
     def check(self, run: SimRun) -> None:
         if self._keys is None:
@@ -314,26 +400,37 @@ class ConsensusWorkload:
             if oldest is not None and anyio.current_time() - oldest > bound:
                 run.violate(PROPERTY, f"{name} has a session open for more than {bound} s")
         for name in sorted(self._nodes):
-            proven = self._nodes[name].evidence.equivocators()
+            node = self._nodes[name]
+            proven = node.evidence.equivocators()
             if proven:
                 run.hit("equivocators_proven")
+            if node.counters["forgeries_dropped"]:
+                run.hit("forgeries_dropped")
             framed = proven & self._keys.honest
             if framed:
                 run.violate(PROPERTY, f"{name} holds equivocation proofs against honest witnesses")
 
     async def settled(self, run: SimRun, core: list[SimNode]) -> str | None:
         keys = self._group(run)
-        if len(core) < keys.witnesses.threshold:
-            run.hit("core_below_threshold")
-            return None
+        if keys.over_bound:
+            return None  # more than f byzantine: safety only (see the module docstring)
         names = {node.name for node in core}
-        wanted = {slot for slot, intent in self.intents.items() if intent.initiator in names}
+        wanted = {
+            slot
+            for slot, intents in self.intents.items()
+            if any(i.initiator in names and i.honest for i in intents)
+        }
         for node in core:
             if node.effects is None:
                 return f"{node.name} is down"
-            missing = wanted - await self._decided_slots(node.effects, run.namespace)
+            decided = await self._decided(node.effects, run.namespace)
+            missing = wanted - set(decided)
             if missing:
                 return f"{node.name} has not decided slots {sorted(missing)}"
+            for slot in sorted(wanted):
+                intents = self.intents[slot]
+                if len(intents) == 1 and decided[slot] != {intents[0].operation}:
+                    return f"{node.name} decided slot {slot} with another operation"
         return None
 
     async def state(self, node: SimNode) -> frozenset[object]:

@@ -1,5 +1,5 @@
 """Shared fixtures for the consensus tests: FROST groups made once per (t, n), witnesses with
-their key packages, and helpers that play honest witnesses.
+their key packages and vote keys, and helpers that play honest witnesses and sign votes.
 
 Keys are dealt once per (t, n) and reused by every example (dealing is the slow part); every
 signing round still uses fresh nonces from a per-test counter, so nothing is ever reused.
@@ -18,9 +18,11 @@ from aura_consensus.events import Action, SendSignRequest, WitnessShare
 from aura_consensus.instance import InstanceState
 from aura_consensus.nonces import WitnessNonces
 from aura_consensus.params import ConsensusParams
+from aura_consensus.statements import LockCertificate, SignedVote, Vote
 from aura_consensus.witness import VoteLedger, sign_share
 from aura_consensus.witnesses import WitnessSet
 from aura_core.crypto import frost
+from aura_core.crypto.ed25519 import SigningKey
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId
 
@@ -43,13 +45,14 @@ def authority(label: object) -> AuthorityId:
 
 @attrs.frozen(eq=False)
 class Group:
-    """A FROST group whose members are witness authorities."""
+    """A FROST group whose members are witness authorities, with their vote keys."""
 
     t: int
     n: int
     key_packages: dict[AuthorityId, frost.KeyPackage]
     public: frost.PublicKeyPackage
     witnesses: WitnessSet
+    vote_keys: dict[AuthorityId, SigningKey]
 
     @property
     def authorities(self) -> tuple[AuthorityId, ...]:
@@ -61,25 +64,53 @@ class Group:
         prestate: Hash32 | None = None,
         nonce: int = 1,
         threshold: int | None = None,
+        round: int = 0,
     ) -> ConsensusParams:
         witnesses = self.witnesses
         if threshold is not None:
-            witnesses = WitnessSet(witnesses.members, threshold)
+            witnesses = WitnessSet(witnesses.members, threshold, witnesses.faults)
         return ConsensusParams(
             prestate or Hash32.of(b"prestate"),
             operation,
             nonce,
             witnesses,
             self.public.group_public_key,
+            round,
         )
+
+    def vote(
+        self,
+        who: AuthorityId,
+        params: ConsensusParams,
+        *,
+        result: Hash32 | None = None,
+        attachment: Hash32 | None = None,
+        key: SigningKey | None = None,
+    ) -> SignedVote:
+        """`who`'s vote in `params`'s instance (for its result unless `result` is given),
+        signed with its own key unless `key` is given."""
+        vote = Vote(
+            params.group_public_key,
+            who,
+            params.consensus_id,
+            params.prestate_hash,
+            params.round,
+            result or params.result_id,
+            attachment or Hash32.zero(),
+        )
+        return vote.sign(key or self.vote_keys[who])
 
 
 @functools.cache
-def group(t: int, n: int, label: str = "") -> Group:
+def group(t: int, n: int, label: str = "", faults: int = 0) -> Group:
     shares, public = frost.generate_with_dealer(t, n, seed("dealer", t, n, label))
     members = {authority((label, t, n, i)): i for i in shares}
     packages = {a: frost.key_package(shares[i]) for a, i in members.items()}
-    return Group(t, n, packages, public, WitnessSet.of(members, t))
+    vote_keys = {a: SigningKey(seed("vote key", a.raw)) for a in members}
+    witnesses = WitnessSet.of(
+        members, t, faults=faults, keys={a: k.verifying_key for a, k in vote_keys.items()}
+    )
+    return Group(t, n, packages, public, witnesses, vote_keys)
 
 
 @attrs.define
@@ -88,6 +119,7 @@ class HonestWitness:
 
     authority: AuthorityId
     key_package: frost.KeyPackage
+    signing_key: SigningKey
     nonces: WitnessNonces = attrs.field(factory=WitnessNonces)
     ledger: VoteLedger = attrs.field(factory=VoteLedger)
 
@@ -96,21 +128,28 @@ class HonestWitness:
         self.nonces = self.nonces.add(self.nonces.epoch, nonces)
         return commitments
 
-    def sign(self, params: ConsensusParams, package: frost.SigningPackage) -> WitnessShare:
+    def sign(
+        self,
+        params: ConsensusParams,
+        package: frost.SigningPackage,
+        lock: LockCertificate | None = None,
+    ) -> WitnessShare:
         signed = sign_share(
             params,
             self.authority,
             self.key_package,
             package,
+            signing_key=self.signing_key,
             nonces=self.nonces,
             ledger=self.ledger,
+            lock=lock,
         )
         self.nonces, self.ledger = signed.nonces, signed.ledger
         return signed.share
 
 
 def honest(g: Group) -> dict[AuthorityId, HonestWitness]:
-    return {a: HonestWitness(a, kp) for a, kp in g.key_packages.items()}
+    return {a: HonestWitness(a, kp, g.vote_keys[a]) for a, kp in g.key_packages.items()}
 
 
 def sign_requests(actions: Iterable[Action]) -> list[SendSignRequest]:

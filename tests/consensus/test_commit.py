@@ -75,7 +75,9 @@ def test_the_transcript_covers_every_signed_field() -> None:
         "operation_bytes": fact.operation_bytes,
         "threshold": fact.threshold,
     }
-    reference = commit_transcript(**base, participants=fact.participants, fast_path=fact.fast_path)
+    reference = commit_transcript(
+        **base, participants=fact.participants, fast_path=fact.fast_path, round=fact.round
+    )
     assert reference == fact.message and len(reference) == 32
     changes = [
         {"consensus_id": ConsensusId(Hash32.zero())},
@@ -90,13 +92,17 @@ def test_the_transcript_covers_every_signed_field() -> None:
                 **{**base, **change},  # type: ignore[arg-type]
                 participants=fact.participants,
                 fast_path=fact.fast_path,
+                round=fact.round,
             )
             != reference
         )
-    assert commit_transcript(**base, participants=fact.participants[:1], fast_path=True) != (
-        reference
+    others = (
+        {"participants": fact.participants[:1], "fast_path": True, "round": 0},
+        {"participants": fact.participants, "fast_path": False, "round": 0},
+        {"participants": fact.participants, "fast_path": True, "round": 1},
     )
-    assert commit_transcript(**base, participants=fact.participants, fast_path=False) != reference
+    for other in others:
+        assert commit_transcript(**base, **other) != reference  # type: ignore[arg-type]
 
 
 def _other_key() -> frost.PublicKeyPackage:
@@ -142,6 +148,8 @@ def mutations(draw: st.DrawFn) -> dict[str, object]:
         value = tuple(ps)
     elif field == "fast_path":
         value = not fact.fast_path
+    elif field == "round":
+        value = draw(st.integers(1, 2**32 - 1))
     elif field == "group_public_key":
         random_keys = h32.filter(lambda b: b != fact.group_public_key.raw).map(VerifyingKey)
         value = draw(st.just(_other_key().group_public_key) | random_keys)
@@ -198,5 +206,7 @@ def test_check_commit_binds_the_fact_to_its_instance() -> None:
         g.params(operation=b"rotate epoch", nonce=2).check_commit(fact)
     with pytest.raises(InvalidCommitFact):
         g.params(operation=b"rotate epoch", threshold=3).check_commit(fact)
+    with pytest.raises(InvalidCommitFact, match="another round"):
+        attrs.evolve(params, round=1).check_commit(fact)
     with pytest.raises(InvalidCommitFact):
         params.check_commit("not a fact")  # type: ignore[arg-type]

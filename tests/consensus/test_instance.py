@@ -1,5 +1,6 @@
 """The instance state machine, scenario by scenario: fast path, pipelining, fallback, gossip,
-equivocation, invalid shares, commits from others, deadlines, and refused input."""
+equivocation, forged and invalid votes, shares and evidence, commits from others, deadlines,
+and refused input."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from aura_consensus.events import (
     GossipTick,
     InstanceFailed,
     NonceCommitReceived,
+    Rejected,
     RequestNonces,
     SendExecute,
     SendGossip,
@@ -35,13 +37,17 @@ from aura_consensus.events import (
     WitnessShare,
 )
 from aura_consensus.evidence import EquivocationProof, Evidence
-from aura_consensus.instance import Phase, apply_share, gossip, new_instance, step
+from aura_consensus.instance import Phase, gossip, new_instance, step
 from aura_consensus.nonces import NonceRegistry
 from aura_consensus.params import ConsensusParams
+from aura_consensus.statements import SignedVote, share_digest
+from aura_consensus.witnesses import WitnessSet
 from aura_core.crypto import frost
+from aura_core.crypto.ed25519 import SigningKey
 from aura_core.errors import (
-    AlreadyVoted,
     ConflictingShare,
+    ForgedEvidence,
+    ForgedStatement,
     InstanceNotActive,
     InvalidArgument,
     InvalidCommitFact,
@@ -51,6 +57,7 @@ from aura_core.errors import (
     KnownEquivocator,
     MissingShare,
     NonceReuse,
+    StaleStatement,
     UnknownSigningPackage,
     UnknownWitness,
     WrongInstance,
@@ -64,6 +71,7 @@ from tests.consensus.support import (
     fresh_seed,
     group,
     honest,
+    seed,
     sign_requests,
     snapshot,
 )
@@ -131,9 +139,9 @@ def test_fast_path_commits_a_verified_fact() -> None:
     assert fact.participants == (a, b) and fact.fast_path
     assert fact.consensus_id == run.params.consensus_id
     assert fact.result_id == run.params.result_id
-    # a late share changes nothing: the instance is closed
+    # a late vote changes nothing: the instance is closed
     with pytest.raises(InstanceNotActive):
-        step(run.state, ShareReceived(WitnessShare(c, run.params.result_id, Hash32.zero())))
+        step(run.state, ShareReceived(WitnessShare(g.vote(c, run.params))))
 
 
 def test_pipelined_start_puts_the_package_in_execute() -> None:
@@ -219,18 +227,19 @@ def test_an_equivocator_is_recorded_excluded_and_never_counted() -> None:
     run.commit_nonce(b)
     package = run.only_package()
     run.feed(ShareReceived(run.sign(a, package)))
-    # a also votes for another result on the same prestate
-    actions = run.feed(ShareReceived(WitnessShare(a, OTHER, run.params.prestate_hash)))
-    proof = EquivocationProof.of(
-        a, run.params.consensus_id, run.params.prestate_hash, run.params.result_id, OTHER
-    )
+    first = run.state.votes[a]
+    # a also signs a vote for another result on the same prestate, in the same round
+    other = g.vote(a, run.params, result=OTHER)
+    actions = run.feed(ShareReceived(WitnessShare(other)))
+    proof = EquivocationProof.of(first, other)
     assert actions == (EquivocationDetected(proof),)
+    proof.verify(g.witnesses, g.public.group_public_key)  # anyone can check it
     assert a in run.state.equivocators and proof in run.state.evidence
-    assert a not in run.state.counted(run.state.own_vote)
+    assert a not in run.state.counted(run.state.own_result)
     run.feed(ShareReceived(run.sign(b, package)))
     assert run.state.commit is None  # the package needs a, which is excluded
     with pytest.raises(KnownEquivocator):
-        step(run.state, ShareReceived(WitnessShare(a, run.params.result_id, Hash32.zero())))
+        step(run.state, ShareReceived(WitnessShare(g.vote(a, run.params))))
     run.feed(FallbackTimeout())
     assert RequestNonces((b, c)) in run.actions  # a is not asked again
     with pytest.raises(KnownEquivocator):
@@ -242,7 +251,22 @@ def test_an_equivocator_is_recorded_excluded_and_never_counted() -> None:
     assert run.state.commit is not None and run.state.commit.participants == (b, c)
 
 
-def test_an_invalid_share_is_rejected_and_can_be_replaced() -> None:
+def test_votes_in_another_round_are_not_a_double_vote() -> None:
+    g = group(2, 3)
+    run = Run(g)
+    run.start()
+    a = g.authorities[0]
+    run.feed(ShareReceived(WitnessShare(g.vote(a, run.params))))
+    later = g.params(round=1)  # the same prestate, a later round: another instance
+    before = snapshot(run.state)
+    with pytest.raises(WrongInstance):
+        step(run.state, ShareReceived(WitnessShare(g.vote(a, later, result=OTHER))))
+    assert snapshot(run.state) == before and run.state.equivocators == set()
+
+
+def test_a_relayed_share_nobody_signed_is_refused_and_the_genuine_one_counts() -> None:
+    """A relay pairs b's signed vote with a corrupted share: the vote's signature does not
+    cover it, so it is refused as forged (b is not blamed) and b's real share still counts."""
     g = group(2, 3)
     run = Run(g)
     run.start()
@@ -254,10 +278,36 @@ def test_an_invalid_share_is_rejected_and_can_be_replaced() -> None:
     run.feed(ShareReceived(run.sign(a, package)))
     assert good_b.share is not None
     forged = attrs.evolve(good_b, share=corrupt(good_b.share))
-    actions = run.feed(ShareReceived(forged))
-    pid = run.params.describe_package(package).package_id
-    assert actions == (SharesRejected(pid, (b,)),)
-    assert run.state.commit is None and b not in run.state.shares[pid]
+    before = snapshot(run.state)
+    with pytest.raises(ForgedStatement):
+        step(run.state, ShareReceived(forged))
+    assert snapshot(run.state) == before
+    # in gossip it is one refused item among others
+    state, actions = step(run.state, GossipReceived((), (forged,), Evidence()))
+    assert [type(x.error) for x in actions if isinstance(x, Rejected)] == [ForgedStatement]
+    assert snapshot(state) == before
+    run.feed(ShareReceived(good_b))
+    assert run.state.commit is not None and b not in run.state.equivocators
+
+
+def test_a_share_its_witness_signed_but_frost_refuses_is_dropped() -> None:
+    """A byzantine b signs its vote over a bad share: FROST names b, its share is dropped, and
+    the good share it sends later still completes the package."""
+    g = group(2, 3)
+    run = Run(g)
+    run.start()
+    a, b, _ = g.authorities
+    run.commit_nonce(a)
+    run.commit_nonce(b)
+    package = run.only_package()
+    good_b = run.sign(b, package)
+    run.feed(ShareReceived(run.sign(a, package)))
+    assert good_b.share is not None and good_b.package_id is not None
+    bad = corrupt(good_b.share)
+    signed_bad = g.vote(b, run.params, attachment=share_digest(good_b.package_id, bad))
+    actions = run.feed(ShareReceived(WitnessShare(signed_bad, good_b.package_id, bad)))
+    assert actions == (SharesRejected(good_b.package_id, (b,)),)
+    assert run.state.commit is None and b not in run.state.shares[good_b.package_id]
     run.feed(ShareReceived(good_b))
     assert run.state.commit is not None
 
@@ -347,20 +397,57 @@ def test_evidence_from_elsewhere_excludes_a_witness() -> None:
     run.commit_nonce(b)
     package = run.only_package()
     run.feed(ShareReceived(run.sign(a, package)))
-    elsewhere = EquivocationProof.of(
-        a,
-        g.params(nonce=77).consensus_id,  # recorded in another instance on this prestate
-        run.params.prestate_hash,
-        Hash32.of(b"x"),
-        Hash32.of(b"y"),
+    elsewhere = g.params(nonce=77)  # another instance on this prestate
+    proof = EquivocationProof.of(
+        g.vote(a, elsewhere, result=Hash32.of(b"x")), g.vote(a, elsewhere, result=Hash32.of(b"y"))
     )
-    unrelated = EquivocationProof.of(  # another instance, another prestate
-        b, g.params(nonce=78).consensus_id, OTHER, OTHER, Hash32.zero()
+    unrelated_params = g.params(nonce=78, prestate=OTHER)  # another prestate
+    unrelated = EquivocationProof.of(
+        g.vote(b, unrelated_params, result=OTHER), g.vote(b, unrelated_params)
     )
-    run.feed(EvidenceReceived(Evidence.of([elsewhere, unrelated])))
+    run.feed(EvidenceReceived(Evidence.of([proof, unrelated])))
     assert run.state.equivocators == {a}  # b's proof is about another prestate
     assert a not in run.state.shares[run.params.describe_package(package).package_id]
-    assert elsewhere in run.state.evidence and unrelated in run.state.evidence
+    assert proof in run.state.evidence and unrelated not in run.state.evidence
+
+
+def test_forged_evidence_is_refused_and_nobody_is_excluded() -> None:
+    """Proofs whose votes the accused did not sign: one with a made-up signature, one mixing
+    a's genuine vote with one signed by another key, one under another group. Each is
+    reported as forged; the accused stays counted."""
+    g = group(2, 3)
+    run = Run(g)
+    run.start()
+    a, b, c = g.authorities
+    run.feed(ShareReceived(WitnessShare(g.vote(a, run.params))))
+    genuine = run.state.votes[a]
+    impostor = SigningKey(seed("impostor"))
+    made_up = SignedVote(g.vote(a, run.params, result=OTHER).vote, bytes(64))
+    wrong_key = g.vote(a, run.params, result=OTHER, key=impostor)
+    other_group = group(2, 3, "other")
+    foreign = other_group.params()
+    stale = EquivocationProof.of(
+        other_group.vote(other_group.authorities[0], foreign),
+        other_group.vote(other_group.authorities[0], foreign, result=OTHER),
+    )
+    b_made_up = EquivocationProof.of(
+        SignedVote(g.vote(b, run.params).vote, bytes(64)),
+        SignedVote(g.vote(b, run.params, result=OTHER).vote, bytes(64)),
+    )
+    forged = [EquivocationProof.of(genuine, made_up), EquivocationProof.of(genuine, wrong_key)]
+    for proof in (*forged, b_made_up):
+        with pytest.raises(ForgedEvidence):
+            proof.verify(g.witnesses, g.public.group_public_key)
+    before = snapshot(run.state)
+    state, actions = step(run.state, EvidenceReceived(Evidence.of([*forged, b_made_up, stale])))
+    # the stale proof is about another prestate (another group's params), so it is not even
+    # looked at; the three others are refused one by one
+    assert (
+        sorted(type(x.error).__name__ for x in actions if isinstance(x, Rejected))
+        == ["ForgedEvidence"] * 3
+    )
+    assert snapshot(state) == before and state.equivocators == set()
+    assert {a, b, c} >= state.counted(state.own_result) == {a}
 
 
 def test_a_state_mismatch_keeps_the_witness_out_of_new_packages() -> None:
@@ -383,12 +470,12 @@ def test_votes_for_another_prestate_or_result_are_tallied_but_never_committed() 
     run.start()
     a, b, c = g.authorities
     for w in (a, b, c):
-        run.feed(ShareReceived(WitnessShare(w, OTHER, run.params.prestate_hash)))
-    tally = run.state.tally()
-    assert tally[attrs.evolve(run.state.own_vote, result_id=OTHER)] == {a, b, c}
+        run.feed(ShareReceived(WitnessShare(g.vote(w, run.params, result=OTHER))))
+    assert run.state.tally()[OTHER] == {a, b, c}
     assert run.state.commit is None and run.state.phase is Phase.FAST_PATH
-    with pytest.raises(AlreadyVoted):
-        step(run.state, ShareReceived(WitnessShare(a, OTHER, Hash32.of(b"elsewhere"))))
+    elsewhere = g.params(prestate=Hash32.of(b"elsewhere"))
+    with pytest.raises(WrongInstance):
+        step(run.state, ShareReceived(WitnessShare(g.vote(a, elsewhere))))
 
 
 def test_new_instance_checks_the_group() -> None:
@@ -400,6 +487,10 @@ def test_new_instance_checks_the_group() -> None:
         new_instance(params, g.public)
     with pytest.raises(InvalidArgument):
         new_instance("params", g.public)  # type: ignore[arg-type]
+    keyless = WitnessSet.of({w.authority: w.signer for w in g.witnesses.members}, 2)
+    params = ConsensusParams(Hash32.zero(), b"op", 1, keyless, g.public.group_public_key)
+    with pytest.raises(InvalidWitnessSet):
+        new_instance(params, g.public)  # votes could not be checked
 
 
 # ----------------------------------------------------------------- refused input, state kept
@@ -421,6 +512,7 @@ def _bad_events(run: Run) -> list[tuple[str, Event, type[Exception]]]:
     package = run.only_package()
     pid = p.describe_package(package).package_id
     a_share = run.state.shares[pid][a]
+    assert a_share.share is not None
     other_package = frost.signing_package(
         {
             g.witnesses.signer_of(w): frost.commit(g.key_packages[w], fresh_seed())[1]
@@ -429,38 +521,63 @@ def _bad_events(run: Run) -> list[tuple[str, Event, type[Exception]]]:
         b"not the transcript",
     )
     stranger = authority("stranger")
+    stranger_key = SigningKey(seed("stranger key"))
     reused = run.state.packages[pid].package.commitments[g.witnesses.signer_of(a)]
+    bad = corrupt(a_share.share)
+
+    def share(who: AuthorityId, package_id: Hash32, value: frost.SignatureShare) -> WitnessShare:
+        vote = g.vote(who, p, attachment=share_digest(package_id, value))
+        return WitnessShare(vote, package_id, value)
+
+    foreign_key = group(2, 3, "other").public.group_public_key
+    replayed = attrs.evolve(g.vote(b, p).vote, group_key=foreign_key).sign(g.vote_keys[b])
     return [
         (
             "unknown witness",
-            ShareReceived(WitnessShare(stranger, p.result_id, p.prestate_hash, pid, a_share)),
+            ShareReceived(WitnessShare(g.vote(stranger, p, key=stranger_key))),
             UnknownWitness,
         ),
         (
             "vote on another prestate",
-            ShareReceived(WitnessShare(a, p.result_id, OTHER)),
-            AlreadyVoted,
+            ShareReceived(WitnessShare(g.vote(a, g.params(prestate=OTHER)))),
+            WrongInstance,
         ),
         (
-            "own vote without share",
-            ShareReceived(WitnessShare(b, p.result_id, p.prestate_hash)),
+            "vote in another round",
+            ShareReceived(WitnessShare(g.vote(b, g.params(round=2)))),
+            WrongInstance,
+        ),
+        (
+            "vote signed by another key",
+            ShareReceived(WitnessShare(g.vote(b, p, key=stranger_key))),
+            ForgedStatement,
+        ),
+        (
+            "vote of another group (an earlier epoch's key)",
+            ShareReceived(WitnessShare(replayed)),
+            StaleStatement,
+        ),
+        (
+            "share without its package",
+            ShareReceived(WitnessShare(a_share.vote, None, a_share.share)),
             MissingShare,
         ),
         (
+            "share its vote does not name",
+            ShareReceived(WitnessShare(a_share.vote, pid, bad)),
+            ForgedStatement,
+        ),
+        (
             "unknown package",
-            ShareReceived(WitnessShare(b, p.result_id, p.prestate_hash, OTHER, a_share)),
+            ShareReceived(share(b, OTHER, a_share.share)),
             UnknownSigningPackage,
         ),
         (
             "not a signer",
-            ShareReceived(WitnessShare(c, p.result_id, p.prestate_hash, pid, a_share)),
+            ShareReceived(share(c, pid, a_share.share)),
             InvalidSigningPackage,
         ),
-        (
-            "conflicting share",
-            ShareReceived(WitnessShare(a, p.result_id, p.prestate_hash, pid, corrupt(a_share))),
-            ConflictingShare,
-        ),
+        ("conflicting share", ShareReceived(share(a, pid, bad)), ConflictingShare),
         ("reused commitment", NonceCommitReceived(c, reused), NonceReuse),
         (
             "package for another message",
@@ -496,7 +613,7 @@ def test_refused_events_raise_typed_errors_and_change_nothing(name: str) -> None
 
 def _pending_events(g: Group) -> list[Event]:
     a = g.authorities[0]
-    witness = HonestWitness(a, g.key_packages[a])
+    witness = HonestWitness(a, g.key_packages[a], g.vote_keys[a])
     package = frost.signing_package(
         {g.witnesses.signer_of(a): witness.commit()}, g.params().transcript([a], True)
     )
@@ -506,7 +623,7 @@ def _pending_events(g: Group) -> list[Event]:
         GossipTick(),
         SigningPackageReceived(package),
         NonceCommitReceived(a, witness.commit()),
-        ShareReceived(WitnessShare(a, OTHER, Hash32.zero())),
+        ShareReceived(WitnessShare(g.vote(a, g.params(), result=OTHER))),
         GossipReceived(),
     ]
 
@@ -525,7 +642,8 @@ def test_a_non_initiator_collects_no_commitments() -> None:
     g = group(2, 3)
     state, _ = step(new_instance(g.params(), g.public), Start())
     before = snapshot(state)
-    witness = HonestWitness(g.authorities[0], g.key_packages[g.authorities[0]])
+    a = g.authorities[0]
+    witness = HonestWitness(a, g.key_packages[a], g.vote_keys[a])
     with pytest.raises(InvalidTransition):
         step(state, NonceCommitReceived(g.authorities[0], witness.commit()))
     with pytest.raises(InvalidArgument):
@@ -534,27 +652,3 @@ def test_a_non_initiator_collects_no_commitments() -> None:
             Start(cached_commitments={g.authorities[0]: witness.commit()}),
         )
     assert snapshot(state) == before
-
-
-def test_apply_share_is_the_share_event() -> None:
-    g = group(2, 3)
-    run = Run(g)
-    run.start()
-    a, b, _ = g.authorities
-    run.commit_nonce(a)
-    run.commit_nonce(b)
-    package = run.only_package()
-    share = run.sign(a, package)
-    by_event = step(run.state, ShareReceived(share))
-    by_function = apply_share(
-        run.state,
-        share.witness,
-        share.result_id,
-        share.prestate_hash,
-        package_id=share.package_id,
-        share=share.share,
-    )
-    assert snapshot(by_event.state) == snapshot(by_function.state)
-    assert by_event.actions == by_function.actions
-    with pytest.raises(UnknownWitness):
-        apply_share(run.state, authority("nobody"), share.result_id, share.prestate_hash)

@@ -2,18 +2,20 @@
 
 An initiator replica and a witness replica run the same instance. Hypothesis interleaves:
 honest witnesses committing nonces and signing the packages they are asked to sign; byzantine
-witnesses voting for other results, on other prestates, sending corrupted FROST shares, and
-also signing honestly (so they can equivocate); shares delivered to either replica in any
+witnesses voting for other results, on other prestates, signing votes over corrupted FROST
+shares, and also signing honestly (so they can equivocate); relays forging votes, shares and
+equivocation proofs in honest witnesses' names; shares delivered to either replica in any
 order, duplicated or late; fallback, gossip and evidence exchange between the replicas;
-commits forwarded; deadlines. Real FROST signatures throughout (keys dealt once per group).
+commits forwarded; deadlines. Real FROST and Ed25519 signatures throughout (keys dealt once
+per group).
 
 After every step:
 - at most one commit per replica, never replaced; both replicas' commits decide the same
   (consensus id, prestate, operation);
 - a commit has at least t distinct attesters from W, none an equivocator when it was made,
   and verifies under the group key;
-- equivocators are never counted, each has a proof, proofs survive every merge, and no honest
-  witness is ever accused;
+- equivocators are never counted, each has a proof that verifies, proofs survive every merge,
+  and no honest witness is ever accused (forged votes and proofs are refused);
 - every refused event raised a typed error and left the replica's state exactly as it was.
 """
 
@@ -41,10 +43,18 @@ from aura_consensus.events import (
     Start,
     WitnessShare,
 )
-from aura_consensus.instance import InstanceState, Phase, Vote, gossip, new_instance, step
+from aura_consensus.evidence import EquivocationProof, Evidence
+from aura_consensus.instance import InstanceState, Phase, gossip, new_instance, step
 from aura_consensus.params import ConsensusParams
+from aura_consensus.statements import SignedVote, share_digest
 from aura_core.crypto import frost
-from aura_core.errors import ConsensusError, CryptoError, InvalidArgument
+from aura_core.errors import (
+    ConsensusError,
+    CryptoError,
+    ForgedEvidence,
+    ForgedStatement,
+    InvalidArgument,
+)
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId
 from tests.consensus.support import Group, HonestWitness, group, snapshot
@@ -94,15 +104,15 @@ class ConsensusInterleavings(RuleBasedStateMachine):
             if not isinstance(event_in, CommitReceived):
                 # made here: its attesters were counted, non-equivocating witnesses
                 assert not set(after.commit.participants) & after.equivocators
-                own = after.own_vote
-                assert all(after.votes.get(p) == own for p in after.commit.participants)
+                own = after.own_result
+                assert all(after.votes[p].result_id == own for p in after.commit.participants)
         self.states[replica] = after
         return True
 
     # ------------------------------------------------------------------ setup
 
     @initialize(
-        config=st.sampled_from([(2, 3), (3, 4), (2, 4)]),
+        config=st.sampled_from([(2, 3), (3, 4), (3, 5)]),
         byzantine=st.sets(st.integers(0, 3), max_size=2),
         pipelined=st.booleans(),
     )
@@ -112,7 +122,9 @@ class ConsensusInterleavings(RuleBasedStateMachine):
         self.params = self.g.params(operation=b"change policy", nonce=t * 10 + n)
         chosen = sorted(i for i in byzantine if i < n)[: n - 1]  # at least one honest witness
         self.byzantine = frozenset(self.g.authorities[i] for i in chosen)
-        self.witnesses = {a: HonestWitness(a, kp) for a, kp in self.g.key_packages.items()}
+        self.witnesses = {
+            a: HonestWitness(a, kp, self.g.vote_keys[a]) for a, kp in self.g.key_packages.items()
+        }
         for replica in REPLICAS:
             self.states[replica] = new_instance(self.params, self.g.public)
         cached = {a: w.commit() for a, w in self.witnesses.items()} if pipelined else {}
@@ -137,9 +149,16 @@ class ConsensusInterleavings(RuleBasedStateMachine):
         except (ConsensusError, CryptoError):
             return  # nonces already used for this package, or the ledger refuses
         if who in self.byzantine and data.draw(st.booleans()):
-            assert share.share is not None
-            share = attrs.evolve(share, share=corrupt(share.share))
+            share = self.bad_share(share)
         self.shares.append(share)
+
+    def bad_share(self, share: WitnessShare) -> WitnessShare:
+        """A byzantine witness's vote signed over a corrupted FROST share."""
+        assert share.share is not None and share.package_id is not None
+        bad = corrupt(share.share)
+        attachment = share_digest(share.package_id, bad)
+        vote = self.g.vote(share.witness, self.params, attachment=attachment)
+        return WitnessShare(vote, share.package_id, bad)
 
     @rule(data=st.data())
     def every_witness_commits_a_nonce(self, data: st.DataObject) -> None:
@@ -163,8 +182,7 @@ class ConsensusInterleavings(RuleBasedStateMachine):
             except (ConsensusError, CryptoError):
                 continue
             if who in self.byzantine and data.draw(st.booleans()):
-                assert share.share is not None
-                share = attrs.evolve(share, share=corrupt(share.share))
+                share = self.bad_share(share)
             self.shares.append(share)
             if who != lost:
                 self.apply(replica, ShareReceived(share))
@@ -192,7 +210,8 @@ class ConsensusInterleavings(RuleBasedStateMachine):
         who = data.draw(st.sampled_from(sorted(self.byzantine)))
         result = data.draw(st.sampled_from([*OTHER_RESULTS, self.params.result_id]))
         prestate = data.draw(st.sampled_from([self.params.prestate_hash, OTHER_PRESTATE]))
-        self.shares.append(WitnessShare(who, result, prestate))
+        params = attrs.evolve(self.params, prestate_hash=prestate)
+        self.shares.append(WitnessShare(self.g.vote(who, params, result=result)))
 
     @precondition(
         lambda self: any(w in self.byzantine for s in self.states.values() for w in s.votes)
@@ -213,7 +232,44 @@ class ConsensusInterleavings(RuleBasedStateMachine):
                 [r for r in (*OTHER_RESULTS, self.params.result_id) if r != held.result_id]
             )
         )
-        self.deliver(replica, WitnessShare(who, result, held.prestate_hash))
+        self.deliver(replica, WitnessShare(self.g.vote(who, self.params, result=result)))
+
+    @rule(data=st.data(), replica=st.sampled_from(REPLICAS))
+    def a_relay_forges(self, data: st.DataObject, replica: str) -> None:
+        """Anyone may relay: a vote in an honest witness's name it never signed, a genuine
+        share vote paired with a corrupted share, or a proof with a made-up signature. Each is
+        refused as forged and changes nothing."""
+        honest = sorted(set(self.g.authorities) - self.byzantine)
+        who = data.draw(st.sampled_from(honest))
+        result = data.draw(st.sampled_from([*OTHER_RESULTS, self.params.result_id]))
+        made_up = SignedVote(self.g.vote(who, self.params, result=result).vote, bytes(64))
+        genuine = [s for s in self.shares if s.share is not None and s.witness in honest]
+        kind = data.draw(st.sampled_from(["vote", "share", "proof"]))
+        state = self.states[replica]
+        if kind == "vote":
+            forged: object = WitnessShare(made_up)
+        elif kind == "share" and genuine:
+            share = data.draw(st.sampled_from(genuine))
+            assert share.share is not None
+            forged = attrs.evolve(share, share=corrupt(share.share))
+        else:
+            second = next(r for r in OTHER_RESULTS if r != result)
+            other = SignedVote(self.g.vote(who, self.params, result=second).vote, bytes(64))
+            proof = EquivocationProof.of(made_up, other)
+            after, actions = step(state, EvidenceReceived(Evidence.of([proof])))
+            assert after.equivocators == state.equivocators
+            assert all(isinstance(getattr(a, "error", None), ForgedEvidence) for a in actions)
+            return
+        before = snapshot(state)
+        try:
+            after, _ = step(state, ShareReceived(forged))  # type: ignore[arg-type]
+        except ForgedStatement:
+            assert snapshot(state) == before
+            event("forged relay refused")
+        except ConsensusError:
+            assert snapshot(state) == before  # e.g. the instance already ended
+        else:
+            raise AssertionError(f"a forged {kind} was accepted")
 
     @precondition(lambda self: bool(self.shares))
     @rule(data=st.data(), replica=st.sampled_from(REPLICAS))
@@ -224,9 +280,8 @@ class ConsensusInterleavings(RuleBasedStateMachine):
         state = self.states[replica]
         prior = state.votes.get(share.witness)
         if self.apply(replica, ShareReceived(share)):
-            vote = Vote(share.result_id, share.prestate_hash)
             after = self.states[replica]
-            if prior is not None and prior != vote and prior.prestate_hash == vote.prestate_hash:
+            if prior is not None and prior.conflicts_with(share.vote):
                 assert share.witness in after.equivocators  # a double vote always yields a proof
 
     @precondition(lambda self: bool(self.packages))
@@ -294,8 +349,10 @@ class ConsensusInterleavings(RuleBasedStateMachine):
             return
         honest = set(self.g.authorities) - self.byzantine
         for state in self.states.values():
-            relevant = state.evidence.about(self.params.consensus_id, self.params.prestate_hash)
+            relevant = state.evidence.about(self.params.prestate_hash)
             assert state.equivocators <= relevant.equivocators()
+            for proof in state.evidence.proofs:
+                proof.verify(self.g.witnesses, self.g.public.group_public_key)
             assert not honest & state.evidence.equivocators()
             for voters in state.tally().values():
                 assert not voters & state.equivocators

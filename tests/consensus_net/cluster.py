@@ -19,6 +19,7 @@ from aura_consensus.commit import CommitFact
 from aura_consensus.params import ConsensusParams
 from aura_consensus.witnesses import WitnessSet
 from aura_core.crypto import frost
+from aura_core.crypto.ed25519 import SigningKey, VerifyingKey
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId
 from aura_protocol import Dispatcher, Monitor
@@ -40,12 +41,23 @@ def seed(label: str) -> bytes:
 
 
 def dealt_group(
-    authorities: list[AuthorityId], threshold: int, label: str = "dealer"
+    authorities: list[AuthorityId],
+    threshold: int,
+    label: str = "dealer",
+    *,
+    faults: int = 0,
+    vote_keys: Mapping[AuthorityId, VerifyingKey] | None = None,
 ) -> tuple[WitnessSet, frost.PublicKeyPackage, dict[AuthorityId, frost.KeyPackage]]:
+    """A t-of-n FROST group dealt to `authorities`, whose witness set names `vote_keys` (made
+    up from the label if not given) and tolerates `faults` byzantine witnesses."""
     shares, public = frost.generate_with_dealer(threshold, len(authorities), seed(label))
     ids = sorted(shares)
     keys = {a: frost.key_package(shares[i]) for a, i in zip(authorities, ids, strict=True)}
-    witnesses = WitnessSet.of({a: k.identifier for a, k in keys.items()}, threshold)
+    if vote_keys is None:
+        vote_keys = {a: SigningKey(seed(f"{label} vote key {a}")).verifying_key for a in keys}
+    witnesses = WitnessSet.of(
+        {a: k.identifier for a, k in keys.items()}, threshold, faults=faults, keys=vote_keys
+    )
     return witnesses, public, keys
 
 
@@ -85,6 +97,7 @@ class Cluster:
                         group=self.groups[who],
                         prestate=prestate,
                         on_decided=record,
+                        signing_key=node.key,
                         config=self.config,
                         behavior=self.behaviors.get(who, Behavior.HONEST),
                     )
@@ -96,6 +109,7 @@ def cluster(
     n: int,
     t: int,
     *,
+    faults: int = 0,
     seed_value: int = 1,
     attach: TransportFactory | None = None,
     behaviors: Mapping[int, Behavior] | None = None,
@@ -103,10 +117,12 @@ def cluster(
     config: ConsensusConfig | None = None,
     monitor: Monitor | None = None,
 ) -> Cluster:
-    """n witnesses (authorities 1..n) of a t-of-n group; call inside the simulator."""
+    """n witnesses (authorities 1..n) of a t-of-n group tolerating `faults` byzantine ones
+    (each votes with its node's identity key); call inside the simulator."""
     authorities = [authority(i + 1) for i in range(n)]
-    witnesses, public, keys = dealt_group(authorities, t)
     nodes = make_nodes(authorities, seed=seed_value, capabilities=CAPABILITIES, attach=attach)
+    vote_keys = {a: nodes[a].key.verifying_key for a in authorities}
+    witnesses, public, keys = dealt_group(authorities, t, faults=faults, vote_keys=vote_keys)
     groups = {a: Group(0, witnesses, public, keys[a]) for a in authorities}
     held = {authorities[index]: value for index, value in (prestates or {}).items()}
     return Cluster(

@@ -8,28 +8,41 @@ import attrs
 import pytest
 
 import aura_sim
-from aura_consensus.commit import MAX_OPERATION_BYTES
+from aura_consensus.commit import MAX_OPERATION_BYTES, CommitFact
+from aura_consensus.params import ConsensusParams
+from aura_consensus.witnesses import WitnessSet
+from aura_core.crypto.ed25519 import SigningKey
 from aura_core.errors import (
-    ConsensusFailed,
     EncodingError,
     InvalidArgument,
     InvalidWitnessSet,
+    PrestateDecided,
     StaleEpoch,
 )
 from aura_core.hashing import Hash32
-from aura_protocol.consensus import ConsensusConfig, Group
+from aura_protocol import Dispatcher
+from aura_protocol.consensus import ConsensusConfig, ConsensusNode, Group
 from aura_protocol.consensus.ledger import LEDGER_PREFIX, load_ledger
 from aura_sim.handlers import Disk, MemoryStorage
 from tests.consensus_net.cluster import Cluster, cluster, dealt_group
-from tests.protocol.cluster import authority
+from tests.protocol.cluster import CONTEXT, authority
 
 QUICK = ConsensusConfig(fallback_s=0.2, gossip_s=0.1, deadline_s=3.0)
 
 
 def test_config_refuses_nonsense() -> None:
-    for bad in ({"fallback_s": 0}, {"gossip_s": -1.0}, {"deadline_s": float("inf")}, {"fanout": 0}):
+    for bad in (
+        {"fallback_s": 0},
+        {"gossip_s": -1.0},
+        {"deadline_s": float("inf")},
+        {"fanout": 0},
+        {"round_s": 0},
+        {"misbehaviour_limit": 0},
+    ):
         with pytest.raises(InvalidArgument):
             ConsensusConfig(**bad)  # type: ignore[arg-type]
+    config = ConsensusConfig(round_s=0.5)
+    assert [config.round_timeout(r) for r in range(3)] == [0.5, 1.0, 1.5]
 
 
 def test_a_group_must_fit_its_key_packages() -> None:
@@ -44,6 +57,9 @@ def test_a_group_must_fit_its_key_packages() -> None:
         Group(0, witnesses, public, other_keys[authorities[0]])  # a share of another group
     with pytest.raises(InvalidArgument):
         Group(-1, witnesses, public)
+    keyless = WitnessSet.of({w.authority: w.signer for w in witnesses.members}, 2)
+    with pytest.raises(InvalidWitnessSet):
+        Group(0, keyless, public)  # votes could not be checked
 
 
 def run(body: object, n: int = 3, t: int = 2) -> object:
@@ -77,7 +93,9 @@ def test_set_group_only_moves_forward_and_bad_proposals_change_nothing() -> None
 
 
 def test_the_vote_ledger_survives_a_restart_and_refuses_a_second_result() -> None:
-    """A witness that signed one result on a prestate refuses another after a restart."""
+    """A witness that signed one result on a prestate refuses another after a restart: the
+    second proposal never commits, and the round that follows (every round-0 vote was for the
+    first result, so it may have committed) decides the first result again."""
 
     async def main() -> None:
         c = cluster(3, 3, config=QUICK)  # 3-of-3: every witness must sign
@@ -94,13 +112,13 @@ def test_the_vote_ledger_survives_a_restart_and_refuses_a_second_result() -> Non
 
         # Same storage, new consensus nodes (a restart): the ledger is read back.
         async def second(c: Cluster) -> None:
-            with pytest.raises(ConsensusFailed):
+            with pytest.raises(PrestateDecided):
                 await c.consensus[c.authorities[0]].propose(b"second", Hash32.of(b"p"))
             await anyio.sleep(0.5)
 
         await c.run(second)
         for who in c.authorities:
-            assert [f.operation_bytes for f in c.decided[who]] == [b"first"]
+            assert {f.operation_bytes for f in c.decided[who]} == {b"first"}
 
     aura_sim.run(main, seed=4)
 
@@ -117,3 +135,30 @@ def test_a_corrupt_ledger_entry_is_refused() -> None:
             await load_ledger(storage)
 
     aura_sim.run(main, seed=1)
+
+
+def test_a_node_must_vote_with_the_key_its_group_names() -> None:
+    async def main() -> None:
+        c = cluster(3, 2, config=QUICK)
+        who = c.authorities[0]
+        node = c.nodes[who]
+        with pytest.raises(InvalidArgument):
+            ConsensusNode(
+                node.effects,
+                Dispatcher(node.guarded, node.effects.trace),
+                context=CONTEXT,
+                group=c.groups[who],
+                prestate=agree,
+                on_decided=ignore,
+                signing_key=SigningKey(bytes(32)),  # not the key the witness set names
+            )
+
+    aura_sim.run(main, seed=1)
+
+
+async def agree(params: ConsensusParams) -> Hash32:
+    return params.prestate_hash
+
+
+async def ignore(_: CommitFact) -> None:
+    return None

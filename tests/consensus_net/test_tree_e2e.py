@@ -1,12 +1,14 @@
-"""End to end: a 2-of-3 authority adds a fourth device and removes one, each via consensus.
+"""End to end: a 2-of-3 authority adds a fourth device, moves to 3-of-4 and removes a device,
+each via consensus.
 
 Four devices (`aura_agent.device.Device`) in the simulator on a seeded-latency network, each
 with its own journal of the authority's facts. The tree starts with devices 0-2 (a FROST group
 from a DKG, threshold 2).
 
 1. Device 0 proposes `AddLeaf(device 3)`; devices 0-2 witness (device 3 holds no share yet).
-2. The four devices run a DKG for a 2-of-4 group (keys pending until committed); device 0
-   proposes `RotateEpoch(new key)`, signed by the old group. Everyone switches groups.
+2. The four devices run a DKG for a 3-of-4 group (keys pending until committed); device 0
+   proposes `ChangePolicy(3, new key)`, signed by the old group. Everyone switches groups.
+   (A 2-of-4 policy is refused: two halves could each commit a different change.)
 3. Device 3 proposes `RemoveLeaf(device 0)`; the new device's share counts.
 4. Devices 1-3 refresh their shares without device 0 (same group key) and commit one more
    change with the refreshed shares; device 0's old share no longer combines, and its
@@ -24,6 +26,7 @@ from collections.abc import Sequence
 from contextlib import AsyncExitStack
 
 import anyio
+import attrs
 import pytest
 
 import aura_sim
@@ -33,10 +36,17 @@ from aura_consensus.commit import CommitFact
 from aura_consensus.tree import authority_registry
 from aura_core.crypto import frost
 from aura_core.encoding import encode
-from aura_core.errors import ConsensusFailed, InvalidArgument, InvalidShare
+from aura_core.errors import ConsensusFailed, InvalidArgument, InvalidShare, UnsafeThreshold
 from aura_core.ids import AuthorityId, DeviceId
 from aura_core.tree import LeafNode, LeafRole
-from aura_journal.tree import TREE_REDUCER, AddLeaf, RemoveLeaf, RotateEpoch, TreeGenesis
+from aura_journal.tree import (
+    TREE_REDUCER,
+    AddLeaf,
+    ChangePolicy,
+    RemoveLeaf,
+    RotateEpoch,
+    TreeGenesis,
+)
 from aura_protocol.consensus import CAPABILITIES, ConsensusConfig
 from tests.protocol.cluster import CONTEXT, authority, make_nodes
 from tests.protocol.networks import LatencyNetwork
@@ -130,15 +140,22 @@ def test_add_a_device_then_remove_one_through_consensus() -> None:
             assert [leaf.leaf_id for leaf in state1.leaves] == [0, 1, 2, 3]
             assert set(added.participants) <= {d0.address, d1.address, d2.address}
 
-            # 2. A 2-of-4 group for the new membership (pending until its rotation commits).
+            # 2. A 3-of-4 group for the new membership (pending until its policy change
+            # commits); 2-of-4 would not be safe for any number of byzantine witnesses.
             all_ids = [d.frost_identifier for d in devices]
-            keys1, public1 = dkg_in_process(all_ids, 2, seeds("four devices", all_ids))
-            await change(d0, RotateEpoch(public1.group_public_key), devices)
+            unsafe_keys, unsafe_public = dkg_in_process(all_ids, 2, seeds("unsafe", all_ids))
+            unsafe = await d0.tree()
+            unsafe = attrs.evolve(unsafe, group_key=unsafe_public.group_public_key)
+            with pytest.raises(UnsafeThreshold, match="2-of-4"):
+                tree_group(unsafe, unsafe_public, unsafe_keys[1], witness_of)
+            keys1, public1 = dkg_in_process(all_ids, 3, seeds("four devices", all_ids))
+            await change(d0, ChangePolicy(3, public1.group_public_key), devices)
             state2 = await d0.tree()
             assert state2.epoch == 1 and state2.group_key == public1.group_public_key
+            assert state2.threshold == 3
             for d in devices:
                 group = tree_group(state2, public1, keys1[d.frost_identifier], witness_of)
-                assert len(group.witnesses) == 4
+                assert (len(group.witnesses), group.faults) == (4, 1)
                 assert d.consensus is not None
                 d.consensus.set_group(group)
 
@@ -161,14 +178,16 @@ def test_add_a_device_then_remove_one_through_consensus() -> None:
             after = await change(d1, RotateEpoch(public2.group_public_key), remaining)
             assert set(after.participants) <= {d1.address, d2.address, d3.address}
 
-            # Device 0's share no longer counts: it does not combine with a refreshed one...
+            # Device 0's share no longer counts: it does not combine with refreshed ones...
             message = b"any message"
             old = frost.commit(keys1[1], b"\x01" * 32)
-            new = frost.commit(keys2[2], b"\x02" * 32)
-            package = frost.signing_package({1: old[1], 2: new[1]}, message)
+            new = {i: frost.commit(keys2[i], bytes([i]) * 32) for i in (2, 3)}
+            package = frost.signing_package(
+                {1: old[1], **{i: c for i, (_, c) in new.items()}}, message
+            )
             shares = {
                 1: frost.sign(package, old[0], keys1[1]),
-                2: frost.sign(package, new[0], keys2[2]),
+                **{i: frost.sign(package, n, keys2[i]) for i, (n, _) in new.items()},
             }
             with pytest.raises(InvalidArgument):
                 frost.aggregate(package, shares, public2)  # device 0 is out of the new group

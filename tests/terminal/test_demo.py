@@ -16,7 +16,7 @@ def test_the_demo_runs_and_the_devices_agree(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     out = result.output
-    for change in ("add device 3", "2-of-4 key", "remove device 0", "refresh, new epoch"):
+    for change in ("add device 3", "3-of-4 policy", "remove device 0", "refresh, new epoch"):
         assert change in out
     assert "refused: participants not in the public key package" in out
     assert sorted(p.name for p in tmp_path.glob("*.sqlite")) == [
