@@ -29,6 +29,15 @@ from hypothesis import strategies as st
 from aura_consensus import hashing as consensus_hashing
 from aura_consensus.ceremony import CeremonyStarted
 from aura_consensus.commit import CommitFact
+from aura_consensus.evidence import EquivocationProof
+from aura_consensus.rounds import Justification
+from aura_consensus.statements import (
+    LockCertificate,
+    RoundChange,
+    SignedRoundChange,
+    SignedVote,
+    Vote,
+)
 from aura_consensus.tree import TreeCommit
 from aura_consensus.witnesses import WitnessSet
 from aura_core.crypto.ed25519 import VerifyingKey
@@ -283,10 +292,22 @@ def _policies() -> st.SearchStrategy[Policy]:
 
 
 def _witness_sets() -> st.SearchStrategy[WitnessSet]:
+    """Witness sets the fault bound allows: 2t > n + f and t <= n - f, with or without keys."""
     signers = st.dictionaries(authorities, st.integers(1, 5), min_size=1, max_size=3).filter(
         lambda d: len(set(d.values())) == len(d)
     )
-    return signers.flatmap(lambda d: st.integers(1, len(d)).map(lambda t: WitnessSet.of(d, t)))
+
+    def safe(d: dict[AuthorityId, int]) -> st.SearchStrategy[WitnessSet]:
+        n = len(d)
+        shapes = [(t, f) for t in range(1, n + 1) for f in range(n) if 2 * t > n + f and t <= n - f]
+        keyed = st.one_of(st.none(), st.fixed_dictionaries({a: for_type(VerifyingKey) for a in d}))
+        return st.builds(
+            lambda shape, keys: WitnessSet.of(d, shape[0], faults=shape[1], keys=keys),
+            st.sampled_from(shapes),
+            keyed,
+        )
+
+    return signers.flatmap(safe)
 
 
 def _ceremony_started() -> st.SearchStrategy[CeremonyStarted]:
@@ -352,7 +373,75 @@ def _descriptors() -> st.SearchStrategy[Descriptor]:
     )
 
 
+def _round_changes() -> st.SearchStrategy[RoundChange]:
+    def build(key: Any, witness: Any, prestate: Any, round_: int, first: Any, lock: Any) -> Any:
+        lock_round, lock_result = lock
+        lock_round = min(lock_round, round_ - 1)
+        return RoundChange(
+            key, witness, prestate, round_, first, lock_round, lock_result if lock_round else None
+        )
+
+    return st.builds(
+        build,
+        for_type(VerifyingKey),
+        authorities,
+        hashes,
+        st.integers(1, 4),
+        st.none() | hashes,
+        st.tuples(st.integers(0, 3), hashes),
+    )
+
+
+def _equivocation_proofs() -> st.SearchStrategy[EquivocationProof]:
+    """Two signed votes of one witness in one round of one prestate, for different results."""
+
+    def build(vote: Vote, other: Hash32, signatures: tuple[bytes, bytes]) -> EquivocationProof:
+        if other == vote.result_id:  # a proof needs two different results
+            other = Hash32(bytes([other.digest[0] ^ 1]) + other.digest[1:])
+        second = attrs.evolve(vote, result_id=other)
+        return EquivocationProof.of(
+            SignedVote(vote, signatures[0]), SignedVote(second, signatures[1])
+        )
+
+    votes = for_type(Vote)
+    return st.builds(build, votes, hashes, st.tuples(_pooled_bytes(64), _pooled_bytes(64))).filter(
+        lambda p: p is not None
+    )
+
+
+def _lock_certificates() -> st.SearchStrategy[LockCertificate]:
+    """Signed votes of distinct witnesses (sorted) for one result in one round (>= 1)."""
+
+    def build(vote: Vote, round_: int, witnesses: list[AuthorityId], sigs: list[bytes]) -> Any:
+        votes = tuple(
+            SignedVote(attrs.evolve(vote, round=round_, witness=w), sig)
+            for w, sig in zip(sorted(witnesses), sigs, strict=False)
+        )
+        return LockCertificate(votes)
+
+    return st.builds(
+        build,
+        for_type(Vote),
+        st.integers(1, 4),
+        st.lists(authorities, min_size=3, max_size=3, unique=True),
+        st.lists(_pooled_bytes(64), min_size=1, max_size=3),
+    )
+
+
+def _justifications() -> st.SearchStrategy[Justification]:
+    changes = st.lists(
+        st.builds(SignedRoundChange, _round_changes(), _pooled_bytes(64)),
+        max_size=3,
+        unique_by=lambda c: c.witness,
+    ).map(lambda cs: tuple(sorted(cs, key=lambda c: c.witness)))
+    return st.builds(Justification, changes, st.none())
+
+
 CUSTOM: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
+    RoundChange: _round_changes,
+    LockCertificate: _lock_certificates,
+    EquivocationProof: _equivocation_proofs,
+    Justification: _justifications,
     Descriptor: _descriptors,
     ContextGenesis: _context_geneses,
     Policy: _policies,

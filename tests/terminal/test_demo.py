@@ -36,7 +36,7 @@ def test_the_demo_runs_over_tcp_and_sync_gives_every_device_the_same_journal(
     )
     assert result.exit_code == 0, result.output
     out = result.output
-    for change in ("add device 3", "2-of-4 key", "remove device 0", "refresh, new epoch"):
+    for change in ("add device 3", "3-of-4 policy", "remove device 0", "refresh, new epoch"):
         assert change in out
     assert "refused: participants not in the public key package" in out
     # Each device listened on its own port of 127.0.0.1 and opened a channel to each other one.
