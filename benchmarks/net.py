@@ -223,14 +223,16 @@ async def child(mode: str) -> None:
         async with raw_transport(BOB, locator) as transport:
             ready(transport.port)
             while True:
-                rounds.arrived((await transport.receive()).payload)
+                for envelope in await transport.receive_many(CONFIG.inbox):
+                    rounds.arrived(envelope.payload)
     else:
         storage = "sqlite" if mode == SQLITE else "memory"
         with tempfile.TemporaryDirectory() as tmp:
             async with guarded_node(BOB, storage, Path(tmp), locator) as node:
                 ready(node.port)
                 while True:
-                    rounds.arrived((await node.guarded.receive()).body)
+                    for message in await node.guarded.receive_many():
+                        rounds.arrived(message.body)
 
 
 # ------------------------------------------------------------------------------- Alice
