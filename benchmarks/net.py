@@ -1,8 +1,9 @@
 """Messages between two processes on loopback: the TCP transport against plain TCP.
 
 Alice (this process) sends 1 KiB messages one way to Bob (a child process: this script with
-`--child MODE`, which prints its port and then one JSON line per round). Four ways, measured
-in the same run:
+`--child MODE`, which prints its port and then one JSON line per round). Bob takes what has
+arrived in batches (`receive_many`, as the dispatcher does) and the transport packs what
+Alice has queued into shared Noise messages. Five ways, measured in the same run:
 
 * **plain TCP**: anyio TCP with u32 length-prefixed frames, no version, no Noise, no guard
   chain; the same shape as the transport (a deque drained by one writer task into one socket

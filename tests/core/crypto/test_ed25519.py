@@ -72,7 +72,7 @@ def test_secret_never_in_repr() -> None:
         assert "secret" in text
 
 
-@pytest.mark.parametrize("count", [0, 1, 5, 64, 65, 200])
+@pytest.mark.parametrize("count", [0, 1, 5, 15, 16, 17, 64, 200])
 def test_verify_many_agrees_with_verify_whatever_the_batch_size(count: int) -> None:
     keys = [SigningKey(bytes([i % 7 + 1]) * 32) for i in range(count)]
     items = [(k.verifying_key, b"m%d" % i, k.sign(b"m%d" % i)) for i, k in enumerate(keys)]
