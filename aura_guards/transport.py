@@ -12,7 +12,10 @@ Receiving checks each envelope's receipt (addressed to us, in the envelope's con
 its payload, signed by the peer's known key, of the context's current epoch) and then runs the
 chain's replay window (accepted once, even out of order; replays, receipts older than the window
 and forks refused), persists the new window, and only then hands the message up. Anything
-refused is dropped, with the detail in the trace.
+refused is dropped, with the detail in the trace. It works on batches (`receive_many`,
+`accept_many`): whatever the raw transport already holds is checked together, its signatures
+in one call and its windows written in one storage batch, with the same outcome for each
+envelope as checking them one by one.
 """
 
 from __future__ import annotations
