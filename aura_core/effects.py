@@ -138,7 +138,15 @@ class TransportEffects(Protocol):
 
     async def send(self, envelope: Envelope) -> None: ...
 
-    async def receive(self) -> Envelope: ...
+    async def receive(self) -> Envelope:
+        """The next envelope (waits for one)."""
+        ...
+
+    async def receive_many(self, limit: int) -> list[Envelope]:
+        """The envelopes that have arrived, oldest first, at most `limit` (>= 1): waits for
+        one, then takes what is already here without waiting again. Receivers that check
+        many at once (the guard chain verifies a batch's signatures together) use this."""
+        ...
 
 
 class CryptoEffects(Protocol):

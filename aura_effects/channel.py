@@ -14,8 +14,12 @@ context are implied by the channel, never sent.
 
 After the handshake every frame is one Noise transport message whose plaintext starts with a
 kind byte: `READY` (the initiator's first, confirming the channel), `MORE` (a fragment, more
-follow) or `LAST` (a message's last fragment; a message that fits one frame is one `LAST`). A
-message is at most `max_message` bytes and a reader never holds more than that of one.
+follow), `LAST` (a message's last fragment; a message that fits one frame alone is one `LAST`)
+or `PACK` (two or more whole messages, each a u32 big-endian length and its bytes). A writer
+packs the messages it has queued into as few frames as they fit (`seal_plaintexts`), so a
+burst of small messages costs one encryption and one frame; a message too large for a pack is
+fragmented. A message is at most `max_message` bytes and a reader (`Reassembler`) never holds
+more than that of one.
 
 Channels here are one-way for data: only the initiator sends messages; a responder that sends
 anything after message 2 has broken the protocol.
@@ -48,18 +52,26 @@ __all__ = [
     "READY",
     "MORE",
     "LAST",
+    "PACK",
+    "PACKED_LEN",
     "Hello",
     "FrameReader",
     "SecureConnection",
     "initiate",
     "read_hello",
     "answer",
+    "seal_plaintexts",
+    "Reassembler",
 ]
 
 READY: Final = 0x01
 MORE: Final = 0x02
 LAST: Final = 0x03
+PACK: Final = 0x04
+PACKED_LEN: Final = 4
+"""Bytes of the length before each message in a `PACK`."""
 _READ_SIZE: Final = 65536
+_MORE, _LAST, _PACK = bytes([MORE]), bytes([LAST]), bytes([PACK])
 
 
 def _u64(_: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -78,6 +90,122 @@ class Hello:
     stamp: int = attrs.field(validator=_u64)
     """Greater than the stamp of every earlier handshake this caller started in this
     context: the responder refuses one that is not (a replayed message 1)."""
+
+
+def seal_plaintexts(messages: Sequence[bytes], piece: int, max_message: int) -> list[bytes]:
+    """The frame plaintexts (kind byte first, each at most `piece + 1` bytes) that carry
+    `messages` in order: runs of messages that fit together go in one `PACK` (a lone one as
+    `LAST`), a message too large for a pack is fragmented into `MORE`s and a `LAST`. Raises
+    `InvalidArgument` for a message over `max_message` (before producing anything)."""
+    for message in messages:
+        if len(message) > max_message:
+            raise InvalidArgument(f"a message is at most {max_message} bytes")
+    plaintexts: list[bytes] = []
+    group: list[bytes] = []
+    size = 0  # the group's bytes in a pack: each message and its length
+
+    def flush() -> None:
+        if len(group) == 1:
+            plaintexts.append(_LAST + group[0])
+        elif group:
+            parts = [_PACK]
+            for each in group:
+                parts.append(len(each).to_bytes(PACKED_LEN, "big"))
+                parts.append(each)
+            plaintexts.append(b"".join(parts))
+        group.clear()
+
+    for message in messages:
+        packed = PACKED_LEN + len(message)
+        if size + packed <= piece:
+            group.append(message)
+            size += packed
+            continue
+        flush()
+        if packed <= piece:
+            group.append(message)
+            size = packed
+            continue
+        size = 0
+        start = 0
+        while len(message) - start > piece:
+            plaintexts.append(_MORE + message[start : start + piece])
+            start += piece
+        plaintexts.append(_LAST + message[start:])
+    flush()
+    return plaintexts
+
+
+class Reassembler:
+    """Messages from the frame plaintexts of one direction, in order (sans-IO): `LAST` and
+    `PACK` complete messages, `MORE` starts or continues one. Anything else, a `PACK` while a
+    message is half received, a pack of fewer than two messages or cut inside one, and a
+    message over `max_message` raise `MalformedFrame`; after that the reassembler is dead."""
+
+    __slots__ = ("_failed", "_max", "_partial", "_partial_len")
+
+    def __init__(self, max_message: int) -> None:
+        self._max = max_message
+        self._partial: list[bytes] = []
+        self._partial_len = 0
+        self._failed = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held of a message not yet complete (at most `max_message`)."""
+        return self._partial_len
+
+    def add(self, plain: bytes) -> list[bytes]:
+        """The messages `plain` completes (possibly none)."""
+        if self._failed:
+            raise MalformedFrame("the channel already broke the message format")
+        try:
+            return self._add(plain)
+        except MalformedFrame:
+            self._failed = True
+            self._partial.clear()
+            self._partial_len = 0
+            raise
+
+    def _add(self, plain: bytes) -> list[bytes]:
+        kind = plain[0] if plain else None
+        if kind == PACK:
+            if self._partial:
+                raise MalformedFrame("a pack inside a fragmented message")
+            return self._unpack(plain)
+        if kind not in (MORE, LAST):
+            raise MalformedFrame(f"unexpected frame kind {kind}")
+        size = self._partial_len + len(plain) - 1
+        if size > self._max:
+            raise MalformedFrame(f"a message over {self._max} bytes")
+        if kind == LAST and not self._partial:
+            return [plain[1:]]
+        self._partial.append(plain[1:])
+        self._partial_len = size
+        if kind == MORE:
+            return []
+        message = b"".join(self._partial)
+        self._partial.clear()
+        self._partial_len = 0
+        return [message]
+
+    def _unpack(self, plain: bytes) -> list[bytes]:
+        messages: list[bytes] = []
+        at, end = 1, len(plain)
+        while at < end:
+            if end - at < PACKED_LEN:
+                raise MalformedFrame("a pack cut inside a length")
+            length = int.from_bytes(plain[at : at + PACKED_LEN], "big")
+            at += PACKED_LEN
+            if length > self._max:
+                raise MalformedFrame(f"a message over {self._max} bytes")
+            if end - at < length:
+                raise MalformedFrame("a pack cut inside a message")
+            messages.append(plain[at : at + length])
+            at += length
+        if len(messages) < 2:
+            raise MalformedFrame("a pack of fewer than two messages")
+        return messages
 
 
 class FrameReader:
@@ -175,29 +303,23 @@ class SecureConnection:
     max_frame: int
     max_message: int
     activity: int = 0
-    _partial: list[bytes] = attrs.field(factory=list)
-    _partial_len: int = 0
+    _reassembler: Reassembler = attrs.field(
+        init=False,
+        default=attrs.Factory(lambda self: Reassembler(self.max_message), takes_self=True),
+    )
 
     @property
     def _piece(self) -> int:
         return min(MAX_PLAINTEXT_LEN, self.max_frame - TAG_LEN) - 1
 
     async def send(self, messages: Sequence[bytes]) -> None:
-        """Encrypt `messages` (fragmented where needed) and write them with one socket send."""
+        """Encrypt `messages` (packed together and fragmented as they fit) and write them with
+        one socket send."""
         self.activity += 1
-        piece = self._piece
         channel = self.channel
         out: list[bytes] = []
-        for message in messages:
-            if len(message) > self.max_message:
-                raise InvalidArgument(f"a message is at most {self.max_message} bytes")
-            start = 0
-            while len(message) - start > piece:
-                sealed = channel.encrypt(bytes([MORE]) + message[start : start + piece])
-                out.append(len(sealed).to_bytes(HEADER_LEN, "big"))
-                out.append(sealed)
-                start += piece
-            sealed = channel.encrypt(bytes([LAST]) + message[start:])
+        for plain in seal_plaintexts(messages, self._piece, self.max_message):
+            sealed = channel.encrypt(plain)
             out.append(len(sealed).to_bytes(HEADER_LEN, "big"))
             out.append(sealed)
         await self.stream.send(b"".join(out))
@@ -210,22 +332,7 @@ class SecureConnection:
         self.activity += 1
         done: list[bytes] = []
         for frame in frames:
-            plain = self.channel.decrypt(frame)
-            kind = plain[0] if plain else None
-            if kind not in (MORE, LAST):
-                raise MalformedFrame(f"unexpected frame kind {kind}")
-            size = self._partial_len + len(plain) - 1
-            if size > self.max_message:
-                raise MalformedFrame(f"a message over {self.max_message} bytes")
-            if kind == LAST and not self._partial:
-                done.append(plain[1:])
-                continue
-            self._partial.append(plain[1:])
-            self._partial_len = size
-            if kind == LAST:
-                done.append(b"".join(self._partial))
-                self._partial.clear()
-                self._partial_len = 0
+            done += self._reassembler.add(self.channel.decrypt(frame))
         return done
 
     async def expect_nothing(self) -> NoReturn:

@@ -9,6 +9,7 @@ inbox (`aura_sim.network`), which adds faults, partitions and crashes on top.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import anyio
@@ -54,11 +55,27 @@ class Mailbox:
     async def get(self) -> Envelope:
         while not self.queue:
             if self.closed:
+                # A receiver cancelled along with the crash that closed this mailbox ends
+                # cancelled, not with this error: the simulator's loop may run it again before
+                # the cancellation reaches it, so let the cancellation arrive.
+                while anyio.current_effective_deadline() == -math.inf:
+                    await anyio.lowlevel.checkpoint()
                 raise TransportError(f"{self.name} is down")
             if self.arrived is None:
                 self.arrived = anyio.Event()
             await self.arrived.wait()
         return self.queue.popleft()
+
+    async def get_many(self, limit: int) -> list[Envelope]:
+        """The oldest `limit` envelopes or fewer: waits for one, then takes what is already
+        here without waiting again."""
+        if limit < 1:
+            raise InvalidArgument("a receive takes at least one envelope")
+        queue = self.queue
+        batch = [await self.get()]
+        while queue and len(batch) < limit:
+            batch.append(queue.popleft())
+        return batch
 
 
 class LoopbackNetwork:
@@ -86,6 +103,9 @@ class LoopbackNetwork:
     async def _receive(self, node: AuthorityId) -> Envelope:
         return await self._inboxes[node].get()
 
+    async def _receive_many(self, node: AuthorityId, limit: int) -> list[Envelope]:
+        return await self._inboxes[node].get_many(limit)
+
 
 class LoopbackTransport:
     """`TransportEffects` of one node on a `LoopbackNetwork` (raw and unguarded)."""
@@ -101,3 +121,6 @@ class LoopbackTransport:
 
     async def receive(self) -> Envelope:
         return await self._network._receive(self._node)
+
+    async def receive_many(self, limit: int) -> list[Envelope]:
+        return await self._network._receive_many(self._node, limit)

@@ -146,6 +146,12 @@ class _Inbox:
             self._readable = None
 
     async def get(self) -> Envelope:
+        return (await self.get_many(1))[0]
+
+    async def get_many(self, limit: int) -> list[Envelope]:
+        """The oldest `limit` envelopes or fewer; waits only while there are none."""
+        if limit < 1:
+            raise InvalidArgument("a receive takes at least one envelope")
         items = self._items
         while not items:
             if self._closed:
@@ -153,11 +159,11 @@ class _Inbox:
             if self._readable is None:
                 self._readable = anyio.Event()
             await self._readable.wait()
-        envelope = items.popleft()
+        batch = [items.popleft() for _ in range(min(limit, len(items)))]
         if self._writable is not None:
             self._writable.set()
             self._writable = None
-        return envelope
+        return batch
 
     def close(self) -> None:
         """Drop what waits; every `get`, now and later, raises `TransportError`."""
@@ -533,6 +539,11 @@ class TcpTransport:
     async def receive(self) -> Envelope:
         """The next message from any channel; `TransportError` once the transport closed."""
         return await self._inbox.get()
+
+    async def receive_many(self, limit: int) -> list[Envelope]:
+        """The messages already received (at most `limit`, waiting for the first), oldest
+        first; `TransportError` once the transport closed."""
+        return await self._inbox.get_many(limit)
 
     async def _accept(self, listener: SocketListener) -> None:
         while True:

@@ -218,8 +218,8 @@ class Dispatcher:
 
     async def _receive_loop(self) -> None:
         while True:
-            received = await self._guarded.receive()
-            self._route(received)
+            for received in await self._guarded.receive_many():
+                self._route(received)
 
     def _route(self, received: ReceivedMessage) -> None:
         try:

@@ -317,6 +317,9 @@ class SimNetwork:
     async def _receive(self, name: str) -> Envelope:
         return await self._inboxes[name].get()
 
+    async def _receive_many(self, name: str, limit: int) -> list[Envelope]:
+        return await self._inboxes[name].get_many(limit)
+
 
 def _flip(envelope: Envelope, bit: int) -> Envelope:
     payload = bytearray(envelope.payload)
@@ -341,3 +344,6 @@ class SimTransport:
 
     async def receive(self) -> Envelope:
         return await self._network._receive(self.name)
+
+    async def receive_many(self, limit: int) -> list[Envelope]:
+        return await self._network._receive_many(self.name, limit)

@@ -55,6 +55,9 @@ class ByzantineTransport:
     async def receive(self) -> Envelope:
         return await self._inner.receive()
 
+    async def receive_many(self, limit: int) -> list[Envelope]:
+        return await self._inner.receive_many(limit)
+
 
 class NodeState(enum.Enum):
     """Where a node is in its lifecycle: DOWN -boot-> BOOTING -start-> UP, and any -halt-> DOWN.

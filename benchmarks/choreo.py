@@ -167,6 +167,10 @@ class Capture:
         await anyio.sleep_forever()
         raise AssertionError
 
+    async def receive_many(self, limit: int) -> list[Envelope]:
+        await anyio.sleep_forever()
+        raise AssertionError
+
 
 async def timed(name: str, step: Callable[[], Awaitable[object]]) -> Timing:
     """SAMPLES batches of BATCH calls (after one warm-up batch), per-call nanoseconds; the

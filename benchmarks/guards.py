@@ -57,6 +57,9 @@ class NullTransport:
     async def receive(self) -> Envelope:
         raise NotImplementedError
 
+    async def receive_many(self, limit: int) -> list[Envelope]:
+        raise NotImplementedError
+
 
 def configure(effects: Effects) -> GuardedTransport:
     key = SigningKey(b"\x01" * 32)

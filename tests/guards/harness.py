@@ -84,6 +84,9 @@ class Recorder:
     async def receive(self) -> Envelope:
         return await self.inner.receive()
 
+    async def receive_many(self, limit: int) -> list[Envelope]:
+        return await self.inner.receive_many(limit)
+
 
 async def durable_charge(node: Node, envelope: Envelope) -> FlowCharge | None:
     """The flow's charge register in storage, if it is the charge for this envelope's receipt."""

@@ -13,7 +13,7 @@ import pytest
 from anyio.abc import SocketStream
 
 from aura_core.errors import SendQueueFull
-from aura_effects.channel import MORE
+from aura_effects.channel import MORE, PACK
 from aura_effects.framing import MAX_FRAME, encode_frame, prologue
 from aura_effects.locator import PeerAddress
 from aura_effects.tcpconfig import TcpConfig
@@ -183,7 +183,7 @@ async def test_a_replayed_first_message_is_refused_and_displaces_nothing() -> No
         await live.aclose()
 
 
-async def test_bad_ciphertext_or_an_oversized_message_closes_an_established_channel() -> None:
+async def test_bad_ciphertext_an_oversized_message_or_a_broken_pack_closes_the_channel() -> None:
     async with alice_and(TcpConfig(handshake_timeout=2.0, max_message=4096)) as (alice, bob):
         port = bob.running.port
         caller = Caller(alice.keypair, ALICE, bob.keypair.public, stamp=1)
@@ -198,10 +198,17 @@ async def test_bad_ciphertext_or_an_oversized_message_closes_an_established_chan
         await stream.send(b"".join(caller.message(bytes(2000), MORE) for _ in range(3)))
         assert await read_to_end(stream) == b""
 
+        caller = Caller(alice.keypair, ALICE, bob.keypair.public, stamp=3)
+        stream = await connect(port)
+        await caller.handshake(stream)
+        await stream.send(caller.message((9).to_bytes(4, "big") + b"cut", PACK))
+        assert await read_to_end(stream) == b""
+
         closed = [(e.get("reason"), e.get("detail")) for e in bob.events("net.inbound.closed")]
         assert closed == [
             ("decrypt", "transport message does not authenticate; the channel is closed"),
             ("malformed", "a message over 4096 bytes"),
+            ("malformed", "a pack cut inside a message"),
         ]
         await exchange(alice, bob, b"still served")
 

@@ -103,6 +103,22 @@ async def test_messages_at_every_fragment_edge_arrive_whole_and_in_order() -> No
         assert {(r.source, r.destination, r.context) for r in received} == {(ALICE, BOB, CONTEXT)}
 
 
+async def test_receive_many_takes_what_has_arrived_up_to_the_limit() -> None:
+    async with pair() as (alice, bob, _, _):
+        messages = [b"message %d" % i for i in range(20)]
+        for message in messages:
+            await alice.send(Envelope(ALICE, BOB, CONTEXT, message))
+        received: list[Envelope] = []
+        with anyio.fail_after(5):
+            while len(received) < len(messages):
+                batch = await bob.receive_many(8)
+                assert 1 <= len(batch) <= 8
+                received += batch
+        assert [r.payload for r in received] == messages
+        with pytest.raises(InvalidArgument):
+            await bob.receive_many(0)
+
+
 async def test_each_context_gets_its_own_channel_to_a_peer() -> None:
     async with pair() as (alice, bob, alice_trace, bob_trace):
         for i in range(3):

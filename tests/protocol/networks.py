@@ -68,6 +68,13 @@ class LatencyNetwork:
     async def _receive(self, node: AuthorityId) -> Envelope:
         return await self._inboxes[node].get()
 
+    async def _receive_many(self, node: AuthorityId, limit: int) -> list[Envelope]:
+        inbox = self._inboxes[node]
+        batch = [await inbox.get()]
+        while inbox.queue and len(batch) < limit:
+            batch.append(inbox.queue.popleft())
+        return batch
+
 
 class _Port:
     def __init__(self, network: LatencyNetwork, node: AuthorityId) -> None:
@@ -79,3 +86,6 @@ class _Port:
 
     async def receive(self) -> Envelope:
         return await self._network._receive(self._node)
+
+    async def receive_many(self, limit: int) -> list[Envelope]:
+        return await self._network._receive_many(self._node, limit)

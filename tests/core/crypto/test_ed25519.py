@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aura_core.crypto.ed25519 import SigningKey, VerifyingKey
+from aura_core.crypto.ed25519 import SigningKey, VerifyingKey, start_verification, verify_many
 from aura_core.errors import InvalidSignature, MalformedKey
 from tests.strategies import entropy
 
@@ -70,3 +70,30 @@ def test_secret_never_in_repr() -> None:
     for text in (repr(key), str(key)):
         assert seed.hex() not in text
         assert "secret" in text
+
+
+@pytest.mark.parametrize("count", [0, 1, 5, 15, 16, 17, 64, 200])
+def test_verify_many_agrees_with_verify_whatever_the_batch_size(count: int) -> None:
+    keys = [SigningKey(bytes([i % 7 + 1]) * 32) for i in range(count)]
+    items = [(k.verifying_key, b"m%d" % i, k.sign(b"m%d" % i)) for i, k in enumerate(keys)]
+    weak = VerifyingKey(b"\x01" + bytes(31))  # the identity point: a small-order key
+    for i in range(0, count, 4):  # every fourth item broken in one of four ways
+        key, message, signature = items[i]
+        items[i] = [
+            (key, message + b"!", signature),
+            (key, message, signature[:63] + bytes([signature[63] ^ 1])),
+            (weak, message, signature),
+            (key, message, signature[:10]),
+        ][i // 4 % 4]
+
+    def single(key: VerifyingKey, message: bytes, signature: bytes) -> bool:
+        try:
+            key.verify(message, signature)
+        except (InvalidSignature, MalformedKey):
+            return False
+        return True
+
+    expected = [single(*item) for item in items]
+    assert verify_many(items) == expected
+    assert start_verification(items).results() == expected
+    assert expected.count(False) == len(range(0, count, 4))
