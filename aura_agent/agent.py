@@ -37,7 +37,7 @@ import anyio
 import attrs
 from anyio.abc import TaskStatus
 
-from aura_agent.datadir import DataDir
+from aura_agent.datadir import SOCKET_FILE, DataDir
 from aura_agent.device import Device, tree_group
 from aura_agent.frames import API_VERSION
 from aura_agent.keystore import (
@@ -264,10 +264,11 @@ class Agent:
                 f"listening on {host} needs an address to advertise (--advertise HOST): "
                 "the address other devices dial"
             )
-        data = DataDir.open(path)
+        where = DataDir.resolve(path)
+        socket_path = Path(socket).absolute() if socket is not None else where / SOCKET_FILE
+        check_socket_path(socket_path)
+        data = DataDir.open(where)
         try:
-            socket_path = Path(socket).absolute() if socket is not None else data.socket
-            check_socket_path(socket_path)
             random = OsRandom()
             clock = SystemClock()
             keys = await _open_keys(data, passphrase, settings.kdf, random)

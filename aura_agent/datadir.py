@@ -85,8 +85,7 @@ class DataDir:
         """Create (mode 0700) or check the directory at `path` (default: the platform's), then
         lock it. `UnsafePermissions` if it is not private to this uid, `AgentRunning` if
         another agent holds it."""
-        target = Path(path) if path is not None else default_data_dir()
-        target = target.expanduser().absolute()
+        target = cls.resolve(path)
         try:
             target.mkdir(mode=0o700, parents=True, exist_ok=True)
             info = target.stat()
@@ -97,6 +96,12 @@ class DataDir:
         check_private(target, info, mode=0o700, what="the data directory")
         return cls(target, _lock(target / LOCK_FILE))
 
+    @staticmethod
+    def resolve(path: str | os.PathLike[str] | None) -> Path:
+        """The absolute path of the directory `path` names (None: the platform's default)."""
+        target = Path(path) if path is not None else default_data_dir()
+        return target.expanduser().absolute()
+
     @property
     def keys(self) -> Path:
         return self.path / KEY_FILE
@@ -104,11 +109,6 @@ class DataDir:
     @property
     def storage(self) -> Path:
         return self.path / STORAGE_FILE
-
-    @property
-    def socket(self) -> Path:
-        """The default socket path (inside the directory)."""
-        return self.path / SOCKET_FILE
 
     def close(self) -> None:
         """Release the lock (the kernel also releases it when the process ends)."""
