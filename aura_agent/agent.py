@@ -51,6 +51,7 @@ from aura_agent.keystore import (
 from aura_agent.membership import (
     IDENTITY_KEY,
     MEMBERSHIP_KEY,
+    PORT_KEY,
     Membership,
     witness_addresses,
 )
@@ -303,8 +304,11 @@ class Agent:
                     membership=membership,
                     started_ms=(await clock.now()).ts_ms,
                 )
-                async with agent._running(services):
-                    yield agent
+                try:
+                    async with agent._running(services):
+                        yield agent
+                except BaseExceptionGroup as group:
+                    raise _single(group) from None
             finally:
                 await storage.close()
         finally:
@@ -395,42 +399,58 @@ class Agent:
         """The transport, dispatcher and sync service for the agent's life; the account
         services in a restartable scope within them."""
         fx = self.effects
-        secrets = self.keys.secrets
-        locator = SeededLocator(RendezvousLocator(fx), self._seeds)
-        listening = False
-        try:
-            async with open_tcp(
+        async with AsyncExitStack() as stack:
+            node = await self._listen(stack)
+            dispatcher = Dispatcher(node.guarded, fx.trace)
+            sync = SyncService(
                 fx,
-                local=secrets.address,
-                signing_key=secrets.signing_key,
-                keypair=secrets.static_keypair,
-                locator=locator,
-                config=self._setup.tcp,
-            ) as node:
-                listening = True
-                dispatcher = Dispatcher(node.guarded, fx.trace)
-                sync = SyncService(
-                    fx,
-                    dispatcher,
-                    shared=self._shared_scopes(),
-                    config=self._setup.sync,
-                    on_report=self._on_sync_report,
+                dispatcher,
+                shared=self._shared_scopes(),
+                config=self._setup.sync,
+                on_report=self._on_sync_report,
+            )
+            async with dispatcher, sync, anyio.create_task_group() as tasks:
+                self._node, self._dispatcher, self._sync = node, dispatcher, sync
+                node.on_connected(self._connected)
+                tasks.start_soon(self._publish_sync_status)
+                try:
+                    await self._supervise(task_status)
+                finally:
+                    self._node = self._dispatcher = self._sync = None
+
+    async def _listen(self, stack: AsyncExitStack) -> TcpNode:
+        """Start the TCP transport (on `stack`). With port 0 the port of the last run is tried
+        first, so that the device's descriptor and its peers' seeds stay right across
+        restarts; the port it got is remembered."""
+        fx = self.effects
+        secrets = self.keys.secrets
+        config = self._setup.tcp
+        candidates = [config]
+        stored = await self._storage.get(PORT_KEY)
+        if config.port == 0 and stored is not None and len(stored) == 2:
+            candidates.insert(0, attrs.evolve(config, port=int.from_bytes(stored, "big")))
+        for index, candidate in enumerate(candidates):
+            try:
+                node = await stack.enter_async_context(
+                    open_tcp(
+                        fx,
+                        local=secrets.address,
+                        signing_key=secrets.signing_key,
+                        keypair=secrets.static_keypair,
+                        locator=SeededLocator(RendezvousLocator(fx), self._seeds),
+                        config=candidate,
+                    )
                 )
-                async with dispatcher, sync, anyio.create_task_group() as tasks:
-                    self._node, self._dispatcher, self._sync = node, dispatcher, sync
-                    node.on_connected(self._connected)
-                    tasks.start_soon(self._publish_sync_status)
-                    try:
-                        await self._supervise(task_status)
-                    finally:
-                        self._node = self._dispatcher = self._sync = None
-        except OSError as exc:
-            if listening:
-                raise
-            tcp = self._setup.tcp
-            raise TransportError(
-                f"cannot listen on {tcp_hint(tcp.host, tcp.port)}: {exc.strerror or exc}"
-            ) from None
+            except OSError as exc:
+                where = tcp_hint(candidate.host, candidate.port)
+                if index + 1 < len(candidates):
+                    fx.trace.event("agent.port_taken", port=candidate.port)
+                    continue
+                raise TransportError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+            if config.port == 0:
+                await self._storage.put(PORT_KEY, node.port.to_bytes(2, "big"))
+            return node
+        raise AssertionError("unreachable: the last candidate raises")
 
     def _shared_scopes(self) -> SharedScopes:
         """`shared_contexts`, with the account as it is at each call."""
@@ -778,6 +798,20 @@ class Agent:
                     )
                 )
         return SyncResults(tuple(sessions))
+
+
+def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception a task group wraps (the agent's tasks end together, so a failure is
+    normally alone), or the group itself if it holds several."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, BaseExceptionGroup):
+            pending.extend(item.exceptions)
+        else:
+            leaves.append(item)
+    return leaves[0] if len(leaves) == 1 else group
 
 
 def _running(value: T | None, what: str) -> T:

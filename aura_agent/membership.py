@@ -29,12 +29,14 @@ from aura_effects.locator import PeerAddress
 from aura_journal.context import ContextGenesis
 from aura_journal.tree import TreeState
 
-__all__ = ["MEMBERSHIP_KEY", "IDENTITY_KEY", "Seed", "Membership", "witness_addresses"]
+__all__ = ["MEMBERSHIP_KEY", "IDENTITY_KEY", "PORT_KEY", "Seed", "Membership", "witness_addresses"]
 
 MEMBERSHIP_KEY: Final = "agent/membership"
 IDENTITY_KEY: Final = "agent/identity"
 """The device's `Identity`, written when its storage is created: a key file of another device
 put beside it is refused."""
+PORT_KEY: Final = "agent/port"
+"""The TCP port of the last run (2 bytes, big-endian), tried first when listening on port 0."""
 
 
 def _port(_: object, __: object, value: int) -> None:

@@ -22,6 +22,7 @@ from aura_agent.membership import Membership, Seed
 from aura_agent.network import found_context
 from aura_core.crypto import frost
 from aura_core.crypto.ed25519 import VerifyingKey
+from aura_core.encoding import encode
 from aura_core.tree import LeafNode, LeafRole
 from aura_effects.tcpconfig import TcpConfig
 from aura_journal.context import ContextMember
@@ -92,3 +93,23 @@ async def deal(agents: Sequence[Agent], threshold: int) -> Membership:
         )
         await agent.join(Membership(genesis.authority, context, public.to_bytes(), seeds))
     return membership
+
+
+async def snapshot(agent: Agent) -> dict[str, object]:
+    """What must survive a restart of `agent`, as JSON values."""
+    membership = agent.membership
+    journals = {}
+    if membership is not None:
+        for namespace in (
+            JournalNamespace.of(membership.account),
+            JournalNamespace.of(membership.context),
+        ):
+            journal = await agent.effects.journal.journal(namespace)
+            journals[str(namespace)] = sorted(str(f) for f in journal.fact_ids())
+    return {
+        "identity": encode(agent.identity).hex(),
+        "secrets": encode(agent.keys.secrets).hex(),
+        "membership": None if membership is None else encode(membership).hex(),
+        "journals": journals,
+        "account": [agent.account.phase, agent.account.devices, agent.account.epoch],
+    }
