@@ -154,6 +154,7 @@ class AgentClient:
         self._ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
         self._events: dict[int, MemoryObjectSendStream[SignalEvent]] = {}
+        self._receivers: dict[int, MemoryObjectReceiveStream[SignalEvent]] = {}
         self._lock = anyio.Lock()
         self._closed: AuraError | None = None
         self.signals: dict[str, SignalSpec[Any]] = {spec.name: spec for spec in CORE_SIGNALS}
@@ -186,6 +187,7 @@ class AgentClient:
                 finally:
                     tasks.cancel_scope.cancel()
                     client._fail(AgentUnavailable("the client was closed"))
+                    client._close()
 
     # ------------------------------------------------------------------------- requests
 
@@ -248,6 +250,7 @@ class AgentClient:
         request = next(self._ids)
         send, receive = anyio.create_memory_object_stream[SignalEvent](EVENT_QUEUE)
         self._events[request] = send
+        self._receivers[request] = receive
         pending = self._pending[request] = _Pending()
         try:
             await self._send(Request(request, SUBSCRIBE.name, encode(SubscribeRequest(signals))))
@@ -258,12 +261,16 @@ class AgentClient:
         if not isinstance(answer, Reply):
             self._events.pop(request, None)
             send.close()
+            receive.close()
             if isinstance(answer, Failure):
                 raise error_of(answer)
             raise self._closed or AgentUnavailable("the agent closed the connection")
         return request, receive
 
     async def _cancel(self, request: int) -> None:
+        receive = self._receivers.pop(request, None)
+        if receive is not None:
+            receive.close()
         send = self._events.pop(request, None)
         if send is not None:
             send.close()
@@ -324,6 +331,12 @@ class AgentClient:
         for send in self._events.values():
             send.close()
         self._events.clear()
+
+    def _close(self) -> None:
+        """Leaving the client: every subscription's stream is closed too."""
+        for receive in self._receivers.values():
+            receive.close()
+        self._receivers.clear()
 
 
 async def _handshake(
