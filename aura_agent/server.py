@@ -41,7 +41,6 @@ from aura_agent.frames import (
     MAX_REQUEST_FRAME,
     Cancel,
     Event,
-    Failure,
     Hello,
     Reply,
     Request,
@@ -58,6 +57,7 @@ from aura_core.effects import PhysicalTimeEffects, ReactiveEffects, TraceEffects
 from aura_core.encoding import decode, encode
 from aura_core.errors import (
     AgentBusy,
+    AgentFault,
     AgentRunning,
     ApiVersionMismatch,
     AuraError,
@@ -315,7 +315,7 @@ class _Connection:
         data = frame(value)
         if len(data) - 4 > MAX_REPLY_FRAME:
             request = getattr(value, "id", 0)
-            data = frame(Failure(request, "internal", "system", "the reply is over the limit"))
+            data = frame(failure_of(request, AgentFault("the answer is over the frame limit")))
         try:
             self._send.send_nowait(data)
         except anyio.WouldBlock:
@@ -411,8 +411,8 @@ class _Connection:
             self._server._trace.event(
                 "api.internal_error", pid=self._pid, request=request.name, error=type(exc).__name__
             )
-            message = "the agent failed on this request (its trace says why)"
-            self.push(Failure(request.id, "internal", "system", message))
+            fault = AgentFault("the agent failed on this request (its trace says why)")
+            self.push(failure_of(request.id, fault))
         finally:
             if counted:
                 self._in_flight -= 1

@@ -110,6 +110,7 @@ __all__ = [
     "ApiVersionMismatch",
     "AgentBusy",
     "AgentUnavailable",
+    "AgentFault",
     "RemoteError",
 ]
 
@@ -825,6 +826,14 @@ class AgentUnavailable(ApiError):
 
     kind = ErrorKind.TRANSIENT
     code = "agent_unavailable"
+
+
+class AgentFault(ApiError):
+    """The agent failed on a request through no fault of the request (a bug, or an answer over
+    the frame limit); its trace says which. Other requests and clients are not affected."""
+
+    kind = ErrorKind.SYSTEM
+    code = "agent_fault"
 
 
 class RemoteError(ApiError):
