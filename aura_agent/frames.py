@@ -185,16 +185,20 @@ def failure_of(request: int, error: AuraError) -> Failure:
 
 
 def _single_message_errors() -> dict[str, type[AuraError]]:
-    """Every error class whose constructor takes just a message, by its code, where the code
-    names one such class only: the errors a client can raise as the agent's own."""
-    found: dict[str, list[type[AuraError]]] = {}
+    """The error classes a client can raise as the agent's own, by code: those whose code
+    names one class only (among every `AuraError` subclass) and whose constructor takes just
+    a message."""
+    found: dict[str, set[type[AuraError]]] = {}
     pending: list[type[AuraError]] = [AuraError]
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
-        if cls.__init__ is AuraError.__init__:
-            found.setdefault(cls.code, []).append(cls)
-    return {code: classes[0] for code, classes in found.items() if len(set(classes)) == 1}
+        found.setdefault(cls.code, set()).add(cls)
+    return {
+        code: cls
+        for code, classes in found.items()
+        if len(classes) == 1 and (cls := next(iter(classes))).__init__ is AuraError.__init__
+    }
 
 
 _ERRORS: dict[str, type[AuraError]] | None = None
