@@ -164,11 +164,27 @@ class Device:
 
     @asynccontextmanager
     async def online(
-        self, group: Group, config: ConsensusConfig | None = None
+        self,
+        group: Group,
+        config: ConsensusConfig | None = None,
+        *,
+        dispatcher: Dispatcher | None = None,
     ) -> AsyncIterator[ConsensusNode]:
         """Run this device's dispatcher and consensus node (as witness of `group`), and its sync
-        service if it has a `sync_config`; leaving stops them all."""
-        dispatcher = Dispatcher(self.guarded, self.effects.trace)
+        service if it has a `sync_config`; leaving stops them all. With `dispatcher` (running,
+        on `guarded`: an agent's, which outlives its account), the node runs on it instead."""
+        if dispatcher is None:
+            own = Dispatcher(self.guarded, self.effects.trace)
+            async with own, self._online(own, group, config) as node:
+                yield node
+        else:
+            async with self._online(dispatcher, group, config) as node:
+                yield node
+
+    @asynccontextmanager
+    async def _online(
+        self, dispatcher: Dispatcher, group: Group, config: ConsensusConfig | None
+    ) -> AsyncIterator[ConsensusNode]:
         node = ConsensusNode(
             self.effects,
             dispatcher,
@@ -179,7 +195,7 @@ class Device:
             signing_key=self.key,
             config=config,
         )
-        async with dispatcher, node, self._syncing(dispatcher):
+        async with node, self._syncing(dispatcher):
             self.consensus = node
             try:
                 yield node

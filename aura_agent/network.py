@@ -50,6 +50,8 @@ __all__ = [
     "SeededLocator",
     "tcp_hint",
     "found_context",
+    "member_genesis",
+    "publish_if_stale",
     "on_tcp",
 ]
 
@@ -150,7 +152,11 @@ def _advertised(setup: TcpSetup) -> str:
     return host
 
 
-async def _genesis(effects: Effects, context: ContextId, address: AuthorityId) -> ContextGenesis:
+async def member_genesis(
+    effects: Effects, context: ContextId, address: AuthorityId
+) -> ContextGenesis:
+    """The genesis of `context`, of which `address` must be a member holding its secret
+    (`InvalidArgument` otherwise)."""
     journal = await effects.journal.journal(JournalNamespace.of(context))
     genesis = journal.view(CONTEXT_REDUCER).genesis
     if genesis is None or genesis.member(address) is None:
@@ -160,7 +166,7 @@ async def _genesis(effects: Effects, context: ContextId, address: AuthorityId) -
     return genesis
 
 
-async def _publish(
+async def publish_if_stale(
     effects: Effects,
     rendezvous: RendezvousLocator,
     node: TcpNode,
@@ -170,9 +176,9 @@ async def _publish(
     leaf: LeafNode,
     context: ContextId,
     setup: TcpSetup,
-) -> None:
+) -> str:
     """Publish this device's descriptor unless the one in force says the same for at least
-    half a lifetime more."""
+    half a lifetime more; the hint it gives."""
     hint = tcp_hint(_advertised(setup), node.port)
     now = (await effects.time.now()).ts_ms
     lifetime = int(setup.descriptor_lifetime_s * 1000)
@@ -184,7 +190,7 @@ async def _publish(
         and held.descriptor.device == leaf.device_id
         and held.descriptor.not_after_ms - now >= lifetime // 2
     ):
-        return
+        return hint
     await publish_descriptor(
         effects,
         context,
@@ -196,6 +202,7 @@ async def _publish(
         not_before_ms=max(0, now - int(CLOCK_SLACK_S * 1000)),
         not_after_ms=now + lifetime,
     )
+    return hint
 
 
 @asynccontextmanager
@@ -214,7 +221,7 @@ async def on_tcp(
     context the account's devices share: its genesis must be in this device's journal and its
     secret in `effects.contexts`, and a wildcard listen host needs `setup.advertise`
     (`InvalidArgument` otherwise, before anything listens)."""
-    genesis = await _genesis(effects, context, address)
+    genesis = await member_genesis(effects, context, address)
     tcp_hint(_advertised(setup), 1)  # checked before anything listens
     for member in genesis.members:
         if member.authority != address:
@@ -231,7 +238,7 @@ async def on_tcp(
         locator=SeededLocator(rendezvous, setup.seeds),
         config=setup.tcp,
     ) as node:
-        await _publish(
+        await publish_if_stale(
             effects,
             rendezvous,
             node,

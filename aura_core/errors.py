@@ -99,6 +99,25 @@ __all__ = [
     "ChoreographyParseError",
     "WellFormednessError",
     "ProjectionError",
+    "AgentError",
+    "UnsafePermissions",
+    "AgentRunning",
+    "NotConfigured",
+    "SocketPathTooLong",
+    "KeyFileError",
+    "KeyFileMissing",
+    "KeyFileCorrupt",
+    "WrongPassphrase",
+    "PassphraseRequired",
+    "ApiError",
+    "MalformedRequest",
+    "RequestTooLarge",
+    "UnknownRequest",
+    "ApiVersionMismatch",
+    "AgentBusy",
+    "AgentUnavailable",
+    "AgentFault",
+    "RemoteError",
 ]
 
 
@@ -738,3 +757,145 @@ class ProposalExpired(ProposalError):
     """A vote at or after the proposal's deadline; call `expire` to revert it."""
 
     code = "proposal_expired"
+
+
+# The agent (aura_agent): its data directory, its key file and its local API. Each message
+# says what is wrong and what to do about it; none names a secret.
+
+
+class AgentError(AuraError):
+    """Base of the agent's errors."""
+
+    code = "agent"
+
+
+class UnsafePermissions(AgentError):
+    """The data directory, the key file or the socket's directory can be read or written by
+    another user (wider than 0700 / 0600) or belongs to another uid. The agent refuses to
+    start rather than trust (or fix) it; the message names the path and the command that
+    fixes it."""
+
+    code = "unsafe_permissions"
+
+
+class AgentRunning(AgentError):
+    """Another agent already holds this data directory or answers on this socket; nothing was
+    changed. Stop it first, or give this one another directory or socket."""
+
+    code = "agent_running"
+
+
+class NotConfigured(AgentError):
+    """A piece of configuration the operation needs is missing (no account yet, no address to
+    advertise, a genesis not in the journal); the message names it. Raised at once, never
+    left to a timeout."""
+
+    code = "not_configured"
+
+
+class SocketPathTooLong(AgentError):
+    """A Unix socket path longer than `AF_UNIX` allows (107 bytes, plus the NUL, in 108);
+    refused before binding or connecting. Choose a shorter `--socket` path."""
+
+    code = "socket_path_too_long"
+
+
+class KeyFileError(AgentError):
+    """Base of the key file's errors. The file is never written when one is raised."""
+
+    code = "key_file"
+
+
+class KeyFileMissing(KeyFileError):
+    """The data directory holds a device's storage but no key file: a new identity would
+    orphan its journals, so the agent refuses. Restore the key file from a backup."""
+
+    code = "key_file_missing"
+
+
+class KeyFileCorrupt(KeyFileError):
+    """The key file is not one the agent wrote: truncated, changed, of an unknown format, or
+    of another device than the storage beside it. Restore it from a backup."""
+
+    code = "key_file_corrupt"
+
+
+class WrongPassphrase(KeyFileError):
+    """The passphrase does not open the sealed key file (or one was given for a key file that
+    is not sealed)."""
+
+    code = "wrong_passphrase"
+
+
+class PassphraseRequired(WrongPassphrase):
+    """The key file is sealed and no passphrase was given."""
+
+    code = "passphrase_required"
+
+
+class ApiError(AgentError):
+    """Base of the local API's errors (what an `api.failure` frame reports)."""
+
+    code = "api"
+
+
+class MalformedRequest(ApiError):
+    """A frame that is not a request of the local API (not canonical CBOR, not a known frame
+    record, a body that is not the named request's record). Nothing was done."""
+
+    code = "malformed_request"
+
+
+class RequestTooLarge(ApiError):
+    """A frame longer than the API's frame limit (or of length zero); the connection is closed
+    without reading it."""
+
+    code = "request_too_large"
+
+
+class UnknownRequest(ApiError):
+    """A request name (or signal name) this agent does not serve."""
+
+    code = "unknown_request"
+
+
+class ApiVersionMismatch(ApiError):
+    """The first frame of a connection is not the API's hello of a version this agent speaks;
+    the connection is closed."""
+
+    code = "api_version"
+
+
+class AgentBusy(ApiError):
+    """Too many connections, or too many requests in flight on one connection; retry."""
+
+    kind = ErrorKind.TRANSIENT
+    code = "agent_busy"
+
+
+class AgentUnavailable(ApiError):
+    """No agent answers at the socket path, or it closed the connection; start one (`aura agent
+    run`) or retry."""
+
+    kind = ErrorKind.TRANSIENT
+    code = "agent_unavailable"
+
+
+class AgentFault(ApiError):
+    """The agent failed on a request through no fault of the request (a bug, or an answer over
+    the frame limit); its trace says which. Other requests and clients are not affected."""
+
+    kind = ErrorKind.SYSTEM
+    code = "agent_fault"
+
+
+class RemoteError(ApiError):
+    """An error the agent reported whose code this client has no class for; `remote_code` and
+    `remote_kind` are the agent's."""
+
+    code = "remote"
+
+    def __init__(self, message: str, remote_code: str, remote_kind: ErrorKind) -> None:
+        super().__init__(f"{message} ({remote_code})")
+        self.remote_code = remote_code
+        self.remote_kind = remote_kind
