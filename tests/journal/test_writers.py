@@ -92,7 +92,8 @@ from tests.journal.helpers import (
 from tests.journal.test_tree import NS, commit_of, current, founded, op_fact
 
 STRANGER = KEYS[MALLORY]
-STRANGE_GROUP = SigningKey(b"\x5e" * 32)
+# Outside 0x40..0x76, the seeds of `leaf(i)`: a stranger is never the device a change adds.
+STRANGE_GROUP = SigningKey(b"\xa5" * 32)
 
 
 # ------------------------------------------------------------------------------- journals
@@ -516,6 +517,23 @@ def test_refused_on_load(case: Forbidden) -> None:
     anyio.run(main)
 
 
+def test_the_device_a_change_adds_may_record_it() -> None:
+    """The one exception to "devices of the authority record tree changes": the added device
+    records its own enrollment, if the group agreed it; a change adding someone else, or one
+    the group did not sign, stays refused."""
+    state0 = current(founded())
+    op = TreeOp(state0.epoch, state0.commitment, AddLeaf(leaf(5)))
+    adds_five = TreeCommit(commit_of(state0, op))
+    j = base(NS)
+    enrolled = signed(NS, adds_five, "enrolled", leaf_key(5))
+    j.ingest([enrolled.encoded])
+    assert enrolled.id in j
+    before = state_of(j)
+    with pytest.raises(UnauthorizedWriter):
+        j.ingest([signed(NS, adds_five, "not mine", leaf_key(6)).encoded])
+    assert state_of(j) == before
+
+
 def test_a_device_loads_its_own_local_facts() -> None:
     async def main() -> None:
         mine = [c.build() for c in FORBIDDEN if c.unsigned_local]
@@ -534,7 +552,7 @@ def test_a_device_loads_its_own_local_facts() -> None:
 
 # ------------------------------------------------------------------ strangers change nothing
 
-STRANGER_KEYS = [STRANGER, STRANGE_GROUP, SigningKey(b"\x5f" * 32)]
+STRANGER_KEYS = [STRANGER, STRANGE_GROUP, SigningKey(b"\xa6" * 32)]
 
 
 @st.composite
