@@ -374,6 +374,9 @@ class Journal:
             raise SnapshotMismatch("a pruned fact is not covered by the latest snapshot")
         reuse_views = other._pruned <= (self._facts.keys() | self._pruned)
         new_ids = [fid for fid in other._facts if fid not in self._facts and fid not in pruned]
+        # Each new fact's reducer is looked up once: the views below are brought up to date
+        # reducer by reducer over just that reducer's facts.
+        fresh_by_reducer: dict[str, list[Fact]] = {}
         for fid in new_ids:
             fact = other._facts[fid]
             self._facts[fid] = fact
@@ -381,7 +384,9 @@ class Journal:
             self._by_type.setdefault(fact.body.type_id, set()).add(fid)
             fact_type = self._fact_type(fact)
             if fact_type is not None and fact_type.reducer is not None:
-                self._members.setdefault(fact_type.reducer.name, set()).add(fid)
+                name = fact_type.reducer.name
+                self._members.setdefault(name, set()).add(fid)
+                fresh_by_reducer.setdefault(name, []).append(fact)
         for fid in pruned & self._facts.keys():
             self._retire(fid)
         self._pruned = pruned
@@ -391,14 +396,13 @@ class Journal:
         if not reuse_views:
             self._views.clear()
             return
-        fresh = sorted((self._facts[fid] for fid in new_ids), key=Fact.sort_key)
         for reducer in self._registry.reducers():
             view = self._views.get(reducer.name)
-            if view is None:
+            fresh = fresh_by_reducer.get(reducer.name)
+            if view is None or not fresh:
                 continue
-            for fact in fresh:
-                if self._reducer_of(fact) is reducer:
-                    view = reducer.apply(view, fact, self._payloads[fact.id])
+            for fact in sorted(fresh, key=Fact.sort_key):
+                view = reducer.apply(view, fact, self._payloads[fact.id])
             self._views[reducer.name] = view
 
 
