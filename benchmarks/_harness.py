@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import attrs
 
@@ -52,28 +52,6 @@ def measure(
             start = time.perf_counter_ns()
             for _ in range(batch):
                 fn()
-            results.append((time.perf_counter_ns() - start) / batch)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return Timing(name, tuple(results))
-
-
-async def measure_async(
-    name: str, fn: Callable[[], Awaitable[object]], *, samples: int = 31, batch: int = 10
-) -> Timing:
-    """`measure` for a coroutine function, run inside the caller's event loop. The batch size
-    is fixed (not time-targeted) for operations whose cost depends on how often they ran."""
-    for _ in range(3):
-        await fn()
-    results = []
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(samples):
-            start = time.perf_counter_ns()
-            for _ in range(batch):
-                await fn()
             results.append((time.perf_counter_ns() - start) / batch)
     finally:
         if gc_was_enabled:
