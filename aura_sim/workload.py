@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aura_journal.registry import FactRegistry
-from aura_sim.scenario import Action, ScenarioError
+from aura_sim.errors import ScenarioError
 
 if TYPE_CHECKING:
     from aura_sim.node import SimNode
     from aura_sim.runner import SimRun
+    from aura_sim.scenario import Action
 
 __all__ = ["Workload", "load_workload"]
 

@@ -14,9 +14,8 @@ from aura_sim.shrink import shrink
 from aura_sim.sweep import sweep
 from aura_sim.tape import load_tape, replay, save_tape, tape_of
 
-ROOT = Path(__file__).resolve().parents[2]
-FAULTY = ROOT / "scenarios" / "naive_push.toml"
-PLANTED = ROOT / "scenarios" / "planted_reorder_bug.toml"
+FAULTY = "naive_push"
+PLANTED = "planted_reorder_bug"
 
 
 def with_workload(scenario: Scenario, **options: object) -> Scenario:
