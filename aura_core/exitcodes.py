@@ -16,7 +16,7 @@ class ExitCode(enum.IntEnum):
     agent reported a failure or could not be reached (`aura agent`)."""
     INVALID_INPUT = 2
     """Bad input: an option out of range, a scenario or tape that does not validate, a data
-    directory that cannot be used. Nothing ran (click's own usage errors are 2 as well)."""
+    directory that cannot be used. Nothing ran (typer's own usage errors are 2 as well)."""
     INTERNAL_ERROR = 3
     """A bug: an unexpected exception, a run that did not reproduce its tape, a
     nondeterministic trace. The message says so; please report it."""

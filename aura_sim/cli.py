@@ -29,7 +29,6 @@ from typing import Annotated, Any
 
 import anyio
 import attrs
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
@@ -67,7 +66,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     # Rich's boxed help and usage errors only on a terminal; elsewhere (CI logs, pipes) plain
-    # click text that is not wrapped at 80 columns.
+    # text that is not wrapped at 80 columns.
     rich_markup_mode="rich" if sys.stderr.isatty() else None,
 )
 TAPES = Path(".sim/tapes")
@@ -77,7 +76,7 @@ PROGRESS_S = 10.0
 
 def _version(value: bool) -> None:
     if value:
-        click.echo(f"aura-sim {__version__}")
+        typer.echo(f"aura-sim {__version__}")
         raise typer.Exit(ExitCode.OK)
 
 
@@ -94,6 +93,7 @@ def _root(
 ScenarioArg = Annotated[
     str,
     typer.Argument(
+        metavar="SCENARIO",
         help="A shipped scenario's name (see `aura-sim list`) or a TOML file (a path with a "
         "'/' or ending in .toml).",
         show_default=False,
@@ -118,17 +118,17 @@ VerboseOption = Annotated[
 
 
 def _echo(line: str = "", *, err: bool = False) -> None:
-    """One line, never wrapped (a `repro:` line must paste as one command); click drops the
+    """One line, never wrapped (a `repro:` line must paste as one command); typer drops the
     colour when the stream is not a terminal."""
-    click.echo(line, err=err)
+    typer.echo(line, err=err)
 
 
 def _status(passed: bool) -> str:
-    return click.style("PASS", fg="green", bold=True) if passed else click.style("FAIL", fg="red")
+    return typer.style("PASS", fg="green", bold=True) if passed else typer.style("FAIL", fg="red")
 
 
 def _json(document: dict[str, Any]) -> None:
-    click.echo(json.dumps(document, indent=2, sort_keys=True))
+    typer.echo(json.dumps(document, indent=2, sort_keys=True))
 
 
 def _run_repro(ref: str, seed: int) -> str:
@@ -153,7 +153,7 @@ def _result_lines(result: RunResult, repro: str) -> Iterator[str]:
     if result.sometimes:
         yield "  sometimes: " + ", ".join(f"{k}={v}" for k, v in result.sometimes.items())
     for violation in result.violations:
-        yield f"  {click.style('violated', fg='red')} {violation.describe()}"
+        yield f"  {typer.style('violated', fg='red')} {violation.describe()}"
     if not result.passed:
         yield f"  repro: {repro}"
 
@@ -184,7 +184,7 @@ def _failures(repro: str = "") -> Iterator[None]:
     traceback, the line that reproduces it, and exit 3."""
     try:
         yield
-    except (click.exceptions.Exit, click.ClickException, click.Abort):
+    except (typer.Exit, typer.Abort, typer.TyperException):
         raise
     except ScenarioError as exc:
         _echo(f"error: {exc.message}", err=True)
@@ -465,7 +465,7 @@ def replay(
     else:
         for line in _result_lines(result, repro):
             _echo(line)
-        verdict = "reproduced" if same else click.style("NOT reproduced", fg="red")
+        verdict = "reproduced" if same else typer.style("NOT reproduced", fg="red")
         _echo(
             f"{verdict}: trace {_digest(result.trace_digest)}"
             f" (tape {_digest(recorded.trace_digest)})"

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from aura_core import __version__
@@ -39,7 +38,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        click.echo(f"aura {__version__}")
+        typer.echo(f"aura {__version__}")
         raise typer.Exit(ExitCode.OK)
 
 
@@ -59,17 +58,17 @@ def _failures() -> Iterator[None]:
     unexpected is a bug: its traceback and exit 3."""
     try:
         yield
-    except (click.exceptions.Exit, click.ClickException, click.Abort):
+    except (typer.Exit, typer.Abort, typer.TyperException):
         raise
     except InvalidArgument as exc:
-        click.echo(f"error: {exc.message}", err=True)
+        typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(ExitCode.INVALID_INPUT) from None
     except AuraError as exc:
-        click.echo(f"error: {exc.message}", err=True)
+        typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(ExitCode.FAILED) from None
     except Exception as exc:
-        click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
-        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+        typer.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+        typer.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(ExitCode.INTERNAL_ERROR) from None
 
 

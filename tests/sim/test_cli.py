@@ -13,8 +13,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from aura_core import __version__
 from aura_core.exitcodes import ExitCode
