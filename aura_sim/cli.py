@@ -52,7 +52,7 @@ from aura_sim.shrink import shrink as shrink_schedule
 from aura_sim.simulation import DEFAULT_MAX_STEPS, Simulation
 from aura_sim.sweep import SeedOutcome
 from aura_sim.sweep import sweep as run_sweep
-from aura_sim.tape import load_tape, save_tape, tape_of
+from aura_sim.tape import Tape, load_tape, save_tape, tape_of
 from aura_sim.tape import replay as replay_tape
 from aura_sim.trace import Trace, format_step
 
@@ -206,6 +206,14 @@ def _tape_path(scenario: Scenario, seed: int, directory: Path = TAPES) -> Path:
     return directory / f"{scenario.name}-{seed}.tape"
 
 
+def _save(tape: Tape, path: Path) -> Path:
+    """Write a tape; a place that cannot take it is bad input (`--tape`, `--tapes`, `--out`)."""
+    try:
+        return save_tape(tape, path)
+    except OSError as exc:
+        raise ScenarioError(f"cannot write the tape {path}: {exc.strerror or exc}") from None
+
+
 class _DenialLog(logging.Handler):
     """Prints the trace events the nodes log (guard denials at -v, everything at -vv), with
     the virtual time they happened at."""
@@ -290,7 +298,7 @@ def run(
     written = None
     if tape is not None or not result.passed:
         with _failures(repro):
-            written = save_tape(tape_of(result, loaded.text), tape or _tape_path(loaded, chosen))
+            written = _save(tape_of(result, loaded.text), tape or _tape_path(loaded, chosen))
     if json_out:
         _json(_result_json(result, repro, written))
     else:
@@ -414,7 +422,7 @@ def sweep(
         with _failures(_run_repro(scenario, outcome.seed)):
             result = run_scenario(loaded, outcome.seed)
             path = _tape_path(loaded, outcome.seed, tapes)
-            written[outcome.seed] = save_tape(tape_of(result, loaded.text), path)
+            written[outcome.seed] = _save(tape_of(result, loaded.text), path)
     deliveries = sum(o.deliveries for o in outcomes)
     if json_out:
         _json(
@@ -497,7 +505,7 @@ def shrink(
             scenario, recorded.seed, recorded.schedule, frozenset(recorded.failed_properties)
         )
         result = run_scenario(scenario, recorded.seed, schedule=outcome.schedule)
-        save_tape(tape_of(result, recorded.scenario_text), target)
+        _save(tape_of(result, recorded.scenario_text), target)
     if json_out:
         _json(
             {

@@ -28,7 +28,7 @@ from aura_journal.budget import FlowCharge
 from aura_journal.context import CONTEXT_REDUCER, ContextGenesis, ContextMember
 from aura_journal.fact import FactBody, JournalNamespace, sign_fact
 from aura_journal.standard import standard_registry
-from aura_sim.errors import NondeterminismDetected
+from aura_sim.errors import NondeterminismDetected, ScenarioError
 from aura_sim.faults import QUIET, FaultSchedule, LinkPolicy, TimedFault, TimedFaultKind
 from aura_sim.loop import current_loop
 from aura_sim.network import SimNetwork
@@ -38,7 +38,6 @@ from aura_sim.scenario import (
     LivenessPhase,
     SafetyPhase,
     Scenario,
-    ScenarioError,
 )
 from aura_sim.seeds import SeedTree, Stream
 from aura_sim.simulation import Simulation

@@ -49,7 +49,6 @@ from aura_sim.scenario_file import (
 from aura_sim.workload import load_workload
 
 __all__ = [
-    "ScenarioError",
     "ALWAYS_PROPERTIES",
     "EVENTUAL_PROPERTIES",
     "Action",
@@ -171,9 +170,11 @@ class Scenario:
 class _Checker:
     """The semantic checks of one file, each reported at its place in the text."""
 
-    def __init__(self, text: str, source: str) -> None:
+    def __init__(self, text: str, source: str, nodes: frozenset[str]) -> None:
         self.text = text
         self.source = source
+        self.nodes = nodes
+        """Every node name a run of the scenario can have (the most its swarm can draw)."""
 
     def fail(self, path: KeyPath, message: str) -> ScenarioError:
         return problem(self.text, self.source, path, message)
@@ -192,6 +193,10 @@ class _Checker:
 
 def _action(check: _Checker, raw: ActionTable, path: KeyPath) -> Action:
     check.names((*path, "do"), (raw.do,), ACTIONS)
+    check.names((*path, "node"), (raw.node,), check.nodes | {"all"})
+    check.names((*path, "nodes"), raw.nodes, check.nodes)
+    for group in raw.groups:
+        check.names((*path, "groups"), group, check.nodes)
     check.at_least((*path, "at_s"), raw.at_s, 0)
     check.at_least((*path, "count"), raw.count, 1)
     return Action(
@@ -216,6 +221,8 @@ def _phase(check: _Checker, raw: SafetyTable | LivenessTable, index: int) -> Pha
     check.at_least((*path, "within_s"), raw.within_s, 0)
     if isinstance(raw.core, str):
         check.names((*path, "core"), (raw.core,), frozenset({"majority", "all", "honest"}))
+    else:
+        check.names((*path, "core"), raw.core, check.nodes)
     check.names((*path, "require"), raw.require, EVENTUAL_PROPERTIES)
     return LivenessPhase(name, raw.within_s, raw.core, raw.require, raw.quiet)
 
@@ -276,8 +283,10 @@ def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"not valid TOML: {exc}", source=source) from None
-    check = _Checker(text, source)
-    return _convert(check, structure_file(data, text, source))
+    raw = structure_file(data, text, source)
+    most = raw.swarm.nodes[1] if raw.swarm.enabled else raw.participants.nodes
+    check = _Checker(text, source, frozenset(f"n{i}" for i in range(max(most, 0))))
+    return _convert(check, raw)
 
 
 def shipped_scenarios() -> list[str]:

@@ -59,7 +59,7 @@ def load_workload(path: str, options: Mapping[str, Any]) -> Workload:
     """Import `path` and call its `workload(options)`; `ScenarioError` if that fails."""
     try:
         module = importlib.import_module(path)
-    except ImportError as exc:
+    except (ImportError, SyntaxError) as exc:
         raise ScenarioError(f"cannot import workload {path!r}: {exc}") from None
     factory = getattr(module, "workload", None)
     if factory is None:

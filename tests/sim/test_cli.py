@@ -131,6 +131,15 @@ def test_a_tape_that_is_not_a_tape_and_a_passing_tape_are_invalid_input(tmp_path
     assert "records a passing run; there is nothing to shrink" in result.output
 
 
+def test_a_tape_that_cannot_be_written_is_invalid_input(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = invoke("run", "naive_push", "--seed", "3", "--tape", str(blocker / "x.tape"))
+    assert result.exit_code == ExitCode.INVALID_INPUT
+    assert f"error: cannot write the tape {blocker / 'x.tape'}: " in result.output
+    no_traceback(result)
+
+
 def test_a_bug_in_the_code_under_test_is_an_internal_error(tmp_path: Path) -> None:
     path = tmp_path / "crashing.toml"
     path.write_text(SHORT.format(workload="tests.sim.crashing_workload"))

@@ -82,6 +82,13 @@ def test_every_shipped_scenario_parses_by_name_and_by_path(tmp_path: Path) -> No
             MINIMAL + "[faults]\nsurprises = 3\n",
             "<scenario>:8: [faults].surprises: unknown key 'surprises' (valid: buggify, ",
         ),
+        (
+            MINIMAL.replace(
+                "duration_s = 1", "duration_s = 1\nactions = [{ do = 'crash', node = 'n3' }]"
+            ),
+            "<scenario>:7: [[phase]] 1.actions[0].node: unknown 'n3' "
+            "(one of ['all', 'n0', 'n1', 'n2'])",
+        ),
         (MINIMAL + "[faults]\ncrashes = -1\n", "<scenario>:8: [faults].crashes: must be at"),
         (MINIMAL + "[swarm]\nnodes = [5, 2]\n", "<scenario>:8: [swarm].nodes: is [low, high]"),
         (MINIMAL + "[swarm]\nnodes = [5]\n", "<scenario>:8: [swarm].nodes: Not enough values"),
