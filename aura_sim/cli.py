@@ -31,6 +31,7 @@ import anyio
 import attrs
 import typer
 from rich.console import Console
+from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
 from aura_core import __version__
@@ -368,6 +369,13 @@ class _Progress:
             self.last = now
             self.line()
 
+    def say(self, line: str) -> None:
+        """A result line: above the bar on a terminal, else on stdout like every other."""
+        if self.bar is not None:
+            self.bar.console.print(Text.from_ansi(line), soft_wrap=True)
+        else:
+            _echo(line)
+
     def line(self) -> None:
         _echo(
             f"progress: {self.name} {self.done}/{self.total} seeds, {self.failed} failed, "
@@ -401,20 +409,17 @@ def sweep(
     seed_range = _parse_range(seeds)
     failures: list[SeedOutcome] = []
 
-    def failed(outcome: SeedOutcome) -> None:
-        failures.append(outcome)
-        if not json_out:
-            _echo(
-                f"{_status(False)} seed {outcome.seed}: {outcome.violations[0]}  "
-                f"repro: {_run_repro(scenario, outcome.seed)}"
-            )
-
     with _failures(), _Progress(loaded.name, len(seed_range), progress_every) as progress:
 
         def tick(outcome: SeedOutcome) -> None:
             progress.advance(outcome)
             if not outcome.passed:
-                failed(outcome)
+                failures.append(outcome)
+                if not json_out:
+                    progress.say(
+                        f"{_status(False)} seed {outcome.seed}: {outcome.violations[0]}  "
+                        f"repro: {_run_repro(scenario, outcome.seed)}"
+                    )
 
         outcomes = run_sweep(loaded, seed_range, jobs=jobs, progress=tick)
     written: dict[int, Path] = {}
