@@ -31,8 +31,8 @@ import anyio
 import attrs
 import typer
 from rich.console import Console
-from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
+from rich.text import Text
 
 from aura_core import __version__
 from aura_core.errors import InvalidArgument
