@@ -269,12 +269,12 @@ def _show_trace(trace: Trace | None, level: int) -> None:
 def list_scenarios(json_out: JsonOption = False) -> None:
     """List the scenarios shipped with the package (run them by name)."""
     with _failures():
-        scenarios = [load_scenario(name) for name in shipped_scenarios()]
+        described = {name: load_scenario(name).description for name in shipped_scenarios()}
     if json_out:
-        _json({"scenarios": {s.name: s.description for s in scenarios}})
+        _json({"scenarios": described})
         return
-    for name, scenario in zip(shipped_scenarios(), scenarios, strict=True):
-        _echo(f"{name}: {scenario.description}")
+    for name, description in described.items():
+        _echo(f"{name}: {description}")
 
 
 @app.command()

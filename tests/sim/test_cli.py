@@ -169,7 +169,10 @@ def test_a_failing_run_prints_a_repro_that_reproduces_it(
     assert reproduce(repro_of(replayed.output)).exit_code == ExitCode.OK
 
 
-def test_sweep_repro_lines_progress_lines_and_json(tmp_path: Path) -> None:
+def test_sweep_repro_lines_progress_lines_and_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the reproduced run writes its tape under .sim/
     long_dir = tmp_path / ("a-directory-with-a-long-name-" * 3)
     long_dir.mkdir()
     scenario = long_dir / "planted.toml"
@@ -246,6 +249,9 @@ def test_shipped_scenarios_are_listed_and_run_by_name() -> None:
     listed = invoke("list")
     assert listed.exit_code == ExitCode.OK
     assert [line.split(":")[0] for line in listed.output.splitlines()] == shipped_scenarios()
+    as_json = json.loads(invoke("list", "--json").stdout)
+    assert list(as_json["scenarios"]) == shipped_scenarios()
+    assert as_json["scenarios"]["naive_push"] == load_scenario("naive_push").description
     assert "consensus" in shipped_scenarios()
 
 
