@@ -1,9 +1,10 @@
 """The scenario file's schema: which tables and keys a scenario TOML may have, checked strictly.
 
 The TOML is structured into the attrs classes below with a `cattrs` converter that forbids
-extra keys and accepts no coercion (`nodes = "5"` or `buggify = 1` is an error, as is a key or
-table the schema does not have), so a misspelt `[participant]` fails the load instead of
-leaving the run on its defaults. Each problem is reported with the file, the line (found in the
+extra keys and accepts no coercion (`nodes = "5"`, `buggify = 1`, a string where an array
+belongs, one `[phase]` table for an array of them, a NaN are errors, as is a key or table the
+schema does not have), so a misspelt `[participant]` fails the load instead of leaving the run
+on its defaults. Each problem is reported with the file, the line (found in the
 TOML text: `tomllib` keeps no positions) and, for an unknown name, the nearest valid one.
 Semantic checks (ranges, node names, known actions) are `aura_sim.scenario`'s; it reports them
 through the same `problem`.
@@ -12,13 +13,20 @@ through the same `problem`.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationNote
+from cattrs.errors import (
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
+from cattrs.gen import make_dict_structure_fn
 
 from aura_sim.errors import ScenarioError
 
@@ -150,9 +158,49 @@ def _strict(kind: str, check: Callable[[object], bool]) -> Callable[[object, typ
 
 
 def _float(value: object, _: type) -> float:
-    if type(value) not in (int, float):
-        raise _Wrong(f"expected a number, got {value!r}")
+    if type(value) not in (int, float) or not math.isfinite(value):  # type: ignore[arg-type]
+        raise _Wrong(f"expected a finite number, got {value!r}")
     return float(value)  # type: ignore[arg-type]
+
+
+def _table(cls: type, converter: cattrs.Converter) -> Callable[[object, type], Any]:
+    """An attrs class from a TOML table (and only a table: cattrs would try any mapping)."""
+    inner: Callable[[dict[str, Any], type], Any] = make_dict_structure_fn(cls, converter)
+
+    def structure(value: object, _: type) -> Any:
+        if not isinstance(value, dict):
+            raise _Wrong(f"expected a table, got {value!r}")
+        return inner(value, cls)
+
+    return structure
+
+
+def _array(kind: Any, converter: cattrs.Converter) -> Callable[[object, type], Any]:
+    """A tuple from a TOML array (and only an array: cattrs would split a string into its
+    characters), each item structured and noted with its index like cattrs' own."""
+    items = get_args(kind)
+    fixed = not (len(items) == 2 and items[1] is Ellipsis)
+
+    def structure(value: object, _: type) -> tuple[Any, ...]:
+        if isinstance(value, dict):
+            raise _Wrong("expected an array (of tables: [[...]]), got one table")
+        if not isinstance(value, list):
+            raise _Wrong(f"expected an array, got {value!r}")
+        if fixed and len(value) != len(items):
+            raise _Wrong(f"expected an array of {len(items)}, got {value!r}")
+        out: list[Any] = []
+        errors: list[Exception] = []
+        for index, item in enumerate(value):
+            try:
+                out.append(converter.structure(item, items[index] if fixed else items[0]))
+            except Exception as exc:
+                exc.add_note(IterableValidationNote(f"@ index {index}", index, kind))
+                errors.append(exc)
+        if errors:
+            raise IterableValidationError(f"While structuring {kind!r}", errors, kind)
+        return tuple(out)
+
+    return structure
 
 
 def _core(value: object, _: type) -> str | tuple[str, ...]:
@@ -181,6 +229,8 @@ def _converter() -> cattrs.Converter:
     converter.register_structure_hook(bool, _strict("true or false", lambda v: type(v) is bool))
     converter.register_structure_hook(str, _strict("a string", lambda v: type(v) is str))
     converter.register_structure_hook(float, _float)
+    converter.register_structure_hook_factory(_is_tuple, lambda t: _array(t, converter))
+    converter.register_structure_hook_factory(attrs.has, lambda t: _table(t, converter))
     converter.register_structure_hook_func(lambda t: t == str | tuple[str, ...], _core)
     converter.register_structure_hook_func(lambda t: t == SafetyTable | LivenessTable, _phase)
     # A plain table of options for the workload's factory: any TOML values, checked by it.
@@ -188,6 +238,10 @@ def _converter() -> cattrs.Converter:
         lambda t: t == dict[str, Any], _strict("a table", _is_table)
     )
     return converter
+
+
+def _is_tuple(kind: Any) -> bool:
+    return get_origin(kind) is tuple
 
 
 def _is_table(value: object) -> bool:
@@ -202,7 +256,7 @@ def structure_file(data: dict[str, Any], text: str, source: str) -> ScenarioFile
     (by line), saying how many more there are."""
     try:
         structured: ScenarioFile = _CONVERTER.structure(data, ScenarioFile)
-    except ClassValidationError as group:
+    except (ClassValidationError, _Wrong) as group:
         found = sorted(
             (problem(text, source, path, message) for path, message in _problems(group, ())),
             key=lambda e: (e.line == 0, e.line),

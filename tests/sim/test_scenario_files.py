@@ -91,7 +91,23 @@ def test_every_shipped_scenario_parses_by_name_and_by_path(tmp_path: Path) -> No
         ),
         (MINIMAL + "[faults]\ncrashes = -1\n", "<scenario>:8: [faults].crashes: must be at"),
         (MINIMAL + "[swarm]\nnodes = [5, 2]\n", "<scenario>:8: [swarm].nodes: is [low, high]"),
-        (MINIMAL + "[swarm]\nnodes = [5]\n", "<scenario>:8: [swarm].nodes: Not enough values"),
+        (MINIMAL + "[swarm]\nnodes = [5]\n", "<scenario>:8: [swarm].nodes: expected an array of 2"),
+        (
+            MINIMAL.replace("[[phase]]", "[phase]"),
+            "<scenario>:4: [[phase]]: expected an array (of tables: [[...]]), got one table",
+        ),
+        (
+            MINIMAL + "[[phase]]\nkind = 'liveness'\nwithin_s = 1\nrequire = 'convergence'\n",
+            "<scenario>:10: [[phase]] 2.require: expected an array, got 'convergence'",
+        ),
+        (
+            MINIMAL.replace("duration_s = 1", "duration_s = 1\nactions = [3]"),
+            "<scenario>:7: [[phase]] 1.actions[0]: expected a table, got 3",
+        ),
+        (
+            MINIMAL.replace("duration_s = 1", "duration_s = nan"),
+            "<scenario>:6: [[phase]] 1.duration_s: expected a finite number, got nan",
+        ),
         ("stray = 1\n" + MINIMAL, "<scenario>:1: [stray]: unknown table 'stray' (valid: "),
         (
             MINIMAL + "[workload]\npush_every_s = 1\n",
