@@ -2,12 +2,12 @@
 typed crypto wrappers, the effect context and the effect interfaces. Pure: every random or
 temporal input is an argument."""
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib.metadata as _metadata
 
 __all__ = ["__version__"]
 
 try:
-    __version__ = version("aura-py")
+    __version__ = _metadata.version("aura-py")
     """The installed distribution's version: one number, kept in `pyproject.toml` only."""
-except PackageNotFoundError:  # pragma: no cover - only a bare source tree on sys.path
+except _metadata.PackageNotFoundError:  # pragma: no cover - only a bare source tree on sys.path
     __version__ = "0+unknown"

@@ -75,8 +75,8 @@ class RunOptions:
     def describe(self) -> str:
         net = self.network
         return (
-            f"nodes={self.nodes} byzantine={self.byzantine} latency={net.latency_ms}ms"
-            f"+{net.jitter_ms} drop={net.drop:.3f} dup={net.duplicate:.3f} "
+            f"nodes={self.nodes} byzantine={self.byzantine} latency={net.latency_ms:.1f}ms"
+            f"+{net.jitter_ms:.1f}ms drop={net.drop:.3f} dup={net.duplicate:.3f} "
             f"reorder={net.reorder:.3f} corrupt={net.corrupt:.3f} partitions={self.partitions} "
             f"crashes={self.crashes} holds={self.holds} skew={self.clock_skew_ms}ms "
             f"unsynced={self.lose_unsynced_ms}ms buggify={self.buggify}"
