@@ -71,6 +71,8 @@ app = typer.Typer(
     rich_markup_mode="rich" if sys.stderr.isatty() else None,
 )
 TAPES = Path(".sim/tapes")
+MAX_SWEEP = 1_000_000
+"""Seeds one sweep may run (the seed list is held in memory): split a larger range."""
 PROGRESS_S = 10.0
 """Off a terminal, a sweep prints a progress line this often (wall-clock seconds)."""
 
@@ -319,6 +321,11 @@ def _parse_range(text: str) -> range:
     if not sep or not 0 <= low <= high <= MAX_SEED:
         raise typer.BadParameter(
             f"seeds are A..B with 0 <= A <= B <= 2**64-1 (both included), got {text!r}",
+            param_hint="'--seeds'",
+        )
+    if high - low + 1 > MAX_SWEEP:
+        raise typer.BadParameter(
+            f"a sweep runs at most {MAX_SWEEP:,} seeds; split {text!r} into smaller ranges",
             param_hint="'--seeds'",
         )
     return range(low, high + 1)

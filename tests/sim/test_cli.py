@@ -72,6 +72,7 @@ def test_version() -> None:
         (["sweep", "naive_push", "--seeds", "5..1"], "seeds are A..B"),
         (["sweep", "naive_push", "--seeds", "1-5"], "seeds are A..B"),
         (["sweep", "naive_push", "--seeds", f"0..{2**64}"], "seeds are A..B"),
+        (["sweep", "naive_push", "--seeds", "0..1000000"], "at most 1,000,000 seeds"),
         (["sweep", "naive_push", "--jobs", "0"], "'--jobs'"),
         (["sweep", "naive_push", "--progress-every", "-1"], "'--progress-every'"),
         (["run", "consensu"], "no shipped scenario 'consensu' (did you mean 'consensus'?"),
