@@ -216,6 +216,12 @@ def _phase(value: object, _: type) -> SafetyTable | LivenessTable:
         raise _Wrong(f"expected a table, got {value!r}")
     fields = dict(value)
     kind = fields.pop("kind", None)
+    if kind is None:
+        # No kind, but perhaps a misspelt one: report that key, on its line.
+        known = {field.name for cls in PHASE_KINDS for field in attrs.fields(cls)}
+        typos = {key for key in fields if key not in known and nearest(key, ["kind"])}
+        if typos:
+            raise ForbiddenExtraKeysError("", SafetyTable, typos)
     for cls, name in PHASE_KINDS.items():
         if kind == name:
             made: SafetyTable | LivenessTable = _CONVERTER.structure(fields, cls)
@@ -259,7 +265,9 @@ def structure_file(data: dict[str, Any], text: str, source: str) -> ScenarioFile
     except (ClassValidationError, _Wrong) as group:
         found = sorted(
             (problem(text, source, path, message) for path, message in _problems(group, ())),
-            key=lambda e: (e.line == 0, e.line),
+            # What is missing is often the misspelt name another problem is about, so a
+            # problem found on its own line is shown before one of absence.
+            key=lambda e: (e.detail.startswith(_ABSENT), e.line == 0, e.line),
         )
         first = found[0]
         if len(found) > 1:
@@ -272,6 +280,9 @@ def structure_file(data: dict[str, Any], text: str, source: str) -> ScenarioFile
             ) from None
         raise first from None
     return structured
+
+
+_ABSENT = ("missing required", "a scenario needs")
 
 
 def _problems(error: BaseException, path: KeyPath) -> list[tuple[KeyPath, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,40 @@ def test_cli_run_sweep_replay_and_shrink(tmp_path: Path) -> None:
 
     bad = runner.invoke(app, ["run", str(tmp_path / "missing.toml")])
     assert bad.exit_code == 2
+
+
+def _misspelt(name: str) -> str:
+    """`name` with its last two letters swapped (never another valid name here)."""
+    return name[:-2] + name[-1] + name[-2]
+
+
+@pytest.mark.parametrize("name", shipped_scenarios())
+def test_every_misspelt_table_and_key_of_a_shipped_scenario_is_found_on_its_line(
+    name: str,
+) -> None:
+    """Exhaustively: each table header and each key (inline tables' first keys too) of every
+    shipped scenario, misspelt, is rejected at its own line, naming the right name."""
+    text = load_scenario(name).text
+    lines = text.splitlines()
+    table = ""
+    checked = 0
+    for number, line in enumerate(lines, start=1):
+        header = re.match(r"^(\[\[?)(\w+)(\]\]?)\s*$", line)
+        key = re.match(r"^(\s*\{?\s*)(\w+)(\s*=)", line)
+        if header:
+            table = header.group(2)
+            found = header
+        elif key and table != "workload":  # workload options are the workload's to check
+            found = key
+        else:
+            continue
+        wrong = _misspelt(found.group(2))
+        typo = found.group(1) + wrong + found.group(3)
+        broken = "\n".join([*lines[: number - 1], typo + line[found.end() :], *lines[number:]])
+        with pytest.raises(ScenarioError) as caught:
+            parse_scenario(broken, source=f"{name}.toml")
+        error = caught.value
+        assert error.line == number, (number, line, error.message)
+        assert repr(wrong) in error.message and found.group(2) in error.message, error.message
+        checked += 1
+    assert checked >= 10
