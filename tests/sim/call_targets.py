@@ -8,10 +8,11 @@ from aura_sim import current_loop
 
 
 async def draws_and_fails() -> None:
-    """Fails with the first number the seed draws, so the message shows which seed ran."""
+    """Fails with the first number the seed draws and the virtual time, so the message shows
+    which seed and start time ran."""
     await anyio.sleep(1)
-    drawn = current_loop().seeds.stream("test").below(1000)
-    raise AssertionError(f"drew {drawn}")
+    loop = current_loop()
+    raise AssertionError(f"drew {loop.seeds.stream('test').below(1000)} at t={loop.time()}")
 
 
 async def passes() -> int:

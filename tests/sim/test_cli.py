@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 
 from aura_core import __version__
 from aura_core.exitcodes import ExitCode
-from aura_sim import Simulation
+from aura_sim import Schedule, Simulation
 from aura_sim.cli import app
 from aura_sim.scenario import load_scenario, shipped_scenarios
 from tests.sim import call_targets
@@ -271,6 +271,21 @@ def test_simulation_repro_is_a_command_that_reproduces_the_failure() -> None:
     assert reproduce(repro_of(again.output)).output == again.output
     passed = invoke("call", "tests.sim.call_targets:passes", "--seed", "5")
     assert passed.exit_code == ExitCode.OK and "-> 42" in passed.output
+
+
+def test_simulation_repro_carries_every_option_that_changes_the_run() -> None:
+    simulation = Simulation(11, schedule=Schedule.FIFO, start_time=3.5, max_steps=None)
+    with pytest.raises(AssertionError) as caught:
+        simulation.run(call_targets.draws_and_fails)
+    repro = simulation.repro()
+    assert repro == (
+        "aura-sim call tests.sim.call_targets:draws_and_fails --seed 11 --schedule fifo "
+        "--start-time 3.5 --max-steps 0"
+    )
+    assert str(caught.value).endswith("at t=4.5")
+    again = reproduce(repro)
+    assert again.exit_code == ExitCode.FAILED
+    assert f"AssertionError: {caught.value.args[0]}" in again.output
 
 
 def test_simulation_repro_of_a_closure_is_the_python_call() -> None:
