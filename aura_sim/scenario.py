@@ -33,7 +33,6 @@ from typing import Any
 
 import attrs
 
-from aura_core.errors import AuraError
 from aura_sim.errors import ScenarioError
 from aura_sim.faults import LinkPolicy
 from aura_sim.scenario_file import (
@@ -235,10 +234,12 @@ def _convert(check: _Checker, raw: ScenarioFile) -> Scenario:
         raise check.fail(("participants", "byzantine"), "must be in 0..nodes - 1")
     if not 0 <= raw.scenario.seed <= MAX_SEED:
         raise check.fail(("scenario", "seed"), "must be in 0..2**64 - 1")
-    try:
-        policy = LinkPolicy(**attrs.asdict(raw.network))
-    except AuraError as exc:
-        raise check.fail(("network",), exc.message) from None
+    for field in attrs.fields(type(raw.network)):
+        value = getattr(raw.network, field.name)
+        if field.name.endswith("_ms"):
+            check.at_least(("network", field.name), value, 0)
+        elif not 0 <= value <= 1:
+            raise check.fail(("network", field.name), f"is a probability in [0, 1], got {value}")
     faults = raw.faults
     for field in attrs.fields(type(faults)):
         value = getattr(faults, field.name)
@@ -268,7 +269,7 @@ def _convert(check: _Checker, raw: ScenarioFile) -> Scenario:
         seed=raw.scenario.seed,
         nodes=participants.nodes,
         byzantine=participants.byzantine,
-        network=policy,
+        network=LinkPolicy(**attrs.asdict(raw.network)),
         faults=FaultOptions(**attrs.asdict(faults)),
         swarm=SwarmOptions(raw.swarm.enabled, (low, high)),
         phases=phases,
@@ -285,7 +286,7 @@ def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"not valid TOML: {exc}", source=source) from None
     raw = structure_file(data, text, source)
     most = raw.swarm.nodes[1] if raw.swarm.enabled else raw.participants.nodes
-    check = _Checker(text, source, frozenset(f"n{i}" for i in range(max(most, 0))))
+    check = _Checker(text, source, frozenset(f"n{i}" for i in range(min(max(most, 0), MAX_NODES))))
     return _convert(check, raw)
 
 

@@ -41,7 +41,18 @@ def test_every_shipped_scenario_parses_by_name_and_by_path(tmp_path: Path) -> No
             MINIMAL.replace("safety", "sometimes"),
             "<scenario>:4: [[phase]] 1: kind must be 'safety' or 'liveness', got 'sometimes'",
         ),
-        (MINIMAL + "[network]\ndrop = 1.5\n", "<scenario>:7: [network]: drop is a probability"),
+        (
+            MINIMAL + "[network]\ndrop = 1.5\n",
+            "<scenario>:8: [network].drop: is a probability in [0, 1], got 1.5",
+        ),
+        (
+            MINIMAL + "[network]\njitter_ms = -1\n",
+            "<scenario>:8: [network].jitter_ms: must be at least 0, got -1.0",
+        ),
+        (
+            MINIMAL + "[swarm]\nenabled = true\nnodes = [1, 1000000000]\n",
+            "<scenario>:9: [swarm].nodes: is [low, high] with 1 <= low <= high <= 64",
+        ),
         (MINIMAL + "[participants]\nnodes = 0\n", "<scenario>:8: [participants].nodes: must be"),
         (
             MINIMAL + "[participants]\nnodes = '5'\n",
