@@ -15,6 +15,7 @@ from aura_sim.errors import (
     BlockedTask,
     Deadlock,
     NondeterminismDetected,
+    ScenarioError,
     SimulationError,
     SimulationLimitExceeded,
     SimulationUnsupported,
@@ -54,4 +55,5 @@ __all__ = [
     "SimulationLimitExceeded",
     "SimulationUnsupported",
     "NondeterminismDetected",
+    "ScenarioError",
 ]

@@ -1,6 +1,7 @@
 """Errors the simulator raises about a run itself (not about the code under test).
 
-They are `SYSTEM` errors: a deadlock, an exhausted budget or a nondeterministic run says the
+Besides `ScenarioError` (bad input: a scenario or tape that does not validate), they are
+`SYSTEM` errors: a deadlock, an exhausted budget or a nondeterministic run says the
 harness (or the code's use of it) is broken, not that a user gave bad input. Each one carries
 the data a test or a report needs (the virtual time, the blocked tasks, the diverging steps) as
 attributes, and says it again in its message so a CI log is enough to act on.
@@ -15,6 +16,7 @@ import attrs
 from aura_core.errors import AuraError, ErrorKind
 
 __all__ = [
+    "ScenarioError",
     "SimulationError",
     "BlockedTask",
     "Deadlock",
@@ -22,6 +24,26 @@ __all__ = [
     "SimulationUnsupported",
     "NondeterminismDetected",
 ]
+
+
+class ScenarioError(AuraError):
+    """A scenario file (or tape) that does not parse, has a key or table the schema does not
+    know, or names something that does not exist.
+
+    `source` is the file (or scenario name), `line` the 1-based line the problem is on (0 when
+    no single line is to blame), `where` the table and key path (`[participants].nodes`).
+    """
+
+    code = "scenario"
+
+    def __init__(self, message: str, *, source: str = "", line: int = 0, where: str = "") -> None:
+        place = ":".join(part for part in (source, str(line) if line else "") if part)
+        prefix = f"{place}: " if place else ""
+        super().__init__(prefix + (f"{where}: " if where else "") + message)
+        self.detail = message
+        self.source = source
+        self.line = line
+        self.where = where
 
 
 class SimulationError(AuraError):

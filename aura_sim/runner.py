@@ -28,7 +28,7 @@ from aura_journal.budget import FlowCharge
 from aura_journal.context import CONTEXT_REDUCER, ContextGenesis, ContextMember
 from aura_journal.fact import FactBody, JournalNamespace, sign_fact
 from aura_journal.standard import standard_registry
-from aura_sim.errors import NondeterminismDetected
+from aura_sim.errors import NondeterminismDetected, ScenarioError
 from aura_sim.faults import QUIET, FaultSchedule, LinkPolicy, TimedFault, TimedFaultKind
 from aura_sim.loop import current_loop
 from aura_sim.network import SimNetwork
@@ -38,7 +38,6 @@ from aura_sim.scenario import (
     LivenessPhase,
     SafetyPhase,
     Scenario,
-    ScenarioError,
 )
 from aura_sim.seeds import SeedTree, Stream
 from aura_sim.simulation import Simulation
@@ -76,8 +75,8 @@ class RunOptions:
     def describe(self) -> str:
         net = self.network
         return (
-            f"nodes={self.nodes} byzantine={self.byzantine} latency={net.latency_ms}ms"
-            f"+{net.jitter_ms} drop={net.drop:.3f} dup={net.duplicate:.3f} "
+            f"nodes={self.nodes} byzantine={self.byzantine} latency={net.latency_ms:.1f}ms"
+            f"+{net.jitter_ms:.1f}ms drop={net.drop:.3f} dup={net.duplicate:.3f} "
             f"reorder={net.reorder:.3f} corrupt={net.corrupt:.3f} partitions={self.partitions} "
             f"crashes={self.crashes} holds={self.holds} skew={self.clock_skew_ms}ms "
             f"unsynced={self.lose_unsynced_ms}ms buggify={self.buggify}"

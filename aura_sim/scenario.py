@@ -14,23 +14,40 @@
                    links become fault-free; false keeps their message faults)
     [properties]   always = [...] checked throughout
 
-Everything is validated up front; a bad scenario raises `ScenarioError` naming the key.
+Everything is validated when the scenario is loaded: the schema (`aura_sim.scenario_file`:
+no unknown table or key, no coercion), the ranges and names below, and the workload module,
+which is imported and given its options. A bad scenario raises `ScenarioError` with the file,
+the line and the key (and the nearest valid name for a misspelt one).
+
+The scenarios shipped with the package (`aura_sim/scenarios/*.toml`) are addressable by name:
+`load_scenario("consensus")`; anything with a `/` or ending in `.toml` is a path.
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from aura_core.errors import AuraError
+from aura_sim.errors import ScenarioError
 from aura_sim.faults import LinkPolicy
+from aura_sim.scenario_file import (
+    ActionTable,
+    KeyPath,
+    LivenessTable,
+    SafetyTable,
+    ScenarioFile,
+    nearest,
+    problem,
+    structure_file,
+)
+from aura_sim.workload import load_workload
 
 __all__ = [
-    "ScenarioError",
     "ALWAYS_PROPERTIES",
     "EVENTUAL_PROPERTIES",
     "Action",
@@ -40,9 +57,16 @@ __all__ = [
     "FaultOptions",
     "SwarmOptions",
     "Scenario",
+    "MAX_NODES",
+    "MAX_SEED",
+    "shipped_scenarios",
     "load_scenario",
     "parse_scenario",
 ]
+
+MAX_NODES = 64
+MAX_SEED = (1 << 64) - 1
+"""Seeds are u64 (the seed tree hashes them as eight bytes)."""
 
 ALWAYS_PROPERTIES = frozenset(
     {"facts_never_vanish", "charge_before_send", "budgets_within_limits", "workload"}
@@ -67,12 +91,6 @@ ACTIONS = frozenset(
 )
 WORKLOAD_ACTIONS = frozenset({"write", "propose", "contend"})
 """Actions the runner hands to the workload (`Workload.act`)."""
-
-
-class ScenarioError(AuraError):
-    """A scenario file that does not parse or names something that does not exist."""
-
-    code = "scenario"
 
 
 @attrs.frozen
@@ -148,147 +166,157 @@ class Scenario:
         return [f"n{i}" for i in range(self.nodes if count is None else count)]
 
 
-def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise ScenarioError(f"[{key}] must be a table")
-    return value
+class _Checker:
+    """The semantic checks of one file, each reported at its place in the text."""
+
+    def __init__(self, text: str, source: str, nodes: frozenset[str]) -> None:
+        self.text = text
+        self.source = source
+        self.nodes = nodes
+        """Every node name a run of the scenario can have (the most its swarm can draw)."""
+
+    def fail(self, path: KeyPath, message: str) -> ScenarioError:
+        return problem(self.text, self.source, path, message)
+
+    def names(self, path: KeyPath, values: tuple[str, ...], valid: frozenset[str]) -> None:
+        for value in values:
+            if value not in valid:
+                match = nearest(value, list(valid))
+                hint = f"did you mean {match!r}?" if match else f"one of {sorted(valid)}"
+                raise self.fail(path, f"unknown {value!r} ({hint})")
+
+    def at_least(self, path: KeyPath, value: float, low: float) -> None:
+        if value < low:
+            raise self.fail(path, f"must be at least {low}, got {value}")
 
 
-def _get(
-    table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any, where: str
-) -> Any:
-    value = table.get(key, default)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ScenarioError(f"{where}.{key} has the wrong type: {value!r}")
-    return value
-
-
-def _names(value: Any, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ScenarioError(f"{where} must be a list of node names")
-    return tuple(value)
-
-
-def _action(raw: Any, where: str) -> Action:
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"{where} must be a table")
-    unknown = set(raw) - {"at_s", "do", "node", "nodes", "groups", "permanent", "count", "skew_ms"}
-    if unknown:
-        raise ScenarioError(f"{where} has unknown keys {sorted(unknown)}")
-    do = _get(raw, "do", str, None, where)
-    if do not in ACTIONS:
-        raise ScenarioError(f"{where}.do: unknown action {do!r} (one of {sorted(ACTIONS)})")
-    groups = tuple(_names(g, f"{where}.groups") for g in raw.get("groups", []))
+def _action(check: _Checker, raw: ActionTable, path: KeyPath) -> Action:
+    check.names((*path, "do"), (raw.do,), ACTIONS)
+    check.names((*path, "node"), (raw.node,), check.nodes | {"all"})
+    check.names((*path, "nodes"), raw.nodes, check.nodes)
+    for group in raw.groups:
+        check.names((*path, "groups"), group, check.nodes)
+    check.at_least((*path, "at_s"), raw.at_s, 0)
+    check.at_least((*path, "count"), raw.count, 1)
     return Action(
-        at_s=float(_get(raw, "at_s", (int, float), 0.0, where)),
-        do=do,
-        node=_get(raw, "node", str, "all", where),
-        nodes=_names(raw.get("nodes", []), f"{where}.nodes"),
-        groups=groups,
-        permanent=_get(raw, "permanent", bool, False, where),
-        count=_get(raw, "count", int, 1, where),
-        skew_ms=_get(raw, "skew_ms", int, 0, where),
+        at_s=raw.at_s,
+        do=raw.do,
+        node=raw.node,
+        nodes=raw.nodes,
+        groups=raw.groups,
+        permanent=raw.permanent,
+        count=raw.count,
+        skew_ms=raw.skew_ms,
     )
 
 
-def _phase(raw: Any, index: int) -> Phase:
-    where = f"phase[{index}]"
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"{where} must be a table")
-    name = _get(raw, "name", str, f"phase{index}", where)
-    kind = _get(raw, "kind", str, None, where)
-    if kind == "safety":
-        actions = raw.get("actions", [])
-        if not isinstance(actions, list):
-            raise ScenarioError(f"{where}.actions must be a list")
-        return SafetyPhase(
-            name,
-            float(_get(raw, "duration_s", (int, float), None, where)),
-            tuple(_action(a, f"{where}.actions[{i}]") for i, a in enumerate(actions)),
-        )
-    if kind == "liveness":
-        core = raw.get("core", "majority")
-        if isinstance(core, list):
-            core = _names(core, f"{where}.core")
-        elif core not in ("majority", "all", "honest"):
-            raise ScenarioError(f"{where}.core is 'majority', 'all', 'honest' or a list of names")
-        require = _names(raw.get("require", ["convergence"]), f"{where}.require")
-        unknown = set(require) - EVENTUAL_PROPERTIES
-        if unknown:
-            raise ScenarioError(f"{where}.require: unknown properties {sorted(unknown)}")
-        return LivenessPhase(
-            name,
-            float(_get(raw, "within_s", (int, float), None, where)),
-            core,
-            require,
-            _get(raw, "quiet", bool, True, where),
-        )
-    raise ScenarioError(f"{where}.kind must be 'safety' or 'liveness', got {kind!r}")
+def _phase(check: _Checker, raw: SafetyTable | LivenessTable, index: int) -> Phase:
+    path: KeyPath = ("phase", index)
+    name = raw.name or f"phase{index}"
+    if isinstance(raw, SafetyTable):
+        check.at_least((*path, "duration_s"), raw.duration_s, 0)
+        actions = tuple(_action(check, a, (*path, "actions", i)) for i, a in enumerate(raw.actions))
+        return SafetyPhase(name, raw.duration_s, actions)
+    check.at_least((*path, "within_s"), raw.within_s, 0)
+    if isinstance(raw.core, str):
+        check.names((*path, "core"), (raw.core,), frozenset({"majority", "all", "honest"}))
+    else:
+        check.names((*path, "core"), raw.core, check.nodes)
+    check.names((*path, "require"), raw.require, EVENTUAL_PROPERTIES)
+    return LivenessPhase(name, raw.within_s, raw.core, raw.require, raw.quiet)
 
 
-def parse_scenario(text: str) -> Scenario:
-    """Parse and validate a scenario; raises `ScenarioError`."""
+def _convert(check: _Checker, raw: ScenarioFile) -> Scenario:
+    participants = raw.participants
+    if not 1 <= participants.nodes <= MAX_NODES:
+        raise check.fail(("participants", "nodes"), f"must be in 1..{MAX_NODES}")
+    if not 0 <= participants.byzantine < participants.nodes:
+        raise check.fail(("participants", "byzantine"), "must be in 0..nodes - 1")
+    if not 0 <= raw.scenario.seed <= MAX_SEED:
+        raise check.fail(("scenario", "seed"), "must be in 0..2**64 - 1")
+    for field in attrs.fields(type(raw.network)):
+        value = getattr(raw.network, field.name)
+        if field.name.endswith("_ms"):
+            check.at_least(("network", field.name), value, 0)
+        elif not 0 <= value <= 1:
+            raise check.fail(("network", field.name), f"is a probability in [0, 1], got {value}")
+    faults = raw.faults
+    for field in attrs.fields(type(faults)):
+        value = getattr(faults, field.name)
+        if type(value) is int:
+            check.at_least(("faults", field.name), value, 0)
+    low, high = raw.swarm.nodes
+    if not 1 <= low <= high <= MAX_NODES:
+        raise check.fail(("swarm", "nodes"), f"is [low, high] with 1 <= low <= high <= {MAX_NODES}")
+    always = (
+        raw.properties.always if raw.properties.always is not None else sorted(ALWAYS_PROPERTIES)
+    )
+    check.names(("properties", "always"), tuple(always), ALWAYS_PROPERTIES)
+    if not raw.phase:
+        raise check.fail(("phase",), "a scenario needs at least one [[phase]]")
+    phases = tuple(_phase(check, p, i) for i, p in enumerate(raw.phase))
+    try:
+        # Imported (and given its options) now, so a missing module or a bad option is an
+        # error of the scenario, not a crash once the run has started.
+        load_workload(raw.scenario.workload, raw.workload)
+    except ScenarioError as exc:
+        raise check.fail(("scenario", "workload"), exc.message) from None
+    return Scenario(
+        name=raw.scenario.name,
+        description=raw.scenario.description,
+        workload=raw.scenario.workload,
+        workload_options=dict(raw.workload),
+        seed=raw.scenario.seed,
+        nodes=participants.nodes,
+        byzantine=participants.byzantine,
+        network=LinkPolicy(**attrs.asdict(raw.network)),
+        faults=FaultOptions(**attrs.asdict(faults)),
+        swarm=SwarmOptions(raw.swarm.enabled, (low, high)),
+        phases=phases,
+        always=tuple(always),
+        text=check.text,
+    )
+
+
+def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
+    """Parse and validate a scenario; `ScenarioError` names `source`, the line and the key."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"not valid TOML: {exc}") from None
-    head = _table(data, "scenario")
-    participants = _table(data, "participants")
-    network = _table(data, "network")
-    faults = _table(data, "faults")
-    swarm = _table(data, "swarm")
-    properties = _table(data, "properties")
-    try:
-        policy = LinkPolicy(**{k: float(v) for k, v in network.items()})
-    except (TypeError, ValueError, AuraError) as exc:
-        raise ScenarioError(f"[network]: {exc}") from None
-    try:
-        fault_options = FaultOptions(**faults)
-    except TypeError as exc:
-        raise ScenarioError(f"[faults]: {exc}") from None
-    nodes = _get(participants, "nodes", int, 3, "participants")
-    byzantine = _get(participants, "byzantine", int, 0, "participants")
-    if not 1 <= nodes <= 64 or not 0 <= byzantine < nodes:
-        raise ScenarioError("participants: 1 <= nodes <= 64 and 0 <= byzantine < nodes")
-    swarm_nodes = swarm.get("nodes", [3, 7])
-    if not (
-        isinstance(swarm_nodes, list)
-        and len(swarm_nodes) == 2
-        and 1 <= swarm_nodes[0] <= swarm_nodes[1] <= 64
-    ):
-        raise ScenarioError("swarm.nodes is [low, high] with 1 <= low <= high <= 64")
-    raw_phases = data.get("phase", [])
-    if not isinstance(raw_phases, list) or not raw_phases:
-        raise ScenarioError("a scenario needs at least one [[phase]]")
-    always = _names(properties.get("always", sorted(ALWAYS_PROPERTIES)), "properties.always")
-    unknown = set(always) - ALWAYS_PROPERTIES
-    if unknown:
-        raise ScenarioError(f"properties.always: unknown properties {sorted(unknown)}")
-    workload = _get(head, "workload", str, None, "scenario")
-    return Scenario(
-        name=_get(head, "name", str, "unnamed", "scenario"),
-        description=_get(head, "description", str, "", "scenario"),
-        workload=workload,
-        workload_options=dict(_table(data, "workload")),
-        seed=_get(head, "seed", int, 0, "scenario"),
-        nodes=nodes,
-        byzantine=byzantine,
-        network=policy,
-        faults=fault_options,
-        swarm=SwarmOptions(
-            _get(swarm, "enabled", bool, False, "swarm"), (swarm_nodes[0], swarm_nodes[1])
-        ),
-        phases=tuple(_phase(p, i) for i, p in enumerate(raw_phases)),
-        always=always,
-        text=text,
+        raise ScenarioError(f"not valid TOML: {exc}", source=source) from None
+    raw = structure_file(data, text, source)
+    most = raw.swarm.nodes[1] if raw.swarm.enabled else raw.participants.nodes
+    check = _Checker(text, source, frozenset(f"n{i}" for i in range(min(max(most, 0), MAX_NODES))))
+    return _convert(check, raw)
+
+
+def shipped_scenarios() -> list[str]:
+    """The names of the scenarios shipped in the package (`aura_sim/scenarios/`)."""
+    folder = resources.files("aura_sim") / "scenarios"
+    return sorted(
+        entry.name.removesuffix(".toml")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".toml")
     )
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and parse a scenario file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"cannot read {path}: {exc}") from None
-    return parse_scenario(text)
+def load_scenario(ref: str | Path) -> Scenario:
+    """Read and parse a scenario: a shipped scenario's name (`consensus`), or a path (anything
+    with a `/` or ending in `.toml`)."""
+    text_ref = str(ref)
+    if isinstance(ref, Path) or "/" in text_ref or text_ref.endswith(".toml"):
+        try:
+            text = Path(ref).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScenarioError(f"cannot read {text_ref}: {exc}") from None
+        return parse_scenario(text, source=text_ref)
+    names = shipped_scenarios()
+    if text_ref not in names:
+        match = nearest(text_ref, names)
+        hint = f"did you mean {match!r}? " if match else ""
+        raise ScenarioError(
+            f"no shipped scenario {text_ref!r} ({hint}shipped: {', '.join(names)}; "
+            "a path needs a '/' or '.toml')"
+        )
+    resource = resources.files("aura_sim") / "scenarios" / f"{text_ref}.toml"
+    return parse_scenario(resource.read_text(encoding="utf-8"), source=f"{text_ref}.toml")

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar, TypeVarTuple, Unpack
 
@@ -63,6 +65,8 @@ class Simulation:
         self.on_step = on_step
         self.trace: Trace | None = None
         self._loop: SimLoop | None = None
+        self._target: str | None = None
+        """`module:function` of the latest run's `main`, when a command can name it."""
 
     @property
     def seed(self) -> int:
@@ -80,12 +84,36 @@ class Simulation:
         return self.loop.stats()
 
     def repro(self) -> str:
-        """The options that replay this run, as one line to print next to a failure."""
-        return (
-            f"aura-sim seed={self.seed} schedule={self.schedule.value} "
-            f"start_time={self.start_time!r} max_steps={self.max_steps} "
-            f"max_time={self.max_time!r}"
-        )
+        """What replays this run, as one line to print next to a failure.
+
+        When the latest run's `main` was a module-level function called without arguments,
+        this is a command (`aura-sim call package.module:function --seed 7 ...`) that runs it
+        again with the same options. Anything else (a closure, a lambda, arguments) has no
+        name a command could import, so it is the Python call to make with the same function.
+        """
+        options: list[str] = []
+        if self.schedule is not Schedule.RANDOM:
+            options += ["--schedule", self.schedule.value]
+        if self.start_time != 0.0:
+            options += ["--start-time", repr(self.start_time)]
+        if self.max_steps != DEFAULT_MAX_STEPS:
+            options += ["--max-steps", str(self.max_steps or 0)]
+        if self.max_time is not None:
+            options += ["--max-time", repr(self.max_time)]
+        if self._target is not None:
+            return shlex.join(
+                ["aura-sim", "call", self._target, "--seed", str(self.seed), *options]
+            )
+        keywords = [
+            f"{name}={value}"
+            for name, value in (
+                ("schedule", f"Schedule.{self.schedule.name}"),
+                ("start_time", repr(self.start_time)),
+                ("max_steps", repr(self.max_steps)),
+                ("max_time", repr(self.max_time)),
+            )
+        ]
+        return f"aura_sim.Simulation({self.seed}, {', '.join(keywords)}).run(main, ...)"
 
     def run(self, main: Callable[[Unpack[Ts]], Awaitable[T]], *args: *Ts) -> T:
         """Run `main(*args)` to completion under a fresh `SimLoop` and return its result.
@@ -96,6 +124,7 @@ class Simulation:
         as a note). Whatever escapes carries a note with `repro()`, the line that replays it.
         """
         self.trace = Trace() if self.record_trace else None
+        self._target = None if args else _importable(main)
         loop = SimLoop(
             self.seeds,
             start_time=self.start_time,
@@ -118,6 +147,18 @@ class Simulation:
             _abandon_tasks(loop)
             _add_repro(primary, self.repro())
             raise primary from None
+
+
+def _importable(function: object) -> str | None:
+    """`module:qualname` if importing that gives back `function` (so a command can name it)."""
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", None)
+    if not module or not qualname or module == "__main__" or "<" in qualname:
+        return None
+    value: object = sys.modules.get(module)
+    for part in qualname.split("."):
+        value = getattr(value, part, None)
+    return f"{module}:{qualname}" if value is function else None
 
 
 def _add_repro(error: BaseException, repro: str) -> None:

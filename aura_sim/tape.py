@@ -14,9 +14,10 @@ import attrs
 from aura_core.encoding import decode, encode, record
 from aura_core.errors import EncodingError
 from aura_core.hashing import Hash32
+from aura_sim.errors import ScenarioError
 from aura_sim.faults import FaultSchedule
 from aura_sim.runner import RunResult, run_scenario
-from aura_sim.scenario import ScenarioError, parse_scenario
+from aura_sim.scenario import parse_scenario
 
 __all__ = ["Tape", "tape_of", "save_tape", "load_tape", "replay"]
 
@@ -62,9 +63,9 @@ def load_tape(path: str | Path) -> Tape:
         raise ScenarioError(f"{path} is not a tape: {exc.message}") from None
 
 
-def replay(tape: Tape) -> tuple[RunResult, bool]:
+def replay(tape: Tape, *, keep_trace: bool = False) -> tuple[RunResult, bool]:
     """Run the tape again; the result and whether digest and outcome were reproduced."""
-    scenario = parse_scenario(tape.scenario_text)
-    result = run_scenario(scenario, tape.seed, schedule=tape.schedule)
+    scenario = parse_scenario(tape.scenario_text, source="the tape's scenario")
+    result = run_scenario(scenario, tape.seed, schedule=tape.schedule, keep_trace=keep_trace)
     same = result.trace_digest == tape.trace_digest and result.passed == tape.passed
     return result, same

@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aura_journal.registry import FactRegistry
-from aura_sim.scenario import Action, ScenarioError
+from aura_sim.errors import ScenarioError
 
 if TYPE_CHECKING:
     from aura_sim.node import SimNode
     from aura_sim.runner import SimRun
+    from aura_sim.scenario import Action
 
 __all__ = ["Workload", "load_workload"]
 
@@ -58,7 +59,7 @@ def load_workload(path: str, options: Mapping[str, Any]) -> Workload:
     """Import `path` and call its `workload(options)`; `ScenarioError` if that fails."""
     try:
         module = importlib.import_module(path)
-    except ImportError as exc:
+    except (ImportError, SyntaxError) as exc:
         raise ScenarioError(f"cannot import workload {path!r}: {exc}") from None
     factory = getattr(module, "workload", None)
     if factory is None:

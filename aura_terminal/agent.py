@@ -4,7 +4,7 @@
 or SIGTERM (its socket removed, its lock released). Before anything else it forbids core dumps
 (`RLIMIT_CORE` = 0), so a crash never writes the device's keys to disk. `status` asks the
 agent at the socket through the local API. Errors are printed as their message (never a
-traceback) with exit code 1.
+traceback) with exit code 2 for bad input and 1 for any other failure.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from aura_agent.client import AgentClient
 from aura_agent.datadir import SOCKET_FILE, DataDir
 from aura_agent.requests import AgentStatus
 from aura_core.errors import AuraError, InvalidArgument
+from aura_core.exitcodes import ExitCode
 
 __all__ = ["run", "status", "read_passphrase", "socket_of"]
 
@@ -89,8 +90,14 @@ def run(
         anyio.run(main)
     except AuraError as exc:
         err.print(f"aura agent: {exc.message}", highlight=False, markup=False)
-        return 1
-    return 0
+        return _exit_code(exc)
+    return ExitCode.OK
+
+
+def _exit_code(error: AuraError) -> ExitCode:
+    """Bad input (an unreadable passphrase file, a malformed address) is 2; any other error
+    of the agent or of reaching it is 1 (`aura_core.exitcodes`)."""
+    return ExitCode.INVALID_INPUT if isinstance(error, InvalidArgument) else ExitCode.FAILED
 
 
 def _describe(status: AgentStatus) -> dict[str, Any]:
@@ -129,11 +136,11 @@ def status(data_dir: Path | None, socket: Path | None, as_json: bool) -> int:
         answer = anyio.run(ask)
     except AuraError as exc:
         err.print(f"aura agent: {exc.message}", highlight=False, markup=False)
-        return 1
+        return _exit_code(exc)
     described = _describe(answer)
     if as_json:
         out.print(json.dumps(described, indent=1), highlight=False, markup=False)
-        return 0
+        return ExitCode.OK
     account = described["account"]
     lines = [
         f"device    {described['device']}",
@@ -146,4 +153,4 @@ def status(data_dir: Path | None, socket: Path | None, as_json: bool) -> int:
         + (f" ({account['detail']})" if account["detail"] else ""),
     ]
     out.print("\n".join(lines), highlight=False, markup=False)
-    return 0
+    return ExitCode.OK

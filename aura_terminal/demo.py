@@ -4,12 +4,23 @@ First what every layer builds on (identifiers from entropy, the canonical record
 ids, the policy lattice, context-key derivation, native Ed25519 signing), then the multi-device
 tour in `aura_terminal.devices` (SQLite per device, simulated peers or TCP on loopback,
 threshold consensus).
+
+`--seed` makes the inputs reproducible, not the measurements: every identifier, key and
+key-ceremony input, and so every content id, derived key and tree root printed, is the same on
+each run with one seed; the time a change took, which witnesses answered first (`signed by`,
+`path`) and, over TCP, the listeners' ports and static keys and the sync figures are measured on
+the run and vary (the devices run on the real clock, threads and sockets, not the simulator).
+
+`--data-dir` must be a new or empty directory, or one holding only an earlier demo's files
+(`device-N.sqlite`, which are replaced); anything else is refused before anything is written.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
+import tempfile
 from pathlib import Path
 
 import attrs
@@ -18,7 +29,7 @@ from rich.table import Table
 
 from aura_core.crypto.ed25519 import SigningKey
 from aura_core.encoding import decode, encode, record
-from aura_core.errors import EncodingError
+from aura_core.errors import EncodingError, InvalidArgument
 from aura_core.hashing import content_id
 from aura_core.ids import AuthorityId, ContextId, DeviceId
 from aura_core.kdf import derive_context_key
@@ -38,9 +49,39 @@ class DeviceAdded:
     public_key: bytes
 
 
+_DEMO_FILE = re.compile(r"device-\d+\.sqlite(-wal|-shm|-journal)?")
+"""What an earlier demo leaves in its data directory (SQLite's side files included)."""
+
+
+def prepare_data_dir(path: Path) -> Path:
+    """Make `path` ready for the demo's SQLite files: create it, or empty it of an earlier
+    demo's files; `InvalidArgument` (before anything is written) if it is a file, holds
+    anything else, or cannot be created or written to."""
+    if path.exists() and not path.is_dir():
+        raise InvalidArgument(f"--data-dir {path} exists and is not a directory")
+    if path.is_dir():
+        others = sorted(p.name for p in path.iterdir() if not _DEMO_FILE.fullmatch(p.name))
+        if others:
+            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            raise InvalidArgument(
+                f"--data-dir {path} holds files the demo did not write ({shown}); "
+                "give a new or empty directory"
+            )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise InvalidArgument(f"--data-dir {path} cannot be used: {exc.strerror or exc}") from None
+    for earlier in sorted(path.iterdir()):
+        earlier.unlink()
+    return path
+
+
 def run(seed: int | None, data_dir: Path | None = None, network: Network = Network.MEMORY) -> None:
-    """Print the tour. With a seed, every identity, key and key-ceremony input is derived from
-    it (consensus nonces and timings still come from the system)."""
+    """Print the tour (see the module docstring for what a seed makes reproducible)."""
+    if data_dir is not None:
+        prepare_data_dir(data_dir)
     console = Console()
     counter = 0
 
@@ -51,9 +92,15 @@ def run(seed: int | None, data_dir: Path | None = None, network: Network = Netwo
             return os.urandom(32)
         return hashlib.sha256(f"aura-demo:{seed}:{counter}".encode()).digest()
 
-    source = "operating system" if seed is None else f"seed {seed}"
     console.rule("[bold]Aura for Python: core types")
-    console.print(f"Entropy comes from the {source}.\n")
+    if seed is None:
+        console.print("Entropy comes from the operating system.\n")
+    else:
+        console.print(
+            f"Entropy comes from seed {seed}: every identifier, key and tree root below is the "
+            "same on each run with it; the times, which witnesses signed first and (over TCP) "
+            "ports, static keys and sync figures are measured on this run.\n"
+        )
 
     alice = AuthorityId.from_entropy(entropy())
     laptop = DeviceId.from_entropy(entropy())

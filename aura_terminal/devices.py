@@ -83,11 +83,11 @@ def run(
     data_dir: Path | None = None,
     network: Network = Network.MEMORY,
 ) -> None:
-    """Print the multi-device tour; the SQLite files go to `data_dir` (a temporary directory,
-    removed afterwards, if None)."""
+    """Print the multi-device tour; the SQLite files go to `data_dir` (an existing, writable
+    directory: `aura_terminal.demo.prepare_data_dir`), or to a temporary directory removed
+    afterwards if None."""
     console.rule("[bold]Four devices, one account")
     if data_dir is not None:
-        data_dir.mkdir(parents=True, exist_ok=True)
         anyio.run(_tour, console, entropy, data_dir, network)
         return
     with tempfile.TemporaryDirectory(prefix="aura-demo-") as directory:

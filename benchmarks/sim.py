@@ -6,7 +6,7 @@
    network + fault machinery itself.
 2. Full stack: the naive-push scenario with 10 nodes (every message through the guard chain,
    journals, receipts, monitors): the same two figures.
-3. A 1000-seed sweep of a 5-node scenario (scenarios/naive_push_5.toml) on every core.
+3. A 1000-seed sweep of a 5-node scenario (the shipped scenario `naive_push_5`) on every core.
 
 Targets: >= 20,000 deliveries/s and virtual time >= 100x wall time (for the simulator, item 1);
 the 1000-seed sweep under 5 minutes.
@@ -36,7 +36,6 @@ from aura_sim.scenario import load_scenario
 from aura_sim.seeds import SeedTree
 from aura_sim.sweep import sweep
 
-ROOT = Path(__file__).resolve().parent.parent
 NODES = 10
 VIRTUAL_S = 200.0
 SEND_EVERY_S = 0.025
@@ -83,7 +82,7 @@ def capacity() -> tuple[int, float, float]:
 
 
 def full_stack() -> tuple[int, float, float]:
-    scenario = attrs.evolve(load_scenario(ROOT / "scenarios" / "naive_push.toml"), nodes=NODES)
+    scenario = attrs.evolve(load_scenario("naive_push"), nodes=NODES)
     scenario = attrs.evolve(scenario, swarm=attrs.evolve(scenario.swarm, enabled=False))
     start = time.perf_counter()
     result = run_scenario(scenario, 1)
@@ -106,7 +105,7 @@ def main() -> None:
         )
     print("targets (simulator capacity): >= 20,000 deliveries/s, virtual >= 100x wall")
 
-    scenario = load_scenario(ROOT / "scenarios" / "naive_push_5.toml")
+    scenario = load_scenario("naive_push_5")
     jobs = os.cpu_count() or 1
     start = time.perf_counter()
     outcomes = sweep(scenario, range(1000), jobs=jobs)

@@ -1,6 +1,6 @@
 """Consensus in the simulator under every fault, 50 seeds (1,000 in `./dev long`).
 
-`scenarios/consensus.toml` draws 3-10 witnesses with the largest fault bound they allow
+`aura_sim/scenarios/consensus.toml` draws 3-10 witnesses with the largest fault bound they allow
 (f = (n - 1) // 3, t = (n + f) // 2 + 1) and up to three byzantine ones, each with a strategy
 of its own: double-signing (and proposing conflicting operations), forging equivocation
 evidence, forging relayed votes, replaying votes of other instances and rounds, withholding

@@ -1,7 +1,7 @@
 """Choreography sessions under the simulator's faults end with typed outcomes, never hang.
 
-`scenarios/sessions.toml` draws 3-7 nodes that keep running request/response sessions (client
-deadline) and threshold votes (coordinator window) under drops, delays, duplicates,
+`aura_sim/scenarios/sessions.toml` draws 3-7 nodes that keep running request/response
+sessions (client deadline) and threshold votes (coordinator window) under drops, delays, duplicates,
 corruption, partitions, crashes, held links and injected failures; servers and witnesses run
 with a limit. Its `workload` property fails on any `Violated` outcome and on any run still going
 past its bound (a hung session), and after healing requires answers again. 50 seeds here, 500

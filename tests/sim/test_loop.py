@@ -330,8 +330,8 @@ def test_an_error_in_main_propagates_with_a_replay_note() -> None:
     with pytest.raises(LookupError, match="plain") as caught:
         run(main, seed=31)
     assert caught.value.__notes__ == [
-        "replay with: aura-sim seed=31 schedule=random start_time=0.0 max_steps=10000000 "
-        "max_time=None"
+        "replay with: aura_sim.Simulation(31, schedule=Schedule.RANDOM, start_time=0.0, "
+        "max_steps=10000000, max_time=None).run(main, ...)"
     ]
 
 
@@ -831,7 +831,7 @@ def test_notes_and_counters() -> None:
     assert stats.tasks_created >= 4
     assert stats.max_ready >= 2
     assert stats.steps == sum(1 for _, label in simulation.trace.entries if "note:" not in label)
-    assert simulation.repro().startswith("aura-sim seed=8 schedule=random")
+    assert simulation.repro().startswith("aura_sim.Simulation(8, schedule=Schedule.RANDOM")
 
 
 def test_garbage_is_collected_at_the_same_steps_in_every_run() -> None:

@@ -7,16 +7,15 @@ from pathlib import Path
 import attrs
 import pytest
 
-from aura_sim.errors import NondeterminismDetected
+from aura_sim.errors import NondeterminismDetected, ScenarioError
 from aura_sim.runner import check_scenario_determinism, run_scenario
-from aura_sim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from aura_sim.scenario import Scenario, load_scenario, parse_scenario
 from aura_sim.shrink import shrink
 from aura_sim.sweep import sweep
 from aura_sim.tape import load_tape, replay, save_tape, tape_of
 
-ROOT = Path(__file__).resolve().parents[2]
-FAULTY = ROOT / "scenarios" / "naive_push.toml"
-PLANTED = ROOT / "scenarios" / "planted_reorder_bug.toml"
+FAULTY = "naive_push"
+PLANTED = "planted_reorder_bug"
 
 
 def with_workload(scenario: Scenario, **options: object) -> Scenario:

@@ -1,6 +1,6 @@
 """Anti-entropy sync in the simulator: 50 seeds in the default run (1000 in `./dev long`).
 
-`scenarios/sync.toml`: four nodes write notes while the network drops 15 % of messages,
+`aura_sim/scenarios/sync.toml`: four nodes write notes while the network drops 15 % of messages,
 duplicates and reorders others, a partition comes and goes, a node crashes and restarts (losing
 its unsynced writes) and storage and sends fail now and then. No note is carried by hand: the
 `SyncService` of every node (aura_sim/examples/sync.py) is the only way a note reaches another

@@ -102,6 +102,6 @@ def test_bad_arguments_are_named(tmp_path: Path) -> None:
         app,
         ["agent", "run", "--data-dir", str(tmp_path / "a"), "--passphrase-file", "/nonexistent"],
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # invalid input (aura_core.exitcodes)
     assert "cannot read the passphrase file" in result.stderr
     assert not (tmp_path / "a").exists()
