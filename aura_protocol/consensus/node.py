@@ -112,6 +112,7 @@ from aura_core.errors import (
     StaleEpoch,
     StaleStatement,
 )
+from aura_core.failures import raise_single
 from aura_core.hashing import Hash32, tagged_hash
 from aura_core.ids import AuthorityId, ConsensusId, ContextId, SessionId
 from aura_effects.bundle import Effects
@@ -308,7 +309,10 @@ class ConsensusNode:
             self._dispatcher.unserve(name)
         tasks.cancel_scope.cancel()
         self._group_tasks = None
-        return await tasks.__aexit__(exc_type, exc, traceback)
+        try:
+            return await tasks.__aexit__(exc_type, exc, traceback)
+        except BaseExceptionGroup as failures:
+            raise_single(failures)
 
     # ------------------------------------------------------------------------- public API
 
