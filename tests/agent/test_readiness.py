@@ -5,7 +5,7 @@ closes its storage."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import anyio
@@ -72,19 +72,13 @@ async def account(
     return [(d, tree_group(state, public, keys[d.frost_identifier], witness_of)) for d in devices]
 
 
-def test_a_configured_account_goes_online_and_agrees() -> None:
+@pytest.mark.simulation(seeds=[7])
+async def test_a_configured_account_goes_online_and_agrees() -> None:
     # The baseline the failures below differ from by one missing piece each.
-    async def main() -> None:
-        (d0, g0), (d1, g1), (d2, g2) = await account()
-        async with d0.online(g0, CONFIG), d1.online(g1, CONFIG), d2.online(g2, CONFIG):
-            fact = await d0.change(AddLeaf(LeafNode(3, DEVICE_4, LeafRole.DEVICE, bytes(32))))
-            assert len(fact.participants) >= 2
-
-    run(main)
-
-
-def run(main: Callable[[], Awaitable[None]]) -> None:
-    aura_sim.run(main, seed=7)
+    (d0, g0), (d1, g1), (d2, g2) = await account()
+    async with d0.online(g0, CONFIG), d1.online(g1, CONFIG), d2.online(g2, CONFIG):
+        fact = await d0.change(AddLeaf(LeafNode(3, DEVICE_4, LeafRole.DEVICE, bytes(32))))
+        assert len(fact.participants) >= 2
 
 
 async def refused(device: Device, group: Group) -> str:
@@ -96,62 +90,52 @@ async def refused(device: Device, group: Group) -> str:
     return caught.value.message
 
 
-def test_a_journal_without_the_tree_commit_type_is_refused_when_going_online() -> None:
-    async def main() -> None:
-        (device, group), *_ = await account(registry=standard_registry())
-        message = await refused(device, group)
-        assert "fact registry has no 'consensus.tree_commit'" in message
-        assert "authority_registry()" in message
-
-    run(main)
+@pytest.mark.simulation(seeds=[7])
+async def test_a_journal_without_the_tree_commit_type_is_refused_when_going_online() -> None:
+    (device, group), *_ = await account(registry=standard_registry())
+    message = await refused(device, group)
+    assert "fact registry has no 'consensus.tree_commit'" in message
+    assert "authority_registry()" in message
 
 
-def test_a_missing_grant_is_refused_when_going_online() -> None:
-    async def main() -> None:
-        (device, group), *_ = await account(capabilities=set(CAPABILITIES) - {GOSSIP})
-        message = await refused(device, group)
-        assert f"no grant of {GOSSIP} in context {CONTEXT}" in message
-        assert "registry" not in message and "budget" not in message
-
-    run(main)
+@pytest.mark.simulation(seeds=[7])
+async def test_a_missing_grant_is_refused_when_going_online() -> None:
+    (device, group), *_ = await account(capabilities=set(CAPABILITIES) - {GOSSIP})
+    message = await refused(device, group)
+    assert f"no grant of {GOSSIP} in context {CONTEXT}" in message
+    assert "registry" not in message and "budget" not in message
 
 
-def test_a_missing_flow_budget_and_an_unknown_peer_are_refused_when_going_online() -> None:
-    async def main() -> None:
-        (device, group), (peer, _), _ = await account()
-        elsewhere = ContextId(b"\x0c" * 16)  # a context with neither budget nor grants
-        device.context = elsewhere
-        device.effects.peers.remove(peer.address)
-        message = await refused(device, group)
-        assert f"no flow budget for {peer.address} in context {elsewhere}" in message
-        assert f"peer {peer.address} is unknown" in message
-        assert "no grant of consensus:initiate" in message  # every missing piece, at once
-
-    run(main)
+@pytest.mark.simulation(seeds=[7])
+async def test_a_missing_flow_budget_and_an_unknown_peer_are_refused_when_going_online() -> None:
+    (device, group), (peer, _), _ = await account()
+    elsewhere = ContextId(b"\x0c" * 16)  # a context with neither budget nor grants
+    device.context = elsewhere
+    device.effects.peers.remove(peer.address)
+    message = await refused(device, group)
+    assert f"no flow budget for {peer.address} in context {elsewhere}" in message
+    assert f"peer {peer.address} is unknown" in message
+    assert "no grant of consensus:initiate" in message  # every missing piece, at once
 
 
-def test_an_error_inside_online_arrives_as_itself() -> None:
-    async def main() -> None:
-        (d0, g0), (d1, g1), _ = await account()
-        with pytest.raises(KeyError) as caught:
-            async with d0.online(g0, CONFIG), d1.online(g1, CONFIG):
-                raise KeyError("mine")
-        assert type(caught.value) is KeyError and caught.value.args == ("mine",)
-        assert d0.consensus is None and d1.consensus is None
-
-    run(main)
+@pytest.mark.simulation(seeds=[7])
+async def test_an_error_inside_online_arrives_as_itself() -> None:
+    (d0, g0), (d1, g1), _ = await account()
+    with pytest.raises(KeyError) as caught:
+        async with d0.online(g0, CONFIG), d1.online(g1, CONFIG):
+            raise KeyError("mine")
+    assert type(caught.value) is KeyError and caught.value.args == ("mine",)
+    assert d0.consensus is None and d1.consensus is None
 
 
-def test_a_consensus_failure_inside_online_is_not_wrapped() -> None:
+@pytest.mark.simulation(seeds=[7])
+async def test_a_consensus_failure_inside_online_is_not_wrapped() -> None:
     # One witness of a 2-of-3 group online: the change cannot be agreed, and the caller
     # catches ConsensusFailed itself, not a group of groups.
-    async def main() -> None:
-        (device, group), *_ = await account()
-        with pytest.raises(ConsensusFailed):
-            async with device.online(group, ConsensusConfig(fallback_s=0.2, deadline_s=1.0)):
-                await device.change(AddLeaf(LeafNode(3, DEVICE_4, LeafRole.DEVICE, bytes(32))))
-
-    run(main)
+    (device, group), *_ = await account()
+    with pytest.raises(ConsensusFailed):
+        async with device.online(group, ConsensusConfig(fallback_s=0.2, deadline_s=1.0)):
+            await device.change(AddLeaf(LeafNode(3, DEVICE_4, LeafRole.DEVICE, bytes(32))))
 
 
 def test_effects_close_their_storage(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from aura_core.noise import (
     NoiseResponder,
     StaticKeypair,
 )
-from tests.strategies import entropy
+from aura_sim.testing.strategies import entropy
 
 PROLOGUE = b"aura/1"
 PSK = bytes(range(32))
