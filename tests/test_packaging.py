@@ -58,3 +58,48 @@ def test_the_front_ends_and_the_kit_are_extras_not_dependencies() -> None:
     assert not [r for r in project["dependencies"] if "==" in r and "biscuit" not in r]
     for name in project["license-files"]:
         assert (ROOT / name).is_file(), name
+
+
+def launch(
+    script: str, *arguments: str, hide: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a console script's function as the installed script would, optionally with one
+    module hidden (as if the cli extra were not installed)."""
+    code = (
+        "import sys\n"
+        + (f"sys.modules[{hide!r}] = None\n" if hide else "")
+        + f"sys.argv = [{script!r}, *{list(arguments)!r}]\n"
+        + "from aura_terminal import launch\n"
+        + f"launch.{script.replace('-', '_')}()\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "100"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_commands_run_through_the_launcher() -> None:
+    scripts = PYPROJECT["project"]["scripts"]
+    assert scripts == {
+        "aura": "aura_terminal.launch:aura",
+        "aura-sim": "aura_terminal.launch:aura_sim",
+    }
+    for script, command in (("aura", "demo"), ("aura-sim", "sweep")):
+        result = launch(script, "--help")
+        assert result.returncode == 0, result.stderr
+        assert command in result.stdout
+
+
+def test_without_the_cli_extra_the_commands_say_how_to_get_it() -> None:
+    for script in ("aura", "aura-sim"):
+        result = launch(script, "--help", hide="typer")
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            f"{script}: the command line needs the cli extra (typer missing); "
+            "install it with: pip install 'aura-py[cli]'"
+        )
+        assert "Traceback" not in result.stderr
