@@ -19,7 +19,7 @@ from aura_core.errors import ConsensusFailed, NotConfigured, StorageError
 from aura_core.ids import ContextId, DeviceId
 from aura_core.tree import LeafNode, LeafRole
 from aura_effects.bundle import production_effects
-from aura_journal.budget import UNLIMITED
+from aura_journal.budget import UNLIMITED, Capped, Unlimited
 from aura_journal.registry import FactRegistry
 from aura_journal.standard import standard_registry
 from aura_journal.tree import AddLeaf, TreeGenesis
@@ -40,6 +40,7 @@ async def account(
     *,
     registry: FactRegistry | None = None,
     capabilities: Iterable[str] = CAPABILITIES,
+    flow_limit: Capped | Unlimited = UNLIMITED,
 ) -> list[tuple[Device, Group]]:
     """Three founding devices of a 2-of-3 account and their groups, on one loopback network."""
     addresses = [authority(i + 1) for i in range(3)]
@@ -48,7 +49,7 @@ async def account(
         seed=aura_sim.current_loop().seed,
         capabilities=capabilities,
         registry=registry if registry is not None else authority_registry(),
-        flow_limit=UNLIMITED,
+        flow_limit=flow_limit,
     )
     devices = []
     for i, a in enumerate(addresses):
@@ -156,3 +157,16 @@ def test_effects_close_their_storage(tmp_path: Path) -> None:
         assert memory.disk.data == {"k": b"v"}  # refused, unchanged
 
     anyio.run(main)
+
+
+@pytest.mark.simulation(seeds=[7])
+async def test_a_budget_that_runs_out_is_named_in_the_error_that_ends_the_wait() -> None:
+    # Configured, so the device goes online; too small for one consensus message, so its own
+    # guard chain denies its request and the deadline's error says so.
+    (d0, g0), (d1, g1), (d2, g2) = await account(flow_limit=Capped(10))
+    config = ConsensusConfig(fallback_s=0.2, gossip_s=0.1, deadline_s=1.0)
+    with pytest.raises(ConsensusFailed) as caught:
+        async with d0.online(g0, config), d1.online(g1, config), d2.online(g2, config):
+            await d0.change(AddLeaf(LeafNode(3, DEVICE_4, LeafRole.DEVICE, bytes(32))))
+    assert "own round was aborted: guard chain denied" in caught.value.message
+    assert "(budget)" in caught.value.message
