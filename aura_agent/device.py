@@ -19,9 +19,10 @@ from contextlib import asynccontextmanager
 
 import attrs
 
+from aura_agent.readiness import check_ready
 from aura_consensus.commit import CommitFact
 from aura_consensus.params import ConsensusParams
-from aura_consensus.tree import frost_identifier, tree_prestate, tree_witnesses
+from aura_consensus.tree import TreeCommit, frost_identifier, tree_prestate, tree_witnesses
 from aura_consensus.witnesses import WitnessSet, fault_bound
 from aura_core.crypto import frost
 from aura_core.crypto.ed25519 import SigningKey, VerifyingKey
@@ -44,7 +45,14 @@ from aura_journal.fact import (
 )
 from aura_journal.tree import TREE_REDUCER, TreeGenesis, TreeOp, TreeOpKind, TreeState
 from aura_protocol import Dispatcher
-from aura_protocol.consensus import ConsensusConfig, ConsensusNode, Group, record_tree_change
+from aura_protocol.consensus import (
+    CAPABILITIES,
+    ConsensusConfig,
+    ConsensusNode,
+    Group,
+    record_tree_change,
+)
+from aura_protocol.sync import CAPABILITIES as SYNC_CAPABILITIES
 from aura_protocol.sync import AccountDevices, SyncConfig, SyncService, shared_contexts
 
 __all__ = ["Device", "GenesisSigner", "tree_group", "genesis_fact"]
@@ -185,6 +193,15 @@ class Device:
     async def _online(
         self, dispatcher: Dispatcher, group: Group, config: ConsensusConfig | None
     ) -> AsyncIterator[ConsensusNode]:
+        syncing = SYNC_CAPABILITIES if self.sync_config is not None else ()
+        await check_ready(  # what would otherwise surface as a consensus timeout
+            self.effects,
+            local=self.address,
+            context=self.context,
+            peers=[witness.authority for witness in group.witnesses.members],
+            capabilities=(*CAPABILITIES, *syncing),
+            records=[TreeCommit],
+        )
         node = ConsensusNode(
             self.effects,
             dispatcher,

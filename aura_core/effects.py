@@ -121,6 +121,11 @@ class StorageEffects(Protocol):
         """Apply `ops` in order, atomically: after a crash either all are visible or none."""
         ...
 
+    async def close(self) -> None:
+        """Release the store (a file, a connection); later calls raise `StorageError`. Closing
+        a closed store does nothing."""
+        ...
+
 
 @record("transport.envelope")
 @attrs.frozen

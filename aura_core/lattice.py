@@ -1,8 +1,8 @@
 """Semilattice interfaces and the commitment-tree `Policy` lattice.
 
 Facts grow by join, authority shrinks by meet: every replicated or attenuated structure in the
-library implements one of the two protocols below, and `aura_core.lattice_laws` checks the laws
-for any implementation.
+library implements one of the two protocols below, and `aura_sim.testing.laws` (the testing
+kit) checks the laws for any implementation.
 
 `Policy` is the signing policy of a tree branch, ordered `All ≤ Threshold{m, n} ≤ Any` (stricter
 is smaller). `meet` returns the stricter policy: for thresholds with different n, the larger

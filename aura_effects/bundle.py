@@ -43,7 +43,12 @@ __all__ = ["Effects", "production_effects", "assemble_effects"]
 
 @attrs.frozen
 class Effects:
-    """Every handler a device's library code may use."""
+    """Every handler a device's library code may use.
+
+    An async context manager: leaving it (or `aclose()`) closes what the bundle owns, its
+    storage, so `async with await production_effects(path, ...) as fx:` leaves no SQLite
+    connection open.
+    """
 
     random: RandomEffects
     time: PhysicalTimeEffects
@@ -59,6 +64,16 @@ class Effects:
     leakage: LeakagePolicy
     peers: PeerDirectory
     contexts: ContextKeyring
+
+    async def aclose(self) -> None:
+        """Close the storage; the bundle is unusable afterwards. A second call does nothing."""
+        await self.storage.close()
+
+    async def __aenter__(self) -> Effects:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 async def production_effects(

@@ -61,6 +61,7 @@ from aura_core.errors import (
     TransportError,
     VersionMismatch,
 )
+from aura_core.failures import raise_single
 from aura_core.ids import AuthorityId, ContextId
 from aura_core.kdf import derive_context_key
 from aura_core.noise import SEED_LEN, NoiseChannel, StaticKeypair
@@ -339,6 +340,8 @@ class TcpTransport:
         group.cancel_scope.cancel()
         try:
             await group.__aexit__(exc_type, exc, tb)
+        except BaseExceptionGroup as failures:
+            raise_single(failures)
         finally:
             with anyio.CancelScope(shield=True):
                 if self._listener is not None:

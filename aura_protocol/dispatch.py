@@ -34,6 +34,7 @@ from anyio.abc import TaskGroup
 from aura_core.effects import TraceEffects
 from aura_core.encoding import decode
 from aura_core.errors import AuraError, EncodingError, InvalidArgument, ProtocolViolation
+from aura_core.failures import raise_single
 from aura_core.ids import AuthorityId, SessionId
 from aura_guards.transport import GuardedTransport, ReceivedMessage
 from aura_protocol.choreography import Member, Session
@@ -139,7 +140,10 @@ class Dispatcher:
         assert group is not None
         group.cancel_scope.cancel()
         self._group = None
-        return await group.__aexit__(exc_type, exc, traceback)
+        try:
+            return await group.__aexit__(exc_type, exc, traceback)
+        except BaseExceptionGroup as failures:
+            raise_single(failures)
 
     # ------------------------------------------------------------------------- endpoints
 

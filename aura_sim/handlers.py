@@ -17,7 +17,7 @@ import anyio
 import attrs
 
 from aura_core.effects import Delete, Put, StorageOp
-from aura_core.errors import InvalidArgument
+from aura_core.errors import InvalidArgument, StorageError
 from aura_core.ids import AuthorityId, DeviceId
 from aura_core.time import PhysicalTime
 from aura_effects.bundle import Effects, assemble_effects
@@ -141,8 +141,19 @@ class MemoryStorage:
         self.fault: Callable[[int, StorageOp], None] | None = None
         self.on_commit: Callable[[Sequence[StorageOp]], None] | None = None
         self._clock = clock
+        self._closed = False
+
+    async def close(self) -> None:
+        """Later calls raise `StorageError`; the disk stays (a restart opens a new storage on
+        it)."""
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError("storage is closed")
 
     async def get(self, key: str) -> bytes | None:
+        self._check_open()
         return self.disk.data.get(key)
 
     async def put(self, key: str, value: bytes) -> None:
@@ -154,11 +165,13 @@ class MemoryStorage:
         return present
 
     async def list_keys(self, prefix: str) -> list[str]:
+        self._check_open()
         return sorted(key for key in self.disk.data if key.startswith(prefix))
 
     async def batch(self, ops: Sequence[StorageOp]) -> None:
         # Every fault point and check runs before the disk changes; the writes themselves
         # cannot fail, so the batch becomes visible all at once or not at all.
+        self._check_open()
         for index, op in enumerate(ops):
             if not isinstance(op, Put | Delete):
                 raise InvalidArgument(f"not a storage operation: {op!r}")

@@ -21,6 +21,10 @@ settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
 import pytest  # noqa: E402
 
+# The testing kit's simulator plugin (what a user's conftest.py adds), and pytest's own
+# `pytester`, which tests/sim/test_testing_kit.py runs the plugin in.
+pytest_plugins = ["pytester", "aura_sim.testing.plugin"]
+
 
 @pytest.fixture
 def anyio_backend() -> str:

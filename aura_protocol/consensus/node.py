@@ -112,6 +112,7 @@ from aura_core.errors import (
     StaleEpoch,
     StaleStatement,
 )
+from aura_core.failures import raise_single
 from aura_core.hashing import Hash32, tagged_hash
 from aura_core.ids import AuthorityId, ConsensusId, ContextId, SessionId
 from aura_effects.bundle import Effects
@@ -137,7 +138,7 @@ from aura_protocol.consensus.wire import (
 )
 from aura_protocol.dispatch import Accepted, Dispatcher
 from aura_protocol.endpoint import Endpoint, Received, TimerFired
-from aura_protocol.outcome import Outcome
+from aura_protocol.outcome import Aborted, Outcome
 from aura_protocol.wire import SessionMessage
 
 __all__ = ["ConsensusNode"]
@@ -180,6 +181,9 @@ class _Live:
     """Signing packages this node tried to sign: each is tried once, never again."""
     declined: set[AuthorityId] = attrs.field(factory=set)
     """(Round leader) Witnesses that answered the proposal without a vote."""
+    aborted: str | None = None
+    """The latest reason one of this node's own rounds of the instance was aborted (a guard
+    denial of its own send): named in `ConsensusFailed`, so the deadline says why."""
 
 
 @attrs.define
@@ -308,7 +312,10 @@ class ConsensusNode:
             self._dispatcher.unserve(name)
         tasks.cancel_scope.cancel()
         self._group_tasks = None
-        return await tasks.__aexit__(exc_type, exc, traceback)
+        try:
+            return await tasks.__aexit__(exc_type, exc, traceback)
+        except BaseExceptionGroup as failures:
+            raise_single(failures)
 
     # ------------------------------------------------------------------------- public API
 
@@ -372,6 +379,8 @@ class ConsensusNode:
             return decided
         final = self._instances[cid]
         reason = final.failure.value if final.failure is not None else "unknown"
+        if live.aborted is not None:
+            reason += f"; this node's own round was aborted: {live.aborted}"
         raise ConsensusFailed(f"instance {cid} ended without a commit ({reason})")
 
     def _outcome(self, params: ConsensusParams) -> CommitFact | None:
@@ -1381,6 +1390,9 @@ class ConsensusNode:
 
     def _trace_outcome(self, cid: ConsensusId, what: str, outcome: Outcome) -> None:
         self._trace("consensus.round", cid, round=what, outcome=type(outcome).__name__)
+        live = self._live.get(cid)
+        if isinstance(outcome, Aborted) and live is not None:
+            live.aborted = outcome.reason
 
     # ------------------------------------------------------------------------- sessions: witness
 

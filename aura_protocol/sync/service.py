@@ -23,6 +23,7 @@ from anyio.abc import TaskGroup
 
 from aura_core.encoding import decode
 from aura_core.errors import AuraError, EncodingError, InvalidArgument
+from aura_core.failures import raise_single
 from aura_core.ids import AuthorityId, ContextId, SessionId
 from aura_effects.bundle import Effects
 from aura_protocol.choreography import Session
@@ -103,7 +104,10 @@ class SyncService:
         tasks.cancel_scope.cancel()
         self._tasks = None
         self._peers.clear()
-        return await tasks.__aexit__(exc_type, exc, traceback)
+        try:
+            return await tasks.__aexit__(exc_type, exc, traceback)
+        except BaseExceptionGroup as failures:
+            raise_single(failures)
 
     # ------------------------------------------------------------------------- peers
 

@@ -40,7 +40,7 @@ from aura_core.errors import (
 )
 from aura_core.hashing import Hash32
 from aura_core.ids import CeremonyId
-from aura_core.lattice_laws import check_semilattice
+from aura_sim.testing.laws import check_semilattice
 from tests.consensus.support import authority, group
 from tests.consensus.test_commit import sign_commit
 

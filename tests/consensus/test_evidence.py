@@ -16,7 +16,7 @@ from aura_core.encoding import canonical_encode, decode, encode, to_value
 from aura_core.errors import ForgedEvidence, InvalidEvidence, SchemaError
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ConsensusId
-from aura_core.lattice_laws import check_semilattice
+from aura_sim.testing.laws import check_semilattice
 from tests.consensus.support import group, seed
 
 G = group(2, 3)

@@ -8,7 +8,7 @@ near-encodings test feeds each record type the canonical encodings of values one
 from valid ones (see `cbor_mutations`) and checks that whatever decodes re-encodes to the same
 bytes. The record types are the codec's own registry after importing every library module, so
 a new record class is covered without touching this file (or fails
-`test_every_record_type_has_a_strategy` until `tests/record_strategies.py` can draw it).
+`test_every_record_type_has_a_strategy` until `aura_sim.testing.strategies` can draw it).
 
 Examples per record type: `AURA_CANONICAL_EXAMPLES` (default 10; each example of the
 near-encodings test decodes every one-edit neighbour of a value, hundreds of inputs).
@@ -36,10 +36,10 @@ from aura_core.encoding import (
 from aura_core.errors import EncodingError
 from aura_core.time import LogicalTime, PhysicalTime
 from aura_journal.fact import Fact
+from aura_sim.testing.strategies import PACKAGES, records, registered_records
 from tests.core.cbor_mutations import donor_index, mutations
-from tests.record_strategies import records, registered_records
 
-RECORDS = registered_records()
+RECORDS = registered_records((*PACKAGES, "aura_terminal"))
 
 CANONICAL = settings(
     max_examples=int(os.environ.get("AURA_CANONICAL_EXAMPLES", "10")),

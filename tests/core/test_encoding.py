@@ -17,8 +17,8 @@ from aura_core.encoding import (
     strict_decode,
 )
 from aura_core.errors import EncodingError
+from aura_sim.testing.strategies import values
 from tests.core import cbor_forge
-from tests.strategies import values
 
 
 def rejects(data: bytes) -> None:

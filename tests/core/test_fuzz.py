@@ -9,8 +9,8 @@ from aura_core.encoding import canonical_encode, strict_decode
 from aura_core.errors import EncodingError, InvalidIdentifier
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ContextId, DeviceId, FactId, SessionId
+from aura_sim.testing.strategies import values
 from tests.core import reference_cbor
-from tests.strategies import values
 
 
 @given(st.binary(max_size=256))

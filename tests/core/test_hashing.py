@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from aura_core.encoding import Value, canonical_encode
 from aura_core.errors import InvalidArgument, InvalidIdentifier
 from aura_core.hashing import Hash32, content_id, tagged_hash, u8, u16, u32, u64
-from tests.strategies import values
+from aura_sim.testing.strategies import values
 
 
 def test_blake3_known_answer() -> None:

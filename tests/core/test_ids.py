@@ -24,7 +24,7 @@ from aura_core.ids import (
     SessionId,
     compatible,
 )
-from tests.strategies import entropy
+from aura_sim.testing.strategies import entropy
 
 ENTROPY_IDS = [AuthorityId, ContextId, DeviceId, SessionId, GuardianId]
 DIGEST_IDS = [FactId, ChannelId, ConsensusId, ProposalId, CeremonyId]

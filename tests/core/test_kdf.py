@@ -10,7 +10,7 @@ from aura_core.encoding import Value, canonical_encode
 from aura_core.errors import InvalidArgument
 from aura_core.ids import ContextId
 from aura_core.kdf import MAX_OUTPUT, derive_context_key, derive_key, kdf
-from tests.strategies import entropy, values
+from aura_sim.testing.strategies import entropy, values
 
 small = st.binary(max_size=24)
 

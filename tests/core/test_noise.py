@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import copy
 import pickle
-import re
 import threading
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -37,7 +35,7 @@ from aura_core.noise import (
     NoiseResponder,
     StaticKeypair,
 )
-from tests.strategies import entropy
+from aura_sim.testing.strategies import entropy
 
 PROLOGUE = b"aura/1"
 PSK = bytes(range(32))
@@ -390,12 +388,3 @@ def test_a_channel_may_move_between_threads() -> None:
     worker.start()
     worker.join()
     assert b.decrypt(results[0]) == b"from a thread"
-
-
-def test_the_documented_example_runs() -> None:
-    doc = (Path(__file__).parents[2] / "docs" / "architecture.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"^```python\n(.*?)^```", doc, re.S | re.M)
-    (example,) = [b for b in blocks if "NoiseInitiator" in b]
-    namespace: dict[str, object] = {}
-    exec(compile(example, "docs/architecture.md", "exec"), namespace)
-    assert namespace["need"] == {bytes([8]) * 32, bytes([9]) * 32}

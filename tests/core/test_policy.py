@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from aura_core.encoding import decode, encode
 from aura_core.errors import PolicyError, SchemaError
 from aura_core.lattice import Policy, PolicyKind
-from aura_core.lattice_laws import check_semilattice, check_semilattice_exhaustive
+from aura_sim.testing.laws import check_semilattice, check_semilattice_exhaustive
 
 ANY, ALL = Policy.any(), Policy.all()
 

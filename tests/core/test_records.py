@@ -23,7 +23,7 @@ from aura_core.encoding import (
 from aura_core.errors import EncodingError, SchemaError
 from aura_core.hashing import Hash32, content_id
 from aura_core.ids import AuthorityId, DeviceId
-from tests.strategies import entropy
+from aura_sim.testing.strategies import entropy
 
 
 class Role(enum.Enum):

@@ -10,7 +10,6 @@ from aura_core.encoding import decode, encode
 from aura_core.errors import BudgetExceeded, InvalidArgument
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId
-from aura_core.lattice_laws import check_semilattice
 from aura_journal.budget import (
     NOT_CONFIGURED,
     UNLIMITED,
@@ -21,6 +20,7 @@ from aura_journal.budget import (
     FlowLedger,
     FlowLimit,
 )
+from aura_sim.testing.laws import check_semilattice
 
 SOURCE, PEER = AuthorityId(b"\xa1" * 16), AuthorityId(b"\xb0" * 16)
 

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from aura_core.errors import CapabilityDenied, InvalidArgument, TokenError
 from aura_core.ids import AuthorityId, ContextId
-from aura_core.lattice_laws import check_semilattice
 from aura_journal.capability import (
     AuthorityScope,
     CapabilityEvaluator,
@@ -20,6 +19,7 @@ from aura_journal.capability import (
     StorageScope,
     issue_token,
 )
+from aura_sim.testing.laws import check_semilattice
 
 ALICE = AuthorityId(b"\xa1" * 16)
 BOB = AuthorityId(b"\xb0" * 16)

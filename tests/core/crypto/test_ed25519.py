@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from aura_core.crypto.ed25519 import SigningKey, VerifyingKey, start_verification, verify_many
 from aura_core.errors import InvalidSignature, MalformedKey
-from tests.strategies import entropy
+from aura_sim.testing.strategies import entropy
 
 
 @given(entropy, st.binary(max_size=300))

@@ -20,6 +20,7 @@ from aura_core.errors import (
     MalformedKey,
     NonceReuse,
 )
+from aura_sim.testing.strategies import entropy
 from tests.core.crypto.frost_support import (
     corrupt,
     dealer,
@@ -30,7 +31,6 @@ from tests.core.crypto.frost_support import (
     signature,
     thresholds,
 )
-from tests.strategies import entropy
 
 messages = st.binary(max_size=80)
 custom_ids = st.integers(1, 65535)

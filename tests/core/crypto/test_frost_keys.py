@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from aura_core.crypto import frost
 from aura_core.errors import InsufficientSigners, InvalidArgument, InvalidShare, MalformedCryptoData
+from aura_sim.testing.strategies import entropy
 from tests.core.crypto.frost_support import (
     Packages,
     Repeating,
@@ -19,7 +20,6 @@ from tests.core.crypto.frost_support import (
     signature,
     thresholds,
 )
-from tests.strategies import entropy
 
 # A DKG among n participants costs O(n^2 t) group operations; keep the example counts small.
 DKG_EXAMPLES = 20

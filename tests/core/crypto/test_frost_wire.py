@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from aura_core.crypto import frost
 from aura_core.errors import MalformedCryptoData
+from aura_sim.testing.strategies import entropy
 from tests.core.crypto.frost_support import dealer, derive, round_two, thresholds
-from tests.strategies import entropy
 
 Decoder = Callable[[bytes], Any]
 

@@ -1,8 +1,8 @@
-"""Reusable law checks for semilattices, shared by the tests of every layer.
+"""Law checks for semilattices: for the tests of every layer here, and for your own types.
 
 Call these from a test: each runs Hypothesis (or an exhaustive loop) immediately and raises
 `AssertionError` naming the law and the counterexample. Importing this module needs Hypothesis
-(a development dependency); library code never imports it.
+(the `testing` extra); library code never imports it.
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
-"""Hypothesis strategies for every registered record type, derived from its type hints.
+"""Hypothesis strategies for the library's values and every public record type.
 
-`records(cls)` draws instances of any `@record` class: each field's strategy comes from its type
-hint (ints, bytes, str, ids, hashes, keys, enums, optionals, unions, tuples, sets, maps and
-nested records), values that the field's own validator refuses are filtered out, and the class
-is built with its constructor (a refused combination is discarded). Classes whose invariants tie
-several fields together (a hash of other fields, a sorted roster, an encoded operation) have a
-hand-written strategy in `CUSTOM`, the one place to register them. Values come from small pools
-(a few ids and hashes, small ints) so that duplicates, ties and boundary values are common.
+`records(cls)` draws instances of any `@record` class, yours included: each field's strategy
+comes from its type hint (ints, bytes, str, ids, hashes, keys, enums, optionals, unions, tuples,
+sets, maps and nested records), values that the field's own validator refuses are filtered out,
+and the class is built with its constructor (a refused combination is discarded). Classes whose
+invariants tie several fields together (a hash of other fields, a sorted roster, an encoded
+operation) have a hand-written strategy in `CUSTOM`, the one place to register them (add your
+own with `CUSTOM[cls] = strategy`). Values come from small pools (a few ids and hashes, small
+ints) so that duplicates, ties and boundary values are common.
 
-`registered_records()` imports every module of the library packages, so every `@record` class
-is registered, and lists them.
+`values` draws any value the canonical codec accepts, `entropy` 32 bytes of entropy (what ids
+and keys are made from). `registered_records()` imports every module of the library packages,
+so every `@record` class is registered, and lists them.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from aura_consensus.statements import (
 from aura_consensus.tree import TreeCommit
 from aura_consensus.witnesses import WitnessSet
 from aura_core.crypto.ed25519 import VerifyingKey
-from aura_core.encoding import INT_MAX, INT_MIN, encode, record_classes, record_tag
+from aura_core.encoding import INT_MAX, INT_MIN, Value, encode, record_classes, record_tag
 from aura_core.errors import AuraError
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ContextId, DeviceId
@@ -51,7 +53,17 @@ from aura_journal.rendezvous import NONCE_LEN as DESCRIPTOR_NONCE_LEN
 from aura_journal.rendezvous import Descriptor
 from aura_journal.tree import TreeOp
 
-__all__ = ["PACKAGES", "CUSTOM", "NoStrategy", "registered_records", "records", "for_type"]
+__all__ = [
+    "PACKAGES",
+    "CUSTOM",
+    "NoStrategy",
+    "registered_records",
+    "records",
+    "for_type",
+    "values",
+    "scalar_values",
+    "entropy",
+]
 
 PACKAGES = (
     "aura_core",
@@ -62,9 +74,32 @@ PACKAGES = (
     "aura_protocol",
     "aura_agent",
     "aura_sim",
-    "aura_terminal",
 )
-"""The library's packages: every record class is defined in one of their modules."""
+"""The library's packages. The front end `aura_terminal` (the `cli` extra) is not among them:
+pass it to `registered_records` to include its records too."""
+_NEEDS_CLI = ("aura_sim.cli",)
+
+
+# ----------------------------------------------------------------------------- codec values
+
+scalar_values: st.SearchStrategy[Value] = (
+    st.none()
+    | st.booleans()
+    | st.integers(INT_MIN, INT_MAX)
+    | st.integers(-30, 30)
+    | st.text(max_size=20)
+    | st.binary(max_size=40)
+)
+
+values: st.SearchStrategy[Value] = st.recursive(
+    scalar_values,
+    lambda children: (
+        st.lists(children, max_size=6) | st.dictionaries(st.text(max_size=8), children, max_size=6)
+    ),
+    max_leaves=25,
+)
+
+entropy = st.binary(min_size=32, max_size=32)
 
 
 class NoStrategy(TypeError):
@@ -72,13 +107,14 @@ class NoStrategy(TypeError):
 
 
 @functools.cache
-def registered_records() -> tuple[type[Any], ...]:
-    """Every record class of the library packages, sorted by tag (after importing them all)."""
-    for name in PACKAGES:
+def registered_records(packages: tuple[str, ...] = PACKAGES) -> tuple[type[Any], ...]:
+    """Every record class of `packages`, sorted by tag (after importing all their modules)."""
+    for name in packages:
         package = importlib.import_module(name)
         for module in pkgutil.walk_packages(package.__path__, name + "."):
-            importlib.import_module(module.name)
-    found = [cls for cls in record_classes() if cls.__module__.split(".")[0] in PACKAGES]
+            if not module.name.startswith(_NEEDS_CLI):
+                importlib.import_module(module.name)
+    found = [cls for cls in record_classes() if cls.__module__.split(".")[0] in packages]
     return tuple(sorted(found, key=record_tag))
 
 
@@ -374,22 +410,21 @@ def _descriptors() -> st.SearchStrategy[Descriptor]:
 
 
 def _round_changes() -> st.SearchStrategy[RoundChange]:
-    def build(key: Any, witness: Any, prestate: Any, round_: int, first: Any, lock: Any) -> Any:
-        lock_round, lock_result = lock
+    def build(fields: tuple[Any, Any, Any, int, Any, tuple[int, Hash32]]) -> RoundChange:
+        key, witness, prestate, round_, first, (lock_round, lock_result) = fields
         lock_round = min(lock_round, round_ - 1)
         return RoundChange(
             key, witness, prestate, round_, first, lock_round, lock_result if lock_round else None
         )
 
-    return st.builds(
-        build,
+    return st.tuples(
         for_type(VerifyingKey),
         authorities,
         hashes,
         st.integers(1, 4),
         st.none() | hashes,
         st.tuples(st.integers(0, 3), hashes),
-    )
+    ).map(build)
 
 
 def _equivocation_proofs() -> st.SearchStrategy[EquivocationProof]:
