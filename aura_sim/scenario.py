@@ -37,10 +37,12 @@ from aura_sim.errors import ScenarioError
 from aura_sim.faults import LinkPolicy
 from aura_sim.scenario_file import (
     ActionTable,
+    FaultOptions,
     KeyPath,
     LivenessTable,
     SafetyTable,
     ScenarioFile,
+    SwarmOptions,
     nearest,
     problem,
     structure_file,
@@ -126,22 +128,6 @@ class LivenessPhase:
 
 
 Phase = SafetyPhase | LivenessPhase
-
-
-@attrs.frozen
-class FaultOptions:
-    partitions: int = 0
-    crashes: int = 0
-    holds: int = 0
-    clock_skew_ms: int = 0
-    lose_unsynced_ms: int = 0
-    buggify: bool = False
-
-
-@attrs.frozen
-class SwarmOptions:
-    enabled: bool = False
-    nodes: tuple[int, int] = (3, 7)
 
 
 @attrs.frozen
@@ -270,8 +256,8 @@ def _convert(check: _Checker, raw: ScenarioFile) -> Scenario:
         nodes=participants.nodes,
         byzantine=participants.byzantine,
         network=LinkPolicy(**attrs.asdict(raw.network)),
-        faults=FaultOptions(**attrs.asdict(faults)),
-        swarm=SwarmOptions(raw.swarm.enabled, (low, high)),
+        faults=faults,
+        swarm=raw.swarm,
         phases=phases,
         always=tuple(always),
         text=check.text,

@@ -35,8 +35,8 @@ __all__ = [
     "ScenarioTable",
     "ParticipantsTable",
     "NetworkTable",
-    "FaultsTable",
-    "SwarmTable",
+    "FaultOptions",
+    "SwarmOptions",
     "ActionTable",
     "SafetyTable",
     "LivenessTable",
@@ -79,7 +79,9 @@ class NetworkTable:
 
 
 @attrs.frozen
-class FaultsTable:
+class FaultOptions:
+    """`[faults]`: taken as the scenario's value once its counts are checked."""
+
     partitions: int = 0
     crashes: int = 0
     holds: int = 0
@@ -89,7 +91,9 @@ class FaultsTable:
 
 
 @attrs.frozen
-class SwarmTable:
+class SwarmOptions:
+    """`[swarm]`: taken as the scenario's value once its node range is checked."""
+
     enabled: bool = False
     nodes: tuple[int, int] = (3, 7)
 
@@ -136,8 +140,8 @@ class ScenarioFile:
     workload: dict[str, Any] = attrs.Factory(dict)
     participants: ParticipantsTable = ParticipantsTable()
     network: NetworkTable = NetworkTable()
-    faults: FaultsTable = FaultsTable()
-    swarm: SwarmTable = SwarmTable()
+    faults: FaultOptions = FaultOptions()
+    swarm: SwarmOptions = SwarmOptions()
     properties: PropertiesTable = PropertiesTable()
 
 
