@@ -81,6 +81,7 @@ __all__ = [
     "StaleEpoch",
     "CeremonyError",
     "CeremonyConflict",
+    "CeremonyFailed",
     "UnknownCeremony",
     "CeremonyClosed",
     "ProposalError",
@@ -714,6 +715,14 @@ class CeremonyConflict(CeremonyError):
     """A second ceremony on a prestate that already has a live one."""
 
     code = "ceremony_conflict"
+
+
+class CeremonyFailed(CeremonyError):
+    """A networked ceremony ended without a result: a participant refused or disagreed, or a
+    timer fired. Its pending key material is never used; a new ceremony may try again."""
+
+    kind = ErrorKind.TRANSIENT
+    code = "ceremony_failed"
 
 
 class UnknownCeremony(CeremonyError):
