@@ -65,7 +65,7 @@ from aura_core.ids import AuthorityId, ContextId
 from aura_core.kdf import derive_context_key
 from aura_core.noise import SEED_LEN, NoiseChannel, StaticKeypair
 from aura_effects.channel import FrameReader, Hello, SecureConnection, answer, initiate, read_hello
-from aura_effects.locator import PeerLocator
+from aura_effects.locator import ANY_CALLER, PeerLocator
 from aura_effects.tcpconfig import Connected, TcpConfig
 from aura_journal.effects import ContextKeyEffects
 
@@ -595,6 +595,8 @@ class TcpTransport:
         if secret is None:
             raise HandshakeRefused("not_member", f"not a member of {context}")
         who = await self._locator.identify(caller, context)
+        if who == ANY_CALLER:  # a bootstrap context: the PSK is the credential
+            who = hello.authority
         if who is None:
             raise HandshakeRefused("unknown_key", f"static key {caller.hex()} in {context}")
         if who != hello.authority:

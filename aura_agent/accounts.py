@@ -1,0 +1,692 @@
+"""`AccountService`: the account workflows of an agent: create an account, invite a device,
+join one by its code.
+
+Each step is a choreography through the guard chain and each outcome a fact:
+
+* **create**: a 1-of-1 Ed25519 authority (`TreeGenesis.found((leaf,), 1, device key)`, signed
+  by the device key), tree at epoch 0, and the devices' context with this device alone (its
+  secret in the key file). A 1-of-1 tree changes by *single-signer commits*
+  (`aura_consensus.commit.single_signer_commit`): FROST needs two signers.
+* **invite**: an enrollment ceremony starts on the tree's prestate (`CeremonyStarted` in the
+  account journal; one live ceremony per prestate, else `CeremonyConflict`), and the code
+  (`aura_agent.enrollment`) names it. The bootstrap context its secret derives is opened to any
+  caller holding that secret.
+* **join** (the joiner) / **admit** (the inviter), `AuraEnrollment` in the bootstrap context: the
+  joiner asks (`Join`: its identity and listener); the inviter commits `AddLeaf(joiner)`, runs a
+  networked DKG with the joiner for the chosen threshold (`aura_protocol.ceremonies`; its keys
+  pending and inert, `CeremonyPendingEpoch`), commits `ChangePolicy(threshold, new key)`,
+  records its `CeremonyResponse` (device context) and `CeremonyCommitted` (account journal),
+  makes a new devices' context with both devices and admits the joiner with the account
+  journal, the context and its secret (`Admitted`); both then hold their share of the new
+  epoch and restart their account services in the new context. A code is good once
+  (`EnrollmentCodeRedeemed` after), until it expires (`EnrollmentCodeExpired`; the ceremony
+  is recorded aborted), and only for the ceremony it names (`EnrollmentCodeInvalid`: altered,
+  another account, an aborted ceremony).
+
+Only a 1-of-1 account invites so far (it moves to 2-of-2); growing a FROST group (2-of-2 to
+2-of-3), removing a device, changing the threshold and refreshing on demand need the
+networked consensus steps and are not built yet (`AccountError` says so).
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Final
+
+import anyio
+import attrs
+
+from aura_agent.enrollment import (
+    CAPABILITIES as ENROLL_CAPABILITIES,
+)
+from aura_agent.enrollment import (
+    Admission,
+    Invitation,
+    JoinRequest,
+    Refusal,
+    bootstrap_context,
+    bootstrap_secret,
+    choreography,
+    read_code,
+    write_code,
+)
+from aura_agent.membership import Membership, Seed
+from aura_agent.network import found_context
+from aura_consensus.ceremony import (
+    Aborted,
+    AbortReason,
+    CeremonyCommitted,
+    CeremonyPendingEpoch,
+    CeremonyRegistry,
+    CeremonyResponse,
+    CeremonyStarted,
+    Committed,
+    Superseded,
+)
+from aura_consensus.commit import single_signer_commit
+from aura_consensus.facts import CEREMONY_REDUCER
+from aura_consensus.hashing import operation_hash
+from aura_consensus.tree import TreeCommit, frost_identifier, tree_prestate
+from aura_consensus.witnesses import fault_bound
+from aura_core.crypto import frost
+from aura_core.crypto.ed25519 import VerifyingKey
+from aura_core.encoding import decode, encode, record, record_tag
+from aura_core.errors import (
+    AccountError,
+    AlreadyInAccount,
+    AuraError,
+    CeremonyConflict,
+    EncodingError,
+    EnrollmentCodeExpired,
+    EnrollmentCodeInvalid,
+    EnrollmentCodeRedeemed,
+    InvalidArgument,
+    NotConfigured,
+    UnsafeThreshold,
+)
+from aura_core.hashing import tagged_hash
+from aura_core.ids import AuthorityId, CeremonyId, ContextId, SessionId, device_address
+from aura_core.tree import LeafNode, LeafRole
+from aura_effects.bundle import Effects
+from aura_effects.locator import PeerAddress
+from aura_journal.budget import UNLIMITED
+from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
+from aura_journal.context import ContextMember
+from aura_journal.fact import Fact, FactBody, JournalNamespace, Unattested, sign_fact
+from aura_journal.registry import Origin
+from aura_journal.tree import (
+    TREE_REDUCER,
+    AddLeaf,
+    ChangePolicy,
+    TreeGenesis,
+    TreeOp,
+    TreeOpKind,
+    TreeState,
+)
+from aura_protocol.ceremonies import CAPABILITIES as CEREMONY_CAPABILITIES
+from aura_protocol.ceremonies import (
+    DKG,
+    CeremonyMember,
+    CeremonyService,
+    CeremonyTimes,
+    KeyApproval,
+    KeyCeremonyStart,
+    PendingKey,
+    PendingKeys,
+    SignRequest,
+)
+from aura_protocol.choreography import Session
+from aura_protocol.dispatch import Accepted
+from aura_protocol.endpoint import Endpoint
+from aura_protocol.outcome import Completed
+from aura_protocol.wire import SessionMessage
+
+if TYPE_CHECKING:
+    from aura_agent.agent import Agent
+
+__all__ = ["DEFAULT_EXPIRY_S", "EnrollmentOp", "AccountService"]
+
+DEFAULT_EXPIRY_S: Final = 600.0
+"""How long an enrollment code stays good by default (ten minutes)."""
+JOIN_LIMIT_S: Final = 60.0
+"""The longest a join waits for the inviter's answer."""
+_SESSION_TAG = "AURA_ENROLLMENT_SESSION_V1"
+
+
+@record("agent.enrollment_op", version=1)
+@attrs.frozen
+class EnrollmentOp:
+    """The operation an enrollment ceremony commits: a device joins `account`, which moves to
+    `threshold`; `secret_hash` binds it to one code's bootstrap secret."""
+
+    account: AuthorityId
+    threshold: int
+    expires_ms: int
+    secret_hash: bytes
+
+
+@attrs.define
+class _Invite:
+    invitation: Invitation
+    started: CeremonyStarted
+    operation: bytes
+
+
+class AccountService:
+    """See the module docstring. The agent enters one for its life (`Agent.accounts`)."""
+
+    def __init__(self, agent: Agent, times: CeremonyTimes | None = None) -> None:
+        self._agent = agent
+        self._fx = agent.effects
+        self._times = times or CeremonyTimes()
+        self._invites: dict[CeremonyId, _Invite] = {}
+        self._joining: Invitation | None = None
+        self._pending = PendingKeys()
+        self._lock = anyio.Lock()
+        self._ceremonies: CeremonyService | None = None
+
+    async def __aenter__(self) -> AccountService:
+        agent = self._agent
+        self._ceremonies = CeremonyService(self._fx, agent.dispatcher, self, self._times)
+        await self._ceremonies.__aenter__()
+        agent.dispatcher.serve(choreography().name, self._accept_join)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._agent.dispatcher.unserve(choreography().name)
+        if self._ceremonies is not None:
+            await self._ceremonies.__aexit__(exc_type, exc, tb)
+
+    # ------------------------------------------------------------------------- create
+
+    async def create(self) -> AuthorityId:
+        """A new 1-of-1 account of this device (see the module docstring); its id.
+        `AlreadyInAccount` if the device has one."""
+        async with self._lock:
+            agent = self._agent
+            if agent.membership is not None:
+                raise AlreadyInAccount(
+                    f"this device is in account {agent.membership.account} already: leave it "
+                    "before creating another"
+                )
+            key = agent.keys.secrets.signing_key
+            leaf = LeafNode(0, agent.identity.device, LeafRole.DEVICE, key.verifying_key.raw)
+            genesis = TreeGenesis.found((leaf,), 1, key.verifying_key)
+            await self._record(JournalNamespace.of(genesis.authority), genesis)
+            context = await self._new_context([agent.address])
+            await agent.join(Membership(genesis.authority, context, b""))
+            await agent.notify("info", f"account {genesis.authority} created")
+            return genesis.authority
+
+    # ------------------------------------------------------------------------- invite
+
+    async def invite(self, threshold: int = 2, expires_in_s: float = DEFAULT_EXPIRY_S) -> str:
+        """An enrollment code admitting one device, after which the account is
+        `threshold`-of-(devices + 1). Refused with a typed error, nothing recorded: no account,
+        a threshold the new device count does not allow (or the fault bound refuses), another
+        ceremony live on the tree's prestate (`CeremonyConflict`)."""
+        async with self._lock:
+            agent = self._agent
+            membership = self._membership()
+            state = await self._state(membership.account)
+            count = len(state.leaves) + 1
+            if type(threshold) is not int or not 2 <= threshold <= count:
+                raise InvalidArgument(
+                    f"with the new device the account has {count} devices: choose a threshold "
+                    f"from 2 to {count}, not {threshold}"
+                )
+            try:
+                fault_bound(count, threshold)
+            except UnsafeThreshold as exc:
+                raise UnsafeThreshold(
+                    f"{threshold}-of-{count} is not safe ({exc.message}): choose a larger threshold"
+                ) from None
+            if not agent._single(state):
+                raise AccountError(
+                    "adding a device to an account that already has a FROST group (more than "
+                    "one device) is not supported yet"
+                )
+            if type(expires_in_s) not in (int, float) or not 0 < expires_in_s <= 7 * 86400:
+                raise InvalidArgument("a code expires within 0..7 days")
+            prestate = tree_prestate(state).hash
+            registry = await self._registry(membership.account)
+            live = registry.live(prestate)
+            if live is not None:
+                raise CeremonyConflict(
+                    f"ceremony {live} is in progress on this account: finish or cancel it first"
+                )
+            now = (await self._fx.time.now()).ts_ms
+            bootstrap = await self._fx.random.random_bytes(32)
+            expires = now + int(expires_in_s * 1000)
+            op = EnrollmentOp(
+                membership.account,
+                threshold,
+                expires,
+                tagged_hash("AURA_ENROLLMENT_SECRET_HASH_V1", bootstrap).digest,
+            )
+            operation = encode(op)
+            nonce = int.from_bytes(await self._fx.random.random_bytes(8), "big")
+            started, _ = registry.start(
+                prestate, operation_hash(operation), nonce, state.epoch, [agent.address]
+            )
+            node = agent.network
+            invitation = Invitation(
+                membership.account,
+                started.ceremony_id,
+                state.epoch + 1,
+                threshold,
+                expires,
+                agent.address,
+                agent.identity.signing_key,
+                node.static_key,
+                (agent._hint(),),
+                bootstrap,
+            )
+            code = write_code(invitation, agent.keys.secrets.signing_key)
+            await self._record(JournalNamespace.of(membership.account), started)
+            self._invites[started.ceremony_id] = _Invite(invitation, started, operation)
+            await self._open_bootstrap(invitation)
+            self._fx.trace.event("account.invited", ceremony=str(started.ceremony_id))
+            return code
+
+    async def cancel(self, ceremony: CeremonyId) -> None:
+        """Abandon an enrollment this device started (`CeremonyAborted`): its code is refused
+        from now on."""
+        async with self._lock:
+            invite = self._invites.pop(ceremony, None)
+            if invite is None:
+                raise InvalidArgument(f"no enrollment {ceremony} in progress on this device")
+            await self._abort(invite, AbortReason.DECLINED)
+
+    # ------------------------------------------------------------------------- join
+
+    async def join(self, code: str) -> AuthorityId:
+        """Join the account `code` invites to (see the module docstring); its id. Typed errors,
+        nothing changed here: `EnrollmentCodeInvalid`, `EnrollmentCodeExpired`,
+        `EnrollmentCodeRedeemed`, `AlreadyInAccount`, and the inviter's refusals."""
+        invitation = read_code(code)
+        async with self._lock:
+            agent = self._agent
+            if agent.membership is not None:
+                raise AlreadyInAccount(
+                    f"this device is in account {agent.membership.account} already: leave it "
+                    "before joining another"
+                )
+            now = (await self._fx.time.now()).ts_ms
+            if now >= invitation.expires_ms:
+                raise EnrollmentCodeExpired(
+                    "the enrollment code has expired: ask the inviting device for a new one"
+                )
+            host, port = _hint(invitation.hints[0])
+            context = bootstrap_context(invitation.bootstrap)
+            self._joining = invitation
+            await self._open_bootstrap(invitation)
+            self._fx.peers.add(invitation.inviter, VerifyingKey(invitation.inviter_key))
+            agent.seeds.put(invitation.inviter, PeerAddress(host, port, invitation.static_key))
+            try:
+                return await self._join(invitation, context)
+            finally:
+                self._joining = None
+                self._close_bootstrap(invitation)
+                agent.seeds.remove(invitation.inviter)
+
+    async def _join(self, invitation: Invitation, context: ContextId) -> AuthorityId:
+        agent = self._agent
+        node = agent.network
+        request = JoinRequest(
+            invitation.ceremony,
+            agent.identity.device,
+            agent.identity.signing_key,
+            node.static_key,
+            node.host,
+            node.port,
+        )
+        session = Session(
+            choreography(),
+            _session_id(invitation.ceremony, agent.address),
+            context,
+            {"Joiner": (agent.address,), "Inviter": (invitation.inviter,)},
+        )
+
+        async def ask(endpoint: Endpoint) -> Admission | Refusal:
+            await endpoint.send("Join", encode(request))
+            answer = await endpoint.branch()
+            if answer.label == "Admitted":
+                return decode(answer.payload, Admission)
+            return decode(answer.payload, Refusal)
+
+        outcome = await agent.dispatcher.run(session, "Joiner", ask, limit=JOIN_LIMIT_S)
+        if not isinstance(outcome, Completed):
+            raise AccountError(
+                f"the inviting device did not answer ({type(outcome).__name__}): is it running "
+                "and reachable at the code's address?"
+            )
+        answer = outcome.value
+        if isinstance(answer, Refusal):
+            raise _refusal_error(answer)
+        assert isinstance(answer, Admission)
+        if answer.account != invitation.account:
+            raise EnrollmentCodeInvalid("the inviting device admitted this device elsewhere")
+        await self._admitted(invitation, answer)
+        await agent.notify("info", f"joined account {answer.account}")
+        return answer.account
+
+    async def _admitted(self, invitation: Invitation, admission: Admission) -> None:
+        """Record what the inviter sent, take the share the ceremony committed, start."""
+        agent = self._agent
+        fx = self._fx
+        facts = [decode(raw, Fact) for raw in admission.account_facts]
+        await fx.journal.merge(JournalNamespace.of(admission.account), facts)
+        context_fact = decode(admission.context_fact, Fact)
+        context = context_fact.body.namespace.context
+        await fx.journal.merge(JournalNamespace.of(context), [context_fact])
+        registry = await self._registry(admission.account)
+        key = self._pending.release(invitation.ceremony, registry)
+        if key is None:
+            raise AccountError("the enrollment ceremony did not commit with this device's key")
+        if key.public_key_package.to_bytes() != admission.public_key_package:
+            raise AccountError("the inviting device's key package is not the one agreed")
+        await agent.add_context_secret(context, admission.context_secret)
+        await agent.add_share(admission.account, admission.epoch, key.key_package)
+        seed = Seed(invitation.inviter, admission.host, admission.port, invitation.static_key)
+        await agent.join(
+            Membership(admission.account, context, admission.public_key_package, (seed,))
+        )
+
+    # ------------------------------------------------------------------------- admit
+
+    def _accept_join(self, message: SessionMessage, source: AuthorityId) -> Accepted | None:
+        if message.label != "Join" or message.receiver != "Inviter":
+            return None
+        try:
+            request = decode(message.payload, JoinRequest)
+        except (EncodingError, InvalidArgument):
+            return None
+        invite = self._invites.get(request.ceremony)
+        if invite is None or message.session != _session_id(request.ceremony, source):
+            self._fx.trace.event("account.join_unknown", peer=str(source))
+            return None
+        context = bootstrap_context(invite.invitation.bootstrap)
+        session = Session(
+            choreography(),
+            message.session,
+            context,
+            {"Joiner": (source,), "Inviter": (self._agent.address,)},
+        )
+
+        async def admit(endpoint: Endpoint) -> None:
+            await endpoint.receive("Join")
+            async with self._lock:
+                answer = await self._admit(invite, request, source)
+            if isinstance(answer, Admission):
+                await endpoint.select("admit")
+                await endpoint.send("Admitted", encode(answer))
+                await self._switch_after_admission(invite, answer, request, source)
+            else:
+                await endpoint.select("refuse")
+                await endpoint.send("Refused", encode(answer))
+
+        return Accepted(session, "Inviter", 0, admit, JOIN_LIMIT_S)
+
+    async def _admit(
+        self, invite: _Invite, request: JoinRequest, joiner: AuthorityId
+    ) -> Admission | Refusal:
+        """Run the enrollment for `joiner` (see the module docstring), or say why not."""
+        agent = self._agent
+        invitation = invite.invitation
+        membership = agent.membership
+        if membership is None or membership.account != invitation.account:
+            return Refusal("invalid", "the code is for an account this device is not in now")
+        registry = await self._registry(invitation.account)
+        state = registry.state(invitation.ceremony)
+        if isinstance(state, Committed):
+            return Refusal("redeemed", "the code was used already: ask for a new one")
+        if isinstance(state, (Aborted, Superseded)) or invitation.ceremony not in self._invites:
+            return Refusal("invalid", "the code's enrollment was cancelled: ask for a new one")
+        if (await self._fx.time.now()).ts_ms >= invitation.expires_ms:
+            self._invites.pop(invitation.ceremony, None)
+            await self._abort(invite, AbortReason.TIMEOUT)
+            return Refusal("expired", "the code has expired: ask for a new one")
+        try:
+            key = VerifyingKey(request.signing_key)
+        except AuraError:
+            return Refusal("invalid", "the joining device's key is malformed")
+        if device_address(key) != joiner:
+            return Refusal("invalid", "the joining device's address is not its key's")
+        try:
+            return await self._enroll(invite, request, joiner, key)
+        except AuraError as exc:
+            self._fx.trace.event("account.enroll_failed", error=exc.code)
+            self._invites.pop(invitation.ceremony, None)
+            await self._abort(invite, AbortReason.TIMEOUT)
+            return Refusal("failed", f"the enrollment failed ({exc.code}): try again")
+
+    async def _enroll(
+        self, invite: _Invite, request: JoinRequest, joiner: AuthorityId, key: VerifyingKey
+    ) -> Admission:
+        agent = self._agent
+        fx = self._fx
+        invitation = invite.invitation
+        account = invitation.account
+        namespace = JournalNamespace.of(account)
+        self._fx.peers.add(joiner, key)
+        agent.seeds.put(joiner, PeerAddress(request.host, request.port, request.static_key))
+        state = await self._state(account)
+        leaf = LeafNode(
+            max(x.leaf_id for x in state.leaves) + 1, request.device, LeafRole.DEVICE, key.raw
+        )
+        await self._single_commit(account, AddLeaf(leaf))
+        me = next(x for x in state.leaves if x.device_id == agent.identity.device)
+        start = KeyCeremonyStart(
+            invitation.ceremony,
+            account,
+            bootstrap_context(invitation.bootstrap),
+            DKG,
+            invitation.threshold,
+            (
+                CeremonyMember(agent.address, frost_identifier(me)),
+                CeremonyMember(joiner, frost_identifier(leaf)),
+            ),
+        )
+        assert self._ceremonies is not None
+        pending = await self._ceremonies.keys(start, KeyApproval())
+        await self._record(
+            namespace,
+            CeremonyPendingEpoch(
+                invitation.ceremony, invitation.pending_epoch, pending.key_commitment
+            ),
+        )
+        group_key = pending.public_key_package.group_public_key
+        await self._single_commit(account, ChangePolicy(invitation.threshold, group_key))
+        await self._record(
+            JournalNamespace.of(agent.membership.context),  # type: ignore[union-attr]
+            CeremonyResponse(invitation.ceremony, agent.address, True),
+        )
+        started = invite.started
+        commit = single_signer_commit(
+            prestate_hash=started.prestate_hash,
+            operation_bytes=invite.operation,
+            nonce=started.nonce,
+            witness=agent.address,
+            key=agent.keys.secrets.signing_key,
+        )
+        await self._record(namespace, CeremonyCommitted(invitation.ceremony, commit))
+        self._invites.pop(invitation.ceremony, None)
+        after = await self._state(account)
+        await agent.add_share(account, after.epoch, pending.key_package)
+        secret = await fx.random.random_bytes(32)
+        context = await self._new_context([agent.address, joiner], secret=secret)
+        facts = await _signed_facts(fx, namespace)
+        [context_fact] = await _signed_facts(fx, JournalNamespace.of(context))
+        return Admission(
+            account,
+            after.epoch,
+            facts,
+            context_fact,
+            secret,
+            pending.public_key_package.to_bytes(),
+            agent.network.host,
+            agent.network.port,
+        )
+
+    async def _switch_after_admission(
+        self, invite: _Invite, admission: Admission, request: JoinRequest, joiner: AuthorityId
+    ) -> None:
+        """The inviter's own move to the new context and group, after admitting."""
+        agent = self._agent
+        context = decode(admission.context_fact, Fact).body.namespace.context
+        seed = Seed(joiner, request.host, request.port, request.static_key)
+        self._close_bootstrap(invite.invitation)
+        await agent.join(
+            Membership(admission.account, context, admission.public_key_package, (seed,))
+        )
+        await agent.notify("info", f"device {request.device} joined the account")
+
+    # ------------------------------------------------------------------------- policy
+
+    def approve_keys(self, start: KeyCeremonyStart, coordinator: AuthorityId) -> KeyApproval | None:
+        """Take part in the DKG of the enrollment this device is joining, with its inviter."""
+        joining = self._joining
+        if (
+            joining is None
+            or start.ceremony != joining.ceremony
+            or coordinator != joining.inviter
+            or start.account != joining.account
+            or start.kind != DKG
+            or start.threshold != joining.threshold
+        ):
+            return None
+        return KeyApproval()
+
+    def approve_signing(
+        self, request: SignRequest, coordinator: AuthorityId
+    ) -> frost.KeyPackage | None:
+        return None
+
+    def pending(self, key: PendingKey) -> None:
+        self._pending.add(key)
+
+    # ------------------------------------------------------------------------- helpers
+
+    def _membership(self) -> Membership:
+        membership = self._agent.membership
+        if membership is None:
+            raise NotConfigured("this device has no account: create one or join one first")
+        return membership
+
+    async def _state(self, account: AuthorityId) -> TreeState:
+        journal = await self._fx.journal.journal(JournalNamespace.of(account))
+        state = journal.view(TREE_REDUCER).current
+        if state is None:
+            raise NotConfigured(f"the genesis of {account} is not in this device's journal")
+        return state
+
+    async def _registry(self, account: AuthorityId) -> CeremonyRegistry:
+        journal = await self._fx.journal.journal(JournalNamespace.of(account))
+        registry: CeremonyRegistry = journal.view(CEREMONY_REDUCER)
+        return registry
+
+    async def _record(self, namespace: JournalNamespace, payload: object) -> Fact:
+        """`payload` as a fact signed with this device's key, in this device's journal."""
+        fx = self._fx
+        type_id, version = record_tag(type(payload))
+        body = FactBody(
+            namespace,
+            type_id,
+            version,
+            encode(payload),
+            await fx.order.order_time(),
+            await fx.time.now(),
+        )
+        fact = sign_fact(body, self._agent.keys.secrets.signing_key)
+        await fx.journal.merge(namespace, [fact], origin=Origin.LOCAL)
+        return fact
+
+    async def _single_commit(self, account: AuthorityId, kind: TreeOpKind) -> None:
+        """Commit `kind` on the 1-of-1 tree by this device's signature alone."""
+        state = await self._state(account)
+        op = TreeOp(state.epoch, state.commitment, kind)
+        commit = single_signer_commit(
+            prestate_hash=tree_prestate(state).hash,
+            operation_bytes=encode(op),
+            nonce=int.from_bytes(await self._fx.random.random_bytes(8), "big"),
+            witness=self._agent.address,
+            key=self._agent.keys.secrets.signing_key,
+        )
+        await self._record(JournalNamespace.of(account), TreeCommit(commit))
+
+    async def _new_context(
+        self, members: list[AuthorityId], *, secret: bytes | None = None
+    ) -> ContextId:
+        """A new devices' context of `members` (their keys: their self-certifying addresses'
+        keys, which this device knows), founded and held by this device."""
+        agent = self._agent
+        keys = {agent.address: agent.keys.secrets.signing_key.verifying_key}
+        for member in members:
+            if member not in keys:
+                known = await self._fx.peers.peer_key(member)
+                if known is None:
+                    raise InvalidArgument(f"no key of {member}")
+                keys[member] = known
+        genesis, _ = await found_context(
+            self._fx,
+            [ContextMember(m, keys[m]) for m in sorted(members)],
+            agent.keys.secrets.signing_key,
+        )
+        if secret is None:
+            secret = await self._fx.random.random_bytes(32)
+        await agent.add_context_secret(genesis.context, secret)
+        return genesis.context
+
+    async def _open_bootstrap(self, invitation: Invitation) -> None:
+        """Hold the bootstrap context's secret (not in the key file: it lives as long as the
+        enrollment), let any caller that proves it in, and grant the enrollment and ceremony
+        capabilities in it."""
+        fx = self._fx
+        context = bootstrap_context(invitation.bootstrap)
+        fx.contexts.add(context, bootstrap_secret(invitation.bootstrap))
+        fx.flow.set_default(context, UNLIMITED)
+        self._agent.locator.admit_anyone(context)
+        token = issue_token(
+            await fx.random.random_bytes(32),
+            self._agent.address,
+            [*ENROLL_CAPABILITIES, *CEREMONY_CAPABILITIES],
+            seed=await fx.random.random_bytes(32),
+            scope=ContextScope(context),
+        )
+        fx.authorization.grant(context, CapabilityFrontier.of(token))
+
+    def _close_bootstrap(self, invitation: Invitation) -> None:
+        self._agent.locator.close(bootstrap_context(invitation.bootstrap))
+
+    async def _abort(self, invite: _Invite, reason: AbortReason) -> None:
+        account = invite.invitation.account
+        registry = await self._registry(account)
+        try:
+            fact, _ = registry.abort(invite.invitation.ceremony, reason)
+        except AuraError:
+            return  # already final
+        await self._record(JournalNamespace.of(account), fact)
+        self._close_bootstrap(invite.invitation)
+
+
+async def _signed_facts(fx: Effects, namespace: JournalNamespace) -> tuple[bytes, ...]:
+    """The signed facts of a journal, encoded, by id (what another device can merge)."""
+    journal = await fx.journal.journal(namespace)
+    found = []
+    for fact_id in sorted(journal.fact_ids()):
+        fact = journal.get(fact_id)
+        if fact is not None and not isinstance(fact.attestation, Unattested):
+            found.append(encode(fact))
+    return tuple(found)
+
+
+def _session_id(ceremony: CeremonyId, joiner: AuthorityId) -> SessionId:
+    return SessionId.derived(tagged_hash(_SESSION_TAG, ceremony.hash.digest, joiner.raw))
+
+
+def _hint(hint: str) -> tuple[str, int]:
+    """`tcp://host:port` as (host, port)."""
+    if not hint.startswith("tcp://"):
+        raise EnrollmentCodeInvalid(f"the code names no TCP address ({hint!r})")
+    host, _, port = hint[len("tcp://") :].rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise EnrollmentCodeInvalid(f"the code's address {hint!r} is not host:port")
+    return host, int(port)
+
+
+def _refusal_error(refusal: Refusal) -> AuraError:
+    detail = f"the inviting device refused: {refusal.detail}"
+    if refusal.reason == "expired":
+        return EnrollmentCodeExpired(detail)
+    if refusal.reason == "redeemed":
+        return EnrollmentCodeRedeemed(detail)
+    if refusal.reason == "invalid":
+        return EnrollmentCodeInvalid(detail)
+    return AccountError(detail)
