@@ -160,6 +160,8 @@ class AccountService:
         self._fx = agent.effects
         self._times = times or CeremonyTimes()
         self._invites: dict[CeremonyId, _Invite] = {}
+        """Enrollments this device started (live, redeemed or abandoned: a code's later use
+        must be told why it is refused), by ceremony."""
         self._joining: Invitation | None = None
         self._pending = PendingKeys()
         self._lock = anyio.Lock()
@@ -278,9 +280,9 @@ class AccountService:
         """Abandon an enrollment this device started (`CeremonyAborted`): its code is refused
         from now on."""
         async with self._lock:
-            invite = self._invites.pop(ceremony, None)
+            invite = self._invites.get(ceremony)
             if invite is None:
-                raise InvalidArgument(f"no enrollment {ceremony} in progress on this device")
+                raise InvalidArgument(f"no enrollment {ceremony} was started on this device")
             await self._abort(invite, AbortReason.DECLINED)
 
     # ------------------------------------------------------------------------- join
@@ -403,6 +405,8 @@ class AccountService:
             await endpoint.receive("Join")
             async with self._lock:
                 answer = await self._admit(invite, request, source)
+            if answer is None:
+                return
             if isinstance(answer, Admission):
                 await endpoint.select("admit")
                 await endpoint.send("Admitted", encode(answer))
@@ -415,10 +419,20 @@ class AccountService:
 
     async def _admit(
         self, invite: _Invite, request: JoinRequest, joiner: AuthorityId
-    ) -> Admission | Refusal:
+    ) -> Admission | Refusal | None:
         """Run the enrollment for `joiner` (see the module docstring), or say why not."""
         agent = self._agent
         invitation = invite.invitation
+        try:
+            key = VerifyingKey(request.signing_key)
+        except AuraError:
+            key = None
+        if key is None or device_address(key) != joiner:
+            self._fx.trace.event("account.join_forged", peer=str(joiner))
+            return None  # cannot even answer: the caller is not who it says
+        # Known from here on, so that the answer (admission or refusal) reaches it.
+        self._fx.peers.add(joiner, key)
+        agent.seeds.put(joiner, PeerAddress(request.host, request.port, request.static_key))
         membership = agent.membership
         if membership is None or membership.account != invitation.account:
             return Refusal("invalid", "the code is for an account this device is not in now")
@@ -426,36 +440,27 @@ class AccountService:
         state = registry.state(invitation.ceremony)
         if isinstance(state, Committed):
             return Refusal("redeemed", "the code was used already: ask for a new one")
-        if isinstance(state, (Aborted, Superseded)) or invitation.ceremony not in self._invites:
+        if isinstance(state, (Aborted, Superseded)):
             return Refusal("invalid", "the code's enrollment was cancelled: ask for a new one")
         if (await self._fx.time.now()).ts_ms >= invitation.expires_ms:
-            self._invites.pop(invitation.ceremony, None)
             await self._abort(invite, AbortReason.TIMEOUT)
             return Refusal("expired", "the code has expired: ask for a new one")
         try:
-            key = VerifyingKey(request.signing_key)
-        except AuraError:
-            return Refusal("invalid", "the joining device's key is malformed")
-        if device_address(key) != joiner:
-            return Refusal("invalid", "the joining device's address is not its key's")
-        try:
-            return await self._enroll(invite, request, joiner, key)
+            return await self._enroll(invite, request, joiner)
         except AuraError as exc:
             self._fx.trace.event("account.enroll_failed", error=exc.code)
-            self._invites.pop(invitation.ceremony, None)
             await self._abort(invite, AbortReason.TIMEOUT)
             return Refusal("failed", f"the enrollment failed ({exc.code}): try again")
 
     async def _enroll(
-        self, invite: _Invite, request: JoinRequest, joiner: AuthorityId, key: VerifyingKey
+        self, invite: _Invite, request: JoinRequest, joiner: AuthorityId
     ) -> Admission:
         agent = self._agent
         fx = self._fx
         invitation = invite.invitation
         account = invitation.account
         namespace = JournalNamespace.of(account)
-        self._fx.peers.add(joiner, key)
-        agent.seeds.put(joiner, PeerAddress(request.host, request.port, request.static_key))
+        key = VerifyingKey(request.signing_key)
         state = await self._state(account)
         leaf = LeafNode(
             max(x.leaf_id for x in state.leaves) + 1, request.device, LeafRole.DEVICE, key.raw
@@ -496,7 +501,6 @@ class AccountService:
             key=agent.keys.secrets.signing_key,
         )
         await self._record(namespace, CeremonyCommitted(invitation.ceremony, commit))
-        self._invites.pop(invitation.ceremony, None)
         after = await self._state(account)
         await agent.add_share(account, after.epoch, pending.key_package)
         secret = await fx.random.random_bytes(32)
@@ -521,7 +525,6 @@ class AccountService:
         agent = self._agent
         context = decode(admission.context_fact, Fact).body.namespace.context
         seed = Seed(joiner, request.host, request.port, request.static_key)
-        self._close_bootstrap(invite.invitation)
         await agent.join(
             Membership(admission.account, context, admission.public_key_package, (seed,))
         )
@@ -642,6 +645,8 @@ class AccountService:
         fx.authorization.grant(context, CapabilityFrontier.of(token))
 
     def _close_bootstrap(self, invitation: Invitation) -> None:
+        """The joiner's side, once its join ended. (The inviter keeps its bootstrap contexts
+        open while it runs, so that a late use of a code is told why it is refused.)"""
         self._agent.locator.close(bootstrap_context(invitation.bootstrap))
 
     async def _abort(self, invite: _Invite, reason: AbortReason) -> None:
@@ -652,7 +657,6 @@ class AccountService:
         except AuraError:
             return  # already final
         await self._record(JournalNamespace.of(account), fact)
-        self._close_bootstrap(invite.invitation)
 
 
 async def _signed_facts(fx: Effects, namespace: JournalNamespace) -> tuple[bytes, ...]:

@@ -136,7 +136,7 @@ def read_code(code: str) -> Invitation:
         )
     text = code[len(CODE_PREFIX) :].strip()
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
         signed = decode(raw, SignedInvitation)
     except (binascii.Error, ValueError, EncodingError, InvalidArgument):
         raise EnrollmentCodeInvalid(

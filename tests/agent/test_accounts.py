@@ -10,8 +10,19 @@ from pathlib import Path
 import anyio
 import pytest
 
-from aura_agent.agent import Agent
 from aura_agent.accounts import AccountService
+from aura_agent.agent import Agent
+from aura_agent.enrollment import CODE_PREFIX, read_code
+from aura_core.encoding import encode
+from aura_core.errors import (
+    AlreadyInAccount,
+    CeremonyConflict,
+    EnrollmentCodeExpired,
+    EnrollmentCodeInvalid,
+    EnrollmentCodeRedeemed,
+    InvalidArgument,
+)
+from aura_journal.fact import JournalNamespace
 from tests.agent.helpers import FAST
 
 pytestmark = pytest.mark.anyio
@@ -46,3 +57,99 @@ async def test_create_invite_join(tmp_path: Path) -> None:
                 2,
                 2,
             )
+
+
+async def snapshot(agent: Agent) -> tuple[object, ...]:
+    """What a refused request must leave alone: the membership, the key file's secrets and
+    the journals of the account and the devices' context."""
+    membership = agent.membership
+    journals: list[frozenset[object]] = []
+    if membership is not None:
+        for namespace in (
+            JournalNamespace.of(membership.account),
+            JournalNamespace.of(membership.context),
+        ):
+            journals.append((await agent.effects.journal.journal(namespace)).fact_ids())
+    return (membership, encode(agent.keys.secrets), tuple(journals), agent.account)
+
+
+async def test_bad_codes_are_refused_and_change_nothing(tmp_path: Path) -> None:
+    async with AsyncExitStack() as stack:
+        a, b, c = [
+            await stack.enter_async_context(Agent.open(tmp_path / n, settings=FAST))
+            for n in ("a", "b", "c")
+        ]
+        await accounts(a).create()
+
+        # Threshold above the device count, or unsafe: refused before anything is recorded.
+        before = await snapshot(a)
+        for threshold in (3, 1, 0):
+            with pytest.raises(InvalidArgument, match="threshold from 2 to 2"):
+                await accounts(a).invite(threshold)
+        assert await snapshot(a) == before
+
+        code = await accounts(a).invite(2)
+        # Another enrollment while this one holds the prestate.
+        before = await snapshot(a)
+        with pytest.raises(CeremonyConflict, match="in progress"):
+            await accounts(a).invite(2)
+        assert await snapshot(a) == before
+
+        # Tampered: any change to the signed part, or garbage.
+        fresh = await snapshot(b)
+        body = code[len(CODE_PREFIX) :]
+        middle = len(body) // 2
+        flipped = body[:middle] + ("A" if body[middle] != "A" else "B") + body[middle + 1 :]
+        for bad in (CODE_PREFIX + flipped, code[:-12], "aura:v2:" + body, "hello", code + "!!"):
+            with pytest.raises(EnrollmentCodeInvalid):
+                await accounts(b).join(bad)
+        assert await snapshot(b) == fresh
+
+        # Used once: the second device is refused.
+        with anyio.fail_after(20):
+            await accounts(b).join(code)
+        fresh_c = await snapshot(c)
+        with anyio.fail_after(20), pytest.raises(EnrollmentCodeRedeemed, match="used already"):
+            await accounts(c).join(code)
+        assert await snapshot(c) == fresh_c
+
+        # A device in an account already cannot join another.
+        before_b = await snapshot(b)
+        with pytest.raises(AlreadyInAccount, match="leave it"):
+            await accounts(b).join(code)
+        with pytest.raises(AlreadyInAccount):
+            await accounts(b).create()
+        assert await snapshot(b) == before_b
+
+
+async def test_expired_aborted_and_wrong_account_codes(tmp_path: Path) -> None:
+    async with AsyncExitStack() as stack:
+        a, b = [
+            await stack.enter_async_context(Agent.open(tmp_path / n, settings=FAST))
+            for n in ("a", "b")
+        ]
+        await accounts(a).create()
+        fresh = await snapshot(b)
+
+        expired = await accounts(a).invite(2, expires_in_s=0.05)
+        await anyio.sleep(0.1)
+        with pytest.raises(EnrollmentCodeExpired, match="new one"):
+            await accounts(b).join(expired)
+        assert await snapshot(b) == fresh
+        await accounts(a).cancel(read_code(expired).ceremony)
+
+        # A code whose enrollment the inviter cancelled.
+        cancelled = await accounts(a).invite(2)
+        await accounts(a).cancel(read_code(cancelled).ceremony)
+        before_a = await snapshot(a)
+        with anyio.fail_after(20), pytest.raises(EnrollmentCodeInvalid, match="cancelled"):
+            await accounts(b).join(cancelled)
+        assert await snapshot(b) == fresh
+        assert (await snapshot(a))[:3] == before_a[:3]
+
+        # A code for an account the inviting device is no longer in.
+        stale = await accounts(a).invite(2)
+        await a.leave()
+        with anyio.fail_after(20), pytest.raises(EnrollmentCodeInvalid, match="not in now"):
+            await accounts(b).join(stale)
+        assert await snapshot(b) == fresh
