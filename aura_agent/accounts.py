@@ -52,6 +52,21 @@ from aura_agent.enrollment import (
 )
 from aura_agent.membership import Membership, Seed
 from aura_agent.network import found_context
+from aura_agent.requests import (
+    CANCEL_INVITE,
+    CREATE_ACCOUNT,
+    INVITE,
+    JOIN_ACCOUNT,
+    AccountCreated,
+    AccountJoined,
+    CancelInviteRequest,
+    CreateAccountRequest,
+    InviteCancelled,
+    InviteCode,
+    InviteRequest,
+    JoinAccountRequest,
+)
+from aura_agent.signals import CEREMONIES, Ceremonies, CeremonyProgress
 from aura_consensus.ceremony import (
     Aborted,
     AbortReason,
@@ -166,12 +181,17 @@ class AccountService:
         self._pending = PendingKeys()
         self._lock = anyio.Lock()
         self._ceremonies: CeremonyService | None = None
+        self._progressing: dict[CeremonyId, CeremonyProgress] = {}
 
     async def __aenter__(self) -> AccountService:
         agent = self._agent
         self._ceremonies = CeremonyService(self._fx, agent.dispatcher, self, self._times)
         await self._ceremonies.__aenter__()
         agent.dispatcher.serve(choreography().name, self._accept_join)
+        agent.handlers.add(CREATE_ACCOUNT, self._create_request)
+        agent.handlers.add(INVITE, self._invite_request)
+        agent.handlers.add(JOIN_ACCOUNT, self._join_request)
+        agent.handlers.add(CANCEL_INVITE, self._cancel_request)
         return self
 
     async def __aexit__(
@@ -183,6 +203,35 @@ class AccountService:
         self._agent.dispatcher.unserve(choreography().name)
         if self._ceremonies is not None:
             await self._ceremonies.__aexit__(exc_type, exc, tb)
+
+    # ------------------------------------------------------------------------- requests
+
+    async def _create_request(self, _: CreateAccountRequest) -> AccountCreated:
+        return AccountCreated(await self.create())
+
+    async def _invite_request(self, request: InviteRequest) -> InviteCode:
+        code = await self.invite(request.threshold, request.expires_in_ms / 1000)
+        invitation = read_code(code)
+        return InviteCode(code, invitation.ceremony, invitation.expires_ms)
+
+    async def _join_request(self, request: JoinAccountRequest) -> AccountJoined:
+        return AccountJoined(await self.join(request.code))
+
+    async def _cancel_request(self, request: CancelInviteRequest) -> InviteCancelled:
+        await self.cancel(request.ceremony)
+        return InviteCancelled(request.ceremony)
+
+    async def _progress(self, ceremony: CeremonyId, phase: str, epoch: int) -> None:
+        """The `agent.ceremonies` signal: enrollments under way on this device."""
+        if phase in ("committed", "aborted"):
+            self._progressing.pop(ceremony, None)
+        else:
+            self._progressing[ceremony] = CeremonyProgress(
+                str(ceremony), "enrollment", phase, epoch
+            )
+        await self._agent.emit(
+            CEREMONIES, Ceremonies(tuple(v for _, v in sorted(self._progressing.items())))
+        )
 
     # ------------------------------------------------------------------------- create
 
@@ -274,6 +323,7 @@ class AccountService:
             self._invites[started.ceremony_id] = _Invite(invitation, started, operation)
             await self._open_bootstrap(invitation)
             self._fx.trace.event("account.invited", ceremony=str(started.ceremony_id))
+            await self._progress(started.ceremony_id, "invited", state.epoch + 1)
             return code
 
     async def cancel(self, ceremony: CeremonyId) -> None:
@@ -479,6 +529,7 @@ class AccountService:
             ),
         )
         assert self._ceremonies is not None
+        await self._progress(invitation.ceremony, "keys", invitation.pending_epoch)
         pending = await self._ceremonies.keys(start, KeyApproval())
         await self._record(
             namespace,
@@ -501,6 +552,7 @@ class AccountService:
             key=agent.keys.secrets.signing_key,
         )
         await self._record(namespace, CeremonyCommitted(invitation.ceremony, commit))
+        await self._progress(invitation.ceremony, "committed", invitation.pending_epoch)
         after = await self._state(account)
         await agent.add_share(account, after.epoch, pending.key_package)
         secret = await fx.random.random_bytes(32)
@@ -657,6 +709,7 @@ class AccountService:
         except AuraError:
             return  # already final
         await self._record(JournalNamespace.of(account), fact)
+        await self._progress(invite.invitation.ceremony, "aborted", invite.invitation.pending_epoch)
 
 
 async def _signed_facts(fx: Effects, namespace: JournalNamespace) -> tuple[bytes, ...]:

@@ -12,6 +12,7 @@ import pytest
 
 from aura_agent.accounts import AccountService
 from aura_agent.agent import Agent
+from aura_agent.client import AgentClient
 from aura_agent.enrollment import CODE_PREFIX, read_code
 from aura_core.encoding import encode
 from aura_core.errors import (
@@ -153,3 +154,42 @@ async def test_expired_aborted_and_wrong_account_codes(tmp_path: Path) -> None:
         with anyio.fail_after(20), pytest.raises(EnrollmentCodeInvalid, match="not in now"):
             await accounts(b).join(stale)
         assert await snapshot(b) == fresh
+
+
+async def test_the_workflows_through_the_client(tmp_path: Path) -> None:
+    """The same flows driven only through `AgentClient`: typed errors cross the socket, and
+    `agent.ceremonies` shows the enrollment while it is under way."""
+    async with AsyncExitStack() as stack:
+        a, b = [
+            await stack.enter_async_context(Agent.open(tmp_path / n, settings=FAST))
+            for n in ("a", "b")
+        ]
+        ca = await stack.enter_async_context(AgentClient.connect(a.socket_path))
+        cb = await stack.enter_async_context(AgentClient.connect(b.socket_path))
+        updates = await stack.enter_async_context(ca.subscribe("agent.ceremonies"))
+        account = await ca.create_account()
+        with pytest.raises(AlreadyInAccount):
+            await ca.create_account()
+        with pytest.raises(EnrollmentCodeInvalid):
+            await cb.join("aura:v1:nonsense")
+        invite = await ca.invite(2, 60)
+        assert read_code(invite.code).ceremony == invite.ceremony
+        assert invite.code not in repr(invite)  # a secret: never in a repr
+        phases = []
+        with anyio.fail_after(10):
+            async for event in updates:
+                phases.extend(c.phase for c in event.value.ceremonies)
+                if "invited" in phases:
+                    break
+        with anyio.fail_after(20):
+            assert await cb.join(invite.code) == account
+        with anyio.fail_after(10):
+            while (await ca.status()).account.devices != 2:
+                await anyio.sleep(0.05)
+        status = (await cb.status()).account
+        assert (status.phase, status.account, status.devices, status.threshold) == (
+            "active",
+            account,
+            2,
+            2,
+        )
