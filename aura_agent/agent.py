@@ -241,8 +241,7 @@ class Agent:
         self._notified = 0
         self.device: Device | None = None
         """The device in its account while its account services run (None otherwise)."""
-        self.accounts: AccountService | None = None
-        """The account workflows (create, invite, join), while the agent runs."""
+        self._accounts: AccountService | None = None
         self._register_handlers()
 
     # ------------------------------------------------------------------------- opening
@@ -338,7 +337,7 @@ class Agent:
             await tasks.start(self._server.run)
             await tasks.start(self._network)
             async with AsyncExitStack() as stack:
-                self.accounts = await stack.enter_async_context(AccountService(self))
+                self._accounts = await stack.enter_async_context(AccountService(self))
                 for service in services:
                     await stack.enter_async_context(service(self))
                 yield
@@ -369,6 +368,11 @@ class Agent:
         """The protocol dispatcher: runs for the agent's life, account or not (choreographies
         such as enrollment run on it)."""
         return _running(self._dispatcher, "the dispatcher")
+
+    @property
+    def accounts(self) -> AccountService:
+        """The account workflows: `create`, `invite`, `join`, `cancel`."""
+        return _running(self._accounts, "the account workflows")
 
     @property
     def sync(self) -> SyncService:

@@ -30,7 +30,6 @@ pytestmark = pytest.mark.anyio
 
 
 def accounts(agent: Agent) -> AccountService:
-    assert agent.accounts is not None
     return agent.accounts
 
 
