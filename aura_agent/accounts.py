@@ -30,12 +30,21 @@ networked consensus steps and are not built yet (`AccountError` says so).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
 import anyio
 import attrs
 
+from aura_agent.changes import (
+    Contact,
+    Prepare,
+    Roster,
+    Switch,
+    prepare_choreography,
+    switch_choreography,
+)
 from aura_agent.enrollment import (
     CAPABILITIES as ENROLL_CAPABILITIES,
 )
@@ -50,8 +59,8 @@ from aura_agent.enrollment import (
     read_code,
     write_code,
 )
-from aura_agent.membership import Membership, Seed
-from aura_agent.network import found_context
+from aura_agent.membership import Membership, Seed, witness_addresses
+from aura_agent.network import found_context, member_genesis
 from aura_agent.requests import (
     CANCEL_INVITE,
     CREATE_ACCOUNT,
@@ -78,7 +87,7 @@ from aura_consensus.ceremony import (
     Committed,
     Superseded,
 )
-from aura_consensus.commit import single_signer_commit
+from aura_consensus.commit import CommitFact, single_signer_commit
 from aura_consensus.facts import CEREMONY_REDUCER
 from aura_consensus.hashing import operation_hash
 from aura_consensus.tree import TreeCommit, frost_identifier, tree_prestate
@@ -121,6 +130,7 @@ from aura_journal.tree import (
 from aura_protocol.ceremonies import CAPABILITIES as CEREMONY_CAPABILITIES
 from aura_protocol.ceremonies import (
     DKG,
+    REFRESH,
     CeremonyMember,
     CeremonyService,
     CeremonyTimes,
@@ -130,7 +140,7 @@ from aura_protocol.ceremonies import (
     PendingKeys,
     SignRequest,
 )
-from aura_protocol.choreography import Session
+from aura_protocol.choreography import Choreography, Session
 from aura_protocol.dispatch import Accepted
 from aura_protocol.endpoint import Endpoint
 from aura_protocol.outcome import Completed
@@ -160,11 +170,84 @@ class EnrollmentOp:
     secret_hash: bytes
 
 
+@record("agent.key_change_op", version=1)
+@attrs.frozen
+class KeyChangeOp:
+    """The operation a key change other than an enrollment commits: `kind` (remove, threshold,
+    refresh) of `account` to `threshold` among `members` (addresses)."""
+
+    account: AuthorityId
+    kind: str
+    threshold: int
+    members: tuple[AuthorityId, ...]
+
+
 @attrs.define
 class _Invite:
     invitation: Invitation
     started: CeremonyStarted
     operation: bytes
+
+
+@attrs.frozen
+class _Change:
+    """A key change as its coordinator runs it."""
+
+    started: CeremonyStarted
+    operation: bytes
+    kind: str
+    threshold: int
+    members: tuple[tuple[AuthorityId, LeafNode], ...]
+    """The key ceremony's members: every device that holds a share afterwards."""
+    context: ContextId
+    """Where the key ceremony runs: the devices' context, or an enrollment's bootstrap one."""
+    bootstrap: bytes = b""
+    joiners: tuple[Contact, ...] = ()
+
+
+@attrs.frozen
+class _Done:
+    """A committed change: what the devices staying need to move to the new epoch."""
+
+    account: AuthorityId
+    epoch: int
+    account_facts: tuple[bytes, ...]
+    context_fact: bytes
+    context_secret: bytes = attrs.field(repr=False)
+    public_key_package: bytes
+    context: ContextId
+    seeds: tuple[Seed, ...]
+
+
+@attrs.frozen(repr=False)
+class _Expected:
+    """A change another device prepared this one for."""
+
+    prepare: Prepare
+    coordinator: AuthorityId
+    account: AuthorityId
+    share: frost.KeyPackage | None
+    public: frost.PublicKeyPackage | None
+
+
+def _unsigned_commit(
+    started: CeremonyStarted,
+    operation: bytes,
+    threshold: int,
+    participants: Sequence[AuthorityId],
+    group_key: VerifyingKey,
+) -> CommitFact:
+    """A ceremony's commit before its signature: its transcript is what the group signs."""
+    return CommitFact.build(
+        prestate_hash=started.prestate_hash,
+        operation_bytes=operation,
+        nonce=started.nonce,
+        threshold=threshold,
+        participants=participants,
+        fast_path=True,
+        group_public_key=group_key,
+        threshold_signature=bytes(frost.SIGNATURE_LEN),
+    )
 
 
 class AccountService:
@@ -182,12 +265,15 @@ class AccountService:
         self._lock = anyio.Lock()
         self._ceremonies: CeremonyService | None = None
         self._progressing: dict[CeremonyId, CeremonyProgress] = {}
+        self._expected: dict[CeremonyId, _Expected] = {}
 
     async def __aenter__(self) -> AccountService:
         agent = self._agent
         self._ceremonies = CeremonyService(self._fx, agent.dispatcher, self, self._times)
         await self._ceremonies.__aenter__()
         agent.dispatcher.serve(choreography().name, self._accept_join)
+        agent.dispatcher.serve(prepare_choreography().name, self._accept_prepare)
+        agent.dispatcher.serve(switch_choreography().name, self._accept_switch)
         agent.handlers.add(CREATE_ACCOUNT, self._create_request)
         agent.handlers.add(INVITE, self._invite_request)
         agent.handlers.add(JOIN_ACCOUNT, self._join_request)
@@ -200,7 +286,8 @@ class AccountService:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._agent.dispatcher.unserve(choreography().name)
+        for name in (choreography().name, prepare_choreography().name, switch_choreography().name):
+            self._agent.dispatcher.unserve(name)
         if self._ceremonies is not None:
             await self._ceremonies.__aexit__(exc_type, exc, tb)
 
@@ -277,11 +364,6 @@ class AccountService:
                 raise UnsafeThreshold(
                     f"{threshold}-of-{count} is not safe ({exc.message}): choose a larger threshold"
                 ) from None
-            if not agent._single(state):
-                raise AccountError(
-                    "adding a device to an account that already has a FROST group (more than "
-                    "one device) is not supported yet"
-                )
             if type(expires_in_s) not in (int, float) or not 0 < expires_in_s <= 7 * 86400:
                 raise InvalidArgument("a code expires within 0..7 days")
             prestate = tree_prestate(state).hash
@@ -388,6 +470,10 @@ class AccountService:
         async def ask(endpoint: Endpoint) -> Admission | Refusal:
             await endpoint.send("Join", encode(request))
             answer = await endpoint.branch()
+            if answer.label == "Roster":
+                for device in decode(answer.payload, Roster).devices:
+                    self._meet(device)
+                answer = await endpoint.branch()
             if answer.label == "Admitted":
                 return decode(answer.payload, Admission)
             return decode(answer.payload, Refusal)
@@ -443,6 +529,13 @@ class AccountService:
         if invite is None or message.session != _session_id(request.ceremony, source):
             self._fx.trace.event("account.join_unknown", peer=str(source))
             return None
+        try:
+            key = VerifyingKey(request.signing_key)
+        except AuraError:
+            return None
+        if device_address(key) != source:
+            self._fx.trace.event("account.join_forged", peer=str(source))
+            return None  # cannot even answer: the caller is not who it says
         context = bootstrap_context(invite.invitation.bootstrap)
         session = Session(
             choreography(),
@@ -450,40 +543,53 @@ class AccountService:
             context,
             {"Joiner": (source,), "Inviter": (self._agent.address,)},
         )
+        joiner = Contact(
+            source,
+            request.signing_key,
+            Seed(source, request.host, request.port, request.static_key),
+        )
 
         async def admit(endpoint: Endpoint) -> None:
             await endpoint.receive("Join")
+            self._meet(joiner)  # known from here on, so that the answer reaches it
             async with self._lock:
-                answer = await self._admit(invite, request, source)
-            if answer is None:
-                return
-            if isinstance(answer, Admission):
+                refusal = await self._check_join(invite)
+                if refusal is not None:
+                    await endpoint.select("refuse")
+                    await endpoint.send("Refused", encode(refusal))
+                    return
+                await endpoint.select("proceed")
+                await endpoint.send("Roster", encode(Roster(await self._contacts())))
+                try:
+                    done = await self._enroll(invite, request, joiner)
+                except AuraError as exc:
+                    self._fx.trace.event("account.enroll_failed", error=exc.code)
+                    await self._abort(invite, AbortReason.TIMEOUT)
+                    await endpoint.select("fail")
+                    failed = Refusal("failed", f"the enrollment failed ({exc.code}): try again")
+                    await endpoint.send("Refused", encode(failed))
+                    return
+                admission = Admission(
+                    done.account,
+                    done.epoch,
+                    done.account_facts,
+                    done.context_fact,
+                    done.context_secret,
+                    done.public_key_package,
+                    self._agent.network.host,
+                    self._agent.network.port,
+                )
                 await endpoint.select("admit")
-                await endpoint.send("Admitted", encode(answer))
-                await self._switch_after_admission(invite, answer, request, source)
-            else:
-                await endpoint.select("refuse")
-                await endpoint.send("Refused", encode(answer))
+                await endpoint.send("Admitted", encode(admission))
+                await self._move(done)
+            await self._agent.notify("info", f"device {request.device} joined the account")
 
         return Accepted(session, "Inviter", 0, admit, JOIN_LIMIT_S)
 
-    async def _admit(
-        self, invite: _Invite, request: JoinRequest, joiner: AuthorityId
-    ) -> Admission | Refusal | None:
-        """Run the enrollment for `joiner` (see the module docstring), or say why not."""
-        agent = self._agent
+    async def _check_join(self, invite: _Invite) -> Refusal | None:
+        """Why a join with `invite`'s code is refused now, if it is."""
         invitation = invite.invitation
-        try:
-            key = VerifyingKey(request.signing_key)
-        except AuraError:
-            key = None
-        if key is None or device_address(key) != joiner:
-            self._fx.trace.event("account.join_forged", peer=str(joiner))
-            return None  # cannot even answer: the caller is not who it says
-        # Known from here on, so that the answer (admission or refusal) reaches it.
-        self._fx.peers.add(joiner, key)
-        agent.seeds.put(joiner, PeerAddress(request.host, request.port, request.static_key))
-        membership = agent.membership
+        membership = self._agent.membership
         if membership is None or membership.account != invitation.account:
             return Refusal("invalid", "the code is for an account this device is not in now")
         registry = await self._registry(invitation.account)
@@ -495,113 +601,453 @@ class AccountService:
         if (await self._fx.time.now()).ts_ms >= invitation.expires_ms:
             await self._abort(invite, AbortReason.TIMEOUT)
             return Refusal("expired", "the code has expired: ask for a new one")
-        try:
-            return await self._enroll(invite, request, joiner)
-        except AuraError as exc:
-            self._fx.trace.event("account.enroll_failed", error=exc.code)
-            await self._abort(invite, AbortReason.TIMEOUT)
-            return Refusal("failed", f"the enrollment failed ({exc.code}): try again")
+        return None
 
-    async def _enroll(
-        self, invite: _Invite, request: JoinRequest, joiner: AuthorityId
-    ) -> Admission:
-        agent = self._agent
-        fx = self._fx
+    async def _enroll(self, invite: _Invite, request: JoinRequest, joiner: Contact) -> _Done:
+        """The enrollment of `joiner`: `AddLeaf`, the DKG among the share holders and the
+        joiner in the bootstrap context, `ChangePolicy`, then the change's end (`_change`)."""
         invitation = invite.invitation
         account = invitation.account
-        namespace = JournalNamespace.of(account)
-        key = VerifyingKey(request.signing_key)
         state = await self._state(account)
         leaf = LeafNode(
-            max(x.leaf_id for x in state.leaves) + 1, request.device, LeafRole.DEVICE, key.raw
+            max(x.leaf_id for x in state.leaves) + 1,
+            request.device,
+            LeafRole.DEVICE,
+            request.signing_key,
         )
-        await self._single_commit(account, AddLeaf(leaf))
-        me = next(x for x in state.leaves if x.device_id == agent.identity.device)
-        start = KeyCeremonyStart(
-            invitation.ceremony,
-            account,
-            bootstrap_context(invitation.bootstrap),
+        holders = await self._holders(state)
+        change = _Change(
+            invite.started,
+            invite.operation,
             DKG,
             invitation.threshold,
-            (
-                CeremonyMember(agent.address, frost_identifier(me)),
-                CeremonyMember(joiner, frost_identifier(leaf)),
-            ),
+            (*holders, (joiner.address, leaf)),
+            bootstrap_context(invitation.bootstrap),
+            invitation.bootstrap,
+            (joiner,),
         )
+        threshold = invitation.threshold
+        return await self._change(
+            change,
+            before=(AddLeaf(leaf),),
+            after=lambda public: (ChangePolicy(threshold, public.group_public_key),),
+        )
+
+    # ------------------------------------------------------------------------- changes
+
+    async def _change(
+        self,
+        change: _Change,
+        *,
+        before: Sequence[TreeOpKind],
+        after: Callable[[frost.PublicKeyPackage], Sequence[TreeOpKind]],
+        removed: Sequence[AuthorityId] = (),
+    ) -> _Done:
+        """Run a key change as its coordinator: tell the other share holders (`Prepare`),
+        commit `before`, run the key ceremony (its keys pending), commit `after(new public
+        key package)`, record the response and the ceremony's commit (signed by the group
+        the ceremony started from), take this device's new share, found the new devices'
+        context and send the others what they need to move (`Switch`)."""
+        agent = self._agent
+        membership = self._membership()
+        account = membership.account
+        namespace = JournalNamespace.of(account)
+        started = change.started
+        ceremony = started.ceremony_id
+        state0 = await self._state(account)
+        old_holders = await self._holders(state0)
+        single = agent._single(state0)
+        old_public = (
+            None if single else frost.PublicKeyPackage.from_bytes(membership.public_key_package)
+        )
+        old_share = agent.keys.secrets.share(account, state0.epoch)
+        members = tuple(
+            sorted(
+                (
+                    CeremonyMember(address, frost_identifier(leaf))
+                    for address, leaf in change.members
+                ),
+                key=lambda m: m.identifier,
+            )
+        )
+        prepare = Prepare(
+            started,
+            change.operation,
+            change.kind,
+            change.threshold,
+            members,
+            change.bootstrap,
+            change.joiners,
+        )
+        others = [a for a, _ in old_holders if a != agent.address]
+        for other in others:
+            await self._tell(prepare_choreography(), "Prepare", prepare, other, membership.context)
+        await self._progress(ceremony, "prepared", started.current_epoch + 1)
+        for kind in before:
+            await self._commit(account, kind)
         assert self._ceremonies is not None
-        await self._progress(invitation.ceremony, "keys", invitation.pending_epoch)
-        pending = await self._ceremonies.keys(start, KeyApproval())
+        start = KeyCeremonyStart(
+            ceremony, account, change.context, change.kind, change.threshold, members
+        )
+        approval = KeyApproval(old_share, old_public) if change.kind == REFRESH else KeyApproval()
+        await self._progress(ceremony, "keys", started.current_epoch + 1)
+        pending = await self._ceremonies.keys(start, approval)
         await self._record(
             namespace,
-            CeremonyPendingEpoch(
-                invitation.ceremony, invitation.pending_epoch, pending.key_commitment
-            ),
+            CeremonyPendingEpoch(ceremony, started.current_epoch + 1, pending.key_commitment),
         )
-        group_key = pending.public_key_package.group_public_key
-        await self._single_commit(account, ChangePolicy(invitation.threshold, group_key))
+        for kind in after(pending.public_key_package):
+            await self._commit(account, kind)
         await self._record(
-            JournalNamespace.of(agent.membership.context),  # type: ignore[union-attr]
-            CeremonyResponse(invitation.ceremony, agent.address, True),
+            JournalNamespace.of(membership.context),
+            CeremonyResponse(ceremony, agent.address, True),
         )
-        started = invite.started
-        commit = single_signer_commit(
-            prestate_hash=started.prestate_hash,
-            operation_bytes=invite.operation,
-            nonce=started.nonce,
-            witness=agent.address,
-            key=agent.keys.secrets.signing_key,
+        commit = await self._ceremony_commit(
+            change, state0, old_holders, old_share, old_public, membership.context
         )
-        await self._record(namespace, CeremonyCommitted(invitation.ceremony, commit))
-        await self._progress(invitation.ceremony, "committed", invitation.pending_epoch)
-        after = await self._state(account)
-        await agent.add_share(account, after.epoch, pending.key_package)
+        await self._record(namespace, CeremonyCommitted(ceremony, commit))
+        await self._progress(ceremony, "committed", started.current_epoch + 1)
+        final = await self._state(account)
+        await agent.add_share(account, final.epoch, pending.key_package)
+        return await self._hand_over(change, pending, final, removed)
+
+    async def _hand_over(
+        self,
+        change: _Change,
+        pending: PendingKey,
+        final: TreeState,
+        removed: Sequence[AuthorityId],
+    ) -> _Done:
+        """After the commit: the new devices' context, and `Switch` to every other device
+        staying (a bare one, the facts only, to the removed)."""
+        agent = self._agent
+        fx = self._fx
+        membership = self._membership()
+        account = final.authority
+        namespace = JournalNamespace.of(account)
+        ceremony = change.started.ceremony_id
+        contacts = {c.address: c for c in await self._contacts()}
+        for joiner in change.joiners:
+            contacts[joiner.address] = joiner
+        me = agent.address
+        staying = sorted({a for a, _ in change.members} | {me})
         secret = await fx.random.random_bytes(32)
-        context = await self._new_context([agent.address, joiner], secret=secret)
-        facts = await _signed_facts(fx, namespace)
+        context = await self._new_context(staying, secret=secret)
         [context_fact] = await _signed_facts(fx, JournalNamespace.of(context))
-        return Admission(
+        facts = await _signed_facts(fx, namespace)
+        public = pending.public_key_package.to_bytes()
+        seeds = {a: c.seed for a, c in contacts.items() if a in staying}
+        seeds[me] = Seed(me, agent.network.host, agent.network.port, agent.network.static_key)
+        joiners = {j.address for j in change.joiners}
+        for other in staying:
+            if other == me or other in joiners:
+                continue
+            switch = Switch(
+                ceremony,
+                account,
+                final.epoch,
+                facts,
+                context_fact,
+                secret,
+                public,
+                tuple(seeds[a] for a in staying if a != other and a in seeds),
+            )
+            await self._tell(switch_choreography(), "Switch", switch, other, membership.context)
+        for gone in removed:
+            switch = Switch(ceremony, account, final.epoch, facts, b"", b"", b"", ())
+            try:
+                await self._tell(switch_choreography(), "Switch", switch, gone, membership.context)
+            except AuraError:
+                self._fx.trace.event("account.removed_unreachable", peer=str(gone))
+        return _Done(
             account,
-            after.epoch,
+            final.epoch,
             facts,
             context_fact,
             secret,
-            pending.public_key_package.to_bytes(),
-            agent.network.host,
-            agent.network.port,
+            public,
+            context,
+            tuple(seeds[a] for a in staying if a != me and a in seeds),
         )
 
-    async def _switch_after_admission(
-        self, invite: _Invite, admission: Admission, request: JoinRequest, joiner: AuthorityId
-    ) -> None:
-        """The inviter's own move to the new context and group, after admitting."""
-        agent = self._agent
-        context = decode(admission.context_fact, Fact).body.namespace.context
-        seed = Seed(joiner, request.host, request.port, request.static_key)
-        await agent.join(
-            Membership(admission.account, context, admission.public_key_package, (seed,))
+    async def _move(self, done: _Done) -> None:
+        """This device's own move to the new devices' context and group."""
+        await self._agent.join(
+            Membership(done.account, done.context, done.public_key_package, done.seeds)
         )
-        await agent.notify("info", f"device {request.device} joined the account")
+
+    async def _ceremony_commit(  # noqa: PLR0917 (the group the ceremony started from)
+        self,
+        change: _Change,
+        state0: TreeState,
+        old_holders: Sequence[tuple[AuthorityId, LeafNode]],
+        old_share: frost.KeyPackage | None,
+        old_public: frost.PublicKeyPackage | None,
+        context: ContextId,
+    ) -> CommitFact:
+        """The commit of the ceremony's operation on its prestate, by the group it started
+        from: this device's signature for a 1-of-1 tree, else a networked FROST signing by
+        this device and the first other holders the threshold needs."""
+        agent = self._agent
+        started = change.started
+        if old_public is None:
+            return single_signer_commit(
+                prestate_hash=started.prestate_hash,
+                operation_bytes=change.operation,
+                nonce=started.nonce,
+                witness=agent.address,
+                key=agent.keys.secrets.signing_key,
+            )
+        assert old_share is not None and self._ceremonies is not None
+        threshold = old_public.min_signers
+        mine = [(a, leaf) for a, leaf in old_holders if a == agent.address]
+        others = [(a, leaf) for a, leaf in old_holders if a != agent.address]
+        chosen = [*mine, *others[: threshold - 1]]
+        unsigned = _unsigned_commit(
+            started, change.operation, threshold, [a for a, _ in chosen], state0.group_key
+        )
+        signers = tuple(
+            sorted(
+                (CeremonyMember(a, frost_identifier(leaf)) for a, leaf in chosen),
+                key=lambda m: m.identifier,
+            )
+        )
+        request = SignRequest(
+            started.ceremony_id, state0.authority, context, state0.epoch, unsigned.message, signers
+        )
+        signature = await self._ceremonies.sign(request, old_share, old_public)
+        return attrs.evolve(unsigned, threshold_signature=signature)
+
+    async def _commit(self, account: AuthorityId, kind: TreeOpKind) -> None:
+        """Commit a tree change: this device's signature for a 1-of-1 tree, else the networked
+        consensus of the share holders."""
+        state = await self._state(account)
+        if state.group_key.raw == self._agent.identity.signing_key:
+            # The group key is this device's own (a 1-of-1 account, or one whose new device
+            # holds no share yet): it alone commits.
+            await self._single_commit(account, kind)
+            return
+        device = self._agent.device
+        if device is None:
+            raise NotConfigured("the account services are not running")
+        await device.change(kind)
+
+    async def _holders(self, state: TreeState) -> list[tuple[AuthorityId, LeafNode]]:
+        """The devices holding a share of the group key now (address, leaf), by leaf id."""
+        agent = self._agent
+        membership = self._membership()
+        genesis = await member_genesis(self._fx, membership.context, agent.address)
+        addresses = witness_addresses(state, genesis)
+        if agent._single(state):
+            ids = {frost_identifier(leaf) for leaf in state.leaves}
+        else:
+            ids = set(frost.PublicKeyPackage.from_bytes(membership.public_key_package).identifiers)
+        return [
+            (addresses[leaf.device_id], leaf)
+            for leaf in state.leaves
+            if frost_identifier(leaf) in ids and leaf.device_id in addresses
+        ]
+
+    async def _contacts(self) -> tuple[Contact, ...]:
+        """The account's other devices: address, key and where they listen."""
+        agent = self._agent
+        membership = self._membership()
+        genesis = await member_genesis(self._fx, membership.context, agent.address)
+        found = []
+        for member in sorted(genesis.members, key=lambda m: m.authority):
+            if member.authority == agent.address:
+                continue
+            where = await agent.locator.locate(member.authority, membership.context)
+            if where is None:
+                continue
+            seed = Seed(member.authority, where.host, where.port, where.static_key)
+            found.append(Contact(member.authority, member.key.raw, seed))
+        return tuple(found)
+
+    def _meet(self, contact: Contact) -> None:
+        """Know `contact`'s key and listener (for a device outside the devices' context)."""
+        self._fx.peers.add(contact.address, VerifyingKey(contact.signing_key))
+        self._agent.seeds.put(contact.address, contact.seed.address)
+
+    async def _tell(
+        self,
+        choreo: Choreography,
+        label: str,
+        message: object,
+        peer: AuthorityId,
+        context: ContextId,
+    ) -> None:
+        """Send `message` to `peer` in a `Prepare`/`Switch` session; its acknowledgement."""
+        session = Session(
+            choreo,
+            SessionId.from_entropy(await self._fx.random.random_bytes(32)),
+            context,
+            {"Coordinator": (self._agent.address,), "Member": (peer,)},
+        )
+
+        async def send(endpoint: Endpoint) -> None:
+            await endpoint.send(label, encode(message))
+            await endpoint.receive("Ack")
+
+        outcome = await self._agent.dispatcher.run(
+            session, "Coordinator", send, limit=self._times.limit_s
+        )
+        if not isinstance(outcome, Completed):
+            raise AccountError(f"{peer} did not acknowledge the change ({type(outcome).__name__})")
+
+    # ------------------------------------------------------------------------- as a member
+
+    def _accept_prepare(self, message: SessionMessage, source: AuthorityId) -> Accepted | None:
+        if message.label != "Prepare" or message.receiver != "Member":
+            return None
+        membership = self._agent.membership
+        account = self._account_devices()
+        if membership is None or source not in account:
+            return None
+        try:
+            prepare = decode(message.payload, Prepare)
+        except (EncodingError, InvalidArgument):
+            return None
+        session = Session(
+            prepare_choreography(),
+            message.session,
+            membership.context,
+            {"Coordinator": (source,), "Member": (self._agent.address,)},
+        )
+
+        async def take(endpoint: Endpoint) -> None:
+            await endpoint.receive("Prepare")
+            await self._prepared(prepare, source, membership)
+            await endpoint.send("Ack")
+
+        return Accepted(session, "Member", 0, take, self._times.limit_s)
+
+    async def _prepared(
+        self, prepare: Prepare, coordinator: AuthorityId, membership: Membership
+    ) -> None:
+        agent = self._agent
+        state = await self._state(membership.account)
+        public = (
+            None
+            if not membership.public_key_package
+            else frost.PublicKeyPackage.from_bytes(membership.public_key_package)
+        )
+        share = agent.keys.secrets.share(membership.account, state.epoch)
+        self._expected[prepare.started.ceremony_id] = _Expected(
+            prepare, coordinator, membership.account, share, public
+        )
+        if prepare.bootstrap:
+            await self._open_context(
+                bootstrap_context(prepare.bootstrap), bootstrap_secret(prepare.bootstrap)
+            )
+        for joiner in prepare.joiners:
+            self._meet(joiner)
+
+    def _accept_switch(self, message: SessionMessage, source: AuthorityId) -> Accepted | None:
+        if message.label != "Switch" or message.receiver != "Member":
+            return None
+        membership = self._agent.membership
+        if membership is None or source not in self._account_devices():
+            return None
+        try:
+            switch = decode(message.payload, Switch)
+        except (EncodingError, InvalidArgument):
+            return None
+        if switch.account != membership.account:
+            return None
+        session = Session(
+            switch_choreography(),
+            message.session,
+            membership.context,
+            {"Coordinator": (source,), "Member": (self._agent.address,)},
+        )
+
+        async def take(endpoint: Endpoint) -> None:
+            await endpoint.receive("Switch")
+            async with self._lock:
+                await self._switched(switch)
+            await endpoint.send("Ack")
+
+        return Accepted(session, "Member", 0, take, self._times.limit_s)
+
+    async def _switched(self, switch: Switch) -> None:
+        """Move to the new epoch the coordinator's change committed (or see the removal)."""
+        agent = self._agent
+        fx = self._fx
+        facts = [decode(raw, Fact) for raw in switch.account_facts]
+        await fx.journal.merge(JournalNamespace.of(switch.account), facts)
+        self._expected.pop(switch.ceremony, None)
+        if not switch.context_fact:
+            await agent.refresh()  # removed: the tree no longer has this device
+            await agent.notify("warning", "this device was removed from the account")
+            return
+        context_fact = decode(switch.context_fact, Fact)
+        context = context_fact.body.namespace.context
+        await fx.journal.merge(JournalNamespace.of(context), [context_fact])
+        registry = await self._registry(switch.account)
+        key = self._pending.release(switch.ceremony, registry)
+        if key is None or key.public_key_package.to_bytes() != switch.public_key_package:
+            raise AccountError("the change did not commit with this device's key")
+        await agent.add_context_secret(context, switch.context_secret)
+        await agent.add_share(switch.account, switch.epoch, key.key_package)
+        await agent.join(
+            Membership(switch.account, context, switch.public_key_package, switch.seeds)
+        )
+
+    def _account_devices(self) -> frozenset[AuthorityId]:
+        account = self._agent._account_devices
+        return frozenset() if account is None else frozenset(account.devices)
 
     # ------------------------------------------------------------------------- policy
 
     def approve_keys(self, start: KeyCeremonyStart, coordinator: AuthorityId) -> KeyApproval | None:
-        """Take part in the DKG of the enrollment this device is joining, with its inviter."""
+        """Take part in the DKG of the enrollment this device is joining, with its inviter, or
+        in a key change a device of the account prepared this device for."""
         joining = self._joining
-        if (
-            joining is None
-            or start.ceremony != joining.ceremony
-            or coordinator != joining.inviter
-            or start.account != joining.account
-            or start.kind != DKG
-            or start.threshold != joining.threshold
+        if joining is not None:
+            if (
+                start.ceremony != joining.ceremony
+                or coordinator != joining.inviter
+                or start.account != joining.account
+                or start.kind != DKG
+                or start.threshold != joining.threshold
+            ):
+                return None
+            return KeyApproval()
+        expected = self._expected.get(start.ceremony)
+        if expected is None or expected.coordinator != coordinator:
+            return None
+        prepare = expected.prepare
+        if (start.kind, start.threshold, start.members, start.account) != (
+            prepare.kind,
+            prepare.threshold,
+            prepare.members,
+            expected.account,
         ):
             return None
+        if start.kind == REFRESH:
+            return KeyApproval(expected.share, expected.public)
         return KeyApproval()
 
     def approve_signing(
         self, request: SignRequest, coordinator: AuthorityId
     ) -> frost.KeyPackage | None:
-        return None
+        """Sign only the commit of a ceremony this device was prepared for, by the group it
+        started from, exactly as expected."""
+        expected = self._expected.get(request.ceremony)
+        if expected is None or expected.public is None or expected.coordinator != coordinator:
+            return None
+        prepare = expected.prepare
+        unsigned = _unsigned_commit(
+            prepare.started,
+            prepare.operation,
+            expected.public.min_signers,
+            [m.address for m in request.signers],
+            expected.public.group_public_key,
+        )
+        if request.message != unsigned.message or request.account != expected.account:
+            return None
+        return expected.share
 
     def pending(self, key: PendingKey) -> None:
         self._pending.add(key)
@@ -679,12 +1125,16 @@ class AccountService:
         return genesis.context
 
     async def _open_bootstrap(self, invitation: Invitation) -> None:
-        """Hold the bootstrap context's secret (not in the key file: it lives as long as the
+        await self._open_context(
+            bootstrap_context(invitation.bootstrap), bootstrap_secret(invitation.bootstrap)
+        )
+
+    async def _open_context(self, context: ContextId, secret: bytes) -> None:
+        """Hold a bootstrap context's secret (not in the key file: it lives as long as the
         enrollment), let any caller that proves it in, and grant the enrollment and ceremony
         capabilities in it."""
         fx = self._fx
-        context = bootstrap_context(invitation.bootstrap)
-        fx.contexts.add(context, bootstrap_secret(invitation.bootstrap))
+        fx.contexts.add(context, secret)
         fx.flow.set_default(context, UNLIMITED)
         self._agent.locator.admit_anyone(context)
         token = issue_token(

@@ -167,9 +167,16 @@ protocol {PROTOCOL} {{
   roles Joiner, Inviter;
   Joiner [guard_capability = "{JOIN}", flow_cost = 10] -> Inviter : Join(agent.join_request);
   choice Inviter {{
-    admit:
-      Inviter [guard_capability = "{ADMIT}", flow_cost = 10]
-        -> Joiner : Admitted(agent.admission);
+    proceed:
+      Inviter [guard_capability = "{ADMIT}", flow_cost = 10] -> Joiner : Roster(agent.roster);
+      choice Inviter {{
+        admit:
+          Inviter [guard_capability = "{ADMIT}", flow_cost = 10]
+            -> Joiner : Admitted(agent.admission);
+        fail:
+          Inviter [guard_capability = "{ADMIT}", flow_cost = 10]
+            -> Joiner : Refused(agent.refusal);
+      }}
     refuse:
       Inviter [guard_capability = "{ADMIT}", flow_cost = 10]
         -> Joiner : Refused(agent.refusal);
@@ -180,9 +187,11 @@ protocol {PROTOCOL} {{
 
 @functools.lru_cache(maxsize=1)
 def choreography() -> Choreography:
-    """`AuraEnrollment`: the joiner asks, the inviter runs the enrollment (the tree change, the
-    networked DKG with the joiner, the policy change, the new devices' context) and admits it
-    with what it needs to start, or refuses it, saying why."""
+    """`AuraEnrollment`: the joiner asks; the inviter refuses it (saying why), or sends the
+    listeners of the devices the key ceremony reaches (`Roster`), runs the enrollment (the tree
+    change, the networked DKG with the joiner and the account's share holders, the policy
+    change, the new devices' context) and admits it with what it needs to start, or says why
+    it failed."""
     return Choreography.compile(TEXT)
 
 
