@@ -109,7 +109,14 @@ from aura_core.errors import (
     UnsafeThreshold,
 )
 from aura_core.hashing import tagged_hash
-from aura_core.ids import AuthorityId, CeremonyId, ContextId, SessionId, device_address
+from aura_core.ids import (
+    AuthorityId,
+    CeremonyId,
+    ContextId,
+    DeviceId,
+    SessionId,
+    device_address,
+)
 from aura_core.tree import LeafNode, LeafRole
 from aura_effects.bundle import Effects
 from aura_effects.locator import PeerAddress
@@ -122,6 +129,8 @@ from aura_journal.tree import (
     TREE_REDUCER,
     AddLeaf,
     ChangePolicy,
+    RemoveLeaf,
+    RotateEpoch,
     TreeGenesis,
     TreeOp,
     TreeOpKind,
@@ -417,6 +426,113 @@ class AccountService:
                 raise InvalidArgument(f"no enrollment {ceremony} was started on this device")
             await self._abort(invite, AbortReason.DECLINED)
 
+    # ------------------------------------------------------------------------- key changes
+
+    async def remove(self, device: DeviceId) -> None:
+        """Remove `device` from the account: a refresh among the remaining share holders
+        (same group key, new shares), `RemoveLeaf` committed, a new devices' context without
+        it; it is told (it shows itself removed) and its old share no longer combines.
+        Refused, nothing changed: an unknown device, the last device, this device (remove it
+        from another), fewer remaining devices than the threshold, another live ceremony."""
+        async with self._lock:
+            membership = self._membership()
+            state = await self._state(membership.account)
+            leaf = next((x for x in state.leaves if x.device_id == device), None)
+            if leaf is None:
+                raise InvalidArgument(f"{device} is not a device of this account")
+            if len(state.leaves) == 1:
+                raise AccountError(
+                    "that is the account's last device: an account needs one (leave it instead)"
+                )
+            if device == self._agent.identity.device:
+                raise AccountError("remove this device from another of the account's devices")
+            holders = await self._holders(state)
+            remaining = tuple((a, x) for a, x in holders if x.device_id != device)
+            threshold = state.required_signers
+            if len(remaining) < max(2, threshold):
+                raise AccountError(
+                    f"removing it leaves {len(remaining)} device(s) for a {threshold}-of-"
+                    f"{len(holders)} policy: add a device first"
+                )
+            _check_safe(len(remaining), threshold)
+            gone = [a for a, x in holders if x.device_id == device]
+            change = await self._start("remove", threshold, remaining, REFRESH, membership.context)
+            done = await self._change(
+                change, before=(), after=lambda _: (RemoveLeaf(leaf.leaf_id),), removed=gone
+            )
+            await self._move(done)
+
+    async def change_threshold(self, threshold: int) -> None:
+        """Move the account to `threshold`-of-(its devices): a DKG among them for a new group
+        key, `ChangePolicy` committed. A policy only tightens: `threshold` above the current
+        one, at most the device count, and one the fault bound allows."""
+        async with self._lock:
+            membership = self._membership()
+            state = await self._state(membership.account)
+            holders = await self._holders(state)
+            count = len(holders)
+            current = state.required_signers
+            if type(threshold) is not int or not current < threshold <= count or threshold < 2:
+                raise InvalidArgument(
+                    f"the account is {current}-of-{count}: a new threshold is above {current} "
+                    f"(a policy only tightens) and at most {count}, not {threshold}"
+                )
+            _check_safe(count, threshold)
+            change = await self._start(
+                "threshold", threshold, tuple(holders), DKG, membership.context
+            )
+            done = await self._change(
+                change,
+                before=(),
+                after=lambda public: (ChangePolicy(threshold, public.group_public_key),),
+            )
+            await self._move(done)
+
+    async def refresh(self) -> None:
+        """New shares of the same group key for every device (a refresh; the epoch rotates):
+        old shares no longer combine with new ones."""
+        async with self._lock:
+            membership = self._membership()
+            state = await self._state(membership.account)
+            holders = await self._holders(state)
+            if len(holders) < 2:
+                raise AccountError("a 1-of-1 account has no shares to refresh (FROST needs two)")
+            threshold = state.required_signers
+            change = await self._start(
+                "refresh", threshold, tuple(holders), REFRESH, membership.context
+            )
+            group_key = state.group_key
+            done = await self._change(change, before=(), after=lambda _: (RotateEpoch(group_key),))
+            await self._move(done)
+
+    async def _start(
+        self,
+        what: str,
+        threshold: int,
+        members: tuple[tuple[AuthorityId, LeafNode], ...],
+        kind: str,
+        context: ContextId,
+    ) -> _Change:
+        """Start the ceremony of a key change on the tree's prestate (`CeremonyConflict` if
+        one is live there) and record it."""
+        membership = self._membership()
+        state = await self._state(membership.account)
+        prestate = tree_prestate(state).hash
+        registry = await self._registry(membership.account)
+        live = registry.live(prestate)
+        if live is not None:
+            raise CeremonyConflict(
+                f"ceremony {live} is in progress on this account: finish or cancel it first"
+            )
+        op = KeyChangeOp(membership.account, what, threshold, tuple(sorted(a for a, _ in members)))
+        operation = encode(op)
+        nonce = int.from_bytes(await self._fx.random.random_bytes(8), "big")
+        started, _ = registry.start(
+            prestate, operation_hash(operation), nonce, state.epoch, [self._agent.address]
+        )
+        await self._record(JournalNamespace.of(membership.account), started)
+        return _Change(started, operation, kind, threshold, members, context)
+
     # ------------------------------------------------------------------------- join
 
     async def join(self, code: str) -> AuthorityId:
@@ -444,10 +560,12 @@ class AccountService:
             agent.seeds.put(invitation.inviter, PeerAddress(host, port, invitation.static_key))
             try:
                 return await self._join(invitation, context)
+            except BaseException:
+                agent.seeds.remove(invitation.inviter)  # joined: the membership's seed stays
+                raise
             finally:
                 self._joining = None
                 self._close_bootstrap(invitation)
-                agent.seeds.remove(invitation.inviter)
 
     async def _join(self, invitation: Invitation, context: ContextId) -> AuthorityId:
         agent = self._agent
@@ -498,8 +616,7 @@ class AccountService:
         """Record what the inviter sent, take the share the ceremony committed, start."""
         agent = self._agent
         fx = self._fx
-        facts = [decode(raw, Fact) for raw in admission.account_facts]
-        await fx.journal.merge(JournalNamespace.of(admission.account), facts)
+        await _merge_account(fx, admission.account, admission.account_facts)
         context_fact = decode(admission.context_fact, Fact)
         context = context_fact.body.namespace.context
         await fx.journal.merge(JournalNamespace.of(context), [context_fact])
@@ -974,8 +1091,7 @@ class AccountService:
         """Move to the new epoch the coordinator's change committed (or see the removal)."""
         agent = self._agent
         fx = self._fx
-        facts = [decode(raw, Fact) for raw in switch.account_facts]
-        await fx.journal.merge(JournalNamespace.of(switch.account), facts)
+        await _merge_account(fx, switch.account, switch.account_facts)
         self._expected.pop(switch.ceremony, None)
         if not switch.context_fact:
             await agent.refresh()  # removed: the tree no longer has this device
@@ -1162,6 +1278,32 @@ class AccountService:
         await self._progress(invite.invitation.ceremony, "aborted", invite.invitation.pending_epoch)
 
 
+_TREE_TYPES: Final = frozenset({record_tag(TreeGenesis)[0], record_tag(TreeCommit)[0]})
+
+
+async def _merge_account(fx: Effects, account: AuthorityId, encoded: Sequence[bytes]) -> None:
+    """Merge an account journal's facts sent by another device: the tree first (a ceremony's
+    commit is checked against the tree's group keys, which the tree's facts bring)."""
+    facts = [decode(raw, Fact) for raw in encoded]
+    namespace = JournalNamespace.of(account)
+    tree = [f for f in facts if f.body.type_id in _TREE_TYPES]
+    waiting = [*tree, *(f for f in facts if f.body.type_id not in _TREE_TYPES)]
+    # One at a time, again while any went in: a change recorded by a device the tree adds
+    # goes in once the change adding it did.
+    while waiting:
+        left = []
+        for fact in waiting:
+            try:
+                await fx.journal.merge(namespace, [fact])
+            except AuraError:
+                left.append(fact)
+        if len(left) == len(waiting):
+            for fact in left:
+                fx.trace.event("account.fact_refused", fact=str(fact.id))
+            return
+        waiting = left
+
+
 async def _signed_facts(fx: Effects, namespace: JournalNamespace) -> tuple[bytes, ...]:
     """The signed facts of a journal, encoded, by id (what another device can merge)."""
     journal = await fx.journal.journal(namespace)
@@ -1186,6 +1328,16 @@ def _hint(hint: str) -> tuple[str, int]:
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise EnrollmentCodeInvalid(f"the code's address {hint!r} is not host:port")
     return host, int(port)
+
+
+def _check_safe(count: int, threshold: int) -> None:
+    """`UnsafeThreshold` for a policy no fault bound makes safe (e.g. 2-of-4)."""
+    try:
+        fault_bound(count, threshold)
+    except UnsafeThreshold as exc:
+        raise UnsafeThreshold(
+            f"{threshold}-of-{count} is not safe ({exc.message}): choose a larger threshold"
+        ) from None
 
 
 def _refusal_error(refusal: Refusal) -> AuraError:

@@ -38,6 +38,7 @@ import attrs
 from anyio.abc import TaskStatus
 
 from aura_agent.accounts import AccountService
+from aura_agent.changes import CAPABILITIES as CHANGE_CAPABILITIES
 from aura_agent.datadir import SOCKET_FILE, DataDir
 from aura_agent.device import Device, tree_group
 from aura_agent.frames import API_VERSION
@@ -749,7 +750,12 @@ class Agent:
         token = issue_token(
             await fx.random.random_bytes(32),
             self.address,
-            [*CONSENSUS_CAPABILITIES, *SYNC_CAPABILITIES, *CEREMONY_CAPABILITIES],
+            [
+                *CONSENSUS_CAPABILITIES,
+                *SYNC_CAPABILITIES,
+                *CEREMONY_CAPABILITIES,
+                *CHANGE_CAPABILITIES,
+            ],
             seed=await fx.random.random_bytes(32),
             scope=ContextScope(context),
         )

@@ -16,13 +16,16 @@ from aura_agent.client import AgentClient
 from aura_agent.enrollment import CODE_PREFIX, read_code
 from aura_core.encoding import encode
 from aura_core.errors import (
+    AccountError,
     AlreadyInAccount,
     CeremonyConflict,
     EnrollmentCodeExpired,
     EnrollmentCodeInvalid,
     EnrollmentCodeRedeemed,
     InvalidArgument,
+    NotConfigured,
 )
+from aura_core.ids import DeviceId
 from aura_journal.fact import JournalNamespace
 from tests.agent.helpers import FAST
 
@@ -192,3 +195,64 @@ async def test_the_workflows_through_the_client(tmp_path: Path) -> None:
             2,
             2,
         )
+
+
+async def wait_for(agent: Agent, phase: str, devices: int, threshold: int) -> None:
+    with anyio.fail_after(20):
+        while (agent.account.phase, agent.account.devices, agent.account.threshold) != (
+            phase,
+            devices,
+            threshold,
+        ):
+            await anyio.sleep(0.05)
+
+
+async def test_three_devices_remove_refresh_and_threshold(tmp_path: Path) -> None:
+    """A creates; B joins (2-of-2); C joins a FROST group (2-of-3: AddLeaf and ChangePolicy by
+    consensus, the DKG among A, B and C); B removes A (a refresh among B and C, RemoveLeaf);
+    A shows itself removed; B and C refresh; bad requests change nothing."""
+    async with AsyncExitStack() as stack:
+        a, b, c = [
+            await stack.enter_async_context(Agent.open(tmp_path / n, settings=FAST))
+            for n in ("a", "b", "c")
+        ]
+        account = await accounts(a).create()
+        with anyio.fail_after(30):
+            await accounts(b).join(await accounts(a).invite(2))
+        await wait_for(a, "active", 2, 2)
+        with pytest.raises(NotConfigured):
+            await accounts(c).refresh()  # no account yet
+        with anyio.fail_after(60):
+            assert await accounts(c).join(await accounts(a).invite(2)) == account
+        for agent in (a, b, c):
+            await wait_for(agent, "active", 3, 2)
+
+        # Bad requests: nothing recorded, nothing changes.
+        before = await snapshot(b)
+        with pytest.raises(AccountError, match="another of the account's devices"):
+            await accounts(b).remove(b.identity.device)
+        with pytest.raises(InvalidArgument, match="not a device"):
+            await accounts(b).remove(DeviceId(b"\x01" * 16))
+        with pytest.raises(InvalidArgument, match="at most 3"):
+            await accounts(b).change_threshold(4)
+        with pytest.raises(InvalidArgument, match="only tightens"):
+            await accounts(b).change_threshold(2)
+        assert await snapshot(b) == before
+
+        with anyio.fail_after(60):
+            await accounts(b).remove(a.identity.device)
+        for agent in (b, c):
+            await wait_for(agent, "active", 2, 2)
+        with anyio.fail_after(20):
+            while a.account.phase != "removed":
+                await anyio.sleep(0.05)
+        with pytest.raises(AccountError, match="last device|leaves 1"):
+            await accounts(b).remove(c.identity.device)
+        epoch = b.account.epoch
+        with anyio.fail_after(60):
+            await accounts(c).refresh()
+        for agent in (b, c):
+            with anyio.fail_after(20):
+                while agent.account.epoch != epoch + 1:
+                    await anyio.sleep(0.05)
+            assert (agent.account.devices, agent.account.threshold) == (2, 2)
