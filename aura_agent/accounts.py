@@ -23,9 +23,12 @@ Each step is a choreography through the guard chain and each outcome a fact:
   is recorded aborted), and only for the ceremony it names (`EnrollmentCodeInvalid`: altered,
   another account, an aborted ceremony).
 
-Only a 1-of-1 account invites so far (it moves to 2-of-2); growing a FROST group (2-of-2 to
-2-of-3), removing a device, changing the threshold and refreshing on demand need the
-networked consensus steps and are not built yet (`AccountError` says so).
+With a FROST group, a change is coordinated by the device it is asked of: the other share
+holders are told (`AuraChangePrepare`), tree changes go through the networked consensus, the
+ceremony's commit is signed by a networked FROST signing of the old group, and the devices
+staying move to the new devices' context (`AuraChangeSwitch`). `remove` (a refresh among the
+remaining holders, `RemoveLeaf`), `change_threshold` (a DKG, `ChangePolicy`) and `refresh` (a
+refresh, `RotateEpoch`) follow the same steps (`docs/agent.md`).
 """
 
 from __future__ import annotations
@@ -63,9 +66,12 @@ from aura_agent.membership import Membership, Seed, witness_addresses
 from aura_agent.network import found_context, member_genesis
 from aura_agent.requests import (
     CANCEL_INVITE,
+    CHANGE_THRESHOLD,
     CREATE_ACCOUNT,
     INVITE,
     JOIN_ACCOUNT,
+    REMOVE_DEVICE,
+    AccountChanged,
     AccountCreated,
     AccountJoined,
     CancelInviteRequest,
@@ -74,7 +80,11 @@ from aura_agent.requests import (
     InviteCode,
     InviteRequest,
     JoinAccountRequest,
+    RefreshRequest,
+    RemoveDeviceRequest,
+    ThresholdRequest,
 )
+from aura_agent.requests import REFRESH as REFRESH_REQUEST
 from aura_agent.signals import CEREMONIES, Ceremonies, CeremonyProgress
 from aura_consensus.ceremony import (
     Aborted,
@@ -287,6 +297,9 @@ class AccountService:
         agent.handlers.add(INVITE, self._invite_request)
         agent.handlers.add(JOIN_ACCOUNT, self._join_request)
         agent.handlers.add(CANCEL_INVITE, self._cancel_request)
+        agent.handlers.add(REMOVE_DEVICE, self._remove_request)
+        agent.handlers.add(CHANGE_THRESHOLD, self._threshold_request)
+        agent.handlers.add(REFRESH_REQUEST, self._refresh_request)
         return self
 
     async def __aexit__(
@@ -316,6 +329,18 @@ class AccountService:
     async def _cancel_request(self, request: CancelInviteRequest) -> InviteCancelled:
         await self.cancel(request.ceremony)
         return InviteCancelled(request.ceremony)
+
+    async def _remove_request(self, request: RemoveDeviceRequest) -> AccountChanged:
+        await self.remove(request.device)
+        return AccountChanged(self._agent.account)
+
+    async def _threshold_request(self, request: ThresholdRequest) -> AccountChanged:
+        await self.change_threshold(request.threshold)
+        return AccountChanged(self._agent.account)
+
+    async def _refresh_request(self, _: RefreshRequest) -> AccountChanged:
+        await self.refresh()
+        return AccountChanged(self._agent.account)
 
     async def _progress(self, ceremony: CeremonyId, phase: str, epoch: int) -> None:
         """The `agent.ceremonies` signal: enrollments under way on this device."""

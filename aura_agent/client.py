@@ -46,12 +46,15 @@ from aura_agent.frames import (
 from aura_agent.keystore import Identity
 from aura_agent.requests import (
     CANCEL_INVITE,
+    CHANGE_THRESHOLD,
     CREATE_ACCOUNT,
     IDENTITY,
     INVITE,
     JOIN_ACCOUNT,
     NETWORK,
     PEERS,
+    REFRESH,
+    REMOVE_DEVICE,
     STATUS,
     SUBSCRIBE,
     SYNC_NOW,
@@ -66,14 +69,17 @@ from aura_agent.requests import (
     NetworkStatus,
     Peers,
     PeersRequest,
+    RefreshRequest,
+    RemoveDeviceRequest,
     RequestType,
     StatusRequest,
     SubscribeRequest,
     SyncNowRequest,
     SyncResults,
+    ThresholdRequest,
 )
 from aura_agent.server import check_socket_path
-from aura_agent.signals import CORE_SIGNALS, SignalSpec
+from aura_agent.signals import CORE_SIGNALS, AccountState, SignalSpec
 from aura_agent.unixstream import UnixStream, connect
 from aura_core.encoding import decode, encode
 from aura_core.errors import AgentUnavailable, AuraError, EncodingError, MalformedRequest
@@ -243,6 +249,18 @@ class AgentClient:
     async def cancel_invite(self, ceremony: CeremonyId) -> None:
         """Abandon an enrollment this agent started: its code is refused from now on."""
         await self.call(CANCEL_INVITE, CancelInviteRequest(ceremony))
+
+    async def remove_device(self, device: DeviceId) -> AccountState:
+        """Remove `device` from the account (from another of its devices); the account after."""
+        return (await self.call(REMOVE_DEVICE, RemoveDeviceRequest(device))).account
+
+    async def change_threshold(self, threshold: int) -> AccountState:
+        """Tighten the account's policy to `threshold`-of-its-devices; the account after."""
+        return (await self.call(CHANGE_THRESHOLD, ThresholdRequest(threshold))).account
+
+    async def refresh(self) -> AccountState:
+        """New shares of the same group key for every device; the account after."""
+        return (await self.call(REFRESH, RefreshRequest())).account
 
     def subscribe(self, *signals: str) -> Subscription:
         """The events of `signals` (names, e.g. `"agent.account"`): the current value of each,

@@ -16,6 +16,9 @@ workflows add their own (`Agent.handlers.add`), routed by name exactly like thes
 | `account.invite` | `InviteRequest` | `InviteCode` |
 | `account.join` | `JoinAccountRequest` | `AccountJoined` |
 | `account.cancel` | `CancelInviteRequest` | `InviteCancelled` |
+| `account.remove` | `RemoveDeviceRequest` | `AccountChanged` |
+| `account.threshold` | `ThresholdRequest` | `AccountChanged` |
+| `account.refresh` | `RefreshRequest` | `AccountChanged` |
 
 The account requests are served by `aura_agent.accounts.AccountService`. An `InviteCode`
 and a `JoinAccountRequest` carry an enrollment code: a secret (it admits a device), so neither
@@ -32,7 +35,7 @@ from aura_agent.keystore import Identity
 from aura_agent.signals import AccountState
 from aura_core.encoding import record
 from aura_core.errors import InvalidArgument
-from aura_core.ids import AuthorityId, CeremonyId
+from aura_core.ids import AuthorityId, CeremonyId, DeviceId
 
 __all__ = [
     "RequestType",
@@ -67,6 +70,13 @@ __all__ = [
     "INVITE",
     "JOIN_ACCOUNT",
     "CANCEL_INVITE",
+    "RemoveDeviceRequest",
+    "ThresholdRequest",
+    "RefreshRequest",
+    "AccountChanged",
+    "REMOVE_DEVICE",
+    "CHANGE_THRESHOLD",
+    "REFRESH",
 ]
 
 Q = TypeVar("Q")
@@ -265,6 +275,32 @@ class InviteCancelled:
     ceremony: CeremonyId
 
 
+@record("account.remove_request", version=1)
+@attrs.frozen
+class RemoveDeviceRequest:
+    device: DeviceId
+
+
+@record("account.threshold_request", version=1)
+@attrs.frozen
+class ThresholdRequest:
+    threshold: int = attrs.field(validator=_threshold)
+
+
+@record("account.refresh_request", version=1)
+@attrs.frozen
+class RefreshRequest:
+    pass
+
+
+@record("account.changed", version=1)
+@attrs.frozen
+class AccountChanged:
+    """The account after a committed change."""
+
+    account: AccountState
+
+
 STATUS: Final = RequestType("agent.status", StatusRequest, AgentStatus)
 IDENTITY: Final = RequestType("agent.identity", IdentityRequest, Identity)
 NETWORK: Final = RequestType("agent.network", NetworkRequest, NetworkStatus)
@@ -275,3 +311,6 @@ CREATE_ACCOUNT: Final = RequestType("account.create", CreateAccountRequest, Acco
 INVITE: Final = RequestType("account.invite", InviteRequest, InviteCode)
 JOIN_ACCOUNT: Final = RequestType("account.join", JoinAccountRequest, AccountJoined)
 CANCEL_INVITE: Final = RequestType("account.cancel", CancelInviteRequest, InviteCancelled)
+REMOVE_DEVICE: Final = RequestType("account.remove", RemoveDeviceRequest, AccountChanged)
+CHANGE_THRESHOLD: Final = RequestType("account.threshold", ThresholdRequest, AccountChanged)
+REFRESH: Final = RequestType("account.refresh", RefreshRequest, AccountChanged)

@@ -17,11 +17,12 @@ import anyio
 from rich.console import Console
 
 from aura_agent.client import AgentClient
-from aura_agent.signals import DEVICES, DeviceList
+from aura_agent.signals import DEVICES, AccountState, DeviceList
 from aura_core.errors import AuraError
+from aura_core.ids import DeviceId
 from aura_terminal.agent import socket_of
 
-__all__ = ["create", "status", "invite", "join", "devices"]
+__all__ = ["create", "status", "invite", "join", "devices", "threshold", "refresh", "remove"]
 
 T = TypeVar("T")
 
@@ -70,14 +71,7 @@ def create(data_dir: Path | None, socket: Path | None, as_json: bool) -> int:
 
 def status(data_dir: Path | None, socket: Path | None, as_json: bool) -> int:
     async def ask(client: AgentClient) -> dict[str, Any]:
-        account = (await client.status()).account
-        return {
-            "phase": account.phase,
-            "account": None if account.account is None else str(account.account),
-            "epoch": account.epoch,
-            "devices": account.devices,
-            "threshold": account.threshold,
-        }
+        return _state((await client.status()).account)
 
     def show(a: dict[str, Any]) -> tuple[str, Any]:
         if a["account"] is None:
@@ -138,3 +132,38 @@ def devices(data_dir: Path | None, socket: Path | None, as_json: bool) -> int:
         return "\n".join(lines) or "no devices (no account)", a
 
     return _run(data_dir, socket, ask, show, as_json)
+
+
+def _state(account: AccountState) -> dict[str, Any]:
+    return {
+        "phase": account.phase,
+        "account": None if account.account is None else str(account.account),
+        "epoch": account.epoch,
+        "devices": account.devices,
+        "threshold": account.threshold,
+    }
+
+
+def _policy(a: dict[str, Any]) -> tuple[str, Any]:
+    return f"account {a['account']}: {a['threshold']}-of-{a['devices']}, epoch {a['epoch']}", a
+
+
+def threshold(data_dir: Path | None, socket: Path | None, value: int, as_json: bool) -> int:
+    async def ask(client: AgentClient) -> dict[str, Any]:
+        return _state(await client.change_threshold(value))
+
+    return _run(data_dir, socket, ask, _policy, as_json)
+
+
+def refresh(data_dir: Path | None, socket: Path | None, as_json: bool) -> int:
+    async def ask(client: AgentClient) -> dict[str, Any]:
+        return _state(await client.refresh())
+
+    return _run(data_dir, socket, ask, _policy, as_json)
+
+
+def remove(data_dir: Path | None, socket: Path | None, device: str, as_json: bool) -> int:
+    async def ask(client: AgentClient) -> dict[str, Any]:
+        return _state(await client.remove_device(DeviceId.parse(device)))
+
+    return _run(data_dir, socket, ask, _policy, as_json)

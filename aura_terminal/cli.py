@@ -134,6 +134,36 @@ def account_status(
     raise typer.Exit(accounts_module.status(data_dir, socket, json))
 
 
+@account_app.command("threshold")
+def account_threshold(
+    threshold: Annotated[int, typer.Argument(help="Signers the account needs from now on.")],
+    data_dir: DataDirOption = None,
+    socket: SocketOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Tighten the account's policy (a DKG among its devices, then the policy change)."""
+    raise typer.Exit(accounts_module.threshold(data_dir, socket, threshold, json))
+
+
+@account_app.command("refresh")
+def account_refresh(
+    data_dir: DataDirOption = None, socket: SocketOption = None, json: JsonOption = False
+) -> None:
+    """New shares of the same key for every device (old shares stop combining)."""
+    raise typer.Exit(accounts_module.refresh(data_dir, socket, json))
+
+
+@device_app.command("remove")
+def device_remove(
+    device: Annotated[str, typer.Argument(help="The device to remove (device-...).")],
+    data_dir: DataDirOption = None,
+    socket: SocketOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Remove a device from the account (run it on another of its devices)."""
+    raise typer.Exit(accounts_module.remove(data_dir, socket, device, json))
+
+
 @device_app.command("invite")
 def device_invite(
     threshold: Annotated[

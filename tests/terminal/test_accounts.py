@@ -43,6 +43,16 @@ def test_two_agents_one_account_from_the_command_line(tmp_path: Path) -> None:
         assert (status["account"], status["devices"], status["threshold"]) == (account, 2, 2)
         text = runner.invoke(app, ["account", "status", "--data-dir", str(b)])
         assert "2-of-2" in text.stdout
+        result = runner.invoke(app, ["account", "refresh", "--data-dir", str(b), "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["epoch"] == status["epoch"] + 1
+        bad = runner.invoke(app, ["account", "threshold", "5", "--data-dir", str(b)])
+        assert bad.exit_code == 1 and "at most 2" in bad.output
+        first_device = next(d["device"] for d in listed if not d["this_device"])
+        bad = runner.invoke(app, ["device", "remove", first_device, "--data-dir", str(b)])
+        assert bad.exit_code == 1 and "add a device first" in bad.output
+        bad = runner.invoke(app, ["device", "remove", "device-xyz", "--data-dir", str(b)])
+        assert bad.exit_code == 1
     finally:
         assert stop(first)[0] == 0
         assert stop(second)[0] == 0
