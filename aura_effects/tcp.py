@@ -25,9 +25,9 @@ message to that peer in that context. Wire format and handshake: `aura_effects.f
 * **Failures stay local.** Anything that goes wrong on one connection (bad bytes, a failed
   handshake, a timeout, a reset) closes that connection with a trace event; the listener and
   every other connection go on. A failed dial is retried with capped exponential backoff and
-  jitter drawn from `RandomEffects`, while messages wait in the queue; messages already
-  handed to a socket that then breaks are lost (delivery is at most once: receipts and sync
-  repair it above).
+  jitter drawn from `RandomEffects` (cut short when the peer connects to this device: it is up
+  again), while messages wait in the queue; messages already handed to a socket that then
+  breaks are lost (delivery is at most once: receipts and sync repair it above).
 * **Time.** Every timeout, idle check and backoff sleeps through `PhysicalTimeEffects`.
 
 Only `GuardedTransport` may hold a `TcpTransport` (an import-linter contract); the layers above
@@ -183,6 +183,8 @@ class _Link:
     queue: _SendQueue
     written: int = 0
     lost: int = 0
+    reachable: anyio.Event = attrs.field(factory=anyio.Event)
+    """Set when the peer connects to this device: a back-off in progress ends at once."""
 
 
 @attrs.define(eq=False)
@@ -452,7 +454,10 @@ class TcpTransport:
     async def _back_off(
         self, link: _Link, failures: int, event: str, exc: BaseException | None
     ) -> None:
-        """Sleep min(cap, base * 2^(failures-1)), the upper half of it jittered uniformly."""
+        """Sleep min(cap, base * 2^(failures-1)), the upper half of it jittered uniformly, or
+        until the peer connects to this device (it is up again: its messages should not wait
+        out the rest of a back-off that can reach `backoff_cap`)."""
+        link.reachable = reachable = anyio.Event()
         config = self._config
         ceiling = min(config.backoff_cap, config.backoff_base * 2 ** min(failures - 1, 62))
         half_ms = int(ceiling * 500)
@@ -466,7 +471,10 @@ class TcpTransport:
             reason=None if exc is None else _reason(exc),
             detail=None if exc is None else _detail(exc),
         )
-        await self._time.sleep(delay_ms / 1000)
+        async with anyio.create_task_group() as group:
+            group.start_soon(_cancel_when, reachable, group.cancel_scope)
+            await self._time.sleep(delay_ms / 1000)
+            group.cancel_scope.cancel()
 
     async def _dial(self, link: _Link) -> SecureConnection:
         address = await self._locator.locate(link.peer, link.context)
@@ -639,6 +647,9 @@ class TcpTransport:
             if replaced is not None:
                 replaced.close("replaced")
             self._trace.event("net.inbound.connected", epoch=connection.epoch, **fields)
+            link = self._links.get(key)
+            if link is not None:
+                link.reachable.set()
             self._notify(Connected(connection.peer, connection.context, inbound=True))
             group.start_soon(self._part, ending, lambda: self._read(connection))
             group.start_soon(
@@ -710,3 +721,8 @@ class TcpTransport:
                 callback(event)
             except Exception as exc:
                 self._trace.event("net.callback.failed", detail=_detail(exc))
+
+
+async def _cancel_when(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
