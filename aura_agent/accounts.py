@@ -482,7 +482,7 @@ class AccountService:
             _check_safe(len(remaining), threshold)
             gone = [a for a, x in holders if x.device_id == device]
             change = await self._start("remove", threshold, remaining, REFRESH, membership.context)
-            done = await self._change(
+            done = await self._attempt(
                 change, before=(), after=lambda _: (RemoveLeaf(leaf.leaf_id),), removed=gone
             )
             await self._move(done)
@@ -506,7 +506,7 @@ class AccountService:
             change = await self._start(
                 "threshold", threshold, tuple(holders), DKG, membership.context
             )
-            done = await self._change(
+            done = await self._attempt(
                 change,
                 before=(),
                 after=lambda public: (ChangePolicy(threshold, public.group_public_key),),
@@ -527,8 +527,23 @@ class AccountService:
                 "refresh", threshold, tuple(holders), REFRESH, membership.context
             )
             group_key = state.group_key
-            done = await self._change(change, before=(), after=lambda _: (RotateEpoch(group_key),))
+            done = await self._attempt(change, before=(), after=lambda _: (RotateEpoch(group_key),))
             await self._move(done)
+
+    async def _attempt(
+        self,
+        change: _Change,
+        *,
+        before: Sequence[TreeOpKind],
+        after: Callable[[frost.PublicKeyPackage], Sequence[TreeOpKind]],
+        removed: Sequence[AuthorityId] = (),
+    ) -> _Done:
+        """`_change`, and if it fails, its ceremony recorded aborted (its keys never used)."""
+        try:
+            return await self._change(change, before=before, after=after, removed=removed)
+        except AuraError:
+            await self._abort_started(change.started, AbortReason.TIMEOUT)
+            raise
 
     async def _start(
         self,
@@ -822,8 +837,15 @@ class AccountService:
             change.joiners,
         )
         others = [a for a, _ in old_holders if a != agent.address]
-        for other in others:
-            await self._tell(prepare_choreography(), "Prepare", prepare, other, membership.context)
+        for other in others:  # a holder that is down fails the change here, before any commit
+            await self._tell(
+                prepare_choreography(),
+                "Prepare",
+                prepare,
+                other,
+                membership.context,
+                limit=self._times.round2_s,
+            )
         await self._progress(ceremony, "prepared", started.current_epoch + 1)
         for kind in before:
             await self._commit(account, kind)
@@ -894,11 +916,31 @@ class AccountService:
                 public,
                 tuple(seeds[a] for a in staying if a != other and a in seeds),
             )
-            await self._tell(switch_choreography(), "Switch", switch, other, membership.context)
+            try:
+                await self._tell(
+                    switch_choreography(),
+                    "Switch",
+                    switch,
+                    other,
+                    membership.context,
+                    limit=self._times.limit_s,
+                )
+            except AuraError as exc:  # committed: this device moves all the same
+                self._fx.trace.event("account.switch_failed", peer=str(other), error=exc.code)
+                await agent.notify(
+                    "warning", f"{other} did not take the change; it must be enrolled again"
+                )
         for gone in removed:
             switch = Switch(ceremony, account, final.epoch, facts, b"", b"", b"", ())
             try:
-                await self._tell(switch_choreography(), "Switch", switch, gone, membership.context)
+                await self._tell(
+                    switch_choreography(),
+                    "Switch",
+                    switch,
+                    gone,
+                    membership.context,
+                    limit=self._times.limit_s,
+                )
             except AuraError:
                 self._fx.trace.event("account.removed_unreachable", peer=str(gone))
         return _Done(
@@ -1018,8 +1060,11 @@ class AccountService:
         message: object,
         peer: AuthorityId,
         context: ContextId,
+        *,
+        limit: float,
     ) -> None:
-        """Send `message` to `peer` in a `Prepare`/`Switch` session; its acknowledgement."""
+        """Send `message` to `peer` in a `Prepare`/`Switch` session; its acknowledgement within
+        `limit` seconds."""
         session = Session(
             choreo,
             SessionId.from_entropy(await self._fx.random.random_bytes(32)),
@@ -1031,9 +1076,7 @@ class AccountService:
             await endpoint.send(label, encode(message))
             await endpoint.receive("Ack")
 
-        outcome = await self._agent.dispatcher.run(
-            session, "Coordinator", send, limit=self._times.limit_s
-        )
+        outcome = await self._agent.dispatcher.run(session, "Coordinator", send, limit=limit)
         if not isinstance(outcome, Completed):
             raise AccountError(f"{peer} did not acknowledge the change ({type(outcome).__name__})")
 
@@ -1293,14 +1336,20 @@ class AccountService:
         self._agent.locator.close(bootstrap_context(invitation.bootstrap))
 
     async def _abort(self, invite: _Invite, reason: AbortReason) -> None:
-        account = invite.invitation.account
+        await self._abort_started(invite.started, reason)
+
+    async def _abort_started(self, started: CeremonyStarted, reason: AbortReason) -> None:
+        """Record `started`'s ceremony aborted, unless it is final already."""
+        account = self._membership().account if self._agent.membership else None
+        if account is None:
+            return
         registry = await self._registry(account)
         try:
-            fact, _ = registry.abort(invite.invitation.ceremony, reason)
+            fact, _ = registry.abort(started.ceremony_id, reason)
         except AuraError:
-            return  # already final
+            return  # already final (or not this account's)
         await self._record(JournalNamespace.of(account), fact)
-        await self._progress(invite.invitation.ceremony, "aborted", invite.invitation.pending_epoch)
+        await self._progress(started.ceremony_id, "aborted", started.current_epoch + 1)
 
 
 _TREE_TYPES: Final = frozenset({record_tag(TreeGenesis)[0], record_tag(TreeCommit)[0]})

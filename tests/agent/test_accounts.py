@@ -14,7 +14,10 @@ from aura_agent.accounts import AccountService
 from aura_agent.agent import Agent
 from aura_agent.client import AgentClient
 from aura_agent.enrollment import CODE_PREFIX, read_code
-from aura_core.encoding import encode
+from aura_consensus.ceremony import Aborted, CeremonyAborted, CeremonyRegistry, CeremonyStarted
+from aura_consensus.facts import CEREMONY_REDUCER
+from aura_consensus.tree import tree_prestate
+from aura_core.encoding import decode, encode, record_tag
 from aura_core.errors import (
     AccountError,
     AlreadyInAccount,
@@ -27,6 +30,7 @@ from aura_core.errors import (
 )
 from aura_core.ids import DeviceId
 from aura_journal.fact import JournalNamespace
+from aura_journal.tree import TREE_REDUCER
 from tests.agent.helpers import FAST
 
 pytestmark = pytest.mark.anyio
@@ -256,3 +260,40 @@ async def test_three_devices_remove_refresh_and_threshold(tmp_path: Path) -> Non
                 while agent.account.epoch != epoch + 1:
                     await anyio.sleep(0.05)
             assert (agent.account.devices, agent.account.threshold) == (2, 2)
+
+
+async def test_a_change_a_holder_misses_is_recorded_aborted_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """A refresh while the other share holder is stopped fails (`AccountError`) before anything
+    commits: its ceremony is recorded aborted, the tree, the membership and the keys are as
+    they were, and the next change on the same prestate is not refused as a conflict."""
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(Agent.open(tmp_path / "a", settings=FAST))
+        async with Agent.open(tmp_path / "b", settings=FAST) as b:
+            account = await accounts(a).create()
+            with anyio.fail_after(30):
+                await accounts(b).join(await accounts(a).invite(2))
+            await wait_for(a, "active", 2, 2)
+        namespace = JournalNamespace.of(account)
+        journal = await a.effects.journal.journal(namespace)
+        tree, known = journal.view(TREE_REDUCER).current, journal.fact_ids()
+        before = (a.membership, encode(a.keys.secrets), a.account)
+        with anyio.fail_after(60), pytest.raises(AccountError, match="did not acknowledge"):
+            await accounts(a).refresh()  # B is stopped
+        journal = await a.effects.journal.journal(namespace)
+        assert (a.membership, encode(a.keys.secrets), a.account) == before
+        assert journal.view(TREE_REDUCER).current == tree
+        added = [journal.get(f) for f in sorted(journal.fact_ids() - known)]
+        assert sorted(f.body.type_id for f in added if f is not None) == [
+            record_tag(CeremonyAborted)[0],
+            record_tag(CeremonyStarted)[0],
+        ]
+        [started] = [
+            decode(f.body.payload, CeremonyStarted)
+            for f in added
+            if f is not None and f.body.type_id == record_tag(CeremonyStarted)[0]
+        ]
+        registry: CeremonyRegistry = journal.view(CEREMONY_REDUCER)
+        assert isinstance(registry.state(started.ceremony_id), Aborted)
+        assert registry.live(tree_prestate(tree).hash) is None  # not left live: no conflict
