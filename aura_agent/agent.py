@@ -37,6 +37,8 @@ import anyio
 import attrs
 from anyio.abc import TaskStatus
 
+from aura_agent.accounts import AccountService
+from aura_agent.changes import CAPABILITIES as CHANGE_CAPABILITIES
 from aura_agent.datadir import SOCKET_FILE, DataDir
 from aura_agent.device import Device, tree_group
 from aura_agent.frames import API_VERSION
@@ -121,6 +123,7 @@ from aura_journal.fact import JournalNamespace
 from aura_journal.registry import FactRegistry
 from aura_journal.tree import TREE_REDUCER, TreeState
 from aura_protocol import Dispatcher
+from aura_protocol.ceremonies import CAPABILITIES as CEREMONY_CAPABILITIES
 from aura_protocol.consensus import CAPABILITIES as CONSENSUS_CAPABILITIES
 from aura_protocol.consensus import ConsensusConfig
 from aura_protocol.rendezvous import RendezvousLocator
@@ -217,7 +220,10 @@ class Agent:
         """The signals subscribers may ask for (the account workflows add theirs)."""
         self._storage = storage
         self._setup = setup
-        self._seeds = StaticLocator()
+        self.seeds = StaticLocator()
+        """Listeners of devices whose descriptors have not reached this one (the membership's
+        seeds, and an enrollment's other device)."""
+        self.locator = SeededLocator(RendezvousLocator(effects), self.seeds)
         self._membership = membership
         self._started_ms = started_ms
         self._server: ApiServer | None = None
@@ -236,6 +242,7 @@ class Agent:
         self._notified = 0
         self.device: Device | None = None
         """The device in its account while its account services run (None otherwise)."""
+        self._accounts: AccountService | None = None
         self._register_handlers()
 
     # ------------------------------------------------------------------------- opening
@@ -331,6 +338,7 @@ class Agent:
             await tasks.start(self._server.run)
             await tasks.start(self._network)
             async with AsyncExitStack() as stack:
+                self._accounts = await stack.enter_async_context(AccountService(self))
                 for service in services:
                     await stack.enter_async_context(service(self))
                 yield
@@ -361,6 +369,11 @@ class Agent:
         """The protocol dispatcher: runs for the agent's life, account or not (choreographies
         such as enrollment run on it)."""
         return _running(self._dispatcher, "the dispatcher")
+
+    @property
+    def accounts(self) -> AccountService:
+        """The account workflows: `create`, `invite`, `join`, `cancel`."""
+        return _running(self._accounts, "the account workflows")
 
     @property
     def sync(self) -> SyncService:
@@ -437,7 +450,7 @@ class Agent:
                         local=secrets.address,
                         signing_key=secrets.signing_key,
                         keypair=secrets.static_keypair,
-                        locator=SeededLocator(RendezvousLocator(fx), self._seeds),
+                        locator=self.locator,
                         config=candidate,
                     )
                 )
@@ -526,12 +539,34 @@ class Agent:
             await self._emit_account(membership, state)
 
     async def _check(self, membership: Membership) -> None:
-        await self._tree(membership.account)
+        state = await self._tree(membership.account)
         await self._context_genesis(membership.context)
+        if not membership.public_key_package:
+            if not self._single(state):
+                raise InvalidArgument(
+                    "a membership without a public key package is for a 1-of-1 account whose "
+                    "group key is this device's key"
+                )
+            return
         try:
             frost.PublicKeyPackage.from_bytes(membership.public_key_package)
         except AuraError:
             raise InvalidArgument("the membership's public key package does not parse") from None
+
+    def _hint(self) -> str:
+        """Where other devices dial this one (`tcp://host:port`, the advertised host)."""
+        node = self.network
+        host = self._setup.advertise if self._setup.advertise is not None else node.host
+        return tcp_hint(host, node.port)
+
+    def _single(self, state: TreeState) -> bool:
+        """The tree is 1-of-1 under this device's own key (a new account): changes are
+        single-signer commits, there is no FROST group and no consensus node."""
+        return (
+            state.threshold == 1
+            and state.group_key.raw == self.identity.signing_key
+            and [leaf.public_key for leaf in state.leaves] == [self.identity.signing_key]
+        )
 
     async def _store(self, membership: Membership | None) -> None:
         if membership is None:
@@ -600,7 +635,7 @@ class Agent:
                 fx.peers.add(member.authority, member.key)
         await self._grant(membership.context)
         for seed in membership.seeds:
-            self._seeds.put(seed.authority, seed.address)
+            self.seeds.put(seed.authority, seed.address)
         peers = sorted(m.authority for m in genesis.members if m.authority != self.address)
         leaf = next((x for x in state.leaves if x.device_id == self.identity.device), None)
         sync = self.sync
@@ -622,9 +657,6 @@ class Agent:
                 membership.context,
                 network=self.network,
             )
-            public = frost.PublicKeyPackage.from_bytes(membership.public_key_package)
-            share = self.keys.secrets.share(membership.account, state.epoch)
-            group = tree_group(state, public, share, witness_addresses(state, genesis))
             self._descriptor = await publish_if_stale(
                 fx,
                 RendezvousLocator(fx),
@@ -635,6 +667,17 @@ class Agent:
                 context=membership.context,
                 setup=self._setup,
             )
+            if not membership.public_key_package:  # 1-of-1: single-signer commits
+                self.device = device
+                try:
+                    await self._emit_account(membership, state)
+                    yield
+                finally:
+                    self.device = None
+                return
+            public = frost.PublicKeyPackage.from_bytes(membership.public_key_package)
+            share = self.keys.secrets.share(membership.account, state.epoch)
+            group = tree_group(state, public, share, witness_addresses(state, genesis))
             async with device.online(group, self.settings.consensus, dispatcher=self.dispatcher):
                 self.device = device
                 try:
@@ -648,19 +691,23 @@ class Agent:
             for peer in peers:
                 sync.remove_peer(peer)
             for seed in membership.seeds:
-                self._seeds.remove(seed.authority)
+                self.seeds.remove(seed.authority)
 
     async def _emit_account(self, membership: Membership, state: TreeState) -> None:
         genesis = await self._context_genesis(membership.context)
         addresses = witness_addresses(state, genesis)
-        public = frost.PublicKeyPackage.from_bytes(membership.public_key_package)
+        holders = (
+            frozenset(frost.PublicKeyPackage.from_bytes(membership.public_key_package).identifiers)
+            if membership.public_key_package
+            else frozenset(frost_identifier(leaf) for leaf in state.leaves)
+        )
         entries = tuple(
             DeviceEntry(
                 leaf.device_id,
                 leaf.leaf_id,
                 addresses.get(leaf.device_id),
                 leaf.device_id == self.identity.device,
-                frost_identifier(leaf) in public.identifiers,
+                frost_identifier(leaf) in holders,
             )
             for leaf in state.leaves
         )
@@ -703,7 +750,12 @@ class Agent:
         token = issue_token(
             await fx.random.random_bytes(32),
             self.address,
-            [*CONSENSUS_CAPABILITIES, *SYNC_CAPABILITIES],
+            [
+                *CONSENSUS_CAPABILITIES,
+                *SYNC_CAPABILITIES,
+                *CEREMONY_CAPABILITIES,
+                *CHANGE_CAPABILITIES,
+            ],
             seed=await fx.random.random_bytes(32),
             scope=ContextScope(context),
         )
@@ -761,7 +813,7 @@ class Agent:
         account = self._account_devices
         if account is None:
             return Peers()
-        locator = SeededLocator(RendezvousLocator(self.effects), self._seeds)
+        locator = self.locator
         found = []
         for peer in sorted(account.devices):
             where = await locator.locate(peer, account.context)

@@ -45,30 +45,45 @@ from aura_agent.frames import (
 )
 from aura_agent.keystore import Identity
 from aura_agent.requests import (
+    CANCEL_INVITE,
+    CHANGE_THRESHOLD,
+    CREATE_ACCOUNT,
     IDENTITY,
+    INVITE,
+    JOIN_ACCOUNT,
     NETWORK,
     PEERS,
+    REFRESH,
+    REMOVE_DEVICE,
     STATUS,
     SUBSCRIBE,
     SYNC_NOW,
     AgentStatus,
+    CancelInviteRequest,
+    CreateAccountRequest,
     IdentityRequest,
+    InviteCode,
+    InviteRequest,
+    JoinAccountRequest,
     NetworkRequest,
     NetworkStatus,
     Peers,
     PeersRequest,
+    RefreshRequest,
+    RemoveDeviceRequest,
     RequestType,
     StatusRequest,
     SubscribeRequest,
     SyncNowRequest,
     SyncResults,
+    ThresholdRequest,
 )
 from aura_agent.server import check_socket_path
-from aura_agent.signals import CORE_SIGNALS, SignalSpec
+from aura_agent.signals import CORE_SIGNALS, AccountState, SignalSpec
 from aura_agent.unixstream import UnixStream, connect
 from aura_core.encoding import decode, encode
 from aura_core.errors import AgentUnavailable, AuraError, EncodingError, MalformedRequest
-from aura_core.ids import AuthorityId, DeviceId
+from aura_core.ids import AuthorityId, CeremonyId, DeviceId
 
 __all__ = ["SignalEvent", "Subscription", "AgentClient"]
 
@@ -217,6 +232,35 @@ class AgentClient:
     async def sync_now(self, peer: AuthorityId | None = None) -> SyncResults:
         """Sync with `peer` (None: every peer of the account) now; the sessions' outcomes."""
         return await self.call(SYNC_NOW, SyncNowRequest(peer))
+
+    async def create_account(self) -> AuthorityId:
+        """A new 1-of-1 account of the agent's device; its id."""
+        return (await self.call(CREATE_ACCOUNT, CreateAccountRequest())).account
+
+    async def invite(self, threshold: int = 2, expires_in_s: float = 600.0) -> InviteCode:
+        """An enrollment code for one more device (a secret: give it only to that device);
+        the account moves to `threshold`-of-(devices + 1) when it joins."""
+        return await self.call(INVITE, InviteRequest(threshold, round(expires_in_s * 1000)))
+
+    async def join(self, code: str) -> AuthorityId:
+        """Join the account `code` invites to; its id (once the device holds its share)."""
+        return (await self.call(JOIN_ACCOUNT, JoinAccountRequest(code))).account
+
+    async def cancel_invite(self, ceremony: CeremonyId) -> None:
+        """Abandon an enrollment this agent started: its code is refused from now on."""
+        await self.call(CANCEL_INVITE, CancelInviteRequest(ceremony))
+
+    async def remove_device(self, device: DeviceId) -> AccountState:
+        """Remove `device` from the account (from another of its devices); the account after."""
+        return (await self.call(REMOVE_DEVICE, RemoveDeviceRequest(device))).account
+
+    async def change_threshold(self, threshold: int) -> AccountState:
+        """Tighten the account's policy to `threshold`-of-its-devices; the account after."""
+        return (await self.call(CHANGE_THRESHOLD, ThresholdRequest(threshold))).account
+
+    async def refresh(self) -> AccountState:
+        """New shares of the same group key for every device; the account after."""
+        return (await self.call(REFRESH, RefreshRequest())).account
 
     def subscribe(self, *signals: str) -> Subscription:
         """The events of `signals` (names, e.g. `"agent.account"`): the current value of each,

@@ -14,7 +14,7 @@ from `aura_agent.network.on_tcp` (a device on the real network, which also sets 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import attrs
@@ -95,9 +95,9 @@ def tree_group(
     )
 
 
-GenesisSigner = Callable[[bytes], tuple[bytes, tuple[int, ...]]]
+GenesisSigner = Callable[[bytes], Awaitable[tuple[bytes, tuple[int, ...]]]]
 """Given the genesis fact's signing message: the founding group's threshold signature and the
-FROST identifiers of its signers."""
+FROST identifiers of its signers (a networked signing ceremony, `CeremonyService.sign`)."""
 
 
 async def genesis_fact(effects: Effects, genesis: TreeGenesis, sign: GenesisSigner) -> Fact:
@@ -111,7 +111,7 @@ async def genesis_fact(effects: Effects, genesis: TreeGenesis, sign: GenesisSign
         await effects.order.order_time(),
         await effects.time.now(),
     )
-    signature, signers = sign(signing_message(body))
+    signature, signers = await sign(signing_message(body))
     return Fact(body, ThresholdAttestation(genesis.group_key, signature, signers))
 
 

@@ -52,7 +52,7 @@ from aura_core.errors import (
     WrongPassphrase,
 )
 from aura_core.hashing import tagged_hash
-from aura_core.ids import AuthorityId, ContextId, DeviceId
+from aura_core.ids import AuthorityId, ContextId, DeviceId, device_address
 from aura_core.noise import StaticKeypair
 
 __all__ = [
@@ -182,11 +182,14 @@ class DeviceSecrets:
 
     @classmethod
     async def fresh(cls, random: RandomEffects) -> DeviceSecrets:
-        """A new device: its ids and both key seeds drawn from `random`."""
+        """A new device: its id and both key seeds drawn from `random`; its network address
+        derived from its signing key (`device_address`: self-certifying)."""
+        device = DeviceId.from_entropy(await random.random_bytes(32))
+        signing_seed = await random.random_bytes(SEED_LEN)
         return cls(
-            device=DeviceId.from_entropy(await random.random_bytes(32)),
-            address=AuthorityId.from_entropy(await random.random_bytes(32)),
-            signing_seed=await random.random_bytes(SEED_LEN),
+            device=device,
+            address=device_address(SigningKey(signing_seed).verifying_key),
+            signing_seed=signing_seed,
             static_seed=await random.random_bytes(SEED_LEN),
         )
 
@@ -235,8 +238,10 @@ class DeviceSecrets:
         return attrs.evolve(self, contexts=tuple(contexts))
 
     def check(self) -> None:
-        """`KeyFileCorrupt` unless the shares and contexts are sorted, one entry each, and
-        every key package parses."""
+        """`KeyFileCorrupt` unless the address is the signing key's (`device_address`), the
+        shares and contexts are sorted, one entry each, and every key package parses."""
+        if self.address != device_address(self.signing_key.verifying_key):
+            raise KeyFileCorrupt("the key file's address is not its signing key's")
         shares = [(s.account, s.epoch) for s in self.shares]
         contexts = [c.context for c in self.contexts]
         if shares != sorted(set(shares)) or contexts != sorted(set(contexts)):

@@ -34,7 +34,7 @@ from aura_core.ids import AuthorityId, ContextId
 from aura_core.noise import StaticKeypair
 from aura_core.tree import LeafNode
 from aura_effects.bundle import Effects
-from aura_effects.locator import PeerAddress, StaticLocator
+from aura_effects.locator import ANY_CALLER, PeerAddress, StaticLocator
 from aura_effects.tcpconfig import TcpConfig
 from aura_guards.tcp import TcpNode, open_tcp
 from aura_journal.context import CONTEXT_REDUCER, ContextGenesis, ContextMember
@@ -94,6 +94,15 @@ class SeededLocator:
     def __init__(self, rendezvous: RendezvousLocator, seeds: StaticLocator) -> None:
         self._rendezvous = rendezvous
         self._seeds = seeds
+        self._open: set[ContextId] = set()
+
+    def admit_anyone(self, context: ContextId) -> None:
+        """Let any caller holding `context`'s secret in (an enrollment's bootstrap context:
+        the PSK proves the code; `ANY_CALLER`), until `close`d."""
+        self._open.add(context)
+
+    def close(self, context: ContextId) -> None:
+        self._open.discard(context)
 
     async def locate(self, peer: AuthorityId, context: ContextId) -> PeerAddress | None:
         found = await self._rendezvous.locate(peer, context)
@@ -107,7 +116,7 @@ class SeededLocator:
             return member
         seeded = await self._seeds.identify(static_key, context)
         if seeded is None or seeded in await self._rendezvous.descriptors(context):
-            return None
+            return ANY_CALLER if context in self._open else None
         return seeded
 
 

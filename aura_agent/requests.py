@@ -12,6 +12,17 @@ workflows add their own (`Agent.handlers.add`), routed by name exactly like thes
 | `agent.peers` | `PeersRequest` | `Peers` |
 | `agent.sync_now` | `SyncNowRequest` | `SyncResults` |
 | `agent.subscribe` | `SubscribeRequest` | `Subscribed`, then `Event` frames |
+| `account.create` | `CreateAccountRequest` | `AccountCreated` |
+| `account.invite` | `InviteRequest` | `InviteCode` |
+| `account.join` | `JoinAccountRequest` | `AccountJoined` |
+| `account.cancel` | `CancelInviteRequest` | `InviteCancelled` |
+| `account.remove` | `RemoveDeviceRequest` | `AccountChanged` |
+| `account.threshold` | `ThresholdRequest` | `AccountChanged` |
+| `account.refresh` | `RefreshRequest` | `AccountChanged` |
+
+The account requests are served by `aura_agent.accounts.AccountService`. An `InviteCode`
+and a `JoinAccountRequest` carry an enrollment code: a secret (it admits a device), so neither
+is ever traced or logged.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ from aura_agent.keystore import Identity
 from aura_agent.signals import AccountState
 from aura_core.encoding import record
 from aura_core.errors import InvalidArgument
-from aura_core.ids import AuthorityId
+from aura_core.ids import AuthorityId, CeremonyId, DeviceId
 
 __all__ = [
     "RequestType",
@@ -47,6 +58,25 @@ __all__ = [
     "PEERS",
     "SYNC_NOW",
     "SUBSCRIBE",
+    "CreateAccountRequest",
+    "AccountCreated",
+    "InviteRequest",
+    "InviteCode",
+    "JoinAccountRequest",
+    "AccountJoined",
+    "CancelInviteRequest",
+    "InviteCancelled",
+    "CREATE_ACCOUNT",
+    "INVITE",
+    "JOIN_ACCOUNT",
+    "CANCEL_INVITE",
+    "RemoveDeviceRequest",
+    "ThresholdRequest",
+    "RefreshRequest",
+    "AccountChanged",
+    "REMOVE_DEVICE",
+    "CHANGE_THRESHOLD",
+    "REFRESH",
 ]
 
 Q = TypeVar("Q")
@@ -180,9 +210,107 @@ class Subscribed:
     signals: tuple[str, ...]
 
 
+@record("account.create_request", version=1)
+@attrs.frozen
+class CreateAccountRequest:
+    pass
+
+
+@record("account.created", version=1)
+@attrs.frozen
+class AccountCreated:
+    account: AuthorityId
+
+
+def _threshold(_: object, __: object, value: int) -> None:
+    if type(value) is not int or not 0 <= value < 2**16:
+        raise InvalidArgument("a threshold is 0..65535")
+
+
+def _lifetime(_: object, __: object, value: int) -> None:
+    if type(value) is not int or not 0 < value <= 7 * 86_400_000:
+        raise InvalidArgument("a code lives 1 ms .. 7 days")
+
+
+@record("account.invite_request", version=1)
+@attrs.frozen
+class InviteRequest:
+    """Invite one device; the account is `threshold`-of-(devices + 1) after it joins."""
+
+    threshold: int = attrs.field(default=2, validator=_threshold)
+    expires_in_ms: int = attrs.field(default=600_000, validator=_lifetime)
+
+
+@record("account.invite_code", version=1)
+@attrs.frozen
+class InviteCode:
+    """The enrollment code (a secret: give it only to the device being added)."""
+
+    code: str = attrs.field(repr=False)
+    ceremony: CeremonyId
+    expires_ms: int
+
+
+@record("account.join_request", version=1)
+@attrs.frozen
+class JoinAccountRequest:
+    code: str = attrs.field(repr=False)
+
+
+@record("account.joined", version=1)
+@attrs.frozen
+class AccountJoined:
+    account: AuthorityId
+
+
+@record("account.cancel_request", version=1)
+@attrs.frozen
+class CancelInviteRequest:
+    ceremony: CeremonyId
+
+
+@record("account.cancelled", version=1)
+@attrs.frozen
+class InviteCancelled:
+    ceremony: CeremonyId
+
+
+@record("account.remove_request", version=1)
+@attrs.frozen
+class RemoveDeviceRequest:
+    device: DeviceId
+
+
+@record("account.threshold_request", version=1)
+@attrs.frozen
+class ThresholdRequest:
+    threshold: int = attrs.field(validator=_threshold)
+
+
+@record("account.refresh_request", version=1)
+@attrs.frozen
+class RefreshRequest:
+    pass
+
+
+@record("account.changed", version=1)
+@attrs.frozen
+class AccountChanged:
+    """The account after a committed change."""
+
+    account: AccountState
+
+
 STATUS: Final = RequestType("agent.status", StatusRequest, AgentStatus)
 IDENTITY: Final = RequestType("agent.identity", IdentityRequest, Identity)
 NETWORK: Final = RequestType("agent.network", NetworkRequest, NetworkStatus)
 PEERS: Final = RequestType("agent.peers", PeersRequest, Peers)
 SYNC_NOW: Final = RequestType("agent.sync_now", SyncNowRequest, SyncResults)
 SUBSCRIBE: Final = RequestType("agent.subscribe", SubscribeRequest, Subscribed)
+CREATE_ACCOUNT: Final = RequestType("account.create", CreateAccountRequest, AccountCreated)
+INVITE: Final = RequestType("account.invite", InviteRequest, InviteCode)
+JOIN_ACCOUNT: Final = RequestType("account.join", JoinAccountRequest, AccountJoined)
+CANCEL_INVITE: Final = RequestType("account.cancel", CancelInviteRequest, InviteCancelled)
+REMOVE_DEVICE: Final = RequestType("account.remove", RemoveDeviceRequest, AccountChanged)
+CHANGE_THRESHOLD: Final = RequestType("account.threshold", ThresholdRequest, AccountChanged)
+REFRESH: Final = RequestType("account.refresh", RefreshRequest, AccountChanged)

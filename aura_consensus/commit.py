@@ -31,13 +31,19 @@ import attrs
 from aura_consensus import hashing
 from aura_consensus.witnesses import MAX_WITNESSES
 from aura_core.crypto import frost
-from aura_core.crypto.ed25519 import VerifyingKey
+from aura_core.crypto.ed25519 import SigningKey, VerifyingKey
 from aura_core.encoding import record
 from aura_core.errors import CryptoError, InvalidArgument, InvalidCommitFact
 from aura_core.hashing import Hash32, tagged_hash, u8, u16, u32
 from aura_core.ids import AuthorityId, ConsensusId
 
-__all__ = ["TRANSCRIPT_TAG", "MAX_OPERATION_BYTES", "commit_transcript", "CommitFact"]
+__all__ = [
+    "TRANSCRIPT_TAG",
+    "MAX_OPERATION_BYTES",
+    "commit_transcript",
+    "CommitFact",
+    "single_signer_commit",
+]
 
 TRANSCRIPT_TAG = "aura.consensus.commit/v2"
 
@@ -229,3 +235,32 @@ class CommitFact:
             raise InvalidCommitFact(
                 f"{self.consensus_id}: threshold signature does not verify ({exc.code})"
             ) from None
+
+
+def single_signer_commit(
+    *,
+    prestate_hash: Hash32,
+    operation_bytes: bytes,
+    nonce: int,
+    witness: AuthorityId,
+    key: SigningKey,
+) -> CommitFact:
+    """The commit of a group of one: `witness` alone, its Ed25519 `key` the group key.
+
+    FROST needs at least two signers, so a 1-of-1 group (a new account's single device)
+    decides by signing the transcript itself: threshold 1, one participant, a plain Ed25519
+    signature, which `verify` accepts like any aggregate. No round trip and no randomness
+    (the nonce comes in)."""
+    if type(key) is not SigningKey or type(witness) is not AuthorityId:
+        raise InvalidArgument("a single-signer commit takes the witness and its SigningKey")
+    unsigned = CommitFact.build(
+        prestate_hash=prestate_hash,
+        operation_bytes=operation_bytes,
+        nonce=nonce,
+        threshold=1,
+        participants=(witness,),
+        fast_path=True,
+        group_public_key=key.verifying_key,
+        threshold_signature=bytes(frost.SIGNATURE_LEN),
+    )
+    return attrs.evolve(unsigned, threshold_signature=key.sign(unsigned.message))

@@ -81,6 +81,7 @@ __all__ = [
     "StaleEpoch",
     "CeremonyError",
     "CeremonyConflict",
+    "CeremonyFailed",
     "UnknownCeremony",
     "CeremonyClosed",
     "ProposalError",
@@ -100,6 +101,11 @@ __all__ = [
     "WellFormednessError",
     "ProjectionError",
     "AgentError",
+    "AccountError",
+    "AlreadyInAccount",
+    "EnrollmentCodeInvalid",
+    "EnrollmentCodeExpired",
+    "EnrollmentCodeRedeemed",
     "UnsafePermissions",
     "AgentRunning",
     "NotConfigured",
@@ -716,6 +722,14 @@ class CeremonyConflict(CeremonyError):
     code = "ceremony_conflict"
 
 
+class CeremonyFailed(CeremonyError):
+    """A networked ceremony ended without a result: a participant refused or disagreed, or a
+    timer fired. Its pending key material is never used; a new ceremony may try again."""
+
+    kind = ErrorKind.TRANSIENT
+    code = "ceremony_failed"
+
+
 class UnknownCeremony(CeremonyError):
     """A command for a ceremony this registry has no start fact for."""
 
@@ -798,6 +812,38 @@ class SocketPathTooLong(AgentError):
     refused before binding or connecting. Choose a shorter `--socket` path."""
 
     code = "socket_path_too_long"
+
+
+class AccountError(AgentError):
+    """An account workflow refused a request (the message says what to do instead); nothing
+    changed."""
+
+    code = "account"
+
+
+class AlreadyInAccount(AccountError):
+    """The device belongs to an account already: leave it before creating or joining one."""
+
+    code = "already_in_account"
+
+
+class EnrollmentCodeInvalid(AccountError):
+    """An enrollment code that does not parse, was altered, is not signed by the device it
+    names, or is for another account or a ceremony that was abandoned."""
+
+    code = "enrollment_code_invalid"
+
+
+class EnrollmentCodeExpired(AccountError):
+    """An enrollment code past its expiry: ask the inviting device for a new one."""
+
+    code = "enrollment_code_expired"
+
+
+class EnrollmentCodeRedeemed(AccountError):
+    """An enrollment code that was used already (each admits one device, once)."""
+
+    code = "enrollment_code_redeemed"
 
 
 class KeyFileError(AgentError):

@@ -17,6 +17,7 @@ from typing import ClassVar, Self
 
 import attrs
 
+from aura_core.crypto.ed25519 import VerifyingKey
 from aura_core.encoding import Value
 from aura_core.errors import InvalidArgument, InvalidIdentifier
 from aura_core.hashing import HASH_LEN, Hash32, tagged_hash, u16
@@ -24,6 +25,8 @@ from aura_core.hashing import HASH_LEN, Hash32, tagged_hash, u16
 __all__ = [
     "ENTROPY_LEN",
     "AuthorityId",
+    "DEVICE_ADDRESS_TAG",
+    "device_address",
     "ContextId",
     "DeviceId",
     "SessionId",
@@ -108,6 +111,18 @@ class AuthorityId(_EntropyId):
     with a commitment tree has the id its genesis derives (`TreeGenesis.found`)."""
 
     PREFIX: ClassVar[str] = "authority"
+
+
+DEVICE_ADDRESS_TAG = "AURA_DEVICE_ADDRESS_V1"
+
+
+def device_address(key: VerifyingKey) -> AuthorityId:
+    """The network address of the device whose Ed25519 key is `key`: self-certifying, so a
+    peer checks an address against the key that signed a receipt with no directory entry (a
+    device holding an enrollment code can reach its inviter before anyone knows its key)."""
+    if type(key) is not VerifyingKey:
+        raise InvalidArgument("a device address derives from a VerifyingKey")
+    return AuthorityId.derived(tagged_hash(DEVICE_ADDRESS_TAG, key.raw))
 
 
 @attrs.frozen(order=True, repr=False, cache_hash=True)

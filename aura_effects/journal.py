@@ -18,7 +18,7 @@ import attrs
 
 from aura_core.buggify import buggify
 from aura_core.effects import Put, StorageEffects, StorageOp, TraceEffects
-from aura_core.errors import AuraError, EncodingError, FactRejected, MissingParent, StorageError
+from aura_core.errors import AuraError, EncodingError, FactRejected, StorageError
 from aura_core.ids import FactId
 from aura_journal.fact import Fact, JournalNamespace
 from aura_journal.journal import Journal, StagedFacts
@@ -199,25 +199,23 @@ class JournalHandler:
 
 
 def _load_one_by_one(journal: Journal, facts: Mapping[str, Fact]) -> list[LoadRejection]:
-    """Insert stored facts one at a time, parents first, leaving out (and returning) those that
-    are rejected or whose parents never arrive."""
+    """Insert stored facts one at a time, again while any went in, leaving out (and returning)
+    those that never go in. A rejected fact is retried too, not only one missing its parent:
+    storage keys are not the order facts were accepted in, and whether a fact is valid can
+    depend on another (a commit signed by the group key a later tree change brought)."""
     snapshot = "journal.snapshot"  # checked against what it covers: after everything else
     pending = dict(sorted(facts.items(), key=lambda kv: (kv[1].type_id == snapshot, kv[0])))
-    waiting: dict[str, MissingParent] = {}
-    rejected: list[LoadRejection] = []
+    errors: dict[str, AuraError] = {}
     progress = True
     while pending and progress:
         progress = False
-        waiting = {}
+        errors = {}
         for key, fact in list(pending.items()):
             try:
                 journal.insert(fact, origin=Origin.LOCAL)
-            except MissingParent as exc:
-                waiting[key] = exc
-                continue
             except FactRejected as exc:
-                rejected.append(LoadRejection(key, exc))
+                errors[key] = exc
+                continue
             del pending[key]
             progress = True
-    rejected += [LoadRejection(key, waiting[key]) for key in sorted(pending)]
-    return rejected
+    return [LoadRejection(key, errors[key]) for key in sorted(pending)]

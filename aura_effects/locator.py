@@ -18,7 +18,12 @@ from aura_core.errors import InvalidArgument
 from aura_core.ids import AuthorityId, ContextId
 from aura_core.noise import KEY_LEN
 
-__all__ = ["PeerAddress", "PeerLocator", "StaticLocator"]
+__all__ = ["ANY_CALLER", "PeerAddress", "PeerLocator", "StaticLocator"]
+
+ANY_CALLER = AuthorityId(bytes(16))
+"""What `identify` answers for a context anyone holding its secret may enter (an enrollment's
+bootstrap context: the PSK proves the code): the caller is the authority it names, and the guard
+chain binds what it sends to the key its self-certifying address derives from."""
 
 
 def _port(_: object, __: object, port: int) -> None:
@@ -55,7 +60,8 @@ class PeerLocator(Protocol):
         ...
 
     async def identify(self, static_key: bytes, context: ContextId) -> AuthorityId | None:
-        """Who an inbound caller is in `context` (None: refuse the connection)."""
+        """Who an inbound caller is in `context` (None: refuse the connection; `ANY_CALLER`:
+        whoever it says it is)."""
         ...
 
 

@@ -25,9 +25,9 @@ message to that peer in that context. Wire format and handshake: `aura_effects.f
 * **Failures stay local.** Anything that goes wrong on one connection (bad bytes, a failed
   handshake, a timeout, a reset) closes that connection with a trace event; the listener and
   every other connection go on. A failed dial is retried with capped exponential backoff and
-  jitter drawn from `RandomEffects`, while messages wait in the queue; messages already
-  handed to a socket that then breaks are lost (delivery is at most once: receipts and sync
-  repair it above).
+  jitter drawn from `RandomEffects` (cut short when the peer connects to this device: it is up
+  again), while messages wait in the queue; messages already handed to a socket that then
+  breaks are lost (delivery is at most once: receipts and sync repair it above).
 * **Time.** Every timeout, idle check and backoff sleeps through `PhysicalTimeEffects`.
 
 Only `GuardedTransport` may hold a `TcpTransport` (an import-linter contract); the layers above
@@ -66,7 +66,7 @@ from aura_core.ids import AuthorityId, ContextId
 from aura_core.kdf import derive_context_key
 from aura_core.noise import SEED_LEN, NoiseChannel, StaticKeypair
 from aura_effects.channel import FrameReader, Hello, SecureConnection, answer, initiate, read_hello
-from aura_effects.locator import PeerLocator
+from aura_effects.locator import ANY_CALLER, PeerLocator
 from aura_effects.tcpconfig import Connected, TcpConfig
 from aura_journal.effects import ContextKeyEffects
 
@@ -184,6 +184,8 @@ class _Link:
     queue: _SendQueue
     written: int = 0
     lost: int = 0
+    reachable: anyio.Event = attrs.field(factory=anyio.Event)
+    """Set when the peer connects to this device: a back-off in progress ends at once."""
 
 
 @attrs.define(eq=False)
@@ -455,7 +457,10 @@ class TcpTransport:
     async def _back_off(
         self, link: _Link, failures: int, event: str, exc: BaseException | None
     ) -> None:
-        """Sleep min(cap, base * 2^(failures-1)), the upper half of it jittered uniformly."""
+        """Sleep min(cap, base * 2^(failures-1)), the upper half of it jittered uniformly, or
+        until the peer connects to this device (it is up again: its messages should not wait
+        out the rest of a back-off that can reach `backoff_cap`)."""
+        link.reachable = reachable = anyio.Event()
         config = self._config
         ceiling = min(config.backoff_cap, config.backoff_base * 2 ** min(failures - 1, 62))
         half_ms = int(ceiling * 500)
@@ -469,7 +474,10 @@ class TcpTransport:
             reason=None if exc is None else _reason(exc),
             detail=None if exc is None else _detail(exc),
         )
-        await self._time.sleep(delay_ms / 1000)
+        async with anyio.create_task_group() as group:
+            group.start_soon(_cancel_when, reachable, group.cancel_scope)
+            await self._time.sleep(delay_ms / 1000)
+            group.cancel_scope.cancel()
 
     async def _dial(self, link: _Link) -> SecureConnection:
         address = await self._locator.locate(link.peer, link.context)
@@ -598,6 +606,8 @@ class TcpTransport:
         if secret is None:
             raise HandshakeRefused("not_member", f"not a member of {context}")
         who = await self._locator.identify(caller, context)
+        if who == ANY_CALLER:  # a bootstrap context: the PSK is the credential
+            who = hello.authority
         if who is None:
             raise HandshakeRefused("unknown_key", f"static key {caller.hex()} in {context}")
         if who != hello.authority:
@@ -640,6 +650,9 @@ class TcpTransport:
             if replaced is not None:
                 replaced.close("replaced")
             self._trace.event("net.inbound.connected", epoch=connection.epoch, **fields)
+            link = self._links.get(key)
+            if link is not None:
+                link.reachable.set()
             self._notify(Connected(connection.peer, connection.context, inbound=True))
             group.start_soon(self._part, ending, lambda: self._read(connection))
             group.start_soon(
@@ -711,3 +724,8 @@ class TcpTransport:
                 callback(event)
             except Exception as exc:
                 self._trace.event("net.callback.failed", detail=_detail(exc))
+
+
+async def _cancel_when(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()

@@ -38,7 +38,7 @@ from aura_core.errors import (
     StorageError,
     TransportError,
 )
-from aura_core.ids import AuthorityId, ContextId
+from aura_core.ids import AuthorityId, ContextId, device_address
 from aura_core.time import OrderTime, PhysicalTime
 from aura_effects.bundle import Effects
 from aura_guards.chain import (
@@ -339,11 +339,12 @@ class GuardedTransport:
         """Check `envelopes` as if each were `accept`ed in turn, and return, for each, the
         message or the error that refuses it. Each one's receipt must be addressed to this
         authority on the envelope's route, bind its operation and body, be signed by the known
-        key of its source (every signature of the batch is verified in one native call, on
-        every core, without the GIL) and be of its context's current epoch; then its chain's
-        replay window must take it, in the order given. The windows the batch changed are
-        written in one storage batch before anything is returned; if that raises
-        `StorageError`, no window changes and nothing counts as received."""
+        key of its source (or, for a source missing from the peer directory, by the key its
+        address derives from: `device_address`; every signature of the batch is verified in
+        one native call, on every core, without the GIL) and be of its context's current
+        epoch; then its chain's replay window must take it, in the order given. The windows
+        the batch changed are written in one storage batch before anything is returned; if
+        that raises `StorageError`, no window changes and nothing counts as received."""
         outcomes: list[Checked | None] = [None] * len(envelopes)
         keys: dict[AuthorityId, VerifyingKey | None] = {}
         signed: list[tuple[int, GuardedMessage, VerifyingKey]] = []
@@ -356,7 +357,7 @@ class GuardedTransport:
             source = message.receipt.body.source
             if source not in keys:
                 keys[source] = await self._fx.peers.peer_key(source)
-            key = keys[source]
+            key = _source_key(keys[source], message.receipt)
             if key is None:
                 outcomes[index] = ReceiptRejected(f"unknown peer {source}")
                 continue
@@ -426,6 +427,15 @@ class GuardedTransport:
         window = await self._load(_window_key(*flow), ReplayWindow)
         self._windows[flow] = window
         return window
+
+
+def _source_key(known: VerifyingKey | None, receipt: Receipt) -> VerifyingKey | None:
+    """The key a receipt's source signs with: the directory's (`known`), else the receipt's
+    signer if the source's address is the one that key derives (a device nobody has
+    introduced yet, e.g. one redeeming an enrollment code), else None."""
+    if known is not None:
+        return known
+    return receipt.signer if receipt.body.source == device_address(receipt.signer) else None
 
 
 def _charge_key(context: ContextId, peer: AuthorityId) -> str:

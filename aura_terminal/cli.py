@@ -20,6 +20,7 @@ import typer
 from aura_core import __version__
 from aura_core.errors import AuraError, InvalidArgument
 from aura_core.exitcodes import ExitCode
+from aura_terminal import accounts as accounts_module
 from aura_terminal import agent as agent_module
 from aura_terminal import demo as demo_module
 from aura_terminal.devices import Network
@@ -157,6 +158,102 @@ def agent_status(
 ) -> None:
     """Ask the running agent how it is."""
     raise typer.Exit(agent_module.status(data_dir, socket, json))
+
+
+account_app = typer.Typer(
+    name="account",
+    help="This device's account, through the running agent.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(account_app, name="account")
+device_app = typer.Typer(
+    name="device",
+    help="The account's devices: invite one, join with a code, list them.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(device_app, name="device")
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")]
+
+
+@account_app.command("create")
+def account_create(
+    data_dir: DataDirOption = None, socket: SocketOption = None, json: JsonOption = False
+) -> None:
+    """Create a new account of this device alone (1-of-1)."""
+    raise typer.Exit(accounts_module.create(data_dir, socket, json))
+
+
+@account_app.command("status")
+def account_status(
+    data_dir: DataDirOption = None, socket: SocketOption = None, json: JsonOption = False
+) -> None:
+    """The account: its id, policy and epoch."""
+    raise typer.Exit(accounts_module.status(data_dir, socket, json))
+
+
+@account_app.command("threshold")
+def account_threshold(
+    threshold: Annotated[int, typer.Argument(help="Signers the account needs from now on.")],
+    data_dir: DataDirOption = None,
+    socket: SocketOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Tighten the account's policy (a DKG among its devices, then the policy change)."""
+    raise typer.Exit(accounts_module.threshold(data_dir, socket, threshold, json))
+
+
+@account_app.command("refresh")
+def account_refresh(
+    data_dir: DataDirOption = None, socket: SocketOption = None, json: JsonOption = False
+) -> None:
+    """New shares of the same key for every device (old shares stop combining)."""
+    raise typer.Exit(accounts_module.refresh(data_dir, socket, json))
+
+
+@device_app.command("remove")
+def device_remove(
+    device: Annotated[str, typer.Argument(help="The device to remove (device-...).")],
+    data_dir: DataDirOption = None,
+    socket: SocketOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Remove a device from the account (run it on another of its devices)."""
+    raise typer.Exit(accounts_module.remove(data_dir, socket, device, json))
+
+
+@device_app.command("invite")
+def device_invite(
+    threshold: Annotated[
+        int, typer.Option(help="Signers the account needs once the device has joined.")
+    ] = 2,
+    expires: Annotated[float, typer.Option(help="Seconds the code stays good.")] = 600.0,
+    data_dir: DataDirOption = None,
+    socket: SocketOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Print an enrollment code for one more device (a secret: give it only to that device)."""
+    raise typer.Exit(accounts_module.invite(data_dir, socket, threshold, expires, json))
+
+
+@device_app.command("join")
+def device_join(
+    code: Annotated[str, typer.Argument(help="The enrollment code (aura:v1:...).")],
+    data_dir: DataDirOption = None,
+    socket: SocketOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Join the account an enrollment code invites this device to."""
+    raise typer.Exit(accounts_module.join(data_dir, socket, code, json))
+
+
+@device_app.command("list")
+def device_list(
+    data_dir: DataDirOption = None, socket: SocketOption = None, json: JsonOption = False
+) -> None:
+    """The account's devices."""
+    raise typer.Exit(accounts_module.devices(data_dir, socket, json))
 
 
 def main() -> None:

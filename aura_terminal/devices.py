@@ -4,10 +4,12 @@ Four devices run in this process, each with its own SQLite file and its own guar
 by an in-memory network (simulated peers) or, with `--network tcp`, by real sockets on
 127.0.0.1: each device listens on its own port, dials the others over Noise channels in the
 context the four share, publishes its rendezvous descriptor there and keeps its journals in
-sync with the others. Devices 0-2 found the account (a 2-of-3 FROST group from an in-process
-DKG); then, each change agreed by threshold consensus and recorded in every device's journal:
-device 3 is added, the account moves to a 3-of-4 policy, device 0 is removed, and the
-remaining three refresh their shares and rotate the epoch.
+sync with the others. Devices 0-2 found the account (a 2-of-3 FROST group from a networked
+DKG, the genesis signed by a networked signing ceremony); then, each change agreed by
+threshold consensus and recorded in every device's journal: device 3 is added, the account
+moves to a 3-of-4 policy, device 0 is removed, and the remaining three refresh their shares
+(networked) and rotate the epoch. Every key ceremony runs on the devices' dispatchers
+(`aura_protocol.ceremonies`): round-2 packages go only from one device straight to another.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import attrs
 from rich.console import Console
 from rich.table import Table
 
-from aura_agent.ceremony import dkg_in_process, refresh_in_process, sign_in_process
 from aura_agent.device import Device, genesis_fact, tree_group
 from aura_agent.network import TcpSetup, found_context, on_tcp
 from aura_consensus.commit import CommitFact
@@ -33,7 +34,8 @@ from aura_core.crypto import frost
 from aura_core.crypto.ed25519 import SigningKey
 from aura_core.encoding import decode
 from aura_core.errors import AuraError
-from aura_core.ids import AuthorityId, ContextId, DeviceId
+from aura_core.hashing import Hash32
+from aura_core.ids import AuthorityId, CeremonyId, ContextId, DeviceId
 from aura_core.tree import LeafNode, LeafRole
 from aura_effects.bundle import Effects, production_effects
 from aura_effects.locator import PeerAddress, StaticLocator
@@ -54,6 +56,18 @@ from aura_journal.tree import (
     TreeGenesis,
     TreeOp,
     TreeOpKind,
+)
+from aura_protocol import Dispatcher
+from aura_protocol.ceremonies import CAPABILITIES as CEREMONY_CAPABILITIES
+from aura_protocol.ceremonies import (
+    DKG,
+    REFRESH,
+    CeremonyMember,
+    CeremonyService,
+    KeyApproval,
+    KeyCeremonyStart,
+    PendingKey,
+    SignRequest,
 )
 from aura_protocol.consensus import CAPABILITIES, ConsensusConfig
 from aura_protocol.sync import CAPABILITIES as SYNC_CAPABILITIES
@@ -142,7 +156,7 @@ async def _context(entropy: Entropy, parts: Sequence[_Part], network: Network) -
         token = issue_token(
             entropy(),
             p.address,
-            [*CAPABILITIES, *SYNC_CAPABILITIES],
+            [*CAPABILITIES, *SYNC_CAPABILITIES, *CEREMONY_CAPABILITIES],
             seed=entropy(),
             scope=ContextScope(context),
         )
@@ -186,8 +200,81 @@ async def _devices(
     return devices
 
 
-def _seeds(entropy: Entropy, ids: Sequence[int]) -> dict[int, bytes]:
-    return {i: entropy() for i in ids}
+UNFOUNDED = AuthorityId(bytes(16))
+"""The devices' account until the genesis their DKG signs derives its id."""
+
+
+@attrs.define
+class _Holder:
+    """A device's part in the account's ceremonies (it takes part in all of them: the four
+    are one account's devices): its current share, and the pending keys it was told."""
+
+    key: frost.KeyPackage | None = None
+    public: frost.PublicKeyPackage | None = None
+    told: dict[CeremonyId, PendingKey] = attrs.field(factory=dict)
+
+    def approve_keys(self, start: KeyCeremonyStart, coordinator: AuthorityId) -> KeyApproval:
+        return KeyApproval(self.key, self.public) if start.kind == REFRESH else KeyApproval()
+
+    def approve_signing(
+        self, request: SignRequest, coordinator: AuthorityId
+    ) -> frost.KeyPackage | None:
+        return self.key
+
+    def pending(self, key: PendingKey) -> None:
+        self.told[key.ceremony] = key
+
+
+@attrs.define
+class _Ceremonies:
+    """Each device's dispatcher (its consensus runs on it too) and `CeremonyService`."""
+
+    context: ContextId
+    entropy: Entropy
+    dispatchers: dict[AuthorityId, Dispatcher] = attrs.field(factory=dict)
+    services: dict[AuthorityId, CeremonyService] = attrs.field(factory=dict)
+    holders: dict[AuthorityId, _Holder] = attrs.field(factory=dict)
+
+    async def start(self, stack: AsyncExitStack, devices: Sequence[Device]) -> None:
+        for d in devices:
+            dispatcher = await stack.enter_async_context(Dispatcher(d.guarded, d.effects.trace))
+            holder = _Holder()
+            service = CeremonyService(d.effects, dispatcher, holder)
+            await stack.enter_async_context(service)
+            self.dispatchers[d.address], self.services[d.address] = dispatcher, service
+            self.holders[d.address] = holder
+
+    async def keys(
+        self, kind: str, threshold: int, members: Sequence[Device]
+    ) -> tuple[dict[int, frost.KeyPackage], frost.PublicKeyPackage]:
+        """A DKG or refresh coordinated by `members[0]`; every member's new key package."""
+        roster = tuple(CeremonyMember(d.address, d.frost_identifier) for d in members)
+        ceremony = CeremonyId(Hash32.of(self.entropy()))
+        start = KeyCeremonyStart(
+            ceremony, members[0].authority, self.context, kind, threshold, roster
+        )
+        first = self.holders[members[0].address]
+        approval = KeyApproval(first.key, first.public) if kind == REFRESH else KeyApproval()
+        mine = await self.services[members[0].address].keys(start, approval)
+        keys = {members[0].frost_identifier: mine.key_package}
+        with anyio.fail_after(CONFIG.deadline_s):
+            for d in members[1:]:
+                holder = self.holders[d.address]
+                while ceremony not in holder.told:
+                    await d.effects.time.sleep(0.01)
+                keys[d.frost_identifier] = holder.told.pop(ceremony).key_package
+        return keys, mine.public_key_package
+
+    def hold(
+        self,
+        devices: Sequence[Device],
+        keys: dict[int, frost.KeyPackage],
+        public: frost.PublicKeyPackage,
+    ) -> None:
+        """The ceremony committed (its tree change did): its keys are the devices' shares."""
+        for d in devices:
+            holder = self.holders[d.address]
+            holder.key, holder.public = keys.get(d.frost_identifier), public
 
 
 async def _settle(devices: Sequence[Device], fact: CommitFact) -> None:
@@ -250,17 +337,29 @@ class _Tour:
     async def found(
         self,
         genesis: TreeGenesis,
+        ceremonies: _Ceremonies,
         keys: dict[int, frost.KeyPackage],
         public: frost.PublicKeyPackage,
         took: float,
     ) -> None:
-        """Two of the founders sign the genesis their DKG made; every device records it."""
+        """Two of the founders sign the genesis their DKG made (a networked signing ceremony
+        coordinated by device 0); every device records it."""
         start = time.perf_counter()
-        signers = dict(sorted(keys.items())[:2])
+        d0, d1 = self.devices[:2]
+        signers = tuple(CeremonyMember(d.address, d.frost_identifier) for d in (d0, d1))
 
-        def sign(message: bytes) -> tuple[bytes, tuple[int, ...]]:
-            seeds = _seeds(self.entropy, list(signers))
-            return sign_in_process(signers, public, message, seeds), tuple(signers)
+        async def sign(message: bytes) -> tuple[bytes, tuple[int, ...]]:
+            request = SignRequest(
+                CeremonyId(Hash32.of(self.entropy())),
+                genesis.authority,
+                ceremonies.context,
+                0,
+                message,
+                signers,
+            )
+            service = ceremonies.services[d0.address]
+            signature = await service.sign(request, keys[d0.frost_identifier], public)
+            return signature, tuple(m.identifier for m in signers)
 
         fact = await genesis_fact(self.devices[0].effects, genesis, sign)
         for d in self.devices:
@@ -314,30 +413,34 @@ async def _run(
 ) -> None:
     # Devices 0-2 run a DKG; the account is the authority their genesis founds (its id is
     # derived from the founding leaves, threshold and group key).
-    start = time.perf_counter()
-    founders = [p.leaf for p in parts[:3]]
-    ids = [leaf.leaf_id + 1 for leaf in founders]
-    keys0, public0 = dkg_in_process(ids, 2, _seeds(entropy, ids))
-    genesis = TreeGenesis.found(founders, 2, public0.group_public_key)
     async with AsyncExitStack() as stack:
-        devices = await _devices(stack, parts, genesis.authority, context, network)
+        devices = await _devices(stack, parts, UNFOUNDED, context, network)
+        ceremonies = _Ceremonies(context, entropy)
+        await ceremonies.start(stack, devices)
         tour = _Tour(console, entropy, devices)
         d0, d1, d2, d3 = devices
-        await tour.found(genesis, keys0, public0, time.perf_counter() - start)
+        start = time.perf_counter()
+        keys0, public0 = await ceremonies.keys(DKG, 2, devices[:3])
+        genesis = TreeGenesis.found([d.leaf for d in devices[:3]], 2, public0.group_public_key)
+        for d in devices:
+            d.authority = genesis.authority
+        ceremonies.hold(devices, keys0, public0)
+        await tour.found(genesis, ceremonies, keys0, public0, time.perf_counter() - start)
         state0 = await d0.tree()
         for d in devices:
             key = keys0.get(d.frost_identifier)
             group = tree_group(state0, public0, key, tour.witness_of)
-            await stack.enter_async_context(d.online(group, CONFIG))
+            dispatcher = ceremonies.dispatchers[d.address]
+            await stack.enter_async_context(d.online(group, CONFIG, dispatcher=dispatcher))
         await tour.change(d0, AddLeaf(d3.leaf), "add device 3", devices)
-        ids = [d.frost_identifier for d in devices]
-        keys1, public1 = dkg_in_process(ids, 2, _seeds(entropy, ids))
+        keys1, public1 = await ceremonies.keys(DKG, 3, devices)
         await tour.change(d0, ChangePolicy(3, public1.group_public_key), "3-of-4 policy", devices)
+        ceremonies.hold(devices, keys1, public1)
         await tour.regroup(devices, keys1, public1)
         await tour.change(d3, RemoveLeaf(0), "remove device 0", devices)
         remaining = [d1, d2, d3]
-        ids = [d.frost_identifier for d in remaining]
-        keys2, public2 = refresh_in_process(ids, keys1, public1, _seeds(entropy, ids))
+        keys2, public2 = await ceremonies.keys(REFRESH, 3, remaining)
+        ceremonies.hold(remaining, keys2, public2)
         await tour.regroup(remaining, keys2, public2)
         kind = RotateEpoch(public2.group_public_key)
         await tour.change(d1, kind, "refresh, new epoch", remaining)
@@ -410,14 +513,13 @@ async def _report(
         table.add_row(f"device {d.leaf.leaf_id}", path.name, str(len(journal)), root)
     tour.console.print(table)
     old, new = keys
-    removed, kept = tour.devices[0].frost_identifier, tour.devices[1].frost_identifier
-    first = frost.commit(old[removed], tour.entropy())
-    second = frost.commit(new[kept], tour.entropy())
-    package = frost.signing_package({removed: first[1], kept: second[1]}, b"by device 0")
-    shares = {
-        removed: frost.sign(package, first[0], old[removed]),
-        kept: frost.sign(package, second[0], new[kept]),
-    }
+    removed = tour.devices[0].frost_identifier
+    kept = [d.frost_identifier for d in tour.devices[1:3]]  # with device 0: the 3 the policy needs
+    nonces = {removed: frost.commit(old[removed], tour.entropy())}
+    nonces.update({i: frost.commit(new[i], tour.entropy()) for i in kept})
+    package = frost.signing_package({i: c for i, (_, c) in nonces.items()}, b"by device 0")
+    shares = {removed: frost.sign(package, nonces[removed][0], old[removed])}
+    shares.update({i: frost.sign(package, nonces[i][0], new[i]) for i in kept})
     try:
         frost.aggregate(package, shares, public)
         verdict = "combined (unexpected)"

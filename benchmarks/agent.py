@@ -17,7 +17,15 @@ echoed over a Unix socket by a bare server in the same process. Target: p50 <= 1
 Memory: the resident set (VmRSS) of the cold-started process once idle, beside a process that
 imported the same modules and opened nothing.
 
+Add a device: two fresh agents on loopback (the settings above, keys not sealed); the first
+creates a 1-of-1 account and makes an enrollment code; timed from the second importing the code
+(`AgentClient.join`) to both agents showing the committed 2-of-2 account (the bootstrap
+channel, `AddLeaf`, the networked DKG, `ChangePolicy`, the new devices' context, both account
+services restarted). Target (issue 17): <= 2 s. Beside it, in the same run, `create_account`
+on the first agent (local only: genesis, context, account services up) as the baseline.
+
 Run: .venv/bin/python benchmarks/agent.py [--facts 10000] [--starts 5] [--calls 2000]
+     [--adds 5] [--only add-device]
 """
 
 from __future__ import annotations
@@ -229,6 +237,47 @@ async def _accept_one(listener: object, serve: object) -> None:
     await serve(stream)  # type: ignore[operator]
 
 
+async def add_device(directory: Path) -> tuple[float, float]:
+    """Seconds for `create_account` (the baseline) and for the add-device (see above)."""
+    async with (
+        Agent.open(directory / "a", settings=settings(False)) as first,
+        Agent.open(directory / "b", settings=settings(False)) as second,
+        AgentClient.connect(first.socket_path) as one,
+        AgentClient.connect(second.socket_path) as two,
+    ):
+        start = time.perf_counter()
+        await one.create_account()
+        created = time.perf_counter() - start
+        invite = await one.invite(2)
+        start = time.perf_counter()
+        await two.join(invite.code)
+        while True:
+            states = [(await c.status()).account for c in (one, two)]
+            if all((s.phase, s.devices, s.threshold) == ("active", 2, 2) for s in states):
+                break
+            await anyio.sleep(0.001)
+        return created, time.perf_counter() - start
+
+
+def report_add_device(root: Path, adds: int) -> None:
+    runs = [anyio.run(add_device, root / f"add-{i}") for i in range(adds)]
+    created = [c * 1000 for c, _ in runs]
+    added = [a * 1000 for _, a in runs]
+    print(f"add a device on loopback, {adds} fresh pairs of agents\n")
+    print("| what | median | min..max | ratio (median) |")
+    print("|---|---|---|---|")
+    base = statistics.median(created)
+    for name, values in (
+        ("`create_account` (local; baseline)", created),
+        ("code import to committed 2-of-2 on both", added),
+    ):
+        median = statistics.median(values)
+        print(
+            f"| {name} | {median:.0f} ms | {min(values):.0f}..{max(values):.0f} ms "
+            f"| {median / base:.1f} |"
+        )
+
+
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -239,6 +288,8 @@ def main() -> None:
     parser.add_argument("--facts", type=int, default=10_000)
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--adds", type=int, default=5)
+    parser.add_argument("--only", choices=["add-device"])
     parser.add_argument("--child", nargs=3, metavar=("MODE", "DIR", "PASSPHRASE"))
     args = parser.parse_args()
     if args.child:
@@ -246,6 +297,10 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="aura-bench-agent-") as scratch:
         root = Path(scratch)
+        report_add_device(root, args.adds)
+        print()
+        if args.only == "add-device":
+            return
         print(f"cold start of an agent whose context journal holds {args.facts:,} notes")
         print(f"({args.starts} fresh processes each; imports not timed)\n")
         print(

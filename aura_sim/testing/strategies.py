@@ -46,12 +46,13 @@ from aura_core.crypto.ed25519 import VerifyingKey
 from aura_core.encoding import INT_MAX, INT_MIN, Value, encode, record_classes, record_tag
 from aura_core.errors import AuraError
 from aura_core.hashing import Hash32
-from aura_core.ids import AuthorityId, ContextId, DeviceId
+from aura_core.ids import AuthorityId, CeremonyId, ContextId, DeviceId
 from aura_core.lattice import MAX_SIGNERS, Policy
 from aura_journal.context import NONCE_LEN, ContextGenesis, ContextMember
 from aura_journal.rendezvous import NONCE_LEN as DESCRIPTOR_NONCE_LEN
 from aura_journal.rendezvous import Descriptor
 from aura_journal.tree import TreeOp
+from aura_protocol.ceremonies.wire import KINDS, CeremonyMember, KeyCeremonyStart
 
 __all__ = [
     "PACKAGES",
@@ -361,6 +362,27 @@ def _ceremony_started() -> st.SearchStrategy[CeremonyStarted]:
     )
 
 
+def _key_ceremony_starts() -> st.SearchStrategy[KeyCeremonyStart]:
+    """Openings the constructor accepts: a known kind, two to four members sorted by identifier
+    and distinct in both fields, a threshold within 2..members."""
+    members = st.lists(authorities, min_size=2, max_size=4, unique=True).flatmap(
+        lambda addresses: st.lists(
+            st.integers(1, 2**16 - 1), min_size=len(addresses), max_size=len(addresses), unique=True
+        ).map(lambda ids: tuple(map(CeremonyMember, addresses, sorted(ids))))
+    )
+    return members.flatmap(
+        lambda chosen: st.builds(
+            KeyCeremonyStart,
+            for_type(CeremonyId),
+            authorities,
+            for_type(ContextId),
+            st.sampled_from(sorted(KINDS)),
+            st.integers(2, len(chosen)),
+            st.just(chosen),
+        )
+    )
+
+
 def _tree_commits() -> st.SearchStrategy[TreeCommit]:
     def build(commit: CommitFact, op: TreeOp) -> TreeCommit:
         return TreeCommit(attrs.evolve(commit, operation_bytes=encode(op)))
@@ -482,6 +504,7 @@ CUSTOM: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Policy: _policies,
     WitnessSet: _witness_sets,
     CeremonyStarted: _ceremony_started,
+    KeyCeremonyStart: _key_ceremony_starts,
     TreeCommit: _tree_commits,
 }
 """Record classes whose fields constrain one another, drawn through their own constructors."""

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aura_agent.agent import Agent, AgentSettings
-from aura_agent.ceremony import sign_in_process
 from aura_agent.device import genesis_fact
 from aura_agent.keystore import TESTING
 from aura_agent.membership import Membership, Seed
@@ -30,6 +29,7 @@ from aura_journal.fact import JournalNamespace
 from aura_journal.tree import TreeGenesis
 from aura_protocol.consensus import ConsensusConfig
 from aura_protocol.sync import SyncConfig
+from tests.frost_local import sign_locally
 
 FAST = AgentSettings(
     tcp=TcpConfig(handshake_timeout=2.0, backoff_base=0.02, backoff_cap=0.2),
@@ -67,9 +67,9 @@ async def deal(agents: Sequence[Agent], threshold: int) -> Membership:
     genesis = TreeGenesis.found(leaves, threshold, public.group_public_key)
     signers = dict(sorted(keys.items())[:threshold])
 
-    def sign(message: bytes) -> tuple[bytes, tuple[int, ...]]:
+    async def sign(message: bytes) -> tuple[bytes, tuple[int, ...]]:
         nonces = {i: digest(f"nonce {i}") for i in signers}
-        return sign_in_process(signers, public, message, nonces), tuple(signers)
+        return sign_locally(signers, public, message, nonces), tuple(signers)
 
     first = agents[0]
     tree_fact = await genesis_fact(first.effects, genesis, sign)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import attrs
 import nacl.pwhash.argon2id
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,7 +32,7 @@ from aura_core.errors import (
     UnsafePermissions,
     WrongPassphrase,
 )
-from aura_core.ids import AuthorityId, ContextId
+from aura_core.ids import AuthorityId, ContextId, device_address
 from aura_effects.random import OsRandom
 from aura_sim.handlers import SeededRandom
 from aura_sim.seeds import SeedTree
@@ -232,3 +233,14 @@ async def test_a_symlinked_key_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "keys").symlink_to(real)
     with pytest.raises(KeyFileCorrupt, match="cannot open"):
         await KeyStore.load(tmp_path / "keys", RANDOM)
+
+
+@pytest.mark.anyio
+async def test_a_device_address_is_its_signing_keys() -> None:
+    """A new device's address is self-certifying (`device_address` of its signing key); key
+    file secrets naming another address do not check."""
+    held = await DeviceSecrets.fresh(RANDOM)
+    assert held.address == device_address(held.signing_key.verifying_key)
+    held.check()
+    with pytest.raises(KeyFileCorrupt, match="address"):
+        attrs.evolve(held, address=AuthorityId(b"\x01" * 16)).check()

@@ -10,15 +10,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aura_consensus.commit import CommitFact, commit_transcript
+from aura_consensus.commit import CommitFact, commit_transcript, single_signer_commit
 from aura_consensus.params import ConsensusParams
+from aura_consensus.tree import TreeCommit, authority_registry, tree_prestate
 from aura_core.crypto import frost
-from aura_core.crypto.ed25519 import VerifyingKey
+from aura_core.crypto.ed25519 import SigningKey, VerifyingKey
 from aura_core.encoding import decode, encode
-from aura_core.errors import InvalidCommitFact, WrongInstance
+from aura_core.errors import InvalidAttestation, InvalidCommitFact, WrongInstance
 from aura_core.hashing import Hash32
-from aura_core.ids import AuthorityId, ConsensusId
+from aura_core.ids import AuthorityId, ConsensusId, DeviceId, device_address
+from aura_core.tree import LeafNode, LeafRole
+from aura_journal.fact import JournalNamespace
+from aura_journal.journal import Journal
+from aura_journal.tree import TREE_REDUCER, AddLeaf, TreeGenesis, TreeOp
 from tests.consensus.support import Group, authority, fresh_seed, group
+from tests.journal.helpers import signed
 
 
 def sign_commit(
@@ -210,3 +216,64 @@ def test_check_commit_binds_the_fact_to_its_instance() -> None:
         attrs.evolve(params, round=1).check_commit(fact)
     with pytest.raises(InvalidCommitFact):
         params.check_commit("not a fact")  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------- a group of one
+
+
+@given(st.binary(min_size=32, max_size=32), st.binary(max_size=200), st.integers(0, 2**64 - 1))
+def test_a_single_signer_commit_verifies_and_binds_every_field(
+    seed: bytes, operation: bytes, nonce: int
+) -> None:
+    key = SigningKey(seed)
+    witness = device_address(key.verifying_key)
+    commit = single_signer_commit(
+        prestate_hash=Hash32.of(b"prestate"),
+        operation_bytes=operation,
+        nonce=nonce,
+        witness=witness,
+        key=key,
+    )
+    commit.verify(key.verifying_key)
+    assert (commit.threshold, commit.participants) == (1, (witness,))
+    assert decode(encode(commit), CommitFact) == commit
+    with pytest.raises(InvalidCommitFact):
+        attrs.evolve(commit, operation_bytes=operation + b"!").verify()
+    with pytest.raises(InvalidCommitFact):
+        commit.verify(SigningKey(bytes(b ^ 1 for b in seed)).verifying_key)
+
+
+def test_a_one_of_one_tree_commits_with_its_device_key() -> None:
+    """A new account (1-of-1, the device key as group key) records a tree change committed by
+    a single-signer commit, and the journal applies it; the same commit under another key is
+    refused."""
+    device = SigningKey(b"\x31" * 32)
+    leaf = LeafNode(0, DeviceId(b"\x01" * 16), LeafRole.DEVICE, device.verifying_key.raw)
+    genesis = TreeGenesis.found((leaf,), 1, device.verifying_key)
+    namespace = JournalNamespace.of(genesis.authority)
+    journal = Journal(namespace, authority_registry())
+    journal.insert(signed(namespace, genesis, "genesis", device))
+    state = journal.view(TREE_REDUCER).current
+    assert state is not None
+    joiner = SigningKey(b"\x32" * 32)
+    added = LeafNode(1, DeviceId(b"\x02" * 16), LeafRole.DEVICE, joiner.verifying_key.raw)
+    op = TreeOp(state.epoch, state.commitment, AddLeaf(added))
+
+    def commit_by(key: SigningKey) -> TreeCommit:
+        return TreeCommit(
+            single_signer_commit(
+                prestate_hash=tree_prestate(state).hash,
+                operation_bytes=encode(op),
+                nonce=7,
+                witness=device_address(key.verifying_key),
+                key=key,
+            )
+        )
+
+    forged = signed(namespace, commit_by(joiner), "forged", device)
+    with pytest.raises(InvalidAttestation):
+        journal.insert(forged)
+    assert journal.view(TREE_REDUCER).current == state
+    journal.insert(signed(namespace, commit_by(device), "add", device))
+    after = journal.view(TREE_REDUCER).current
+    assert after is not None and [x.leaf_id for x in after.leaves] == [0, 1]

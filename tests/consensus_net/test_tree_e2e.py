@@ -14,14 +14,13 @@ from a DKG, threshold 2).
    change with the refreshed shares; device 0's old share no longer combines, and its
    instances on the old group are refused.
 
-The key ceremonies run in-process (`aura_agent.ceremony`, a stand-in for their networked
-protocols); every tree change goes through the networked consensus and lands in every journal
-as a `TreeCommit` the journal validates.
+The key ceremonies (DKG, refresh, the genesis signature) run as networked choreographies
+(`aura_protocol.ceremonies`) on the devices' dispatchers; every tree change goes through the
+networked consensus and lands in every journal as a `TreeCommit` the journal validates.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 
@@ -30,14 +29,14 @@ import attrs
 import pytest
 
 import aura_sim
-from aura_agent.ceremony import dkg_in_process, refresh_in_process, sign_in_process
 from aura_agent.device import Device, genesis_fact, tree_group
 from aura_consensus.commit import CommitFact
 from aura_consensus.tree import authority_registry
 from aura_core.crypto import frost
 from aura_core.encoding import encode
 from aura_core.errors import ConsensusFailed, InvalidArgument, InvalidShare, UnsafeThreshold
-from aura_core.ids import AuthorityId, DeviceId
+from aura_core.hashing import Hash32
+from aura_core.ids import AuthorityId, CeremonyId, DeviceId
 from aura_core.tree import LeafNode, LeafRole
 from aura_journal.tree import (
     TREE_REDUCER,
@@ -46,6 +45,19 @@ from aura_journal.tree import (
     RemoveLeaf,
     RotateEpoch,
     TreeGenesis,
+)
+from aura_protocol import Dispatcher
+from aura_protocol.ceremonies import CAPABILITIES as CEREMONY_CAPABILITIES
+from aura_protocol.ceremonies import (
+    DKG,
+    REFRESH,
+    CeremonyMember,
+    CeremonyService,
+    CeremonyTimes,
+    KeyApproval,
+    KeyCeremonyStart,
+    PendingKey,
+    SignRequest,
 )
 from aura_protocol.consensus import CAPABILITIES, ConsensusConfig
 from tests.protocol.cluster import CONTEXT, authority, make_nodes
@@ -56,8 +68,76 @@ UNFOUNDED = AuthorityId(b"\xa1" * 16)
 CONFIG = ConsensusConfig(fallback_s=0.2, gossip_s=0.1, deadline_s=5.0)
 
 
-def seeds(label: str, ids: Sequence[int]) -> dict[int, bytes]:
-    return {i: hashlib.sha256(f"{label} {i}".encode()).digest() for i in ids}
+TIMES = CeremonyTimes(round1_s=2.0, round2_s=2.0, limit_s=6.0)
+
+
+@attrs.define
+class Holder:
+    """A device's part in the ceremonies: it takes part in all of them (the devices are one
+    account's), with its current share, and keeps the pending keys it is told."""
+
+    key: frost.KeyPackage | None = None
+    public: frost.PublicKeyPackage | None = None
+    told: dict[CeremonyId, PendingKey] = attrs.field(factory=dict)
+
+    def approve_keys(self, start: KeyCeremonyStart, coordinator: AuthorityId) -> KeyApproval:
+        return KeyApproval(self.key, self.public) if start.kind == REFRESH else KeyApproval()
+
+    def approve_signing(
+        self, request: SignRequest, coordinator: AuthorityId
+    ) -> frost.KeyPackage | None:
+        return self.key
+
+    def pending(self, key: PendingKey) -> None:
+        self.told[key.ceremony] = key
+
+
+class Ceremonies:
+    """Each device's `CeremonyService` and `Holder`, and the ceremonies the tests run."""
+
+    def __init__(self) -> None:
+        self.services: dict[AuthorityId, CeremonyService] = {}
+        self.holders: dict[AuthorityId, Holder] = {}
+        self.dispatchers: dict[AuthorityId, Dispatcher] = {}
+
+    async def start(self, stack: AsyncExitStack, devices: Sequence[Device]) -> None:
+        for d in devices:
+            dispatcher = await stack.enter_async_context(Dispatcher(d.guarded, d.effects.trace))
+            holder = Holder()
+            service = CeremonyService(d.effects, dispatcher, holder, TIMES)
+            await stack.enter_async_context(service)
+            self.dispatchers[d.address], self.holders[d.address] = dispatcher, holder
+            self.services[d.address] = service
+
+    async def keys(
+        self, kind: str, threshold: int, members: Sequence[Device], label: str
+    ) -> tuple[dict[int, frost.KeyPackage], frost.PublicKeyPackage]:
+        """A DKG or refresh coordinated by `members[0]`: every member's new key package (by
+        FROST identifier) and the public key package."""
+        roster = tuple(CeremonyMember(d.address, d.frost_identifier) for d in members)
+        ceremony = CeremonyId(Hash32.of(label.encode()))
+        start = KeyCeremonyStart(ceremony, members[0].authority, CONTEXT, kind, threshold, roster)
+        first = self.holders[members[0].address]
+        mine = await self.services[members[0].address].keys(
+            start, KeyApproval(first.key, first.public) if kind == REFRESH else KeyApproval()
+        )
+        keys = {members[0].frost_identifier: mine.key_package}
+        with anyio.fail_after(5):
+            for d in members[1:]:
+                while ceremony not in self.holders[d.address].told:
+                    await anyio.sleep(0.01)
+                keys[d.frost_identifier] = self.holders[d.address].told[ceremony].key_package
+        return keys, mine.public_key_package
+
+    def hold(
+        self,
+        devices: Sequence[Device],
+        keys: dict[int, frost.KeyPackage],
+        public: frost.PublicKeyPackage,
+    ) -> None:
+        for d in devices:
+            holder = self.holders[d.address]
+            holder.key, holder.public = keys.get(d.frost_identifier), public
 
 
 def devices_on(network: LatencyNetwork) -> list[Device]:
@@ -65,7 +145,7 @@ def devices_on(network: LatencyNetwork) -> list[Device]:
     nodes = make_nodes(
         addresses,
         seed=aura_sim.current_loop().seed,
-        capabilities=CAPABILITIES,
+        capabilities=[*CAPABILITIES, *CEREMONY_CAPABILITIES],
         attach=network.attach,
         registry=authority_registry(),
     )
@@ -111,28 +191,39 @@ def test_add_a_device_then_remove_one_through_consensus() -> None:
         d0, d1, d2, d3 = devices
         witness_of = {d.leaf.device_id: d.address for d in devices}
 
-        founders = [d.frost_identifier for d in devices[:3]]
-        keys0, public0 = dkg_in_process(founders, 2, seeds("genesis group", founders))
-        genesis = TreeGenesis.found(tuple(d.leaf for d in devices[:3]), 2, public0.group_public_key)
-        for d in devices:  # the account's id is the one its genesis derives
-            d.authority = genesis.authority
-        signers = dict(sorted(keys0.items())[:2])
-
-        def sign(message: bytes) -> tuple[bytes, tuple[int, ...]]:
-            return sign_in_process(signers, public0, message, seeds("genesis", signers)), tuple(
-                signers
+        ceremonies = Ceremonies()
+        async with AsyncExitStack() as stack:
+            await ceremonies.start(stack, devices)
+            keys0, public0 = await ceremonies.keys(DKG, 2, devices[:3], "genesis group")
+            genesis = TreeGenesis.found(
+                tuple(d.leaf for d in devices[:3]), 2, public0.group_public_key
+            )
+            for d in devices:  # the account's id is the one its genesis derives
+                d.authority = genesis.authority
+            ceremonies.hold(devices, keys0, public0)
+            signers = (
+                CeremonyMember(d0.address, d0.frost_identifier),
+                CeremonyMember(d1.address, d1.frost_identifier),
             )
 
-        fact = await genesis_fact(d0.effects, genesis, sign)
-        for d in devices:
-            await d.effects.journal.merge(d.namespace, [fact])
-        state0 = await d0.tree()
+            async def sign(message: bytes) -> tuple[bytes, tuple[int, ...]]:
+                request = SignRequest(
+                    CeremonyId(Hash32.of(message)), genesis.authority, CONTEXT, 0, message, signers
+                )
+                service = ceremonies.services[d0.address]
+                signature = await service.sign(request, keys0[d0.frost_identifier], public0)
+                return signature, tuple(m.identifier for m in signers)
 
-        async with AsyncExitStack() as stack:
+            fact = await genesis_fact(d0.effects, genesis, sign)
+            for d in devices:
+                await d.effects.journal.merge(d.namespace, [fact])
+            state0 = await d0.tree()
+
             for d in devices:
                 key = keys0.get(d.frost_identifier)
                 group = tree_group(state0, public0, key, witness_of)
-                await stack.enter_async_context(d.online(group, CONFIG))
+                dispatcher = ceremonies.dispatchers[d.address]
+                await stack.enter_async_context(d.online(group, CONFIG, dispatcher=dispatcher))
 
             # 1. Add device 3: decided by the 2-of-3 group; device 3 has no share yet.
             added = await change(d0, AddLeaf(d3.leaf), devices)
@@ -142,17 +233,17 @@ def test_add_a_device_then_remove_one_through_consensus() -> None:
 
             # 2. A 3-of-4 group for the new membership (pending until its policy change
             # commits); 2-of-4 would not be safe for any number of byzantine witnesses.
-            all_ids = [d.frost_identifier for d in devices]
-            unsafe_keys, unsafe_public = dkg_in_process(all_ids, 2, seeds("unsafe", all_ids))
+            unsafe_keys, unsafe_public = await ceremonies.keys(DKG, 2, devices, "unsafe")
             unsafe = await d0.tree()
             unsafe = attrs.evolve(unsafe, group_key=unsafe_public.group_public_key)
             with pytest.raises(UnsafeThreshold, match="2-of-4"):
                 tree_group(unsafe, unsafe_public, unsafe_keys[1], witness_of)
-            keys1, public1 = dkg_in_process(all_ids, 3, seeds("four devices", all_ids))
+            keys1, public1 = await ceremonies.keys(DKG, 3, devices, "four devices")
             await change(d0, ChangePolicy(3, public1.group_public_key), devices)
             state2 = await d0.tree()
             assert state2.epoch == 1 and state2.group_key == public1.group_public_key
             assert state2.threshold == 3
+            ceremonies.hold(devices, keys1, public1)
             for d in devices:
                 group = tree_group(state2, public1, keys1[d.frost_identifier], witness_of)
                 assert (len(group.witnesses), group.faults) == (4, 1)
@@ -167,8 +258,7 @@ def test_add_a_device_then_remove_one_through_consensus() -> None:
 
             # 4. Devices 1-3 refresh their shares without device 0: same key, new shares.
             remaining = [d1, d2, d3]
-            ids = [d.frost_identifier for d in remaining]
-            keys2, public2 = refresh_in_process(ids, keys1, public1, seeds("without 0", ids))
+            keys2, public2 = await ceremonies.keys(REFRESH, 3, remaining, "without 0")
             assert public2.group_public_key == public1.group_public_key
             for d in remaining:
                 group = tree_group(state3, public2, keys2[d.frost_identifier], witness_of)

@@ -6,9 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aura_core.crypto.ed25519 import SigningKey
 from aura_core.errors import InvalidArgument, InvalidIdentifier
-from aura_core.hashing import Hash32
+from aura_core.hashing import Hash32, tagged_hash
 from aura_core.ids import (
+    DEVICE_ADDRESS_TAG,
     AuthorityId,
     CeremonyId,
     ChannelId,
@@ -23,6 +25,7 @@ from aura_core.ids import (
     RelayId,
     SessionId,
     compatible,
+    device_address,
 )
 from aura_sim.testing.strategies import entropy
 
@@ -129,3 +132,16 @@ def test_message_contexts_are_compatible_iff_equal(x: bytes, y: bytes) -> None:
     assert relay.hash == RelayId.between(b, a).hash
     assert compatible(relay, RelayId(relay.hash))  # same kind and digest: the same context
     assert not compatible(relay, GroupId(relay.hash))  # same digest, different kind
+
+
+@given(st.binary(min_size=32, max_size=32), st.binary(min_size=32, max_size=32))
+def test_a_device_address_is_its_keys_and_no_other(one: bytes, two: bytes) -> None:
+    first, second = SigningKey(one).verifying_key, SigningKey(two).verifying_key
+    address = device_address(first)
+    assert address == AuthorityId(tagged_hash(DEVICE_ADDRESS_TAG, first.raw).digest[:16])
+    assert (device_address(second) == address) == (first == second)
+
+
+def test_a_device_address_needs_a_verifying_key() -> None:
+    with pytest.raises(InvalidArgument):
+        device_address(b"\x00" * 32)  # type: ignore[arg-type]

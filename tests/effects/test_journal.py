@@ -7,8 +7,12 @@ traced, and the rest of the journal loads. Storage itself is never modified by l
 
 from __future__ import annotations
 
+import itertools
+
 import anyio
 
+from aura_consensus.ceremony import CeremonyRegistry
+from aura_consensus.tree import authority_registry
 from aura_core.errors import EncodingError, MissingParent, StorageError
 from aura_core.hashing import Hash32
 from aura_effects.journal import JournalHandler, fact_key
@@ -16,6 +20,7 @@ from aura_effects.trace import Tracer
 from aura_journal.context import ContextGenesis, ContextMember
 from aura_journal.fact import JournalNamespace
 from aura_journal.standard import standard_registry
+from aura_journal.tree import AddLeaf
 from aura_sim.handlers import MemoryStorage
 from tests.journal.helpers import (
     ALICE,
@@ -23,10 +28,13 @@ from tests.journal.helpers import (
     CONTEXT_NS,
     KEYS,
     genesis_fact,
+    leaf,
+    leaf_key,
     signed,
     spent,
     spent_payload,
 )
+from tests.journal.test_tree import NS, current, founded, op_fact
 
 REGISTRY = standard_registry()
 
@@ -83,5 +91,34 @@ def test_a_fact_whose_parent_did_not_load_is_left_out_too() -> None:
         assert len(await handler.journal(CONTEXT_NS)) == 0
         errors = {r.key: type(r.error) for r in handler.rejected(CONTEXT_NS)}
         assert errors == {misfiled: StorageError, fact_key(CONTEXT_NS, child): MissingParent}
+
+    anyio.run(main)
+
+
+def test_a_fact_valid_only_after_one_stored_under_a_later_key_loads_too() -> None:
+    """Storage keys are fact ids, not the order facts were accepted in: a fact the device added
+    by a tree change wrote loads even when its key sorts before the change's."""
+
+    async def main() -> None:
+        tree = founded()
+        [genesis] = [tree.get(fid) for fid in tree.fact_ids()]
+        assert genesis is not None
+        add = op_fact(current(tree), AddLeaf(leaf(3)), "add leaf 3")
+        started, _ = CeremonyRegistry().start(
+            Hash32.of(b"prestate"), Hash32.of(b"op"), 1, 0, [ALICE]
+        )
+        written = next(
+            fact
+            for n in itertools.count()
+            if fact_key(NS, fact := signed(NS, started, ("by leaf 3", n), leaf_key(3)))
+            < fact_key(NS, add)
+        )
+        storage = MemoryStorage()
+        for fact in (genesis, add, written):
+            await storage.put(fact_key(NS, fact), fact.encoded)
+        handler = JournalHandler(storage, authority_registry(), Tracer())
+        journal = await handler.journal(NS)
+        assert journal.fact_ids() == {genesis.id, add.id, written.id}
+        assert handler.rejected(NS) == ()
 
     anyio.run(main)

@@ -21,7 +21,7 @@ from aura_core.effects import Envelope, StorageOp
 from aura_core.encoding import decode, encode
 from aura_core.errors import ReceiptRejected, StorageError
 from aura_core.hashing import Hash32
-from aura_core.ids import AuthorityId
+from aura_core.ids import AuthorityId, device_address
 from aura_effects.loopback import LoopbackNetwork
 from aura_guards.transport import WINDOW_KEY_PREFIX, GuardedMessage
 from aura_journal.receipt import (
@@ -364,3 +364,39 @@ async def test_a_corrupt_window_fails_closed(tmp_path: Path) -> None:
     for _ in range(2):  # nothing is cached from the failed read
         with pytest.raises(StorageError, match="corrupt"):
             await bob.guarded.accept(envelope)
+
+
+@pytest.mark.anyio
+async def test_a_self_certifying_source_needs_no_directory_entry(tmp_path: Path) -> None:
+    """A source missing from the peer directory is accepted iff its address is the one its
+    receipt's signer derives (`device_address`); any other unknown source is refused."""
+    _, bob, network = await pair("testing", tmp_path)
+    dave_key = SigningKey(bytes([4]) * 32)
+    dave = await make_node(
+        "testing", device_address(dave_key.verifying_key), network, tmp_path, seed=4
+    )
+    dave.effects.peers.add(BOB, bob.key.verifying_key)  # the sender knows Bob's key
+    await dave.guarded.send(CONTEXT, BOB, "m", b"hello", SEND)
+    received = await bob.guarded.accept(network.delivered[-1])
+    assert (received.source, received.body) == (dave.authority, b"hello")
+    assert await bob.effects.peers.peer_key(dave.authority) is None  # nothing was added
+
+    # An address derived from another key than the one signing: refused, no window written.
+    posing = await make_node(
+        "testing",
+        device_address(SigningKey(bytes([6]) * 32).verifying_key),
+        network,
+        tmp_path,
+        seed=5,
+    )
+    posing.effects.peers.add(BOB, bob.key.verifying_key)
+    await posing.guarded.send(CONTEXT, BOB, "m", b"pose", SEND)
+    with pytest.raises(ReceiptRejected, match="unknown peer"):
+        await bob.guarded.accept(network.delivered[-1])
+    assert await bob.effects.storage.get(f"{WINDOW_KEY_PREFIX}{CONTEXT}/{posing.authority}") is None
+    # An entropy address unknown to Bob: refused as before.
+    carol = await make_node("testing", CAROL, network, tmp_path, seed=3)
+    carol.effects.peers.add(BOB, bob.key.verifying_key)
+    await carol.guarded.send(CONTEXT, BOB, "m", b"c", SEND)
+    with pytest.raises(ReceiptRejected, match="unknown peer"):
+        await bob.guarded.accept(network.delivered[-1])

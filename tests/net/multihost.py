@@ -26,7 +26,6 @@ import attrs
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from aura_agent.ceremony import sign_in_process
 from aura_agent.device import genesis_fact
 from aura_agent.network import found_context
 from aura_consensus.tree import authority_registry
@@ -41,6 +40,7 @@ from aura_effects.random import OsRandom
 from aura_journal.context import ContextMember
 from aura_journal.tree import TreeGenesis
 from aura_sim.handlers import MemoryStorage
+from tests.frost_local import sign_locally
 
 REPO = Path(__file__).resolve().parents[2]
 Status = dict[str, Any]
@@ -126,9 +126,9 @@ async def deal(
     )
     signers = dict(sorted(keys.items())[:threshold])
 
-    def sign(message: bytes) -> tuple[bytes, tuple[int, ...]]:
+    async def sign(message: bytes) -> tuple[bytes, tuple[int, ...]]:
         nonces = {i: digest(f"genesis nonce {i}") for i in signers}
-        return sign_in_process(signers, public, message, nonces), tuple(signers)
+        return sign_locally(signers, public, message, nonces), tuple(signers)
 
     tree_fact = await genesis_fact(scratch, genesis, sign)
     members = [ContextMember(h.address, h.key.verifying_key) for h in hosts]

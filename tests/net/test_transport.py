@@ -3,6 +3,7 @@ and every timeout sleeping through `PhysicalTimeEffects` (so a simulator can dri
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -144,6 +145,28 @@ async def test_an_idle_channel_is_closed_and_dialled_again_when_needed() -> None
         await alice.send(Envelope(ALICE, BOB, CONTEXT, b"two"))
         assert (await bob.receive()).payload == b"two"
         assert len(alice_trace.events("net.outbound.connected")) == 2
+
+
+async def test_a_peer_that_connects_ends_the_back_off_of_messages_waiting_for_it() -> None:
+    # A back-off far longer than the test's limit: only the peer's own connection can end it.
+    slow = TcpConfig(handshake_timeout=2.0, backoff_base=600.0, backoff_cap=600.0)
+    alice, alice_locator, alice_trace = raw(ALICE, slow)
+    bob, bob_locator, _ = raw(BOB, slow)
+    with socket.socket() as probe:  # a port nothing listens on: Bob is down
+        probe.bind(("127.0.0.1", 0))
+        down = probe.getsockname()[1]
+    async with alice:
+        alice_locator.put(BOB, PeerAddress("127.0.0.1", down, bob.static_key))
+        await alice.send(Envelope(ALICE, BOB, CONTEXT, b"waiting"))
+        await wait_for(lambda: bool(alice_trace.events("net.outbound.failed")))
+        async with bob:  # Bob comes up (elsewhere) and talks to Alice first
+            alice_locator.put(BOB, PeerAddress("127.0.0.1", bob.port, bob.static_key))
+            bob_locator.put(ALICE, PeerAddress("127.0.0.1", alice.port, alice.static_key))
+            await bob.send(Envelope(BOB, ALICE, CONTEXT, b"up"))
+            with anyio.fail_after(30):
+                assert (await alice.receive()).payload == b"up"
+                assert (await bob.receive()).payload == b"waiting"
+        assert len(alice_trace.events("net.outbound.failed")) == 1
 
 
 class HeldClock:

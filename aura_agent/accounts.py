@@ -1,0 +1,1425 @@
+"""`AccountService`: the account workflows of an agent: create an account, invite a device,
+join one by its code.
+
+Each step is a choreography through the guard chain and each outcome a fact:
+
+* **create**: a 1-of-1 Ed25519 authority (`TreeGenesis.found((leaf,), 1, device key)`, signed
+  by the device key), tree at epoch 0, and the devices' context with this device alone (its
+  secret in the key file). A 1-of-1 tree changes by *single-signer commits*
+  (`aura_consensus.commit.single_signer_commit`): FROST needs two signers.
+* **invite**: an enrollment ceremony starts on the tree's prestate (`CeremonyStarted` in the
+  account journal; one live ceremony per prestate, else `CeremonyConflict`), and the code
+  (`aura_agent.enrollment`) names it. The bootstrap context its secret derives is opened to any
+  caller holding that secret.
+* **join** (the joiner) / **admit** (the inviter), `AuraEnrollment` in the bootstrap context: the
+  joiner asks (`Join`: its identity and listener); the inviter commits `AddLeaf(joiner)`, runs a
+  networked DKG with the joiner for the chosen threshold (`aura_protocol.ceremonies`; its keys
+  pending and inert, `CeremonyPendingEpoch`), commits `ChangePolicy(threshold, new key)`,
+  records its `CeremonyResponse` (device context) and `CeremonyCommitted` (account journal),
+  makes a new devices' context with both devices and admits the joiner with the account
+  journal, the context and its secret (`Admitted`); both then hold their share of the new
+  epoch and restart their account services in the new context. A code is good once
+  (`EnrollmentCodeRedeemed` after), until it expires (`EnrollmentCodeExpired`; the ceremony
+  is recorded aborted), and only for the ceremony it names (`EnrollmentCodeInvalid`: altered,
+  another account, an aborted ceremony).
+
+With a FROST group, a change is coordinated by the device it is asked of: the other share
+holders are told (`AuraChangePrepare`), tree changes go through the networked consensus, the
+ceremony's commit is signed by a networked FROST signing of the old group, and the devices
+staying move to the new devices' context (`AuraChangeSwitch`). `remove` (a refresh among the
+remaining holders, `RemoveLeaf`), `change_threshold` (a DKG, `ChangePolicy`) and `refresh` (a
+refresh, `RotateEpoch`) follow the same steps (`docs/agent.md`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Final
+
+import anyio
+import attrs
+
+from aura_agent.changes import (
+    Contact,
+    Prepare,
+    Roster,
+    Switch,
+    prepare_choreography,
+    switch_choreography,
+)
+from aura_agent.enrollment import (
+    CAPABILITIES as ENROLL_CAPABILITIES,
+)
+from aura_agent.enrollment import (
+    Admission,
+    Invitation,
+    JoinRequest,
+    Refusal,
+    bootstrap_context,
+    bootstrap_secret,
+    choreography,
+    read_code,
+    write_code,
+)
+from aura_agent.membership import Membership, Seed, witness_addresses
+from aura_agent.network import found_context, member_genesis
+from aura_agent.requests import (
+    CANCEL_INVITE,
+    CHANGE_THRESHOLD,
+    CREATE_ACCOUNT,
+    INVITE,
+    JOIN_ACCOUNT,
+    REMOVE_DEVICE,
+    AccountChanged,
+    AccountCreated,
+    AccountJoined,
+    CancelInviteRequest,
+    CreateAccountRequest,
+    InviteCancelled,
+    InviteCode,
+    InviteRequest,
+    JoinAccountRequest,
+    RefreshRequest,
+    RemoveDeviceRequest,
+    ThresholdRequest,
+)
+from aura_agent.requests import REFRESH as REFRESH_REQUEST
+from aura_agent.signals import CEREMONIES, Ceremonies, CeremonyProgress
+from aura_consensus.ceremony import (
+    Aborted,
+    AbortReason,
+    CeremonyCommitted,
+    CeremonyPendingEpoch,
+    CeremonyRegistry,
+    CeremonyResponse,
+    CeremonyStarted,
+    Committed,
+    Superseded,
+)
+from aura_consensus.commit import CommitFact, single_signer_commit
+from aura_consensus.facts import CEREMONY_REDUCER
+from aura_consensus.hashing import operation_hash
+from aura_consensus.tree import TreeCommit, frost_identifier, tree_prestate
+from aura_consensus.witnesses import fault_bound
+from aura_core.crypto import frost
+from aura_core.crypto.ed25519 import VerifyingKey
+from aura_core.encoding import decode, encode, record, record_tag
+from aura_core.errors import (
+    AccountError,
+    AlreadyInAccount,
+    AuraError,
+    CeremonyConflict,
+    EncodingError,
+    EnrollmentCodeExpired,
+    EnrollmentCodeInvalid,
+    EnrollmentCodeRedeemed,
+    InvalidArgument,
+    NotConfigured,
+    UnsafeThreshold,
+)
+from aura_core.hashing import tagged_hash
+from aura_core.ids import (
+    AuthorityId,
+    CeremonyId,
+    ContextId,
+    DeviceId,
+    SessionId,
+    device_address,
+)
+from aura_core.tree import LeafNode, LeafRole
+from aura_effects.bundle import Effects
+from aura_effects.locator import PeerAddress
+from aura_journal.budget import UNLIMITED
+from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
+from aura_journal.context import ContextMember
+from aura_journal.fact import Fact, FactBody, JournalNamespace, Unattested, sign_fact
+from aura_journal.registry import Origin
+from aura_journal.tree import (
+    TREE_REDUCER,
+    AddLeaf,
+    ChangePolicy,
+    RemoveLeaf,
+    RotateEpoch,
+    TreeGenesis,
+    TreeOp,
+    TreeOpKind,
+    TreeState,
+)
+from aura_protocol.ceremonies import CAPABILITIES as CEREMONY_CAPABILITIES
+from aura_protocol.ceremonies import (
+    DKG,
+    REFRESH,
+    CeremonyMember,
+    CeremonyService,
+    CeremonyTimes,
+    KeyApproval,
+    KeyCeremonyStart,
+    PendingKey,
+    PendingKeys,
+    SignRequest,
+)
+from aura_protocol.choreography import Choreography, Session
+from aura_protocol.dispatch import Accepted
+from aura_protocol.endpoint import Endpoint
+from aura_protocol.outcome import Completed
+from aura_protocol.wire import SessionMessage
+
+if TYPE_CHECKING:
+    from aura_agent.agent import Agent
+
+__all__ = ["DEFAULT_EXPIRY_S", "EnrollmentOp", "AccountService"]
+
+DEFAULT_EXPIRY_S: Final = 600.0
+"""How long an enrollment code stays good by default (ten minutes)."""
+JOIN_LIMIT_S: Final = 60.0
+"""The longest a join waits for the inviter's answer."""
+_SESSION_TAG = "AURA_ENROLLMENT_SESSION_V1"
+
+
+@record("agent.enrollment_op", version=1)
+@attrs.frozen
+class EnrollmentOp:
+    """The operation an enrollment ceremony commits: a device joins `account`, which moves to
+    `threshold`; `secret_hash` binds it to one code's bootstrap secret."""
+
+    account: AuthorityId
+    threshold: int
+    expires_ms: int
+    secret_hash: bytes
+
+
+@record("agent.key_change_op", version=1)
+@attrs.frozen
+class KeyChangeOp:
+    """The operation a key change other than an enrollment commits: `kind` (remove, threshold,
+    refresh) of `account` to `threshold` among `members` (addresses)."""
+
+    account: AuthorityId
+    kind: str
+    threshold: int
+    members: tuple[AuthorityId, ...]
+
+
+@attrs.define
+class _Invite:
+    invitation: Invitation
+    started: CeremonyStarted
+    operation: bytes
+
+
+@attrs.frozen
+class _Change:
+    """A key change as its coordinator runs it."""
+
+    started: CeremonyStarted
+    operation: bytes
+    kind: str
+    threshold: int
+    members: tuple[tuple[AuthorityId, LeafNode], ...]
+    """The key ceremony's members: every device that holds a share afterwards."""
+    context: ContextId
+    """Where the key ceremony runs: the devices' context, or an enrollment's bootstrap one."""
+    bootstrap: bytes = b""
+    joiners: tuple[Contact, ...] = ()
+
+
+@attrs.frozen
+class _Done:
+    """A committed change: what the devices staying need to move to the new epoch."""
+
+    account: AuthorityId
+    epoch: int
+    account_facts: tuple[bytes, ...]
+    context_fact: bytes
+    context_secret: bytes = attrs.field(repr=False)
+    public_key_package: bytes
+    context: ContextId
+    seeds: tuple[Seed, ...]
+
+
+@attrs.frozen(repr=False)
+class _Expected:
+    """A change another device prepared this one for."""
+
+    prepare: Prepare
+    coordinator: AuthorityId
+    account: AuthorityId
+    share: frost.KeyPackage | None
+    public: frost.PublicKeyPackage | None
+
+
+def _unsigned_commit(
+    started: CeremonyStarted,
+    operation: bytes,
+    threshold: int,
+    participants: Sequence[AuthorityId],
+    group_key: VerifyingKey,
+) -> CommitFact:
+    """A ceremony's commit before its signature: its transcript is what the group signs."""
+    return CommitFact.build(
+        prestate_hash=started.prestate_hash,
+        operation_bytes=operation,
+        nonce=started.nonce,
+        threshold=threshold,
+        participants=participants,
+        fast_path=True,
+        group_public_key=group_key,
+        threshold_signature=bytes(frost.SIGNATURE_LEN),
+    )
+
+
+class AccountService:
+    """See the module docstring. The agent enters one for its life (`Agent.accounts`)."""
+
+    def __init__(self, agent: Agent, times: CeremonyTimes | None = None) -> None:
+        self._agent = agent
+        self._fx = agent.effects
+        self._times = times or CeremonyTimes()
+        self._invites: dict[CeremonyId, _Invite] = {}
+        """Enrollments this device started (live, redeemed or abandoned: a code's later use
+        must be told why it is refused), by ceremony."""
+        self._joining: Invitation | None = None
+        self._pending = PendingKeys()
+        self._lock = anyio.Lock()
+        self._ceremonies: CeremonyService | None = None
+        self._progressing: dict[CeremonyId, CeremonyProgress] = {}
+        self._expected: dict[CeremonyId, _Expected] = {}
+
+    async def __aenter__(self) -> AccountService:
+        agent = self._agent
+        self._ceremonies = CeremonyService(self._fx, agent.dispatcher, self, self._times)
+        await self._ceremonies.__aenter__()
+        agent.dispatcher.serve(choreography().name, self._accept_join)
+        agent.dispatcher.serve(prepare_choreography().name, self._accept_prepare)
+        agent.dispatcher.serve(switch_choreography().name, self._accept_switch)
+        agent.handlers.add(CREATE_ACCOUNT, self._create_request)
+        agent.handlers.add(INVITE, self._invite_request)
+        agent.handlers.add(JOIN_ACCOUNT, self._join_request)
+        agent.handlers.add(CANCEL_INVITE, self._cancel_request)
+        agent.handlers.add(REMOVE_DEVICE, self._remove_request)
+        agent.handlers.add(CHANGE_THRESHOLD, self._threshold_request)
+        agent.handlers.add(REFRESH_REQUEST, self._refresh_request)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for name in (choreography().name, prepare_choreography().name, switch_choreography().name):
+            self._agent.dispatcher.unserve(name)
+        if self._ceremonies is not None:
+            await self._ceremonies.__aexit__(exc_type, exc, tb)
+
+    # ------------------------------------------------------------------------- requests
+
+    async def _create_request(self, _: CreateAccountRequest) -> AccountCreated:
+        return AccountCreated(await self.create())
+
+    async def _invite_request(self, request: InviteRequest) -> InviteCode:
+        code = await self.invite(request.threshold, request.expires_in_ms / 1000)
+        invitation = read_code(code)
+        return InviteCode(code, invitation.ceremony, invitation.expires_ms)
+
+    async def _join_request(self, request: JoinAccountRequest) -> AccountJoined:
+        return AccountJoined(await self.join(request.code))
+
+    async def _cancel_request(self, request: CancelInviteRequest) -> InviteCancelled:
+        await self.cancel(request.ceremony)
+        return InviteCancelled(request.ceremony)
+
+    async def _remove_request(self, request: RemoveDeviceRequest) -> AccountChanged:
+        await self.remove(request.device)
+        return AccountChanged(self._agent.account)
+
+    async def _threshold_request(self, request: ThresholdRequest) -> AccountChanged:
+        await self.change_threshold(request.threshold)
+        return AccountChanged(self._agent.account)
+
+    async def _refresh_request(self, _: RefreshRequest) -> AccountChanged:
+        await self.refresh()
+        return AccountChanged(self._agent.account)
+
+    async def _progress(self, ceremony: CeremonyId, phase: str, epoch: int) -> None:
+        """The `agent.ceremonies` signal: enrollments under way on this device."""
+        if phase in ("committed", "aborted"):
+            self._progressing.pop(ceremony, None)
+        else:
+            self._progressing[ceremony] = CeremonyProgress(
+                str(ceremony), "enrollment", phase, epoch
+            )
+        await self._agent.emit(
+            CEREMONIES, Ceremonies(tuple(v for _, v in sorted(self._progressing.items())))
+        )
+
+    # ------------------------------------------------------------------------- create
+
+    async def create(self) -> AuthorityId:
+        """A new 1-of-1 account of this device (see the module docstring); its id.
+        `AlreadyInAccount` if the device has one."""
+        async with self._lock:
+            agent = self._agent
+            if agent.membership is not None:
+                raise AlreadyInAccount(
+                    f"this device is in account {agent.membership.account} already: leave it "
+                    "before creating another"
+                )
+            key = agent.keys.secrets.signing_key
+            leaf = LeafNode(0, agent.identity.device, LeafRole.DEVICE, key.verifying_key.raw)
+            genesis = TreeGenesis.found((leaf,), 1, key.verifying_key)
+            await self._record(JournalNamespace.of(genesis.authority), genesis)
+            context = await self._new_context([agent.address])
+            await agent.join(Membership(genesis.authority, context, b""))
+            await agent.notify("info", f"account {genesis.authority} created")
+            return genesis.authority
+
+    # ------------------------------------------------------------------------- invite
+
+    async def invite(self, threshold: int = 2, expires_in_s: float = DEFAULT_EXPIRY_S) -> str:
+        """An enrollment code admitting one device, after which the account is
+        `threshold`-of-(devices + 1). Refused with a typed error, nothing recorded: no account,
+        a threshold the new device count does not allow (or the fault bound refuses), another
+        ceremony live on the tree's prestate (`CeremonyConflict`)."""
+        async with self._lock:
+            agent = self._agent
+            membership = self._membership()
+            state = await self._state(membership.account)
+            count = len(state.leaves) + 1
+            if type(threshold) is not int or not 2 <= threshold <= count:
+                raise InvalidArgument(
+                    f"with the new device the account has {count} devices: choose a threshold "
+                    f"from 2 to {count}, not {threshold}"
+                )
+            try:
+                fault_bound(count, threshold)
+            except UnsafeThreshold as exc:
+                raise UnsafeThreshold(
+                    f"{threshold}-of-{count} is not safe ({exc.message}): choose a larger threshold"
+                ) from None
+            if type(expires_in_s) not in (int, float) or not 0 < expires_in_s <= 7 * 86400:
+                raise InvalidArgument("a code expires within 0..7 days")
+            prestate = tree_prestate(state).hash
+            registry = await self._registry(membership.account)
+            live = registry.live(prestate)
+            if live is not None:
+                raise CeremonyConflict(
+                    f"ceremony {live} is in progress on this account: finish or cancel it first"
+                )
+            now = (await self._fx.time.now()).ts_ms
+            bootstrap = await self._fx.random.random_bytes(32)
+            expires = now + int(expires_in_s * 1000)
+            op = EnrollmentOp(
+                membership.account,
+                threshold,
+                expires,
+                tagged_hash("AURA_ENROLLMENT_SECRET_HASH_V1", bootstrap).digest,
+            )
+            operation = encode(op)
+            nonce = int.from_bytes(await self._fx.random.random_bytes(8), "big")
+            started, _ = registry.start(
+                prestate, operation_hash(operation), nonce, state.epoch, [agent.address]
+            )
+            node = agent.network
+            invitation = Invitation(
+                membership.account,
+                started.ceremony_id,
+                state.epoch + 1,
+                threshold,
+                expires,
+                agent.address,
+                agent.identity.signing_key,
+                node.static_key,
+                (agent._hint(),),
+                bootstrap,
+            )
+            code = write_code(invitation, agent.keys.secrets.signing_key)
+            await self._record(JournalNamespace.of(membership.account), started)
+            self._invites[started.ceremony_id] = _Invite(invitation, started, operation)
+            await self._open_bootstrap(invitation)
+            self._fx.trace.event("account.invited", ceremony=str(started.ceremony_id))
+            await self._progress(started.ceremony_id, "invited", state.epoch + 1)
+            return code
+
+    async def cancel(self, ceremony: CeremonyId) -> None:
+        """Abandon an enrollment this device started (`CeremonyAborted`): its code is refused
+        from now on."""
+        async with self._lock:
+            invite = self._invites.get(ceremony)
+            if invite is None:
+                raise InvalidArgument(f"no enrollment {ceremony} was started on this device")
+            await self._abort(invite, AbortReason.DECLINED)
+
+    # ------------------------------------------------------------------------- key changes
+
+    async def remove(self, device: DeviceId) -> None:
+        """Remove `device` from the account: a refresh among the remaining share holders
+        (same group key, new shares), `RemoveLeaf` committed, a new devices' context without
+        it; it is told (it shows itself removed) and its old share no longer combines.
+        Refused, nothing changed: an unknown device, the last device, this device (remove it
+        from another), fewer remaining devices than the threshold, another live ceremony."""
+        async with self._lock:
+            membership = self._membership()
+            state = await self._state(membership.account)
+            leaf = next((x for x in state.leaves if x.device_id == device), None)
+            if leaf is None:
+                raise InvalidArgument(f"{device} is not a device of this account")
+            if len(state.leaves) == 1:
+                raise AccountError(
+                    "that is the account's last device: an account needs one (leave it instead)"
+                )
+            if device == self._agent.identity.device:
+                raise AccountError("remove this device from another of the account's devices")
+            holders = await self._holders(state)
+            remaining = tuple((a, x) for a, x in holders if x.device_id != device)
+            threshold = state.required_signers
+            if len(remaining) < max(2, threshold):
+                raise AccountError(
+                    f"removing it leaves {len(remaining)} device(s) for a {threshold}-of-"
+                    f"{len(holders)} policy: add a device first"
+                )
+            _check_safe(len(remaining), threshold)
+            gone = [a for a, x in holders if x.device_id == device]
+            change = await self._start("remove", threshold, remaining, REFRESH, membership.context)
+            done = await self._attempt(
+                change, before=(), after=lambda _: (RemoveLeaf(leaf.leaf_id),), removed=gone
+            )
+            await self._move(done)
+
+    async def change_threshold(self, threshold: int) -> None:
+        """Move the account to `threshold`-of-(its devices): a DKG among them for a new group
+        key, `ChangePolicy` committed. A policy only tightens: `threshold` above the current
+        one, at most the device count, and one the fault bound allows."""
+        async with self._lock:
+            membership = self._membership()
+            state = await self._state(membership.account)
+            holders = await self._holders(state)
+            count = len(holders)
+            current = state.required_signers
+            if type(threshold) is not int or not current < threshold <= count or threshold < 2:
+                raise InvalidArgument(
+                    f"the account is {current}-of-{count}: a new threshold is above {current} "
+                    f"(a policy only tightens) and at most {count}, not {threshold}"
+                )
+            _check_safe(count, threshold)
+            change = await self._start(
+                "threshold", threshold, tuple(holders), DKG, membership.context
+            )
+            done = await self._attempt(
+                change,
+                before=(),
+                after=lambda public: (ChangePolicy(threshold, public.group_public_key),),
+            )
+            await self._move(done)
+
+    async def refresh(self) -> None:
+        """New shares of the same group key for every device (a refresh; the epoch rotates):
+        old shares no longer combine with new ones."""
+        async with self._lock:
+            membership = self._membership()
+            state = await self._state(membership.account)
+            holders = await self._holders(state)
+            if len(holders) < 2:
+                raise AccountError("a 1-of-1 account has no shares to refresh (FROST needs two)")
+            threshold = state.required_signers
+            change = await self._start(
+                "refresh", threshold, tuple(holders), REFRESH, membership.context
+            )
+            group_key = state.group_key
+            done = await self._attempt(change, before=(), after=lambda _: (RotateEpoch(group_key),))
+            await self._move(done)
+
+    async def _attempt(
+        self,
+        change: _Change,
+        *,
+        before: Sequence[TreeOpKind],
+        after: Callable[[frost.PublicKeyPackage], Sequence[TreeOpKind]],
+        removed: Sequence[AuthorityId] = (),
+    ) -> _Done:
+        """`_change`, and if it fails, its ceremony recorded aborted (its keys never used)."""
+        try:
+            return await self._change(change, before=before, after=after, removed=removed)
+        except AuraError:
+            await self._abort_started(change.started, AbortReason.TIMEOUT)
+            raise
+
+    async def _start(
+        self,
+        what: str,
+        threshold: int,
+        members: tuple[tuple[AuthorityId, LeafNode], ...],
+        kind: str,
+        context: ContextId,
+    ) -> _Change:
+        """Start the ceremony of a key change on the tree's prestate (`CeremonyConflict` if
+        one is live there) and record it."""
+        membership = self._membership()
+        state = await self._state(membership.account)
+        prestate = tree_prestate(state).hash
+        registry = await self._registry(membership.account)
+        live = registry.live(prestate)
+        if live is not None:
+            raise CeremonyConflict(
+                f"ceremony {live} is in progress on this account: finish or cancel it first"
+            )
+        op = KeyChangeOp(membership.account, what, threshold, tuple(sorted(a for a, _ in members)))
+        operation = encode(op)
+        nonce = int.from_bytes(await self._fx.random.random_bytes(8), "big")
+        started, _ = registry.start(
+            prestate, operation_hash(operation), nonce, state.epoch, [self._agent.address]
+        )
+        await self._record(JournalNamespace.of(membership.account), started)
+        return _Change(started, operation, kind, threshold, members, context)
+
+    # ------------------------------------------------------------------------- join
+
+    async def join(self, code: str) -> AuthorityId:
+        """Join the account `code` invites to (see the module docstring); its id. Typed errors,
+        nothing changed here: `EnrollmentCodeInvalid`, `EnrollmentCodeExpired`,
+        `EnrollmentCodeRedeemed`, `AlreadyInAccount`, and the inviter's refusals."""
+        invitation = read_code(code)
+        async with self._lock:
+            agent = self._agent
+            if agent.membership is not None:
+                raise AlreadyInAccount(
+                    f"this device is in account {agent.membership.account} already: leave it "
+                    "before joining another"
+                )
+            now = (await self._fx.time.now()).ts_ms
+            if now >= invitation.expires_ms:
+                raise EnrollmentCodeExpired(
+                    "the enrollment code has expired: ask the inviting device for a new one"
+                )
+            host, port = _hint(invitation.hints[0])
+            context = bootstrap_context(invitation.bootstrap)
+            self._joining = invitation
+            await self._open_bootstrap(invitation)
+            self._fx.peers.add(invitation.inviter, VerifyingKey(invitation.inviter_key))
+            agent.seeds.put(invitation.inviter, PeerAddress(host, port, invitation.static_key))
+            try:
+                return await self._join(invitation, context)
+            except BaseException:
+                agent.seeds.remove(invitation.inviter)  # joined: the membership's seed stays
+                raise
+            finally:
+                self._joining = None
+                self._close_bootstrap(invitation)
+
+    async def _join(self, invitation: Invitation, context: ContextId) -> AuthorityId:
+        agent = self._agent
+        node = agent.network
+        request = JoinRequest(
+            invitation.ceremony,
+            agent.identity.device,
+            agent.identity.signing_key,
+            node.static_key,
+            node.host,
+            node.port,
+        )
+        session = Session(
+            choreography(),
+            _session_id(invitation.ceremony, agent.address),
+            context,
+            {"Joiner": (agent.address,), "Inviter": (invitation.inviter,)},
+        )
+
+        async def ask(endpoint: Endpoint) -> Admission | Refusal:
+            await endpoint.send("Join", encode(request))
+            answer = await endpoint.branch()
+            if answer.label == "Roster":
+                for device in decode(answer.payload, Roster).devices:
+                    self._meet(device)
+                answer = await endpoint.branch()
+            if answer.label == "Admitted":
+                return decode(answer.payload, Admission)
+            return decode(answer.payload, Refusal)
+
+        outcome = await agent.dispatcher.run(session, "Joiner", ask, limit=JOIN_LIMIT_S)
+        if not isinstance(outcome, Completed):
+            raise AccountError(
+                f"the inviting device did not answer ({type(outcome).__name__}): is it running "
+                "and reachable at the code's address?"
+            )
+        answer = outcome.value
+        if isinstance(answer, Refusal):
+            raise _refusal_error(answer)
+        assert isinstance(answer, Admission)
+        if answer.account != invitation.account:
+            raise EnrollmentCodeInvalid("the inviting device admitted this device elsewhere")
+        await self._admitted(invitation, answer)
+        await agent.notify("info", f"joined account {answer.account}")
+        return answer.account
+
+    async def _admitted(self, invitation: Invitation, admission: Admission) -> None:
+        """Record what the inviter sent, take the share the ceremony committed, start."""
+        agent = self._agent
+        fx = self._fx
+        await _merge_account(fx, admission.account, admission.account_facts)
+        context_fact = decode(admission.context_fact, Fact)
+        context = context_fact.body.namespace.context
+        await fx.journal.merge(JournalNamespace.of(context), [context_fact])
+        registry = await self._registry(admission.account)
+        key = self._pending.release(invitation.ceremony, registry)
+        if key is None:
+            raise AccountError("the enrollment ceremony did not commit with this device's key")
+        if key.public_key_package.to_bytes() != admission.public_key_package:
+            raise AccountError("the inviting device's key package is not the one agreed")
+        await agent.add_context_secret(context, admission.context_secret)
+        await agent.add_share(admission.account, admission.epoch, key.key_package)
+        seed = Seed(invitation.inviter, admission.host, admission.port, invitation.static_key)
+        await agent.join(
+            Membership(admission.account, context, admission.public_key_package, (seed,))
+        )
+
+    # ------------------------------------------------------------------------- admit
+
+    def _accept_join(self, message: SessionMessage, source: AuthorityId) -> Accepted | None:
+        if message.label != "Join" or message.receiver != "Inviter":
+            return None
+        try:
+            request = decode(message.payload, JoinRequest)
+        except (EncodingError, InvalidArgument):
+            return None
+        invite = self._invites.get(request.ceremony)
+        if invite is None or message.session != _session_id(request.ceremony, source):
+            self._fx.trace.event("account.join_unknown", peer=str(source))
+            return None
+        try:
+            key = VerifyingKey(request.signing_key)
+        except AuraError:
+            return None
+        if device_address(key) != source:
+            self._fx.trace.event("account.join_forged", peer=str(source))
+            return None  # cannot even answer: the caller is not who it says
+        context = bootstrap_context(invite.invitation.bootstrap)
+        session = Session(
+            choreography(),
+            message.session,
+            context,
+            {"Joiner": (source,), "Inviter": (self._agent.address,)},
+        )
+        joiner = Contact(
+            source,
+            request.signing_key,
+            Seed(source, request.host, request.port, request.static_key),
+        )
+
+        async def admit(endpoint: Endpoint) -> None:
+            await endpoint.receive("Join")
+            self._meet(joiner)  # known from here on, so that the answer reaches it
+            async with self._lock:
+                refusal = await self._check_join(invite)
+                if refusal is not None:
+                    await endpoint.select("refuse")
+                    await endpoint.send("Refused", encode(refusal))
+                    return
+                await endpoint.select("proceed")
+                await endpoint.send("Roster", encode(Roster(await self._contacts())))
+                try:
+                    done = await self._enroll(invite, request, joiner)
+                except AuraError as exc:
+                    self._fx.trace.event("account.enroll_failed", error=exc.code)
+                    await self._abort(invite, AbortReason.TIMEOUT)
+                    await endpoint.select("fail")
+                    failed = Refusal("failed", f"the enrollment failed ({exc.code}): try again")
+                    await endpoint.send("Refused", encode(failed))
+                    return
+                admission = Admission(
+                    done.account,
+                    done.epoch,
+                    done.account_facts,
+                    done.context_fact,
+                    done.context_secret,
+                    done.public_key_package,
+                    self._agent.network.host,
+                    self._agent.network.port,
+                )
+                await endpoint.select("admit")
+                await endpoint.send("Admitted", encode(admission))
+                await self._move(done)
+            await self._agent.notify("info", f"device {request.device} joined the account")
+
+        return Accepted(session, "Inviter", 0, admit, JOIN_LIMIT_S)
+
+    async def _check_join(self, invite: _Invite) -> Refusal | None:
+        """Why a join with `invite`'s code is refused now, if it is."""
+        invitation = invite.invitation
+        membership = self._agent.membership
+        if membership is None or membership.account != invitation.account:
+            return Refusal("invalid", "the code is for an account this device is not in now")
+        registry = await self._registry(invitation.account)
+        state = registry.state(invitation.ceremony)
+        if isinstance(state, Committed):
+            return Refusal("redeemed", "the code was used already: ask for a new one")
+        if isinstance(state, (Aborted, Superseded)):
+            return Refusal("invalid", "the code's enrollment was cancelled: ask for a new one")
+        if (await self._fx.time.now()).ts_ms >= invitation.expires_ms:
+            await self._abort(invite, AbortReason.TIMEOUT)
+            return Refusal("expired", "the code has expired: ask for a new one")
+        return None
+
+    async def _enroll(self, invite: _Invite, request: JoinRequest, joiner: Contact) -> _Done:
+        """The enrollment of `joiner`: `AddLeaf`, the DKG among the share holders and the
+        joiner in the bootstrap context, `ChangePolicy`, then the change's end (`_change`)."""
+        invitation = invite.invitation
+        account = invitation.account
+        state = await self._state(account)
+        leaf = LeafNode(
+            max(x.leaf_id for x in state.leaves) + 1,
+            request.device,
+            LeafRole.DEVICE,
+            request.signing_key,
+        )
+        holders = await self._holders(state)
+        change = _Change(
+            invite.started,
+            invite.operation,
+            DKG,
+            invitation.threshold,
+            (*holders, (joiner.address, leaf)),
+            bootstrap_context(invitation.bootstrap),
+            invitation.bootstrap,
+            (joiner,),
+        )
+        threshold = invitation.threshold
+        return await self._change(
+            change,
+            before=(AddLeaf(leaf),),
+            after=lambda public: (ChangePolicy(threshold, public.group_public_key),),
+        )
+
+    # ------------------------------------------------------------------------- changes
+
+    async def _change(
+        self,
+        change: _Change,
+        *,
+        before: Sequence[TreeOpKind],
+        after: Callable[[frost.PublicKeyPackage], Sequence[TreeOpKind]],
+        removed: Sequence[AuthorityId] = (),
+    ) -> _Done:
+        """Run a key change as its coordinator: tell the other share holders (`Prepare`),
+        commit `before`, run the key ceremony (its keys pending), commit `after(new public
+        key package)`, record the response and the ceremony's commit (signed by the group
+        the ceremony started from), take this device's new share, found the new devices'
+        context and send the others what they need to move (`Switch`)."""
+        agent = self._agent
+        membership = self._membership()
+        account = membership.account
+        namespace = JournalNamespace.of(account)
+        started = change.started
+        ceremony = started.ceremony_id
+        state0 = await self._state(account)
+        old_holders = await self._holders(state0)
+        single = agent._single(state0)
+        old_public = (
+            None if single else frost.PublicKeyPackage.from_bytes(membership.public_key_package)
+        )
+        old_share = agent.keys.secrets.share(account, state0.epoch)
+        members = tuple(
+            sorted(
+                (
+                    CeremonyMember(address, frost_identifier(leaf))
+                    for address, leaf in change.members
+                ),
+                key=lambda m: m.identifier,
+            )
+        )
+        prepare = Prepare(
+            started,
+            change.operation,
+            change.kind,
+            change.threshold,
+            members,
+            change.bootstrap,
+            change.joiners,
+        )
+        others = [a for a, _ in old_holders if a != agent.address]
+        for other in others:  # a holder that is down fails the change here, before any commit
+            await self._tell(
+                prepare_choreography(),
+                "Prepare",
+                prepare,
+                other,
+                membership.context,
+                limit=self._times.round2_s,
+            )
+        await self._progress(ceremony, "prepared", started.current_epoch + 1)
+        for kind in before:
+            await self._commit(account, kind)
+        assert self._ceremonies is not None
+        start = KeyCeremonyStart(
+            ceremony, account, change.context, change.kind, change.threshold, members
+        )
+        approval = KeyApproval(old_share, old_public) if change.kind == REFRESH else KeyApproval()
+        await self._progress(ceremony, "keys", started.current_epoch + 1)
+        pending = await self._ceremonies.keys(start, approval)
+        await self._record(
+            namespace,
+            CeremonyPendingEpoch(ceremony, started.current_epoch + 1, pending.key_commitment),
+        )
+        for kind in after(pending.public_key_package):
+            await self._commit(account, kind)
+        await self._record(
+            JournalNamespace.of(membership.context),
+            CeremonyResponse(ceremony, agent.address, True),
+        )
+        commit = await self._ceremony_commit(
+            change, state0, old_holders, old_share, old_public, membership.context
+        )
+        await self._record(namespace, CeremonyCommitted(ceremony, commit))
+        await self._progress(ceremony, "committed", started.current_epoch + 1)
+        final = await self._state(account)
+        await agent.add_share(account, final.epoch, pending.key_package)
+        return await self._hand_over(change, pending, final, removed)
+
+    async def _hand_over(
+        self,
+        change: _Change,
+        pending: PendingKey,
+        final: TreeState,
+        removed: Sequence[AuthorityId],
+    ) -> _Done:
+        """After the commit: the new devices' context, and `Switch` to every other device
+        staying (a bare one, the facts only, to the removed)."""
+        agent = self._agent
+        fx = self._fx
+        membership = self._membership()
+        account = final.authority
+        namespace = JournalNamespace.of(account)
+        ceremony = change.started.ceremony_id
+        contacts = {c.address: c for c in await self._contacts()}
+        for joiner in change.joiners:
+            contacts[joiner.address] = joiner
+        me = agent.address
+        staying = sorted({a for a, _ in change.members} | {me})
+        secret = await fx.random.random_bytes(32)
+        context = await self._new_context(staying, secret=secret)
+        [context_fact] = await _signed_facts(fx, JournalNamespace.of(context))
+        facts = await _signed_facts(fx, namespace)
+        public = pending.public_key_package.to_bytes()
+        seeds = {a: c.seed for a, c in contacts.items() if a in staying}
+        seeds[me] = Seed(me, agent.network.host, agent.network.port, agent.network.static_key)
+        joiners = {j.address for j in change.joiners}
+        for other in staying:
+            if other == me or other in joiners:
+                continue
+            switch = Switch(
+                ceremony,
+                account,
+                final.epoch,
+                facts,
+                context_fact,
+                secret,
+                public,
+                tuple(seeds[a] for a in staying if a != other and a in seeds),
+            )
+            try:
+                await self._tell(
+                    switch_choreography(),
+                    "Switch",
+                    switch,
+                    other,
+                    membership.context,
+                    limit=self._times.limit_s,
+                )
+            except AuraError as exc:  # committed: this device moves all the same
+                self._fx.trace.event("account.switch_failed", peer=str(other), error=exc.code)
+                await agent.notify(
+                    "warning", f"{other} did not take the change; it must be enrolled again"
+                )
+        for gone in removed:
+            switch = Switch(ceremony, account, final.epoch, facts, b"", b"", b"", ())
+            try:
+                await self._tell(
+                    switch_choreography(),
+                    "Switch",
+                    switch,
+                    gone,
+                    membership.context,
+                    limit=self._times.limit_s,
+                )
+            except AuraError:
+                self._fx.trace.event("account.removed_unreachable", peer=str(gone))
+        return _Done(
+            account,
+            final.epoch,
+            facts,
+            context_fact,
+            secret,
+            public,
+            context,
+            tuple(seeds[a] for a in staying if a != me and a in seeds),
+        )
+
+    async def _move(self, done: _Done) -> None:
+        """This device's own move to the new devices' context and group."""
+        await self._agent.join(
+            Membership(done.account, done.context, done.public_key_package, done.seeds)
+        )
+
+    async def _ceremony_commit(  # noqa: PLR0917 (the group the ceremony started from)
+        self,
+        change: _Change,
+        state0: TreeState,
+        old_holders: Sequence[tuple[AuthorityId, LeafNode]],
+        old_share: frost.KeyPackage | None,
+        old_public: frost.PublicKeyPackage | None,
+        context: ContextId,
+    ) -> CommitFact:
+        """The commit of the ceremony's operation on its prestate, by the group it started
+        from: this device's signature for a 1-of-1 tree, else a networked FROST signing by
+        this device and the first other holders the threshold needs."""
+        agent = self._agent
+        started = change.started
+        if old_public is None:
+            return single_signer_commit(
+                prestate_hash=started.prestate_hash,
+                operation_bytes=change.operation,
+                nonce=started.nonce,
+                witness=agent.address,
+                key=agent.keys.secrets.signing_key,
+            )
+        assert old_share is not None and self._ceremonies is not None
+        threshold = old_public.min_signers
+        mine = [(a, leaf) for a, leaf in old_holders if a == agent.address]
+        others = [(a, leaf) for a, leaf in old_holders if a != agent.address]
+        chosen = [*mine, *others[: threshold - 1]]
+        unsigned = _unsigned_commit(
+            started, change.operation, threshold, [a for a, _ in chosen], state0.group_key
+        )
+        signers = tuple(
+            sorted(
+                (CeremonyMember(a, frost_identifier(leaf)) for a, leaf in chosen),
+                key=lambda m: m.identifier,
+            )
+        )
+        request = SignRequest(
+            started.ceremony_id, state0.authority, context, state0.epoch, unsigned.message, signers
+        )
+        signature = await self._ceremonies.sign(request, old_share, old_public)
+        return attrs.evolve(unsigned, threshold_signature=signature)
+
+    async def _commit(self, account: AuthorityId, kind: TreeOpKind) -> None:
+        """Commit a tree change: this device's signature for a 1-of-1 tree, else the networked
+        consensus of the share holders."""
+        state = await self._state(account)
+        if state.group_key.raw == self._agent.identity.signing_key:
+            # The group key is this device's own (a 1-of-1 account, or one whose new device
+            # holds no share yet): it alone commits.
+            await self._single_commit(account, kind)
+            return
+        device = self._agent.device
+        if device is None:
+            raise NotConfigured("the account services are not running")
+        await device.change(kind)
+
+    async def _holders(self, state: TreeState) -> list[tuple[AuthorityId, LeafNode]]:
+        """The devices holding a share of the group key now (address, leaf), by leaf id."""
+        agent = self._agent
+        membership = self._membership()
+        genesis = await member_genesis(self._fx, membership.context, agent.address)
+        addresses = witness_addresses(state, genesis)
+        if agent._single(state):
+            ids = {frost_identifier(leaf) for leaf in state.leaves}
+        else:
+            ids = set(frost.PublicKeyPackage.from_bytes(membership.public_key_package).identifiers)
+        return [
+            (addresses[leaf.device_id], leaf)
+            for leaf in state.leaves
+            if frost_identifier(leaf) in ids and leaf.device_id in addresses
+        ]
+
+    async def _contacts(self) -> tuple[Contact, ...]:
+        """The account's other devices: address, key and where they listen."""
+        agent = self._agent
+        membership = self._membership()
+        genesis = await member_genesis(self._fx, membership.context, agent.address)
+        found = []
+        for member in sorted(genesis.members, key=lambda m: m.authority):
+            if member.authority == agent.address:
+                continue
+            where = await agent.locator.locate(member.authority, membership.context)
+            if where is None:
+                continue
+            seed = Seed(member.authority, where.host, where.port, where.static_key)
+            found.append(Contact(member.authority, member.key.raw, seed))
+        return tuple(found)
+
+    def _meet(self, contact: Contact) -> None:
+        """Know `contact`'s key and listener (for a device outside the devices' context)."""
+        self._fx.peers.add(contact.address, VerifyingKey(contact.signing_key))
+        self._agent.seeds.put(contact.address, contact.seed.address)
+
+    async def _tell(
+        self,
+        choreo: Choreography,
+        label: str,
+        message: object,
+        peer: AuthorityId,
+        context: ContextId,
+        *,
+        limit: float,
+    ) -> None:
+        """Send `message` to `peer` in a `Prepare`/`Switch` session; its acknowledgement within
+        `limit` seconds."""
+        session = Session(
+            choreo,
+            SessionId.from_entropy(await self._fx.random.random_bytes(32)),
+            context,
+            {"Coordinator": (self._agent.address,), "Member": (peer,)},
+        )
+
+        async def send(endpoint: Endpoint) -> None:
+            await endpoint.send(label, encode(message))
+            await endpoint.receive("Ack")
+
+        outcome = await self._agent.dispatcher.run(session, "Coordinator", send, limit=limit)
+        if not isinstance(outcome, Completed):
+            raise AccountError(f"{peer} did not acknowledge the change ({type(outcome).__name__})")
+
+    # ------------------------------------------------------------------------- as a member
+
+    def _accept_prepare(self, message: SessionMessage, source: AuthorityId) -> Accepted | None:
+        if message.label != "Prepare" or message.receiver != "Member":
+            return None
+        membership = self._agent.membership
+        account = self._account_devices()
+        if membership is None or source not in account:
+            return None
+        try:
+            prepare = decode(message.payload, Prepare)
+        except (EncodingError, InvalidArgument):
+            return None
+        session = Session(
+            prepare_choreography(),
+            message.session,
+            membership.context,
+            {"Coordinator": (source,), "Member": (self._agent.address,)},
+        )
+
+        async def take(endpoint: Endpoint) -> None:
+            await endpoint.receive("Prepare")
+            await self._prepared(prepare, source, membership)
+            await endpoint.send("Ack")
+
+        return Accepted(session, "Member", 0, take, self._times.limit_s)
+
+    async def _prepared(
+        self, prepare: Prepare, coordinator: AuthorityId, membership: Membership
+    ) -> None:
+        agent = self._agent
+        state = await self._state(membership.account)
+        public = (
+            None
+            if not membership.public_key_package
+            else frost.PublicKeyPackage.from_bytes(membership.public_key_package)
+        )
+        share = agent.keys.secrets.share(membership.account, state.epoch)
+        self._expected[prepare.started.ceremony_id] = _Expected(
+            prepare, coordinator, membership.account, share, public
+        )
+        if prepare.bootstrap:
+            await self._open_context(
+                bootstrap_context(prepare.bootstrap), bootstrap_secret(prepare.bootstrap)
+            )
+        for joiner in prepare.joiners:
+            self._meet(joiner)
+
+    def _accept_switch(self, message: SessionMessage, source: AuthorityId) -> Accepted | None:
+        if message.label != "Switch" or message.receiver != "Member":
+            return None
+        membership = self._agent.membership
+        if membership is None or source not in self._account_devices():
+            return None
+        try:
+            switch = decode(message.payload, Switch)
+        except (EncodingError, InvalidArgument):
+            return None
+        if switch.account != membership.account:
+            return None
+        session = Session(
+            switch_choreography(),
+            message.session,
+            membership.context,
+            {"Coordinator": (source,), "Member": (self._agent.address,)},
+        )
+
+        async def take(endpoint: Endpoint) -> None:
+            await endpoint.receive("Switch")
+            async with self._lock:
+                await self._switched(switch)
+            await endpoint.send("Ack")
+
+        return Accepted(session, "Member", 0, take, self._times.limit_s)
+
+    async def _switched(self, switch: Switch) -> None:
+        """Move to the new epoch the coordinator's change committed (or see the removal)."""
+        agent = self._agent
+        fx = self._fx
+        await _merge_account(fx, switch.account, switch.account_facts)
+        self._expected.pop(switch.ceremony, None)
+        if not switch.context_fact:
+            await agent.refresh()  # removed: the tree no longer has this device
+            await agent.notify("warning", "this device was removed from the account")
+            return
+        context_fact = decode(switch.context_fact, Fact)
+        context = context_fact.body.namespace.context
+        await fx.journal.merge(JournalNamespace.of(context), [context_fact])
+        registry = await self._registry(switch.account)
+        key = self._pending.release(switch.ceremony, registry)
+        if key is None or key.public_key_package.to_bytes() != switch.public_key_package:
+            raise AccountError("the change did not commit with this device's key")
+        await agent.add_context_secret(context, switch.context_secret)
+        await agent.add_share(switch.account, switch.epoch, key.key_package)
+        await agent.join(
+            Membership(switch.account, context, switch.public_key_package, switch.seeds)
+        )
+
+    def _account_devices(self) -> frozenset[AuthorityId]:
+        account = self._agent._account_devices
+        return frozenset() if account is None else frozenset(account.devices)
+
+    # ------------------------------------------------------------------------- policy
+
+    def approve_keys(self, start: KeyCeremonyStart, coordinator: AuthorityId) -> KeyApproval | None:
+        """Take part in the DKG of the enrollment this device is joining, with its inviter, or
+        in a key change a device of the account prepared this device for."""
+        joining = self._joining
+        if joining is not None:
+            if (
+                start.ceremony != joining.ceremony
+                or coordinator != joining.inviter
+                or start.account != joining.account
+                or start.kind != DKG
+                or start.threshold != joining.threshold
+            ):
+                return None
+            return KeyApproval()
+        expected = self._expected.get(start.ceremony)
+        if expected is None or expected.coordinator != coordinator:
+            return None
+        prepare = expected.prepare
+        if (start.kind, start.threshold, start.members, start.account) != (
+            prepare.kind,
+            prepare.threshold,
+            prepare.members,
+            expected.account,
+        ):
+            return None
+        if start.kind == REFRESH:
+            return KeyApproval(expected.share, expected.public)
+        return KeyApproval()
+
+    def approve_signing(
+        self, request: SignRequest, coordinator: AuthorityId
+    ) -> frost.KeyPackage | None:
+        """Sign only the commit of a ceremony this device was prepared for, by the group it
+        started from, exactly as expected."""
+        expected = self._expected.get(request.ceremony)
+        if expected is None or expected.public is None or expected.coordinator != coordinator:
+            return None
+        prepare = expected.prepare
+        unsigned = _unsigned_commit(
+            prepare.started,
+            prepare.operation,
+            expected.public.min_signers,
+            [m.address for m in request.signers],
+            expected.public.group_public_key,
+        )
+        if request.message != unsigned.message or request.account != expected.account:
+            return None
+        return expected.share
+
+    def pending(self, key: PendingKey) -> None:
+        self._pending.add(key)
+
+    # ------------------------------------------------------------------------- helpers
+
+    def _membership(self) -> Membership:
+        membership = self._agent.membership
+        if membership is None:
+            raise NotConfigured("this device has no account: create one or join one first")
+        return membership
+
+    async def _state(self, account: AuthorityId) -> TreeState:
+        journal = await self._fx.journal.journal(JournalNamespace.of(account))
+        state = journal.view(TREE_REDUCER).current
+        if state is None:
+            raise NotConfigured(f"the genesis of {account} is not in this device's journal")
+        return state
+
+    async def _registry(self, account: AuthorityId) -> CeremonyRegistry:
+        journal = await self._fx.journal.journal(JournalNamespace.of(account))
+        registry: CeremonyRegistry = journal.view(CEREMONY_REDUCER)
+        return registry
+
+    async def _record(self, namespace: JournalNamespace, payload: object) -> Fact:
+        """`payload` as a fact signed with this device's key, in this device's journal."""
+        fx = self._fx
+        type_id, version = record_tag(type(payload))
+        body = FactBody(
+            namespace,
+            type_id,
+            version,
+            encode(payload),
+            await fx.order.order_time(),
+            await fx.time.now(),
+        )
+        fact = sign_fact(body, self._agent.keys.secrets.signing_key)
+        await fx.journal.merge(namespace, [fact], origin=Origin.LOCAL)
+        return fact
+
+    async def _single_commit(self, account: AuthorityId, kind: TreeOpKind) -> None:
+        """Commit `kind` on the 1-of-1 tree by this device's signature alone."""
+        state = await self._state(account)
+        op = TreeOp(state.epoch, state.commitment, kind)
+        commit = single_signer_commit(
+            prestate_hash=tree_prestate(state).hash,
+            operation_bytes=encode(op),
+            nonce=int.from_bytes(await self._fx.random.random_bytes(8), "big"),
+            witness=self._agent.address,
+            key=self._agent.keys.secrets.signing_key,
+        )
+        await self._record(JournalNamespace.of(account), TreeCommit(commit))
+
+    async def _new_context(
+        self, members: list[AuthorityId], *, secret: bytes | None = None
+    ) -> ContextId:
+        """A new devices' context of `members` (their keys: their self-certifying addresses'
+        keys, which this device knows), founded and held by this device."""
+        agent = self._agent
+        keys = {agent.address: agent.keys.secrets.signing_key.verifying_key}
+        for member in members:
+            if member not in keys:
+                known = await self._fx.peers.peer_key(member)
+                if known is None:
+                    raise InvalidArgument(f"no key of {member}")
+                keys[member] = known
+        genesis, _ = await found_context(
+            self._fx,
+            [ContextMember(m, keys[m]) for m in sorted(members)],
+            agent.keys.secrets.signing_key,
+        )
+        if secret is None:
+            secret = await self._fx.random.random_bytes(32)
+        await agent.add_context_secret(genesis.context, secret)
+        return genesis.context
+
+    async def _open_bootstrap(self, invitation: Invitation) -> None:
+        await self._open_context(
+            bootstrap_context(invitation.bootstrap), bootstrap_secret(invitation.bootstrap)
+        )
+
+    async def _open_context(self, context: ContextId, secret: bytes) -> None:
+        """Hold a bootstrap context's secret (not in the key file: it lives as long as the
+        enrollment), let any caller that proves it in, and grant the enrollment and ceremony
+        capabilities in it."""
+        fx = self._fx
+        fx.contexts.add(context, secret)
+        fx.flow.set_default(context, UNLIMITED)
+        self._agent.locator.admit_anyone(context)
+        token = issue_token(
+            await fx.random.random_bytes(32),
+            self._agent.address,
+            [*ENROLL_CAPABILITIES, *CEREMONY_CAPABILITIES],
+            seed=await fx.random.random_bytes(32),
+            scope=ContextScope(context),
+        )
+        fx.authorization.grant(context, CapabilityFrontier.of(token))
+
+    def _close_bootstrap(self, invitation: Invitation) -> None:
+        """The joiner's side, once its join ended. (The inviter keeps its bootstrap contexts
+        open while it runs, so that a late use of a code is told why it is refused.)"""
+        self._agent.locator.close(bootstrap_context(invitation.bootstrap))
+
+    async def _abort(self, invite: _Invite, reason: AbortReason) -> None:
+        await self._abort_started(invite.started, reason)
+
+    async def _abort_started(self, started: CeremonyStarted, reason: AbortReason) -> None:
+        """Record `started`'s ceremony aborted, unless it is final already."""
+        account = self._membership().account if self._agent.membership else None
+        if account is None:
+            return
+        registry = await self._registry(account)
+        try:
+            fact, _ = registry.abort(started.ceremony_id, reason)
+        except AuraError:
+            return  # already final (or not this account's)
+        await self._record(JournalNamespace.of(account), fact)
+        await self._progress(started.ceremony_id, "aborted", started.current_epoch + 1)
+
+
+_TREE_TYPES: Final = frozenset({record_tag(TreeGenesis)[0], record_tag(TreeCommit)[0]})
+
+
+async def _merge_account(fx: Effects, account: AuthorityId, encoded: Sequence[bytes]) -> None:
+    """Merge an account journal's facts sent by another device: the tree first (a ceremony's
+    commit is checked against the tree's group keys, which the tree's facts bring)."""
+    facts = [decode(raw, Fact) for raw in encoded]
+    namespace = JournalNamespace.of(account)
+    tree = [f for f in facts if f.body.type_id in _TREE_TYPES]
+    waiting = [*tree, *(f for f in facts if f.body.type_id not in _TREE_TYPES)]
+    # One at a time, again while any went in: a change recorded by a device the tree adds
+    # goes in once the change adding it did.
+    while waiting:
+        left = []
+        for fact in waiting:
+            try:
+                await fx.journal.merge(namespace, [fact])
+            except AuraError:
+                left.append(fact)
+        if len(left) == len(waiting):
+            for fact in left:
+                fx.trace.event("account.fact_refused", fact=str(fact.id))
+            return
+        waiting = left
+
+
+async def _signed_facts(fx: Effects, namespace: JournalNamespace) -> tuple[bytes, ...]:
+    """The signed facts of a journal, encoded, by id (what another device can merge)."""
+    journal = await fx.journal.journal(namespace)
+    found = []
+    for fact_id in sorted(journal.fact_ids()):
+        fact = journal.get(fact_id)
+        if fact is not None and not isinstance(fact.attestation, Unattested):
+            found.append(encode(fact))
+    return tuple(found)
+
+
+def _session_id(ceremony: CeremonyId, joiner: AuthorityId) -> SessionId:
+    return SessionId.derived(tagged_hash(_SESSION_TAG, ceremony.hash.digest, joiner.raw))
+
+
+def _hint(hint: str) -> tuple[str, int]:
+    """`tcp://host:port` as (host, port)."""
+    if not hint.startswith("tcp://"):
+        raise EnrollmentCodeInvalid(f"the code names no TCP address ({hint!r})")
+    host, _, port = hint[len("tcp://") :].rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise EnrollmentCodeInvalid(f"the code's address {hint!r} is not host:port")
+    return host, int(port)
+
+
+def _check_safe(count: int, threshold: int) -> None:
+    """`UnsafeThreshold` for a policy no fault bound makes safe (e.g. 2-of-4)."""
+    try:
+        fault_bound(count, threshold)
+    except UnsafeThreshold as exc:
+        raise UnsafeThreshold(
+            f"{threshold}-of-{count} is not safe ({exc.message}): choose a larger threshold"
+        ) from None
+
+
+def _refusal_error(refusal: Refusal) -> AuraError:
+    detail = f"the inviting device refused: {refusal.detail}"
+    if refusal.reason == "expired":
+        return EnrollmentCodeExpired(detail)
+    if refusal.reason == "redeemed":
+        return EnrollmentCodeRedeemed(detail)
+    if refusal.reason == "invalid":
+        return EnrollmentCodeInvalid(detail)
+    return AccountError(detail)

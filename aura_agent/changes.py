@@ -1,0 +1,109 @@
+"""How the coordinator of an account change tells the account's other devices about it.
+
+Two small choreographies in the devices' context (so inside the Noise channels of devices that
+are members of it), both answered by an acknowledgement:
+
+- `AuraChangePrepare`: before a change's key ceremony, its ceremony (the started fact and its
+  operation), so that a device takes part in that ceremony, and signs its commit, only if it
+  was told; for an enrollment, also the bootstrap secret and the joining device (its key and
+  listener), so that the holders reach it in the bootstrap context.
+- `AuraChangeSwitch`: once the change committed, what a device needs to move to the new epoch:
+  the account journal's facts, the new devices' context (genesis fact and secret: secret, sent
+  only in the channel) and the group's public key package, and everyone's listeners. A device
+  the change removed gets the facts only (no context): it sees itself removed.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Final
+
+import attrs
+
+from aura_agent.membership import Seed
+from aura_consensus.ceremony import CeremonyStarted
+from aura_core.encoding import record
+from aura_core.ids import AuthorityId, CeremonyId
+from aura_protocol.ceremonies import CeremonyMember
+from aura_protocol.choreography import Choreography
+
+__all__ = [
+    "CHANGE",
+    "CAPABILITIES",
+    "Contact",
+    "Prepare",
+    "Switch",
+    "Roster",
+    "prepare_choreography",
+    "switch_choreography",
+]
+
+CHANGE: Final = "account:change"
+ACK: Final = "account:ack"
+CAPABILITIES = (ACK, CHANGE)
+
+
+def _text(name: str, label: str, payload: str) -> str:
+    return f"""\
+protocol {name} {{
+  roles Coordinator, Member;
+  Coordinator [guard_capability = "{CHANGE}", flow_cost = 10] -> Member : {label}({payload});
+  Member [guard_capability = "{ACK}", flow_cost = 1] -> Coordinator : Ack;
+}}
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def prepare_choreography() -> Choreography:
+    return Choreography.compile(_text("AuraChangePrepare", "Prepare", "agent.change_prepare"))
+
+
+@functools.lru_cache(maxsize=1)
+def switch_choreography() -> Choreography:
+    return Choreography.compile(_text("AuraChangeSwitch", "Switch", "agent.change_switch"))
+
+
+@record("agent.contact", version=1)
+@attrs.frozen
+class Contact:
+    """A device: its address, Ed25519 key and listener."""
+
+    address: AuthorityId
+    signing_key: bytes
+    seed: Seed
+
+
+@record("agent.change_prepare", version=1)
+@attrs.frozen
+class Prepare:
+    started: CeremonyStarted
+    operation: bytes
+    kind: str
+    threshold: int
+    members: tuple[CeremonyMember, ...]
+    """The key ceremony's members (the coordinator among them)."""
+    bootstrap: bytes = b""
+    """An enrollment's bootstrap secret (the ceremony runs in its context), else empty."""
+    joiners: tuple[Contact, ...] = ()
+
+
+@record("agent.change_switch", version=1)
+@attrs.frozen
+class Switch:
+    ceremony: CeremonyId
+    account: AuthorityId
+    epoch: int
+    account_facts: tuple[bytes, ...]
+    context_fact: bytes
+    """Empty for a device the change removed."""
+    context_secret: bytes = attrs.field(repr=False)
+    public_key_package: bytes
+    seeds: tuple[Seed, ...]
+
+
+@record("agent.roster", version=1)
+@attrs.frozen
+class Roster:
+    """For a joiner: the devices its key ceremony reaches (their keys and listeners)."""
+
+    devices: tuple[Contact, ...]

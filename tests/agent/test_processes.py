@@ -1,0 +1,148 @@
+"""The multi-process harness: agents as child processes (`aura agent run`) on loopback, driven
+only through `AgentClient`. Account on A; B and C enrolled by code (2-of-2, then 2-of-3); A
+removed (from B); B killed with SIGKILL: a change C starts while B is down fails cleanly
+(nothing changed; that its ceremony is recorded aborted is checked in-process, in
+`test_accounts`); B restarted on its directory comes back with its account and epoch, the change
+then goes through, and every device converges. Each child's trace is in `NAME.log` beside its
+data directory (the test's `tmp_path`, printed when it fails)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from aura_agent.client import AgentClient
+from aura_agent.signals import AccountState
+from aura_core.errors import AccountError
+
+pytestmark = pytest.mark.anyio
+
+REPO = Path(__file__).resolve().parents[2]
+CHILD = (
+    "import logging, sys; "
+    "logging.basicConfig(stream=sys.stderr, level=logging.DEBUG, "
+    "format='%(asctime)s %(name)s %(message)s'); "
+    "from aura_terminal.cli import main; main()"
+)
+"""`aura agent run`, its trace events (`logging` at DEBUG) on stderr: a failure shows them."""
+
+
+class Agents:
+    """The child processes, one per data directory; each one's output in `NAME.out` and its
+    trace in `NAME.log` beside the directories."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def home(self, name: str) -> Path:
+        return self.root / name
+
+    async def start(self, name: str) -> None:
+        """`aura agent run --data-dir HOME` until it has printed where it listens."""
+        path = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+        out = self.root / f"{name}.out"
+        with out.open("ab") as stdout, (self.root / f"{name}.log").open("ab") as stderr:
+            child = subprocess.Popen(
+                [sys.executable, "-c", CHILD, "agent", "run", "--data-dir", str(self.home(name))],
+                stdout=stdout,
+                stderr=stderr,
+                env=env,
+                cwd=REPO,
+            )
+        self.children[name] = child
+        mark = out.stat().st_size
+        with anyio.fail_after(120):
+            while b"  account  " not in out.read_bytes()[mark:]:
+                assert child.poll() is None, self.tail(name)
+                await anyio.sleep(0.05)
+
+    def kill(self, name: str) -> None:
+        child = self.children.pop(name)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in self.children.values():
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(timeout=30)
+        self.children.clear()
+
+    def tail(self, name: str, lines: int = 40) -> str:
+        log = (self.root / f"{name}.log").read_text(errors="replace").splitlines()
+        return "\n".join(log[-lines:])
+
+
+async def account_of(home: Path) -> AccountState:
+    async with AgentClient.connect(home / "agent.sock") as client:
+        return (await client.status()).account
+
+
+async def until(home: Path, phase: str, devices: int, epoch: int | None = None) -> AccountState:
+    """Poll `home`'s agent until its account is in `phase` with `devices` (at `epoch`)."""
+    with anyio.fail_after(120):
+        while True:
+            state = await account_of(home)
+            if (state.phase, state.devices) == (phase, devices) and epoch in (None, state.epoch):
+                return state
+            await anyio.sleep(0.1)
+
+
+async def test_three_agent_processes_enroll_remove_and_survive_a_kill(tmp_path: Path) -> None:
+    agents = Agents(tmp_path)
+    a, b, c = (agents.home(name) for name in ("a", "b", "c"))
+    try:
+        for name in ("a", "b", "c"):
+            await agents.start(name)
+        async with (
+            AgentClient.connect(a / "agent.sock") as on_a,
+            AgentClient.connect(b / "agent.sock") as on_b,
+            AgentClient.connect(c / "agent.sock") as on_c,
+        ):
+            account = await on_a.create_account()
+            with anyio.fail_after(120):
+                assert await on_b.join((await on_a.invite(2)).code) == account
+                assert await on_c.join((await on_a.invite(2)).code) == account
+            for home in (a, b, c):
+                state = await until(home, "active", 3)
+                assert (state.account, state.threshold) == (account, 2)
+            device_a = (await on_a.identity()).device
+            with anyio.fail_after(120):
+                after = await on_b.remove_device(device_a)
+            assert (after.devices, after.threshold) == (2, 2)
+            await until(a, "removed", 2)
+            epoch = (await until(c, "active", 2)).epoch
+        # B dies without a chance to clean up.
+        agents.kill("b")
+        async with AgentClient.connect(c / "agent.sock") as on_c:
+            with anyio.fail_after(120), pytest.raises(AccountError):
+                await on_c.refresh()  # B does not answer: nothing changes
+            state = await account_of(c)
+            assert (state.phase, state.epoch, state.devices) == ("active", epoch, 2)
+        await agents.start("b")  # the same directory: the same device and account
+        state = await until(b, "active", 2, epoch)
+        assert state.account == account
+        async with AgentClient.connect(c / "agent.sock") as on_c:
+            with anyio.fail_after(120):
+                refreshed = await on_c.refresh()
+        assert refreshed.epoch == epoch + 1
+        for home in (b, c):
+            state = await until(home, "active", 2, epoch + 1)
+            assert (state.account, state.threshold) == (account, 2)
+        assert (await account_of(a)).phase == "removed"
+    finally:
+        agents.stop_all()
+        print(f"agent traces: {tmp_path}/*.log")
