@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Final, Self, TypeVar
+from typing import Final, Self
 
 import anyio
 import attrs
@@ -82,7 +82,6 @@ _U64_MAX: Final = 2**64 - 1
 EpochSource = Callable[[ContextId], Awaitable[int]]
 """The current epoch of a context on this device (its journal's `CONTEXT_REDUCER` view)."""
 
-T = TypeVar("T")
 
 
 class _SendQueue:
@@ -234,26 +233,34 @@ def _detail(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-async def _within(time: PhysicalTimeEffects, seconds: float, work: Callable[[], Awaitable[T]]) -> T:
-    """`work()`, cancelled after `seconds` slept on `time` (so a simulator controls the
-    timeout): raises `HandshakeTimeout` then, and whatever `work` raised otherwise."""
-    result: list[T] = []
+async def _within(
+    time: PhysicalTimeEffects, seconds: float, work: Callable[[], Awaitable[SecureConnection]]
+) -> SecureConnection:
+    """`work()`, a handshake, cancelled after `seconds` slept on `time` (so a simulator controls
+    the timeout): raises `HandshakeTimeout` then, and whatever `work` raised otherwise. A
+    connection made just as the caller is cancelled is closed, not dropped open."""
+    result: list[SecureConnection] = []
     failure: list[Exception] = []
-    async with anyio.create_task_group() as group:
+    try:
+        async with anyio.create_task_group() as group:
 
-        async def run() -> None:
-            try:
-                result.append(await work())
-            except Exception as exc:
-                failure.append(exc)
-            group.cancel_scope.cancel()
+            async def run() -> None:
+                try:
+                    result.append(await work())
+                except Exception as exc:
+                    failure.append(exc)
+                group.cancel_scope.cancel()
 
-        async def expire() -> None:
-            await time.sleep(seconds)
-            group.cancel_scope.cancel()
+            async def expire() -> None:
+                await time.sleep(seconds)
+                group.cancel_scope.cancel()
 
-        group.start_soon(run)
-        group.start_soon(expire)
+            group.start_soon(run)
+            group.start_soon(expire)
+    except BaseException:
+        for connection in result:
+            await connection.aclose()  # shielded
+        raise
     if failure:
         raise failure[0]
     if not result:

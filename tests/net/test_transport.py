@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import cast
 
 import anyio
 import pytest
@@ -15,12 +16,13 @@ from aura_core.errors import InvalidArgument, NoRoute, TransportError
 from aura_core.ids import AuthorityId, ContextId
 from aura_core.noise import MAX_PLAINTEXT_LEN
 from aura_core.time import PhysicalTime
+from aura_effects.channel import SecureConnection
 from aura_effects.clock import SystemClock
 from aura_effects.framing import prologue
 from aura_effects.keyring import ContextKeyring
 from aura_effects.locator import PeerAddress, StaticLocator
 from aura_effects.random import OsRandom
-from aura_effects.tcp import TcpTransport
+from aura_effects.tcp import TcpTransport, _within
 from aura_effects.tcpconfig import TcpConfig
 from aura_effects.trace import Tracer
 from tests.net.harness import ALICE, BOB, CONTEXT, FAST, SECRET, static_keypair, wait_for
@@ -195,3 +197,24 @@ async def test_the_handshake_timeout_sleeps_on_the_effects_clock() -> None:
         clock.release.set()  # ...until the clock says so
         assert await read_to_end(silent) == b""
         assert tracer.events("net.inbound.refused")[0].get("reason") == "timeout"
+
+
+async def test_a_handshake_that_completes_as_its_caller_is_cancelled_is_closed() -> None:
+    # The race a stopping agent hit: the dial's handshake finished, then the link's task was
+    # cancelled before `_within` handed the connection over, and its socket was left open.
+    class Made:
+        closed = False
+
+        async def aclose(self) -> None:
+            self.closed = True
+
+    made = Made()
+    with anyio.CancelScope() as outer:
+
+        async def handshake() -> SecureConnection:
+            outer.cancel()  # the caller is cancelled while the handshake returns
+            return cast(SecureConnection, made)
+
+        await _within(SystemClock(), 5.0, handshake)
+    assert outer.cancelled_caught
+    assert made.closed
