@@ -4,7 +4,6 @@ closes its storage."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import anyio
 import pytest
 
 import aura_sim
-from aura_agent.ceremony import dkg_in_process, sign_in_process
 from aura_agent.device import Device, genesis_fact, tree_group
 from aura_consensus.tree import authority_registry
 from aura_core.errors import ConsensusFailed, NotConfigured, StorageError
@@ -26,14 +24,11 @@ from aura_journal.tree import AddLeaf, TreeGenesis
 from aura_protocol.consensus import CAPABILITIES, ConsensusConfig, Group
 from aura_protocol.consensus.protocols import GOSSIP
 from aura_sim.handlers import MemoryStorage
+from tests.core.crypto.frost_support import dealer, signature
 from tests.protocol.cluster import CONTEXT, authority, make_nodes
 
 DEVICE_4 = DeviceId(b"\x04" * 16)
 CONFIG = ConsensusConfig(fallback_s=0.2, gossip_s=0.1, deadline_s=5.0)
-
-
-def seeds(label: str, ids: Iterable[int]) -> dict[int, bytes]:
-    return {i: hashlib.sha256(f"{label} {i}".encode()).digest() for i in ids}
 
 
 async def account(
@@ -57,12 +52,12 @@ async def account(
         leaf = LeafNode(i, DeviceId(a.raw[::-1]), LeafRole.DEVICE, node.key.verifying_key.raw)
         devices.append(Device(node.effects, node.guarded, node.key, leaf, a, CONTEXT))
     ids = [d.frost_identifier for d in devices]
-    keys, public = dkg_in_process(ids, 2, seeds("group", ids))
+    keys, public = dealer(2, 3, b"readiness", ids)
     genesis = TreeGenesis.found(tuple(d.leaf for d in devices), 2, public.group_public_key)
     signers = dict(sorted(keys.items())[:2])
 
-    def sign(message: bytes) -> tuple[bytes, tuple[int, ...]]:
-        return sign_in_process(signers, public, message, seeds("genesis", signers)), tuple(signers)
+    async def sign(message: bytes) -> tuple[bytes, tuple[int, ...]]:
+        return signature(keys, public, signers, message, b"genesis"), tuple(signers)
 
     fact = await genesis_fact(devices[0].effects, genesis, sign)
     witness_of = {d.leaf.device_id: d.address for d in devices}
