@@ -83,7 +83,6 @@ EpochSource = Callable[[ContextId], Awaitable[int]]
 """The current epoch of a context on this device (its journal's `CONTEXT_REDUCER` view)."""
 
 
-
 class _SendQueue:
     """The messages for one (peer, context) not yet written: bounded, never grown."""
 
