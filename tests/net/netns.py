@@ -9,7 +9,8 @@ port down and up again (a pulled cable). Namespaces left by an earlier run that 
 (their process id no longer runs) are removed first.
 
 Creating namespaces needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) and `ip`; `unavailable()`
-says why they cannot be created here, or None.
+says why they cannot be created here, or None, and `hosts_or_skip` skips the test calling it,
+printing why, where they cannot.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import attrs
+import pytest
 
 PREFIX = "aurat"
 SUBNET = "10.79.0"
@@ -121,3 +123,14 @@ def hosts(count: int) -> Iterator[Hosts]:
     finally:
         for name in reversed(created):
             subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+
+
+@contextmanager
+def hosts_or_skip(count: int) -> Iterator[Hosts]:
+    """`hosts(count)`, or the test skipped with the reason printed (no root, no `ip`)."""
+    reason = unavailable()
+    if reason is not None:
+        print(f"network namespaces cannot be created here: {reason}")
+        pytest.skip(f"network namespaces cannot be created here: {reason}")
+    with hosts(count) as made:
+        yield made
