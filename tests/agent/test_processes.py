@@ -1,10 +1,13 @@
-"""The multi-process harness: agents as child processes (`aura agent run`) on loopback, driven
-only through `AgentClient`. Account on A; B and C enrolled by code (2-of-2, then 2-of-3); A
-removed (from B); B killed with SIGKILL: a change C starts while B is down fails cleanly
-(nothing changed; that its ceremony is recorded aborted is checked in-process, in
-`test_accounts`); B restarted on its directory comes back with its account and epoch, the change
-then goes through, and every device converges. Each child's trace is in `NAME.log` beside its
-data directory (the test's `tmp_path`, printed when it fails)."""
+"""The multi-process harness: agents as child processes (`aura agent run`), driven only through
+`AgentClient`, once on loopback and once with each agent in its own network namespace on its
+own address (`tests/net/netns.py`; the Unix socket is a path, reached from the test's
+namespace). Account on A; B and C enrolled by code (2-of-2, then 2-of-3); A removed (from B);
+then B is lost: on loopback killed with SIGKILL, in namespaces its link cut (it runs on,
+unreachable). A change C starts meanwhile fails cleanly (nothing changed; that its ceremony is
+recorded aborted is checked in-process, in `test_accounts`); B comes back (restarted on its
+directory, or its link mended) with its account and epoch, the change then goes through, and
+every device converges. Each child's trace is in `NAME.log` beside its data directory (the
+test's `tmp_path`, printed when it fails)."""
 
 from __future__ import annotations
 
@@ -132,7 +135,7 @@ def network(request: pytest.FixtureRequest) -> Iterator[netns.Hosts | None]:
         yield made
 
 
-async def test_three_agent_processes_enroll_remove_and_survive_a_kill(
+async def test_three_agent_processes_enroll_remove_and_converge_after_losing_b(
     network: netns.Hosts | None, tmp_path: Path
 ) -> None:
     agents = Agents(tmp_path, network)
@@ -160,14 +163,19 @@ async def test_three_agent_processes_enroll_remove_and_survive_a_kill(
             assert (after.devices, after.threshold) == (2, 2)
             await until(a, "removed", 2)
             epoch = (await until(c, "active", 2)).epoch
-        # B dies without a chance to clean up.
-        agents.kill("b")
+        if network is None:
+            agents.kill("b")  # B dies without a chance to clean up
+        else:
+            network.cut(1)  # B's cable is pulled: it runs on, unreachable
         async with AgentClient.connect(c / "agent.sock") as on_c:
             with anyio.fail_after(120), pytest.raises(AccountError):
                 await on_c.refresh()  # B does not answer: nothing changes
             state = await account_of(c)
             assert (state.phase, state.epoch, state.devices) == ("active", epoch, 2)
-        await agents.start("b")  # the same directory: the same device and account
+        if network is None:
+            await agents.start("b")  # the same directory: the same device and account
+        else:
+            network.mend(1)
         state = await until(b, "active", 2, epoch)
         assert state.account == account
         async with AgentClient.connect(c / "agent.sock") as on_c:
