@@ -45,7 +45,6 @@ class Agents:
 
     def __init__(self, root: Path, network: netns.Hosts | None, names: str = "abc") -> None:
         self.root = root
-        self.network = network
         self.where: dict[str, tuple[str | None, str]] = {
             name: (None, "127.0.0.1")
             if network is None
@@ -166,7 +165,7 @@ async def test_three_agent_processes_enroll_remove_and_converge_after_losing_b(
         if network is None:
             agents.kill("b")  # B dies without a chance to clean up
         else:
-            network.cut(1)  # B's cable is pulled: it runs on, unreachable
+            network.cut(1)  # B's (host 1's) cable is pulled: it runs on, unreachable
         async with AgentClient.connect(c / "agent.sock") as on_c:
             with anyio.fail_after(120), pytest.raises(AccountError):
                 await on_c.refresh()  # B does not answer: nothing changes
