@@ -5,7 +5,8 @@ with one veth link to the bridge and an address 10.79.0.(11 + i)/24; everything 
 this process's id and removed when the context ends, whatever happened. Links are created
 directly between the namespaces, so nothing is added to the namespace the tests run in, and
 only addresses inside these namespaces are used. `cut(i)` and `mend(i)` take host i's switch
-port down and up again (a pulled cable). Namespaces left by an earlier run that was killed
+port down and up again (a pulled cable); TCP in the hosts retransmits at least once a second,
+so a mended link carries traffic again at once. Namespaces left by an earlier run that was killed
 (their process id no longer runs) are removed first.
 
 Creating namespaces needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) and `ip`; `unavailable()`
