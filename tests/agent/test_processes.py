@@ -1,10 +1,13 @@
-"""The multi-process harness: agents as child processes (`aura agent run`) on loopback, driven
-only through `AgentClient`. Account on A; B and C enrolled by code (2-of-2, then 2-of-3); A
-removed (from B); B killed with SIGKILL: a change C starts while B is down fails cleanly
-(nothing changed; that its ceremony is recorded aborted is checked in-process, in
-`test_accounts`); B restarted on its directory comes back with its account and epoch, the change
-then goes through, and every device converges. Each child's trace is in `NAME.log` beside its
-data directory (the test's `tmp_path`, printed when it fails)."""
+"""The multi-process harness: agents as child processes (`aura agent run`), driven only through
+`AgentClient`, once on loopback and once with each agent in its own network namespace on its
+own address (`tests/net/netns.py`; the Unix socket is a path, reached from the test's
+namespace). Account on A; B and C enrolled by code (2-of-2, then 2-of-3); A removed (from B);
+then B is lost: on loopback killed with SIGKILL, in namespaces its link cut (it runs on,
+unreachable). A change C starts meanwhile fails cleanly (nothing changed; that its ceremony is
+recorded aborted is checked in-process, in `test_accounts`); B comes back (restarted on its
+directory, or its link mended) with its account and epoch, the change then goes through, and
+every device converges. Each child's trace is in `NAME.log` beside its data directory (the
+test's `tmp_path`, printed when it fails)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -20,6 +24,7 @@ import pytest
 from aura_agent.client import AgentClient
 from aura_agent.signals import AccountState
 from aura_core.errors import AccountError
+from tests.net import netns
 
 pytestmark = pytest.mark.anyio
 
@@ -35,23 +40,40 @@ CHILD = (
 
 class Agents:
     """The child processes, one per data directory; each one's output in `NAME.out` and its
-    trace in `NAME.log` beside the directories."""
+    trace in `NAME.log` beside the directories. With `network`, the agent named `names[i]`
+    runs in host i's namespace and listens on its address; without, on loopback."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, network: netns.Hosts | None, names: str = "abc") -> None:
         self.root = root
+        self.where: dict[str, tuple[str | None, str]] = {
+            name: (None, "127.0.0.1")
+            if network is None
+            else (network.names[index], network.addresses[index])
+            for index, name in enumerate(names)
+        }
+        """Each agent's namespace (None: the test's own) and the address it listens on."""
         self.children: dict[str, subprocess.Popen[bytes]] = {}
 
     def home(self, name: str) -> Path:
         return self.root / name
 
+    def host(self, name: str) -> str:
+        return self.where[name][1]
+
     async def start(self, name: str) -> None:
-        """`aura agent run --data-dir HOME` until it has printed where it listens."""
+        """`aura agent run --data-dir HOME --listen HOST:0` (in its namespace) until it has
+        printed where it listens."""
         path = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+        namespace, host = self.where[name]
+        command = [sys.executable, "-c", CHILD, "agent", "run", "--data-dir", str(self.home(name))]
+        command += ["--listen", f"{host}:0"]
+        if namespace is not None:  # `ip netns exec` execs the agent: the same process
+            command = ["ip", "netns", "exec", namespace, *command]
         out = self.root / f"{name}.out"
         with out.open("ab") as stdout, (self.root / f"{name}.log").open("ab") as stderr:
             child = subprocess.Popen(
-                [sys.executable, "-c", CHILD, "agent", "run", "--data-dir", str(self.home(name))],
+                command,
                 stdout=stdout,
                 stderr=stderr,
                 env=env,
@@ -101,8 +123,21 @@ async def until(home: Path, phase: str, devices: int, epoch: int | None = None) 
             await anyio.sleep(0.1)
 
 
-async def test_three_agent_processes_enroll_remove_and_survive_a_kill(tmp_path: Path) -> None:
-    agents = Agents(tmp_path)
+@pytest.fixture(params=["loopback", "namespaces"])
+def network(request: pytest.FixtureRequest) -> Iterator[netns.Hosts | None]:
+    """None (every agent on 127.0.0.1), or three hosts in network namespaces (skipped, with
+    the reason printed, where they cannot be created)."""
+    if request.param == "loopback":
+        yield None
+        return
+    with netns.hosts_or_skip(3) as made:
+        yield made
+
+
+async def test_three_agent_processes_enroll_remove_and_converge_after_losing_b(
+    network: netns.Hosts | None, tmp_path: Path
+) -> None:
+    agents = Agents(tmp_path, network)
     a, b, c = (agents.home(name) for name in ("a", "b", "c"))
     try:
         for name in ("a", "b", "c"):
@@ -112,6 +147,8 @@ async def test_three_agent_processes_enroll_remove_and_survive_a_kill(tmp_path: 
             AgentClient.connect(b / "agent.sock") as on_b,
             AgentClient.connect(c / "agent.sock") as on_c,
         ):
+            for name, client in zip("abc", (on_a, on_b, on_c), strict=True):
+                assert (await client.network()).host == agents.host(name)
             account = await on_a.create_account()
             with anyio.fail_after(120):
                 assert await on_b.join((await on_a.invite(2)).code) == account
@@ -125,14 +162,19 @@ async def test_three_agent_processes_enroll_remove_and_survive_a_kill(tmp_path: 
             assert (after.devices, after.threshold) == (2, 2)
             await until(a, "removed", 2)
             epoch = (await until(c, "active", 2)).epoch
-        # B dies without a chance to clean up.
-        agents.kill("b")
+        if network is None:
+            agents.kill("b")  # B dies without a chance to clean up
+        else:
+            network.cut(1)  # B's (host 1's) cable is pulled: it runs on, unreachable
         async with AgentClient.connect(c / "agent.sock") as on_c:
             with anyio.fail_after(120), pytest.raises(AccountError):
                 await on_c.refresh()  # B does not answer: nothing changes
             state = await account_of(c)
             assert (state.phase, state.epoch, state.devices) == ("active", epoch, 2)
-        await agents.start("b")  # the same directory: the same device and account
+        if network is None:
+            await agents.start("b")  # the same directory: the same device and account
+        else:
+            network.mend(1)
         state = await until(b, "active", 2, epoch)
         assert state.account == account
         async with AgentClient.connect(c / "agent.sock") as on_c:

@@ -5,11 +5,13 @@ with one veth link to the bridge and an address 10.79.0.(11 + i)/24; everything 
 this process's id and removed when the context ends, whatever happened. Links are created
 directly between the namespaces, so nothing is added to the namespace the tests run in, and
 only addresses inside these namespaces are used. `cut(i)` and `mend(i)` take host i's switch
-port down and up again (a pulled cable). Namespaces left by an earlier run that was killed
+port down and up again (a pulled cable); TCP in the hosts retransmits at least once a second,
+so a mended link carries traffic again at once. Namespaces left by an earlier run that was killed
 (their process id no longer runs) are removed first.
 
 Creating namespaces needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) and `ip`; `unavailable()`
-says why they cannot be created here, or None.
+says why they cannot be created here, or None, and `hosts_or_skip` skips the test calling it,
+printing why, where they cannot.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import attrs
+import pytest
 
+RTO_MAX = Path("/proc/sys/net/ipv4/tcp_rto_max_ms")
 PREFIX = "aurat"
 SUBNET = "10.79.0"
 _OURS = re.compile(rf"^{PREFIX}-(?:sw|h\d+)-(\d+)$")
@@ -87,6 +92,14 @@ class Hosts:
         _ip("-n", self.switch, "link", "set", self.port(index), "up")
 
 
+def _quick_retransmits(namespace: str) -> None:
+    """TCP in `namespace` retransmits at least once a second (where the kernel has
+    `tcp_rto_max_ms`, 6.15 on): once a cut link is mended, a connection that lost packets
+    carries traffic again within a second, not after a back-off as long as the cut was."""
+    if RTO_MAX.exists():
+        _ip("netns", "exec", namespace, "sysctl", "-qw", "net.ipv4.tcp_rto_max_ms=1000")
+
+
 @contextmanager
 def hosts(count: int) -> Iterator[Hosts]:
     """`count` hosts on one bridge (see the module docstring)."""
@@ -117,7 +130,19 @@ def hosts(count: int) -> Iterator[Hosts]:
             _ip("-n", name, "addr", "add", f"{address}/24", "dev", link)
             _ip("-n", name, "link", "set", link, "up")
             _ip("-n", name, "link", "set", "lo", "up")
+            _quick_retransmits(name)
         yield made
     finally:
         for name in reversed(created):
             subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+
+
+@contextmanager
+def hosts_or_skip(count: int) -> Iterator[Hosts]:
+    """`hosts(count)`, or the test skipped with the reason printed (no root, no `ip`)."""
+    reason = unavailable()
+    if reason is not None:
+        print(f"network namespaces cannot be created here: {reason}")
+        pytest.skip(f"network namespaces cannot be created here: {reason}")
+    with hosts(count) as made:
+        yield made

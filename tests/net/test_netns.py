@@ -38,11 +38,7 @@ PORT = 7400
 
 @pytest.fixture
 def network() -> Iterator[netns.Hosts]:
-    reason = netns.unavailable()
-    if reason is not None:
-        print(f"network namespaces cannot be created here: {reason}")
-        pytest.skip(f"network namespaces cannot be created here: {reason}")
-    with netns.hosts(4) as made:
+    with netns.hosts_or_skip(4) as made:
         yield made
 
 
