@@ -211,6 +211,26 @@ async def wait_for(agent: Agent, phase: str, devices: int, threshold: int) -> No
             await anyio.sleep(0.05)
 
 
+async def settled(*agents: Agent) -> None:
+    """Until every agent holds the same facts of the account and of the devices' context: the
+    enrollments' last facts (ceremony outcomes, descriptors) reach the others by sync after
+    each already shows the new membership."""
+
+    async def held(agent: Agent) -> tuple[frozenset[object], ...]:
+        membership = agent.membership
+        assert membership is not None
+        return tuple(
+            [
+                (await agent.effects.journal.journal(JournalNamespace.of(name))).fact_ids()
+                for name in (membership.account, membership.context)
+            ]
+        )
+
+    with anyio.fail_after(60):
+        while len({await held(agent) for agent in agents}) > 1:
+            await anyio.sleep(0.05)
+
+
 async def test_three_devices_remove_refresh_and_threshold(tmp_path: Path) -> None:
     """A creates; B joins (2-of-2); C joins a FROST group (2-of-3: AddLeaf and ChangePolicy by
     consensus, the DKG among A, B and C); B removes A (a refresh among B and C, RemoveLeaf);
@@ -230,6 +250,7 @@ async def test_three_devices_remove_refresh_and_threshold(tmp_path: Path) -> Non
             assert await accounts(c).join(await accounts(a).invite(2)) == account
         for agent in (a, b, c):
             await wait_for(agent, "active", 3, 2)
+        await settled(a, b, c)
 
         # Bad requests: nothing recorded, nothing changes.
         before = await snapshot(b)
