@@ -160,8 +160,9 @@ class Journal:
     def insert_batch(self, facts: Iterable[Fact], *, origin: Origin = Origin.PEER) -> int:
         """Validate and add facts, all or none; returns how many were new.
 
-        Facts may come in any order: one that needs a parent later in the batch is retried
-        after it. Any rejection raises and leaves the journal unchanged. `origin` says where
+        Facts may come in any order: one that is valid only after a later one in the batch (its
+        parent, or the change that brought its signer's key) is retried after it. Any rejection
+        raises and leaves the journal unchanged. `origin` says where
         they come from (a peer unless said otherwise: the strict default).
         """
         return self.stage(facts, origin=origin).commit()
@@ -195,18 +196,21 @@ class Journal:
             f for f in incoming if _is_snapshot(f)
         ]
         signatures = _SignatureChecks(pending)  # native threads verify while Python validates
+        # Retried while any goes in: whether a fact is valid can depend on a later one in the
+        # batch (its parent, or the tree change that brought the group key that signed it),
+        # and a batch's order is the sender's. When none goes in, the first real rejection is
+        # raised, or else the first missing parent (retry after sync).
         while pending:
             deferred: list[Fact] = []
-            missing: MissingParent | None = None
+            errors: list[FactRejected] = []
             for fact in pending:
                 try:
                     staged.add(fact)
-                except MissingParent as exc:
+                except FactRejected as exc:
                     deferred.append(fact)
-                    missing = exc
+                    errors.append(exc)
             if len(deferred) == len(pending):
-                assert missing is not None
-                raise missing
+                raise next((e for e in errors if not isinstance(e, MissingParent)), errors[0])
             pending = deferred
         return StagedFacts(staged, signatures)
 

@@ -10,15 +10,18 @@ from __future__ import annotations
 import itertools
 
 import anyio
+import pytest
 
 from aura_consensus.ceremony import CeremonyRegistry
 from aura_consensus.tree import authority_registry
-from aura_core.errors import EncodingError, MissingParent, StorageError
+from aura_core.errors import EncodingError, MissingParent, StorageError, UnauthorizedWriter
 from aura_core.hashing import Hash32
 from aura_effects.journal import JournalHandler, fact_key
 from aura_effects.trace import Tracer
 from aura_journal.context import ContextGenesis, ContextMember
-from aura_journal.fact import JournalNamespace
+from aura_journal.fact import Fact, JournalNamespace
+from aura_journal.journal import Journal
+from aura_journal.registry import Origin
 from aura_journal.standard import standard_registry
 from aura_journal.tree import AddLeaf
 from aura_sim.handlers import MemoryStorage
@@ -122,3 +125,42 @@ def test_a_fact_valid_only_after_one_stored_under_a_later_key_loads_too() -> Non
         assert handler.rejected(NS) == ()
 
     anyio.run(main)
+
+
+def test_a_batch_takes_a_fact_valid_only_after_a_later_one_in_it() -> None:
+    """A peer's batch in any order: a fact the device added by a tree change wrote goes in with
+    the change even when it comes first; a batch with a fact nobody may write is refused whole
+    (the real rejection, not a missing parent), and one whose parent never comes says so."""
+    tree = founded()
+    [genesis] = [tree.get(fid) for fid in tree.fact_ids()]
+    assert genesis is not None
+    add = op_fact(current(tree), AddLeaf(leaf(3)), "add leaf 3")
+    started, _ = CeremonyRegistry().start(Hash32.of(b"prestate"), Hash32.of(b"op"), 1, 0, [ALICE])
+    written = signed(NS, started, "by leaf 3", leaf_key(3))
+    stranger = signed(NS, started, "by leaf 9", leaf_key(9))
+
+    def fresh() -> Journal:
+        journal = Journal(NS, authority_registry())
+        journal.insert(genesis, origin=Origin.LOCAL)
+        return journal
+
+    journal = fresh()
+    assert journal.insert_batch([written, add]) == 2
+    assert journal.fact_ids() == {genesis.id, add.id, written.id}
+
+    journal = fresh()
+    with pytest.raises(UnauthorizedWriter):
+        journal.insert_batch([stranger, written, add])
+    assert journal.fact_ids() == {genesis.id}
+
+    orphan = op_fact(current(fresh()), AddLeaf(leaf(4)), "add leaf 4")
+    child = op_fact(current(tree_after(fresh(), orphan)), AddLeaf(leaf(5)), "add leaf 5")
+    journal = fresh()
+    with pytest.raises(MissingParent):
+        journal.insert_batch([child])
+    assert journal.fact_ids() == {genesis.id}
+
+
+def tree_after(journal: Journal, fact: Fact) -> Journal:
+    journal.insert(fact, origin=Origin.LOCAL)
+    return journal
