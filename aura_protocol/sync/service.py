@@ -33,7 +33,7 @@ from aura_protocol.outcome import Completed, Outcome
 from aura_protocol.sync.protocol import PROTOCOL, choreography
 from aura_protocol.sync.scopes import SharedScopes, SyncScope, shared_contexts
 from aura_protocol.sync.session import Initiator, Responder, SyncConfig, SyncReport
-from aura_protocol.sync.wire import SyncReconcile
+from aura_protocol.sync.wire import RefusalReason, SyncReconcile
 from aura_protocol.wire import SessionMessage
 
 __all__ = ["SyncService"]
@@ -209,9 +209,6 @@ class SyncService:
         and answer it; the program checks the scope against `SharedScopes`."""
         if message.label != "Reconcile" or message.receiver != "Responder":
             return None
-        if self._serving[source] >= self.config.serve_per_peer:
-            self._fx.trace.event("sync.busy", peer=str(source))
-            return None
         try:
             request = decode(message.payload, SyncReconcile)
             session = Session(
@@ -224,6 +221,8 @@ class SyncService:
             self._fx.trace.event("sync.declined", peer=str(source), error=exc.code)
             return None
         scope = SyncScope(request.namespace, request.context)
+        if self._serving[source] >= self.config.serve_per_peer:
+            return self._refuse_busy(session, source, scope)
         # Counted from here to the run's end (`ended`): counting in the program instead would
         # let a burst of first messages all pass before any program starts. (If the dispatcher
         # then refuses to open the endpoint, a reused session id, the count stays: only that
@@ -237,7 +236,9 @@ class SyncService:
                 self._fx.trace.event("sync.scopes_failed", peer=str(source), error=exc.code)
                 shared = False
             responder = Responder(self._fx.journal, self._fx.trace, source, scope, self.config)
-            return await responder.run(endpoint, shared=shared)
+            return await responder.run(
+                endpoint, refusal=None if shared else RefusalReason.NOT_SHARED
+            )
 
         def ended(outcome: Outcome) -> None:
             self._serving[source] -= 1
@@ -252,6 +253,18 @@ class SyncService:
         return Accepted(
             session, "Responder", 0, program, self.config.session_limit_s, on_outcome=ended
         )
+
+    def _refuse_busy(self, session: Session, source: AuthorityId, scope: SyncScope) -> Accepted:
+        """A session over the peer's `serve_per_peer`: answered with `Refuse(busy)` at once
+        (not counted, nothing read from the journal), so the peer's session ends now instead
+        of at its limit; it tries again at its next interval."""
+        self._fx.trace.event("sync.busy", peer=str(source))
+
+        async def program(endpoint: Endpoint) -> SyncReport:
+            responder = Responder(self._fx.journal, self._fx.trace, source, scope, self.config)
+            return await responder.run(endpoint, refusal=RefusalReason.BUSY)
+
+        return Accepted(session, "Responder", 0, program, self.config.session_limit_s)
 
     def _trace(self, name: str, role: str, report: SyncReport) -> None:
         if self._on_report is not None:

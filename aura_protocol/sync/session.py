@@ -346,13 +346,13 @@ class Responder:
             dropped=self.ingest.dropped,
         )
 
-    async def run(self, endpoint: Endpoint, *, shared: bool) -> SyncReport:
-        """Answer the session on `endpoint`; `shared` says whether this device shares the
-        session's scope with the initiator (if not, the session is refused at once)."""
+    async def run(self, endpoint: Endpoint, *, refusal: RefusalReason | None = None) -> SyncReport:
+        """Answer the session on `endpoint`, or refuse it at once with `refusal` (the scope is
+        not shared with the initiator, or the initiator has too many sessions open here)."""
         message = await endpoint.receive()
         self.received += len(message.payload)
-        if not shared:
-            return await self._refuse(endpoint, RefusalReason.NOT_SHARED)
+        if refusal is not None:
+            return await self._refuse(endpoint, refusal)
         held = await self._journal.journal(self.scope.namespace)
         reconciler = Reconciler(sync_items(held), self.config.message_bytes)
         feed = FactFeed()

@@ -58,6 +58,10 @@ class RefusalReason(enum.Enum):
     """A message no honest initiator sends."""
     LIMIT = "limit"
     """The session went past the responder's bounds (rounds or bytes)."""
+    BUSY = "busy"
+    """The initiator already has as many sessions open here as the responder serves at once
+    (`serve_per_peer`): try again later (told at once, so the initiator does not wait out its
+    session limit)."""
 
 
 def _message(_: object, attribute: attrs.Attribute[bytes], value: bytes) -> None:

@@ -29,6 +29,7 @@ from aura_protocol.sync.wire import (
     SyncFetch,
     SyncRanges,
     SyncReconcile,
+    SyncRefusal,
 )
 from aura_protocol.wire import SessionMessage
 from aura_sim.examples.naive_push import Note
@@ -363,6 +364,55 @@ def test_malformed_requests_are_refused() -> None:
         assert await journal_state(victim) == before
 
     aura_sim.run(main, seed=15)
+
+
+def test_a_peer_over_its_open_sessions_is_told_busy_at_once() -> None:
+    """A peer holding `serve_per_peer` sessions open (here: ones it never continues) is refused
+    another with `Refuse(busy)` straight away, not left to wait out its session limit; when its
+    open sessions end, it is served again."""
+
+    async def main() -> None:
+        victim, _, liar = await make_devices(3)
+        ns = liar.namespace
+        opening = encode(SyncReconcile(ns, liar.context, Reconciler([]).initiate()))
+
+        async def hang(endpoint: Endpoint) -> None:
+            await endpoint.select("reconcile")
+            await endpoint.send("Reconcile", opening)
+            await endpoint.branch()
+            await anyio.sleep_forever()  # never goes on: the responder waits for it
+
+        answers: list[tuple[str, str, float]] = []
+
+        async def ask(endpoint: Endpoint) -> None:
+            started = anyio.current_time()
+            await endpoint.select("reconcile")
+            await endpoint.send("Reconcile", opening)
+            reply = await endpoint.branch()
+            reason = (
+                decode(reply.payload, SyncRefusal).reason.value if reply.label == "Refuse" else ""
+            )
+            answers.append((reply.label, reason, anyio.current_time() - started))
+
+        before = await journal_state(victim)
+        async with online([victim, liar], CONFIG, peers=False) as (_, liar_sync):
+            async with anyio.create_task_group() as group:
+                for _ in range(CONFIG.serve_per_peer):
+                    group.start_soon(open_session, liar, liar_sync._dispatcher, victim, hang)
+                await anyio.sleep(0.5)
+                await open_session(liar, liar_sync._dispatcher, victim, ask)
+                [(label, reason, waited)] = answers
+                assert (label, reason) == ("Refuse", "busy")
+                assert waited < 1.0 < CONFIG.session_limit_s
+                assert [e.get("reason") for e in victim.effects.trace.events("sync.refusing")] == [
+                    "busy"
+                ]
+            # The hanging sessions ended at their limit: the peer is served again.
+            await open_session(liar, liar_sync._dispatcher, victim, ask)
+            assert answers[-1][:2] == ("Ranges", "")
+        assert await journal_state(victim) == before
+
+    aura_sim.run(main, seed=16)
 
 
 @settings(max_examples=25, deadline=None)
