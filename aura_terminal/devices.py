@@ -66,8 +66,8 @@ from aura_protocol.ceremonies import (
     CeremonyService,
     KeyApproval,
     KeyCeremonyStart,
-    PendingKey,
     SignRequest,
+    TrustingHolder,
 )
 from aura_protocol.consensus import CAPABILITIES, ConsensusConfig
 from aura_protocol.sync import CAPABILITIES as SYNC_CAPABILITIES
@@ -205,27 +205,6 @@ UNFOUNDED = AuthorityId(bytes(16))
 
 
 @attrs.define
-class _Holder:
-    """A device's part in the account's ceremonies (it takes part in all of them: the four
-    are one account's devices): its current share, and the pending keys it was told."""
-
-    key: frost.KeyPackage | None = None
-    public: frost.PublicKeyPackage | None = None
-    told: dict[CeremonyId, PendingKey] = attrs.field(factory=dict)
-
-    def approve_keys(self, start: KeyCeremonyStart, coordinator: AuthorityId) -> KeyApproval:
-        return KeyApproval(self.key, self.public) if start.kind == REFRESH else KeyApproval()
-
-    def approve_signing(
-        self, request: SignRequest, coordinator: AuthorityId
-    ) -> frost.KeyPackage | None:
-        return self.key
-
-    def pending(self, key: PendingKey) -> None:
-        self.told[key.ceremony] = key
-
-
-@attrs.define
 class _Ceremonies:
     """Each device's dispatcher (its consensus runs on it too) and `CeremonyService`."""
 
@@ -233,12 +212,12 @@ class _Ceremonies:
     entropy: Entropy
     dispatchers: dict[AuthorityId, Dispatcher] = attrs.field(factory=dict)
     services: dict[AuthorityId, CeremonyService] = attrs.field(factory=dict)
-    holders: dict[AuthorityId, _Holder] = attrs.field(factory=dict)
+    holders: dict[AuthorityId, TrustingHolder] = attrs.field(factory=dict)
 
     async def start(self, stack: AsyncExitStack, devices: Sequence[Device]) -> None:
         for d in devices:
             dispatcher = await stack.enter_async_context(Dispatcher(d.guarded, d.effects.trace))
-            holder = _Holder()
+            holder = TrustingHolder()
             service = CeremonyService(d.effects, dispatcher, holder)
             await stack.enter_async_context(service)
             self.dispatchers[d.address], self.services[d.address] = dispatcher, service

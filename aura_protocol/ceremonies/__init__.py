@@ -10,6 +10,7 @@ from aura_protocol.ceremonies.service import (
     KeyApproval,
     PendingKey,
     PendingKeys,
+    TrustingHolder,
     key_commitment,
 )
 from aura_protocol.ceremonies.wire import (
@@ -33,5 +34,6 @@ __all__ = [
     "PendingKey",
     "PendingKeys",
     "SignRequest",
+    "TrustingHolder",
     "key_commitment",
 ]

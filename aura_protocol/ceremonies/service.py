@@ -39,6 +39,7 @@ from aura_protocol.ceremonies.protocols import (
 )
 from aura_protocol.ceremonies.wire import (
     DKG,
+    REFRESH,
     CeremonyMember,
     KeyCeremonyStart,
     KeyResult,
@@ -66,6 +67,7 @@ __all__ = [
     "KeyApproval",
     "CeremonyPolicy",
     "CeremonyService",
+    "TrustingHolder",
     "key_commitment",
 ]
 
@@ -170,6 +172,28 @@ class CeremonyPolicy(Protocol):
 
     def pending(self, key: PendingKey) -> None:
         """A key ceremony this device took part in ended agreed: keep its (inert) key."""
+
+
+@attrs.define
+class TrustingHolder:
+    """A `CeremonyPolicy` for devices that take part in every ceremony their group's members
+    open (one account's devices in one process: the demo, tests): it brings its current share
+    to a refresh and to signing, and keeps each pending key it is told, by ceremony."""
+
+    key: frost.KeyPackage | None = None
+    public: frost.PublicKeyPackage | None = None
+    told: dict[CeremonyId, PendingKey] = attrs.field(factory=dict)
+
+    def approve_keys(self, start: KeyCeremonyStart, coordinator: AuthorityId) -> KeyApproval:
+        return KeyApproval(self.key, self.public) if start.kind == REFRESH else KeyApproval()
+
+    def approve_signing(
+        self, request: SignRequest, coordinator: AuthorityId
+    ) -> frost.KeyPackage | None:
+        return self.key
+
+    def pending(self, key: PendingKey) -> None:
+        self.told[key.ceremony] = key
 
 
 @attrs.define

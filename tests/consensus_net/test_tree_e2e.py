@@ -56,8 +56,8 @@ from aura_protocol.ceremonies import (
     CeremonyTimes,
     KeyApproval,
     KeyCeremonyStart,
-    PendingKey,
     SignRequest,
+    TrustingHolder,
 )
 from aura_protocol.consensus import CAPABILITIES, ConsensusConfig
 from tests.protocol.cluster import CONTEXT, authority, make_nodes
@@ -71,39 +71,18 @@ CONFIG = ConsensusConfig(fallback_s=0.2, gossip_s=0.1, deadline_s=5.0)
 TIMES = CeremonyTimes(round1_s=2.0, round2_s=2.0, limit_s=6.0)
 
 
-@attrs.define
-class Holder:
-    """A device's part in the ceremonies: it takes part in all of them (the devices are one
-    account's), with its current share, and keeps the pending keys it is told."""
-
-    key: frost.KeyPackage | None = None
-    public: frost.PublicKeyPackage | None = None
-    told: dict[CeremonyId, PendingKey] = attrs.field(factory=dict)
-
-    def approve_keys(self, start: KeyCeremonyStart, coordinator: AuthorityId) -> KeyApproval:
-        return KeyApproval(self.key, self.public) if start.kind == REFRESH else KeyApproval()
-
-    def approve_signing(
-        self, request: SignRequest, coordinator: AuthorityId
-    ) -> frost.KeyPackage | None:
-        return self.key
-
-    def pending(self, key: PendingKey) -> None:
-        self.told[key.ceremony] = key
-
-
 class Ceremonies:
-    """Each device's `CeremonyService` and `Holder`, and the ceremonies the tests run."""
+    """Each device's `CeremonyService` and `TrustingHolder`, and the ceremonies the tests run."""
 
     def __init__(self) -> None:
         self.services: dict[AuthorityId, CeremonyService] = {}
-        self.holders: dict[AuthorityId, Holder] = {}
+        self.holders: dict[AuthorityId, TrustingHolder] = {}
         self.dispatchers: dict[AuthorityId, Dispatcher] = {}
 
     async def start(self, stack: AsyncExitStack, devices: Sequence[Device]) -> None:
         for d in devices:
             dispatcher = await stack.enter_async_context(Dispatcher(d.guarded, d.effects.trace))
-            holder = Holder()
+            holder = TrustingHolder()
             service = CeremonyService(d.effects, dispatcher, holder, TIMES)
             await stack.enter_async_context(service)
             self.dispatchers[d.address], self.holders[d.address] = dispatcher, holder
