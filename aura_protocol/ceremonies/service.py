@@ -7,7 +7,9 @@ each goes in an `AuraKeyShare` session of its own from its sender straight to it
 so it travels only inside the Noise channel between those two devices; the service keeps a
 mailbox per ceremony for the packages that arrive.
 
-What a key ceremony gives every member is a `PendingKey`: inert. Nobody signs with it until
+What a key ceremony gives every member is a `PendingKey`, handed to its policy (`pending`)
+before the member reports it, so that a device can keep it at rest before anyone relies on
+it: inert. Nobody signs with it until
 the ceremony commits (`PendingKeys.release` hands a key out only when the journal's
 `CeremonyRegistry` says its ceremony committed with that key commitment); an aborted or timed
 out ceremony leaves it unused. Randomness (the DKG and nonce seeds) comes from the device's
@@ -170,8 +172,10 @@ class CeremonyPolicy(Protocol):
     ) -> frost.KeyPackage | None:
         """The share to sign `request` with; None refuses."""
 
-    def pending(self, key: PendingKey) -> None:
-        """A key ceremony this device took part in ended agreed: keep its (inert) key."""
+    async def pending(self, key: PendingKey) -> None:
+        """Keep this device's (inert) key of a key ceremony it computed, before it reports
+        it: once it is reported the coordinator may commit the change that needs it, so a
+        device that must survive a crash keeps it at rest by then."""
 
 
 @attrs.define
@@ -192,7 +196,7 @@ class TrustingHolder:
     ) -> frost.KeyPackage | None:
         return self.key
 
-    def pending(self, key: PendingKey) -> None:
+    async def pending(self, key: PendingKey) -> None:
         self.told[key.ceremony] = key
 
 
@@ -304,6 +308,7 @@ class CeremonyService:
                 await endpoint.send("Abort")
                 return outcome
             mine = outcome.key_commitment.digest
+            await self._policy.pending(outcome)
             for result in results:
                 theirs = decode(result.payload, KeyResult)
                 if theirs.key_commitment != mine:
@@ -450,6 +455,7 @@ class CeremonyService:
                     await endpoint.branch()
                     return None
                 mine = outcome.key_commitment.digest
+                await self._policy.pending(outcome)
                 await endpoint.send("Result", encode(KeyResult(mine)))
                 verdict = await endpoint.branch()
                 if (
@@ -457,7 +463,6 @@ class CeremonyService:
                     or decode(verdict.payload, KeyVerdict).key_commitment != mine
                 ):
                     return None
-                self._policy.pending(outcome)
                 return outcome
             finally:
                 self._mailboxes.pop(start.ceremony, None)

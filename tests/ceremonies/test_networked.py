@@ -63,7 +63,7 @@ class Policy:
     ) -> frost.KeyPackage | None:
         return None if self.refuse else self.key
 
-    def pending(self, key: PendingKey) -> None:
+    async def pending(self, key: PendingKey) -> None:
         self.got.append(key)
 
 
@@ -216,8 +216,9 @@ def test_a_refusal_fails_the_ceremony_and_nobody_keeps_a_key() -> None:
 
 def test_under_faults_a_ceremony_agrees_or_fails_cleanly() -> None:
     """Drops, duplicates and reordering, a few seeds: the coordinator either gets a key or
-    `CeremonyFailed`; a member that was told a key holds the coordinator's (never one computed
-    differently), and nobody is told a key of a failed ceremony."""
+    `CeremonyFailed`; a member that kept a key (it keeps it before reporting it) holds the
+    coordinator's, never one computed differently; after a failed ceremony the keys members
+    kept are one key at most (inert: the coordinator records the ceremony aborted)."""
     outcomes = []
 
     async def main() -> None:
@@ -231,7 +232,7 @@ def test_under_faults_a_ceremony_agrees_or_fails_cleanly() -> None:
             await anyio.sleep(TIMES.limit_s)  # every participant's run is over
             told = [k for m in group[1:] for k in m.policy.got]
             if mine is None:
-                assert told == []
+                assert len({k.key_commitment for k in told}) <= 1
             else:
                 assert {k.key_commitment for k in told} <= {mine.key_commitment}
             outcomes.append(mine is not None)
