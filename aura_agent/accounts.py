@@ -935,6 +935,7 @@ class AccountService:
             for kind in plan.ops:
                 if not _applied(await self._state(account), kind, started):
                     await self._commit(account, kind)
+            await self._checkpoint("coordinator:committed")
             await self._record(
                 JournalNamespace.of(plan.context),
                 CeremonyResponse(ceremony, agent.address, True),
@@ -982,7 +983,7 @@ class AccountService:
             await self._save_plan(plan)
             acked = []
             for other in plan.outstanding:
-                if await self._send_switch(plan, other, limit=self._times.limit_s):
+                if await self._send_switch(plan, other, limit=self._times.round2_s):
                     acked.append(other)
             plan = attrs.evolve(
                 plan, outstanding=tuple(a for a in plan.outstanding if a not in acked)
@@ -1177,7 +1178,8 @@ class AccountService:
 
     async def _checkpoint(self, phase: str) -> None:
         """A fault-injection point, `role:step` (`member:prepared`, `member:keys:KIND`,
-        `member:switch`, `coordinator:keys:KIND`, `coordinator:committing`, `joiner:keys:dkg`;
+        `member:switch`, `coordinator:keys:KIND`, `coordinator:committing` (past the point of
+        no return), `coordinator:committed` (its tree changes committed), `joiner:keys:dkg`;
         KIND `dkg` or `refresh`): the in-process
         tests' `fault` hook is awaited, and a process started with `CRASH_ENV` naming this
         phase kills itself with SIGKILL here (the multi-process harness)."""
@@ -1211,6 +1213,15 @@ class AccountService:
         `Switch`es not acknowledged are sent again."""
         agent = self._agent
         membership = agent.membership
+        joining = self._joining
+        stray = [
+            held.ceremony
+            for held in agent.keys.secrets.pending
+            if (membership is None or held.account != membership.account)
+            and (joining is None or held.ceremony != joining.ceremony)
+        ]
+        for ceremony in stray:  # a join that did not finish (its agent stopped): never used
+            await self._drop_pending(ceremony)
         if membership is None or agent.device is None:
             return
         await self._tidy(membership)
