@@ -185,6 +185,9 @@ CRASH_ENV: Final = "AURA_AGENT_CRASH_AT"
 which the agent kills itself with SIGKILL; read once as the agent starts."""
 RETRY_S: Final = 1.0
 """How often the recovery looks again without being woken (a connection or sync wakes it)."""
+PULL_S: Final = 2.0
+"""How often a device prepared for a change that is not final syncs with its coordinator (to
+learn the outcome without waiting for the periodic sync)."""
 _PLANS: Final = "agent/change/"
 _PREPARED: Final = "agent/prepared/"
 
@@ -297,6 +300,7 @@ class AccountService:
         self._progressing: dict[CeremonyId, CeremonyProgress] = {}
         self._expected: dict[CeremonyId, _Expected] = {}
         self._wake = anyio.Event()
+        self._pulled = -PULL_S
         self._tasks: anyio.abc.TaskGroup | None = None
         self._crash_at = os.environ.get(CRASH_ENV) or None
         """The fault-injection point (`CRASH_ENV`), read once as the agent starts."""
@@ -1224,15 +1228,21 @@ class AccountService:
             await self._drop_pending(ceremony)
         if membership is None or agent.device is None:
             return
-        await self._tidy(membership)
+        waiting = await self._tidy(membership)
+        now = anyio.current_time()
+        if waiting and now - self._pulled >= PULL_S:
+            self._pulled = now
+            for coordinator in sorted(waiting):
+                agent.sync.request(coordinator)
         async with self._lock:
             await self._settle_own()
         await self._retry_switches()
 
-    async def _tidy(self, membership: Membership) -> None:
+    async def _tidy(self, membership: Membership) -> set[AuthorityId]:
         """Drop the pending keys of ceremonies the journal shows aborted (or committed and
         taken), forget prepared changes that are final here, and know the others again after
-        a restart (so that this device still signs their commits)."""
+        a restart (so that this device still signs their commits); the coordinators of the
+        changes not final here."""
         agent = self._agent
         fx = self._fx
         account = membership.account
@@ -1247,9 +1257,10 @@ class AccountService:
             if isinstance(state, (Aborted, Superseded)) or (isinstance(state, Committed) and taken):
                 drop.append(held.ceremony)
         if drop:
-            await agent.keys.update(agent.keys.secrets.without_pending(*drop))
+            await agent.keys.update(lambda held: held.without_pending(*drop))
             for ceremony in drop:
                 fx.trace.event("account.pending_dropped", ceremony=str(ceremony))
+        waiting = set()
         for key in await fx.storage.list_keys(_PREPARED):
             raw = await fx.storage.get(key)
             try:
@@ -1269,7 +1280,10 @@ class AccountService:
             ):
                 await fx.storage.delete(key)
                 self._expected.pop(ceremony, None)
-            elif ceremony not in self._expected:
+                continue
+            if not isinstance(found, Committed):
+                waiting.add(held_change.coordinator)
+            if ceremony not in self._expected:
                 tree = await self._state(account)
                 self._expected[ceremony] = _Expected(
                     held_change.prepare,
@@ -1280,6 +1294,7 @@ class AccountService:
                     if membership.public_key_package
                     else None,
                 )
+        return waiting
 
     async def _settle_own(self) -> None:
         """Under the lock (no change of this device runs): its ceremonies neither committed
@@ -1369,7 +1384,7 @@ class AccountService:
         """Delete `ceremony`'s pending key from the key file, if it holds one."""
         keys = self._agent.keys
         if keys.secrets.pending_key(ceremony) is not None:
-            await keys.update(keys.secrets.without_pending(ceremony))
+            await keys.update(lambda held: held.without_pending(ceremony))
             self._fx.trace.event("account.pending_dropped", ceremony=str(ceremony))
 
     async def _forget(self, ceremony: CeremonyId) -> None:
@@ -1544,7 +1559,7 @@ class AccountService:
     async def pending(self, key: PendingKey) -> None:
         """Keep `key` in the key file (inert until its ceremony commits) before this device
         reports it."""
-        await self._agent.keys.update(self._agent.keys.secrets.with_pending(key))
+        await self._agent.keys.update(lambda held: held.with_pending(key))
         joining = self._joining
         if joining is not None and joining.ceremony == key.ceremony:
             role = "joiner"
@@ -1666,6 +1681,8 @@ class AccountService:
             return  # already final (or not this account's)
         await self._record(JournalNamespace.of(account), fact)
         await self._drop_pending(started.ceremony_id)
+        for peer in sorted(self._account_devices()):  # so the holders drop their keys now
+            self._agent.sync.request(peer)
         await self._progress(started.ceremony_id, "aborted", started.current_epoch + 1)
 
 

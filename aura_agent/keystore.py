@@ -390,6 +390,7 @@ class KeyStore:
         self._secrets = secrets
         self._random = random
         self._seal = seal
+        self._writing = anyio.Lock()
 
     def __repr__(self) -> str:
         return f"KeyStore({self.path}, {'sealed' if self.sealed else 'not sealed'})"
@@ -480,19 +481,23 @@ class KeyStore:
         secrets.check()
         return cls(path, secrets, random, (params, key))
 
-    async def update(self, secrets: DeviceSecrets) -> None:
-        """Replace the file's secrets (atomically; sealed again under the same key with a
-        fresh nonce). The device's ids and seeds never change."""
-        if (secrets.device, secrets.address, secrets.signing_seed, secrets.static_seed) != (
-            self._secrets.device,
-            self._secrets.address,
-            self._secrets.signing_seed,
-            self._secrets.static_seed,
-        ):
-            raise InvalidArgument("a device's ids and key seeds never change")
-        secrets.check()
-        await self._write(secrets)
-        self._secrets = secrets
+    async def update(self, edit: Callable[[DeviceSecrets], DeviceSecrets]) -> None:
+        """Replace the file's secrets by `edit` of the current ones (atomically; sealed again
+        under the same key with a fresh nonce). Updates run one at a time, each editing what
+        the one before wrote, so concurrent ones (a new share, a pending key dropped) never
+        lose each other. The device's ids and seeds never change."""
+        async with self._writing:
+            secrets = edit(self._secrets)
+            if (secrets.device, secrets.address, secrets.signing_seed, secrets.static_seed) != (
+                self._secrets.device,
+                self._secrets.address,
+                self._secrets.signing_seed,
+                self._secrets.static_seed,
+            ):
+                raise InvalidArgument("a device's ids and key seeds never change")
+            secrets.check()
+            await self._write(secrets)
+            self._secrets = secrets
 
     async def _write(self, secrets: DeviceSecrets) -> None:
         if self._seal is None:

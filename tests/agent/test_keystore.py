@@ -88,7 +88,7 @@ async def test_update_rewrites_atomically_and_reseals(tmp_path: Path) -> None:
     held = await DeviceSecrets.fresh(RANDOM)
     store = await KeyStore.create(path, held, RANDOM, passphrase="pw", limits=TESTING)
     first = path.read_bytes()
-    await store.update(held.with_context(CONTEXT, b"\x01" * 32))
+    await store.update(lambda secrets: secrets.with_context(CONTEXT, b"\x01" * 32))
     assert path.read_bytes() != first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keys"]  # no temporary left
     again = await KeyStore.load(path, RANDOM, passphrase="pw")
@@ -102,10 +102,12 @@ async def test_the_ids_and_seeds_never_change(tmp_path: Path) -> None:
     before = path.read_bytes()
     other = await DeviceSecrets.fresh(RANDOM)
     with pytest.raises(InvalidArgument):
-        await store.update(other)
+        await store.update(lambda _: other)
     with pytest.raises(InvalidArgument):  # a context has one secret
         await store.update(
-            held.with_context(CONTEXT, b"\x01" * 32).with_context(CONTEXT, b"\x02" * 32)
+            lambda secrets: secrets.with_context(CONTEXT, b"\x01" * 32).with_context(
+                CONTEXT, b"\x02" * 32
+            )
         )
     assert path.read_bytes() == before
     assert store.secrets == held
