@@ -982,7 +982,10 @@ class AccountService:
                 context_fact=context_fact,
                 public_key_package=pending.public_key_package.to_bytes(),
                 seeds=tuple(seeds[a] for a in staying if a in seeds),
-                outstanding=tuple(a for a in staying if a != me and a not in joiners),
+                outstanding=(
+                    *(a for a in staying if a != me and a not in joiners),
+                    *plan.removed,
+                ),
             )
             await self._save_plan(plan)
             acked = []
@@ -993,20 +996,6 @@ class AccountService:
                 plan, outstanding=tuple(a for a in plan.outstanding if a not in acked)
             )
             await self._save_plan(plan)
-            facts = await _signed_facts(fx, JournalNamespace.of(plan.account))
-            for gone in plan.removed:
-                switch = Switch(plan.ceremony, plan.account, final.epoch, facts, b"", b"", b"", ())
-                try:
-                    await self._tell(
-                        switch_choreography(),
-                        "Switch",
-                        switch,
-                        gone,
-                        plan.context,
-                        limit=self._times.limit_s,
-                    )
-                except AuraError:
-                    self._fx.trace.event("account.removed_unreachable", peer=str(gone))
         context = _context_of(plan)
         return _Done(
             plan.account,
@@ -1020,19 +1009,31 @@ class AccountService:
         )
 
     async def _send_switch(self, plan: ChangePlan, peer: AuthorityId, *, limit: float) -> bool:
-        """`peer`'s `Switch` of `plan` (the account journal as it is now), in the devices'
-        context the change started in; whether `peer` acknowledged it."""
+        """`peer`'s `Switch` of `plan` (the account journal as it is now; the facts only to a
+        device the change removed), in the devices' context the change started in; whether
+        `peer` acknowledged it."""
         final = await self._state(plan.account)
+        facts = await _signed_facts(self._fx, JournalNamespace.of(plan.account))
+        if peer in plan.removed:
+            bare = Switch(plan.ceremony, plan.account, final.epoch, facts, b"", b"", b"", ())
+            return await self._deliver(plan, peer, bare, limit)
         switch = Switch(
             plan.ceremony,
             plan.account,
             final.epoch,
-            await _signed_facts(self._fx, JournalNamespace.of(plan.account)),
+            facts,
             plan.context_fact,
             self._secret(_context_of(plan)),
             plan.public_key_package,
             tuple(seed for seed in plan.seeds if seed.authority != peer),
         )
+        return await self._deliver(plan, peer, switch, limit)
+
+    async def _deliver(
+        self, plan: ChangePlan, peer: AuthorityId, switch: Switch, limit: float
+    ) -> bool:
+        """Send `switch` to `peer`; whether it acknowledged (a failure is traced, not raised:
+        the change is committed whatever one device does, and the recovery sends it again)."""
         try:
             await self._tell(
                 switch_choreography(), "Switch", switch, peer, plan.context, limit=limit
