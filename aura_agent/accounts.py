@@ -12,9 +12,9 @@ Each step is a choreography through the guard chain and each outcome a fact:
   (`aura_agent.enrollment`) names it. The bootstrap context its secret derives is opened to any
   caller holding that secret.
 * **join** (the joiner) / **admit** (the inviter), `AuraEnrollment` in the bootstrap context: the
-  joiner asks (`Join`: its identity and listener); the inviter commits `AddLeaf(joiner)`, runs a
-  networked DKG with the joiner for the chosen threshold (`aura_protocol.ceremonies`; its keys
-  pending and inert, `CeremonyPendingEpoch`), commits `ChangePolicy(threshold, new key)`,
+  joiner asks (`Join`: its identity and listener); the inviter runs a networked DKG with the
+  joiner for the chosen threshold (`aura_protocol.ceremonies`; its keys pending and inert,
+  `CeremonyPendingEpoch`), commits `AddLeaf(joiner)` and `ChangePolicy(threshold, new key)`,
   records its `CeremonyResponse` (device context) and `CeremonyCommitted` (account journal),
   makes a new devices' context with both devices and admits the joiner with the account
   journal, the context and its secret (`Admitted`); both then hold their share of the new
@@ -29,6 +29,14 @@ ceremony's commit is signed by a networked FROST signing of the old group, and t
 staying move to the new devices' context (`AuraChangeSwitch`). `remove` (a refresh among the
 remaining holders, `RemoveLeaf`), `change_threshold` (a DKG, `ChangePolicy`) and `refresh` (a
 refresh, `RotateEpoch`) follow the same steps (`docs/agent.md`).
+
+A change's point of no return is its first tree change: before it every member keeps its new
+key (pending, in its key file) and the old group signs the ceremony's commit, and a failure
+aborts (`CeremonyAborted`; every holder deletes the key when it sees it); from it on the
+coordinator keeps the change (`ChangePlan`, in its storage) and finishes it, never undoes it.
+The recovery (`_reconcile`: at start, on connections and sync reports, every `RETRY_S`)
+finishes or aborts this device's interrupted ceremonies, deletes pending keys of aborted ones
+and sends each `Switch` again until it is acknowledged.
 """
 
 from __future__ import annotations
