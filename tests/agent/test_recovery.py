@@ -18,14 +18,14 @@ import anyio.abc
 import attrs
 import pytest
 
-from aura_agent.agent import Agent
+from aura_agent.agent import Agent, AgentSettings
 from aura_agent.keystore import KeyStore
 from aura_agent.membership import Membership
 from aura_consensus.ceremony import Aborted, CeremonyRegistry, Committed
 from aura_consensus.facts import CEREMONY_REDUCER
 from aura_consensus.tree import tree_prestate
 from aura_core.crypto import frost
-from aura_core.errors import AccountError
+from aura_core.errors import AccountError, CeremonyConflict, ChangeUnfinished
 from aura_effects.random import OsRandom
 from aura_journal.fact import JournalNamespace
 from aura_journal.tree import TREE_REDUCER, TreeState
@@ -52,21 +52,22 @@ async def _run(
     path: Path,
     stop: anyio.Event,
     stopped: anyio.Event,
+    settings: AgentSettings,
     *,
     task_status: anyio.abc.TaskStatus[Agent] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     try:
-        async with Agent.open(path, settings=FAST) as agent:
+        async with Agent.open(path, settings=settings) as agent:
             task_status.started(agent)
             await stop.wait()
     finally:
         stopped.set()
 
 
-async def live(tasks: anyio.abc.TaskGroup, path: Path) -> Life:
+async def live(tasks: anyio.abc.TaskGroup, path: Path, settings: AgentSettings = FAST) -> Life:
     """The agent of `path`, opened, in a task of `tasks`."""
     stop, stopped = anyio.Event(), anyio.Event()
-    agent = await tasks.start(_run, path, stop, stopped)
+    agent = await tasks.start(_run, path, stop, stopped, settings)
     return Life(agent, stop, stopped)
 
 
@@ -284,3 +285,35 @@ async def test_an_enrollment_whose_joiner_is_lost_in_the_dkg_adds_no_leaf(tmp_pa
 async def _states(agent: Agent) -> list[object]:
     found = await registry(agent)
     return [found.state(c) for c in found.ceremonies()]
+
+
+async def test_a_holder_lost_past_the_point_of_no_return_is_waited_for(tmp_path: Path) -> None:
+    """B signs the refresh's commit and stops before the tree change's consensus: A cannot
+    commit it, and does not undo anything (`ChangeUnfinished`; the ceremony stays live, so no
+    other change starts on its prestate). Once B is back, A's recovery commits the tree change
+    and finishes the refresh: both converge on the new epoch."""
+    quick = attrs.evolve(FAST, consensus=attrs.evolve(FAST.consensus, deadline_s=4.0))
+    async with anyio.create_task_group() as tasks:
+        a = (await live(tasks, tmp_path / "a", quick)).agent
+        life = await live(tasks, tmp_path / "b", quick)
+        await pair(a, life.agent)
+        before, epoch = await tree(a), a.account.epoch
+
+        async def lose_b(phase: str) -> None:
+            if phase == "coordinator:committing":
+                await life.close()
+
+        a.accounts.fault = lose_b
+        with anyio.fail_after(90), pytest.raises(ChangeUnfinished, match="finishes it"):
+            await a.accounts.refresh()
+        a.accounts.fault = None
+        assert await tree(a) == before  # nothing committed without B, nothing undone
+        ceremonies = await registry(a)
+        assert ceremonies.live(tree_prestate(before).hash) is not None
+        assert await a.effects.storage.list_keys("agent/change/")
+        with pytest.raises(CeremonyConflict):
+            await a.accounts.refresh()
+
+        b = (await live(tasks, tmp_path / "b")).agent
+        await converged(epoch + 1, a, b)
+        tasks.cancel_scope.cancel()
