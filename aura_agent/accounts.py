@@ -34,7 +34,8 @@ A change's point of no return is its first tree change: before it every member k
 key (pending, in its key file) and the old group signs the ceremony's commit, and a failure
 aborts (`CeremonyAborted`; every holder deletes the key when it sees it); from it on the
 coordinator keeps the change (`ChangePlan`, in its storage) and finishes it, never undoes it.
-The recovery (`_reconcile`: at start, on connections and sync reports, every `RETRY_S`)
+The recovery (`_reconcile`: at start, on each sync report (a connection starts a sync), every
+`RETRY_S`)
 finishes or aborts this device's interrupted ceremonies, deletes pending keys of aborted ones
 and sends each `Switch` again until it is acknowledged.
 """
@@ -192,7 +193,7 @@ CRASH_ENV: Final = "AURA_AGENT_CRASH_AT"
 """Fault injection for the multi-process harness: a phase (`AccountService._checkpoint`) at
 which the agent kills itself with SIGKILL; read once as the agent starts."""
 RETRY_S: Final = 1.0
-"""How often the recovery looks again without being woken (a connection or sync wakes it)."""
+"""How often the recovery looks again without being woken (a sync report wakes it)."""
 PULL_S: Final = 2.0
 """How often a device prepared for a change that is not final syncs with its coordinator (to
 learn the outcome without waiting for the periodic sync)."""
@@ -330,7 +331,6 @@ class AccountService:
         agent.handlers.add(REMOVE_DEVICE, self._remove_request)
         agent.handlers.add(CHANGE_THRESHOLD, self._threshold_request)
         agent.handlers.add(REFRESH_REQUEST, self._refresh_request)
-        agent.network.on_connected(lambda _: self._wake.set())
         self._tasks = anyio.create_task_group()
         await self._tasks.__aenter__()
         self._tasks.start_soon(self._recover)
@@ -1004,6 +1004,11 @@ class AccountService:
                 plan, outstanding=tuple(a for a in plan.outstanding if a not in acked)
             )
             await self._save_plan(plan)
+            for other in plan.outstanding:
+                await agent.notify(
+                    "warning",
+                    f"{other} has not taken the change yet: it is sent again until it does",
+                )
         context = _context_of(plan)
         return _Done(
             plan.account,
@@ -1209,7 +1214,8 @@ class AccountService:
 
     async def _recover(self) -> None:
         """Bring every change this device takes part in to its end, again and again: at start,
-        on each connection and sync report, and every `RETRY_S` (`_reconcile`)."""
+        on each sync report (a device that connects is synced with at once), and every
+        `RETRY_S` (`_reconcile`)."""
         while True:
             with anyio.move_on_after(RETRY_S):
                 await self._wake.wait()
