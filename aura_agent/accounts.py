@@ -916,7 +916,7 @@ class AccountService:
             change, state0, old_holders, old_share, old_public, membership.context
         )
         plan = ChangePlan(
-            prepare,
+            attrs.evolve(prepare, bootstrap=b""),  # a code's secret: never in the storage
             account,
             membership.context,
             tuple(ops(pending.public_key_package)),
@@ -1447,7 +1447,9 @@ class AccountService:
         )
         share = agent.keys.secrets.share(membership.account, state.epoch)
         ceremony = prepare.started.ceremony_id
-        record_ = Prepared(prepare, coordinator, membership.account)
+        record_ = Prepared(  # a code's secret is never in the storage (nor needed again)
+            attrs.evolve(prepare, bootstrap=b""), coordinator, membership.account
+        )
         await self._fx.storage.put(_PREPARED + _key(ceremony), encode(record_))
         self._expected[ceremony] = _Expected(
             prepare, coordinator, membership.account, share, public

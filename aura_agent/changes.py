@@ -13,9 +13,11 @@ are members of it), both answered by an acknowledgement:
   the change removed gets the facts only (no context): it sees itself removed. A `Switch` is
   sent until it is acknowledged (again after a restart of either device).
 
-What survives a restart (records in the device's storage, not secret; the keys are in the key
-file): the coordinator's `ChangePlan` of a change past its point of no return, until every
-device staying took it, and a member's `Prepared`, until the change is final for it.
+What survives a restart (records in the device's storage, not secret: the keys are in the key
+file, and an enrollment's bootstrap secret is left out of the `Prepare` kept, as nothing after
+a restart needs it): the coordinator's `ChangePlan` of a change past its point of no return,
+until every device staying took it, and a member's `Prepared`, until the change is final for
+it.
 """
 
 from __future__ import annotations
