@@ -172,6 +172,8 @@ from aura_protocol.ceremonies import (
     KeyCeremonyStart,
     PendingKey,
     SignRequest,
+    abandoned,
+    released,
 )
 from aura_protocol.choreography import Choreography, Session
 from aura_protocol.dispatch import Accepted
@@ -706,7 +708,7 @@ class AccountService:
         context = context_fact.body.namespace.context
         await fx.journal.merge(JournalNamespace.of(context), [context_fact])
         registry = await self._registry(admission.account)
-        key = _releasable(agent.keys.secrets.pending_key(invitation.ceremony), registry)
+        key = released(agent.keys.secrets.pending_key(invitation.ceremony), registry)
         if key is None:
             raise AccountError("the enrollment ceremony did not commit with this device's key")
         if key.public_key_package.to_bytes() != admission.public_key_package:
@@ -959,7 +961,7 @@ class AccountService:
         await self._progress(ceremony, "committed", started.current_epoch + 1)
         final = await self._state(account)
         if agent.keys.secrets.share(account, final.epoch) is None:
-            key = _releasable(agent.keys.secrets.pending_key(ceremony), registry)
+            key = released(agent.keys.secrets.pending_key(ceremony), registry)
             if key is None:
                 raise AccountError(f"this device holds no key of the committed change {ceremony}")
             await agent.add_share(account, final.epoch, key.key_package)
@@ -1267,9 +1269,10 @@ class AccountService:
         for held in agent.keys.secrets.pending:
             if held.account != account or held.ceremony not in known:
                 continue
-            state = registry.state(held.ceremony)
             taken = held.public_key_package == membership.public_key_package
-            if isinstance(state, (Aborted, Superseded)) or (isinstance(state, Committed) and taken):
+            if abandoned(held.ceremony, registry) or (
+                taken and released(held.key(), registry) is not None
+            ):
                 drop.append(held.ceremony)
         if drop:
             await agent.keys.update(lambda held: held.without_pending(*drop))
@@ -1508,7 +1511,7 @@ class AccountService:
             return
         await fx.journal.merge(JournalNamespace.of(context), [context_fact])
         registry = await self._registry(switch.account)
-        key = _releasable(agent.keys.secrets.pending_key(switch.ceremony), registry)
+        key = released(agent.keys.secrets.pending_key(switch.ceremony), registry)
         if key is None or key.public_key_package.to_bytes() != switch.public_key_package:
             raise AccountError("the change did not commit with this device's key")
         await agent.add_context_secret(context, switch.context_secret)
@@ -1795,13 +1798,3 @@ def _applied(state: TreeState, kind: TreeOpKind, started: CeremonyStarted) -> bo
     if isinstance(kind, ChangePolicy):
         return (state.threshold, state.group_key.raw) == (kind.threshold, kind.group_key.raw)
     return state.epoch > started.current_epoch
-
-
-def _releasable(key: PendingKey | None, registry: CeremonyRegistry) -> PendingKey | None:
-    """`key` if the journal has its ceremony committed with its key commitment, else None
-    (pending, aborted, or another key)."""
-    if key is None or key.ceremony not in registry.ceremonies():
-        return None
-    if not isinstance(registry.state(key.ceremony), Committed):
-        return None
-    return key if registry.key_usable(key.key_commitment) else None
