@@ -154,19 +154,22 @@ async def pending_at_rest(home: Path) -> int:
     return len((await KeyStore.load(home / "keys", OsRandom())).secrets.pending)
 
 
+@pytest.mark.parametrize(
+    ("phase", "kept"), [("member:prepared", 0), ("member:keys:refresh", 1)], ids=["ack", "keys"]
+)
 async def test_a_holder_lost_in_the_key_ceremony_aborts_the_change_and_drops_its_key(
-    tmp_path: Path,
+    tmp_path: Path, phase: str, kept: int
 ) -> None:
-    """B acknowledges the refresh's `Prepare`, computes and keeps its new key, and stops
-    before reporting it: A's refresh fails (`AccountError`), recorded aborted, nothing
-    committed. B, back, deletes the aborted ceremony's key; both are as before, and the next
-    refresh goes through."""
+    """B acknowledges the refresh's `Prepare` and stops, at once or once it has computed and
+    kept its new key (before reporting it): A's refresh fails (`AccountError`), recorded
+    aborted, nothing committed. B, back, forgets the change and deletes the aborted
+    ceremony's key; both are as before, and the next refresh goes through."""
     async with anyio.create_task_group() as tasks:
         a, life = (await live(tasks, tmp_path / "a")).agent, await live(tasks, tmp_path / "b")
         await pair(a, life.agent)
         before, epoch = await tree(a), a.account.epoch
         reached, failed = anyio.Event(), anyio.Event()
-        life.agent.accounts.fault = stop_at("member:keys:refresh", reached)
+        life.agent.accounts.fault = stop_at(phase, reached)
 
         async def refresh() -> None:
             with pytest.raises(AccountError, match="changed nothing"):
@@ -178,7 +181,7 @@ async def test_a_holder_lost_in_the_key_ceremony_aborts_the_change_and_drops_its
             await reached.wait()
             await life.close()
             await failed.wait()
-        assert await pending_at_rest(tmp_path / "b") == 1  # B stopped holding its new key
+        assert await pending_at_rest(tmp_path / "b") == kept  # its new key, if it had one
         assert await tree(a) == before
         assert not a.keys.secrets.pending
         ceremonies = await registry(a)
