@@ -1200,9 +1200,9 @@ class AccountService:
         """A fault-injection point, `role:step` (`member:prepared`, `member:keys:KIND`,
         `member:switch`, `coordinator:keys:KIND`, `coordinator:committing` (past the point of
         no return), `coordinator:committed` (its tree changes committed), `joiner:keys:dkg`;
-        KIND `dkg` or `refresh`): the in-process
-        tests' `fault` hook is awaited, and a process started with `CRASH_ENV` naming this
-        phase kills itself with SIGKILL here (the multi-process harness)."""
+        KIND `dkg` or `refresh`): the in-process tests' `fault` hook is awaited, and a process
+        started with `CRASH_ENV` naming this phase kills itself with SIGKILL here (the
+        multi-process harness)."""
         if self.fault is not None:
             await self.fault(phase)
         if phase == self._crash_at:
@@ -1344,21 +1344,24 @@ class AccountService:
             if outcome is None or isinstance(outcome, (Aborted, Superseded)):
                 await self._delete_plan(plan)  # another account's, or one that cannot finish
                 continue
-            if not plan.context_fact or _context_of(plan) != membership.context:
+            # Not moved yet: still in the context the change started in (a device that moved
+            # on, even past a later change, never goes back).
+            if (
+                not isinstance(outcome, Committed)
+                or not plan.context_fact
+                or membership.context == plan.context
+            ):
                 self._fx.trace.event("account.resume", ceremony=str(plan.ceremony))
                 await self._move(await self._finish(plan))
 
     async def _retry_switches(self) -> None:
-        """Once this device moved: each `Switch` not acknowledged, sent again (all at once,
-        each within the round time); the plan is forgotten when none is left."""
+        """Once this device moved (out of the context the change started in): each `Switch`
+        not acknowledged, sent again (all at once, each within the round time); the plan is
+        forgotten when none is left."""
         agent = self._agent
         for plan in (await self._plans()).values():
             membership = agent.membership
-            if (
-                membership is None
-                or not plan.context_fact
-                or _context_of(plan) != membership.context
-            ):
+            if membership is None or not plan.context_fact or membership.context == plan.context:
                 continue
             acked: list[AuthorityId] = []
             if plan.outstanding:

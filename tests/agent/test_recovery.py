@@ -18,6 +18,7 @@ import anyio.abc
 import attrs
 import pytest
 
+from aura_agent.accounts import RETRY_S
 from aura_agent.agent import Agent, AgentSettings
 from aura_agent.keystore import KeyStore
 from aura_agent.membership import Membership
@@ -318,5 +319,49 @@ async def test_a_holder_lost_past_the_point_of_no_return_is_waited_for(tmp_path:
             await a.accounts.refresh()
 
         b = (await live(tasks, tmp_path / "b")).agent
+        await converged(epoch + 1, a, b)
+        tasks.cancel_scope.cancel()
+
+
+async def test_a_removed_device_missing_its_switch_does_not_hold_the_account_back(
+    tmp_path: Path,
+) -> None:
+    """C stops as the bare `Switch` of its removal reaches it: it stays outstanding while A and
+    B go on (a later refresh moves them again; A's recovery leaves A where it is); C, back, is
+    told and shows itself removed, and A forgets the removal."""
+    async with anyio.create_task_group() as tasks:
+        a, b = (await live(tasks, tmp_path / "a")).agent, (await live(tasks, tmp_path / "b")).agent
+        life = await live(tasks, tmp_path / "c")
+        await pair(a, b)
+        with anyio.fail_after(60):
+            await life.agent.accounts.join(await a.accounts.invite(2))
+            while (a.account.devices, b.account.devices) != (3, 3):
+                await anyio.sleep(0.05)
+        device = life.agent.identity.device
+        reached = anyio.Event()
+        life.agent.accounts.fault = stop_at("member:switch", reached)
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as removing:
+                removing.start_soon(a.accounts.remove, device)
+                await reached.wait()
+                await life.close()
+        epoch = a.account.epoch
+        with anyio.fail_after(60):
+            while (b.account.epoch, b.account.devices) != (epoch, 2):
+                await anyio.sleep(0.05)
+            await b.accounts.refresh()
+        with anyio.fail_after(60):
+            while a.account.epoch != epoch + 1:
+                await anyio.sleep(0.05)
+        await anyio.sleep(2 * RETRY_S)  # the recovery has looked again: A stays where it is
+        assert a.account.epoch == epoch + 1
+        assert await a.effects.storage.list_keys("agent/change/")  # C's Switch outstanding
+
+        c = (await live(tasks, tmp_path / "c")).agent
+        with anyio.fail_after(60):
+            while c.account.phase != "removed" or await a.effects.storage.list_keys(
+                "agent/change/"
+            ):
+                await anyio.sleep(0.05)
         await converged(epoch + 1, a, b)
         tasks.cancel_scope.cancel()
