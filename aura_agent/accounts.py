@@ -1515,6 +1515,8 @@ class AccountService:
         await fx.journal.merge(JournalNamespace.of(context), [context_fact])
         registry = await self._registry(switch.account)
         key = released(agent.keys.secrets.pending_key(switch.ceremony), registry)
+        if key is None and agent.keys.secrets.share(switch.account, switch.epoch) is not None:
+            return  # taken before (its acknowledgement was lost); it may have moved on since
         if key is None or key.public_key_package.to_bytes() != switch.public_key_package:
             raise AccountError("the change did not commit with this device's key")
         await agent.add_context_secret(context, switch.context_secret)
