@@ -12,9 +12,9 @@ Each step is a choreography through the guard chain and each outcome a fact:
   (`aura_agent.enrollment`) names it. The bootstrap context its secret derives is opened to any
   caller holding that secret.
 * **join** (the joiner) / **admit** (the inviter), `AuraEnrollment` in the bootstrap context: the
-  joiner asks (`Join`: its identity and listener); the inviter commits `AddLeaf(joiner)`, runs a
-  networked DKG with the joiner for the chosen threshold (`aura_protocol.ceremonies`; its keys
-  pending and inert, `CeremonyPendingEpoch`), commits `ChangePolicy(threshold, new key)`,
+  joiner asks (`Join`: its identity and listener); the inviter runs a networked DKG with the
+  joiner for the chosen threshold (`aura_protocol.ceremonies`; its keys pending and inert,
+  `CeremonyPendingEpoch`), commits `AddLeaf(joiner)` and `ChangePolicy(threshold, new key)`,
   records its `CeremonyResponse` (device context) and `CeremonyCommitted` (account journal),
   makes a new devices' context with both devices and admits the joiner with the account
   journal, the context and its secret (`Admitted`); both then hold their share of the new
@@ -29,20 +29,34 @@ ceremony's commit is signed by a networked FROST signing of the old group, and t
 staying move to the new devices' context (`AuraChangeSwitch`). `remove` (a refresh among the
 remaining holders, `RemoveLeaf`), `change_threshold` (a DKG, `ChangePolicy`) and `refresh` (a
 refresh, `RotateEpoch`) follow the same steps (`docs/agent.md`).
+
+A change's point of no return is its first tree change: before it every member keeps its new
+key (pending, in its key file) and the old group signs the ceremony's commit, and a failure
+aborts (`CeremonyAborted`; every holder deletes the key when it sees it); from it on the
+coordinator keeps the change (`ChangePlan`, in its storage) and finishes it, never undoes it.
+The recovery (`_reconcile`: at start, on each sync report (a connection starts a sync), every
+`RETRY_S`)
+finishes or aborts this device's interrupted ceremonies, deletes pending keys of aborted ones
+and sends each `Switch` again until it is acknowledged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+import signal
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
 import anyio
+import anyio.abc
 import attrs
 
 from aura_agent.changes import (
+    ChangePlan,
     Contact,
     Prepare,
+    Prepared,
     Roster,
     Switch,
     prepare_choreography,
@@ -85,7 +99,7 @@ from aura_agent.requests import (
     ThresholdRequest,
 )
 from aura_agent.requests import REFRESH as REFRESH_REQUEST
-from aura_agent.signals import CEREMONIES, Ceremonies, CeremonyProgress
+from aura_agent.signals import CEREMONIES, SYNC, Ceremonies, CeremonyProgress
 from aura_consensus.ceremony import (
     Aborted,
     AbortReason,
@@ -110,6 +124,7 @@ from aura_core.errors import (
     AlreadyInAccount,
     AuraError,
     CeremonyConflict,
+    ChangeUnfinished,
     EncodingError,
     EnrollmentCodeExpired,
     EnrollmentCodeInvalid,
@@ -156,8 +171,9 @@ from aura_protocol.ceremonies import (
     KeyApproval,
     KeyCeremonyStart,
     PendingKey,
-    PendingKeys,
     SignRequest,
+    abandoned,
+    released,
 )
 from aura_protocol.choreography import Choreography, Session
 from aura_protocol.dispatch import Accepted
@@ -175,6 +191,16 @@ DEFAULT_EXPIRY_S: Final = 600.0
 JOIN_LIMIT_S: Final = 60.0
 """The longest a join waits for the inviter's answer."""
 _SESSION_TAG = "AURA_ENROLLMENT_SESSION_V1"
+CRASH_ENV: Final = "AURA_AGENT_CRASH_AT"
+"""Fault injection for the multi-process harness: a phase (`AccountService._checkpoint`) at
+which the agent kills itself with SIGKILL; read once as the agent starts."""
+RETRY_S: Final = 1.0
+"""How often the recovery looks again without being woken (a sync report wakes it)."""
+PULL_S: Final = 2.0
+"""How often a device prepared for a change that is not final syncs with its coordinator (to
+learn the outcome without waiting for the periodic sync)."""
+_PLANS: Final = "agent/change/"
+_PREPARED: Final = "agent/prepared/"
 
 
 @record("agent.enrollment_op", version=1)
@@ -280,11 +306,18 @@ class AccountService:
         """Enrollments this device started (live, redeemed or abandoned: a code's later use
         must be told why it is refused), by ceremony."""
         self._joining: Invitation | None = None
-        self._pending = PendingKeys()
         self._lock = anyio.Lock()
         self._ceremonies: CeremonyService | None = None
         self._progressing: dict[CeremonyId, CeremonyProgress] = {}
         self._expected: dict[CeremonyId, _Expected] = {}
+        self._wake = anyio.Event()
+        self._pulled = -PULL_S
+        self._tasks: anyio.abc.TaskGroup | None = None
+        self._crash_at = os.environ.get(CRASH_ENV) or None
+        """The fault-injection point (`CRASH_ENV`), read once as the agent starts."""
+        self.fault: Callable[[str], Awaitable[None]] | None = None
+        """In-process tests: awaited at each fault-injection point with its phase (a test
+        that stops the agent there stands in for a SIGKILL)."""
 
     async def __aenter__(self) -> AccountService:
         agent = self._agent
@@ -300,6 +333,10 @@ class AccountService:
         agent.handlers.add(REMOVE_DEVICE, self._remove_request)
         agent.handlers.add(CHANGE_THRESHOLD, self._threshold_request)
         agent.handlers.add(REFRESH_REQUEST, self._refresh_request)
+        self._tasks = anyio.create_task_group()
+        await self._tasks.__aenter__()
+        self._tasks.start_soon(self._recover)
+        self._tasks.start_soon(self._watch_sync)
         return self
 
     async def __aexit__(
@@ -308,6 +345,10 @@ class AccountService:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._tasks is not None:
+            self._tasks.cancel_scope.cancel()
+            await self._tasks.__aexit__(None, None, None)
+            self._tasks = None
         for name in (choreography().name, prepare_choreography().name, switch_choreography().name):
             self._agent.dispatcher.unserve(name)
         if self._ceremonies is not None:
@@ -483,7 +524,7 @@ class AccountService:
             gone = [a for a, x in holders if x.device_id == device]
             change = await self._start("remove", threshold, remaining, REFRESH, membership.context)
             done = await self._attempt(
-                change, before=(), after=lambda _: (RemoveLeaf(leaf.leaf_id),), removed=gone
+                change, ops=lambda _: (RemoveLeaf(leaf.leaf_id),), removed=gone
             )
             await self._move(done)
 
@@ -507,9 +548,7 @@ class AccountService:
                 "threshold", threshold, tuple(holders), DKG, membership.context
             )
             done = await self._attempt(
-                change,
-                before=(),
-                after=lambda public: (ChangePolicy(threshold, public.group_public_key),),
+                change, ops=lambda public: (ChangePolicy(threshold, public.group_public_key),)
             )
             await self._move(done)
 
@@ -527,23 +566,29 @@ class AccountService:
                 "refresh", threshold, tuple(holders), REFRESH, membership.context
             )
             group_key = state.group_key
-            done = await self._attempt(change, before=(), after=lambda _: (RotateEpoch(group_key),))
+            done = await self._attempt(change, ops=lambda _: (RotateEpoch(group_key),))
             await self._move(done)
 
     async def _attempt(
         self,
         change: _Change,
         *,
-        before: Sequence[TreeOpKind],
-        after: Callable[[frost.PublicKeyPackage], Sequence[TreeOpKind]],
+        ops: Callable[[frost.PublicKeyPackage], Sequence[TreeOpKind]],
         removed: Sequence[AuthorityId] = (),
     ) -> _Done:
-        """`_change`, and if it fails, its ceremony recorded aborted (its keys never used)."""
+        """`_change`; if it fails before its point of no return, its ceremony recorded aborted
+        (its keys never used) and `AccountError`; past it, `ChangeUnfinished`."""
         try:
-            return await self._change(change, before=before, after=after, removed=removed)
-        except AuraError:
-            await self._abort_started(change.started, AbortReason.TIMEOUT)
+            return await self._change(change, ops=ops, removed=removed)
+        except ChangeUnfinished:
             raise
+        except AuraError as exc:
+            await self._abort_started(change.started, AbortReason.TIMEOUT)
+            self._fx.trace.event("account.change_failed", error=exc.code)
+            raise AccountError(
+                f"the change failed and changed nothing ({exc.message}): try again once the "
+                "account's devices are reachable"
+            ) from None
 
     async def _start(
         self,
@@ -602,6 +647,8 @@ class AccountService:
                 return await self._join(invitation, context)
             except BaseException:
                 agent.seeds.remove(invitation.inviter)  # joined: the membership's seed stays
+                with anyio.CancelScope(shield=True):
+                    await self._drop_pending(invitation.ceremony)  # not admitted: never used
                 raise
             finally:
                 self._joining = None
@@ -661,7 +708,7 @@ class AccountService:
         context = context_fact.body.namespace.context
         await fx.journal.merge(JournalNamespace.of(context), [context_fact])
         registry = await self._registry(admission.account)
-        key = self._pending.release(invitation.ceremony, registry)
+        key = released(agent.keys.secrets.pending_key(invitation.ceremony), registry)
         if key is None:
             raise AccountError("the enrollment ceremony did not commit with this device's key")
         if key.public_key_package.to_bytes() != admission.public_key_package:
@@ -672,6 +719,7 @@ class AccountService:
         await agent.join(
             Membership(admission.account, context, admission.public_key_package, (seed,))
         )
+        await self._drop_pending(invitation.ceremony)
 
     # ------------------------------------------------------------------------- admit
 
@@ -719,6 +767,11 @@ class AccountService:
                 await endpoint.send("Roster", encode(Roster(await self._contacts())))
                 try:
                     done = await self._enroll(invite, request, joiner)
+                except ChangeUnfinished as exc:  # the recovery finishes it; not the joiner's
+                    await endpoint.select("fail")
+                    failed = Refusal("failed", f"the enrollment did not finish ({exc.code})")
+                    await endpoint.send("Refused", encode(failed))
+                    return
                 except AuraError as exc:
                     self._fx.trace.event("account.enroll_failed", error=exc.code)
                     await self._abort(invite, AbortReason.TIMEOUT)
@@ -761,8 +814,9 @@ class AccountService:
         return None
 
     async def _enroll(self, invite: _Invite, request: JoinRequest, joiner: Contact) -> _Done:
-        """The enrollment of `joiner`: `AddLeaf`, the DKG among the share holders and the
-        joiner in the bootstrap context, `ChangePolicy`, then the change's end (`_change`)."""
+        """The enrollment of `joiner`: the DKG among the share holders and the joiner in the
+        bootstrap context, then `AddLeaf` and `ChangePolicy` (`_change`: nothing is committed
+        before the keys exist, so a failure before the commit leaves the tree as it was)."""
         invitation = invite.invitation
         account = invitation.account
         state = await self._state(account)
@@ -786,8 +840,7 @@ class AccountService:
         threshold = invitation.threshold
         return await self._change(
             change,
-            before=(AddLeaf(leaf),),
-            after=lambda public: (ChangePolicy(threshold, public.group_public_key),),
+            ops=lambda public: (AddLeaf(leaf), ChangePolicy(threshold, public.group_public_key)),
         )
 
     # ------------------------------------------------------------------------- changes
@@ -796,15 +849,18 @@ class AccountService:
         self,
         change: _Change,
         *,
-        before: Sequence[TreeOpKind],
-        after: Callable[[frost.PublicKeyPackage], Sequence[TreeOpKind]],
+        ops: Callable[[frost.PublicKeyPackage], Sequence[TreeOpKind]],
         removed: Sequence[AuthorityId] = (),
     ) -> _Done:
-        """Run a key change as its coordinator: tell the other share holders (`Prepare`),
-        commit `before`, run the key ceremony (its keys pending), commit `after(new public
-        key package)`, record the response and the ceremony's commit (signed by the group
-        the ceremony started from), take this device's new share, found the new devices'
-        context and send the others what they need to move (`Switch`)."""
+        """Run a key change as its coordinator: tell the other share holders (`Prepare`), run
+        the key ceremony (every member keeps its new key, pending, in its key file before it
+        reports it), record the pending epoch, have the group the ceremony started from sign
+        its commit, then, past the point of no return, `_finish` it: commit `ops(new public
+        key package)`, record the commit, move everyone (`Switch`).
+
+        Nothing is committed before that point, so a failure before it aborts the change
+        (`_attempt`); from it on the change is kept (`ChangePlan`) and finished, never undone:
+        a failure there is `ChangeUnfinished`, and the recovery finishes it."""
         agent = self._agent
         membership = self._membership()
         account = membership.account
@@ -847,8 +903,6 @@ class AccountService:
                 limit=self._times.round2_s,
             )
         await self._progress(ceremony, "prepared", started.current_epoch + 1)
-        for kind in before:
-            await self._commit(account, kind)
         assert self._ceremonies is not None
         start = KeyCeremonyStart(
             ceremony, account, change.context, change.kind, change.threshold, members
@@ -860,105 +914,165 @@ class AccountService:
             namespace,
             CeremonyPendingEpoch(ceremony, started.current_epoch + 1, pending.key_commitment),
         )
-        for kind in after(pending.public_key_package):
-            await self._commit(account, kind)
-        await self._record(
-            JournalNamespace.of(membership.context),
-            CeremonyResponse(ceremony, agent.address, True),
-        )
         commit = await self._ceremony_commit(
             change, state0, old_holders, old_share, old_public, membership.context
         )
-        await self._record(namespace, CeremonyCommitted(ceremony, commit))
+        plan = ChangePlan(
+            attrs.evolve(prepare, bootstrap=b""),  # a code's secret: never in the storage
+            account,
+            membership.context,
+            tuple(ops(pending.public_key_package)),
+            commit,
+            tuple(removed),
+        )
+        await self._save_plan(plan)  # the point of no return: from here on, finished
+        await self._checkpoint("coordinator:committing")
+        try:
+            return await self._finish(plan)
+        except AuraError as exc:
+            self._fx.trace.event("account.change_unfinished", error=exc.code)
+            raise ChangeUnfinished(
+                f"the change is committed in part and could not finish now ({exc.message}); "
+                "this device finishes it once the account's devices are reachable"
+            ) from None
+
+    async def _finish(self, plan: ChangePlan) -> _Done:
+        """A change past its point of no return, from where the journals show it: its tree
+        changes not committed yet, the ceremony's response and commit, this device's new
+        share, the new devices' context and the `Switch`es. Repeating it is harmless."""
+        agent = self._agent
+        account = plan.account
+        started = plan.prepare.started
+        ceremony = plan.ceremony
+        registry = await self._registry(account)
+        if not isinstance(registry.state(ceremony), Committed):
+            for kind in plan.ops:
+                if not _applied(await self._state(account), kind, started):
+                    await self._commit(account, kind)
+            await self._checkpoint("coordinator:committed")
+            await self._record(
+                JournalNamespace.of(plan.context),
+                CeremonyResponse(ceremony, agent.address, True),
+            )
+            await self._record(
+                JournalNamespace.of(account), CeremonyCommitted(ceremony, plan.commit)
+            )
+            registry = await self._registry(account)
         await self._progress(ceremony, "committed", started.current_epoch + 1)
         final = await self._state(account)
-        await agent.add_share(account, final.epoch, pending.key_package)
-        return await self._hand_over(change, pending, final, removed)
+        if agent.keys.secrets.share(account, final.epoch) is None:
+            key = released(agent.keys.secrets.pending_key(ceremony), registry)
+            if key is None:
+                raise AccountError(f"this device holds no key of the committed change {ceremony}")
+            await agent.add_share(account, final.epoch, key.key_package)
+        return await self._hand_over(plan, final)
 
-    async def _hand_over(
-        self,
-        change: _Change,
-        pending: PendingKey,
-        final: TreeState,
-        removed: Sequence[AuthorityId],
-    ) -> _Done:
-        """After the commit: the new devices' context, and `Switch` to every other device
-        staying (a bare one, the facts only, to the removed)."""
+    async def _hand_over(self, plan: ChangePlan, final: TreeState) -> _Done:
+        """After the commit: the new devices' context (once: kept in the plan), and `Switch`
+        to every other device staying (a bare one, the facts only, to the removed). A device
+        that does not acknowledge stays outstanding in the plan: the recovery sends it again."""
         agent = self._agent
         fx = self._fx
-        membership = self._membership()
-        account = final.authority
-        namespace = JournalNamespace.of(account)
-        ceremony = change.started.ceremony_id
-        contacts = {c.address: c for c in await self._contacts()}
-        for joiner in change.joiners:
-            contacts[joiner.address] = joiner
         me = agent.address
-        staying = sorted({a for a, _ in change.members} | {me})
-        secret = await fx.random.random_bytes(32)
-        context = await self._new_context(staying, secret=secret)
-        [context_fact] = await _signed_facts(fx, JournalNamespace.of(context))
-        facts = await _signed_facts(fx, namespace)
-        public = pending.public_key_package.to_bytes()
-        seeds = {a: c.seed for a, c in contacts.items() if a in staying}
-        seeds[me] = Seed(me, agent.network.host, agent.network.port, agent.network.static_key)
-        joiners = {j.address for j in change.joiners}
-        for other in staying:
-            if other == me or other in joiners:
-                continue
-            switch = Switch(
-                ceremony,
-                account,
-                final.epoch,
-                facts,
-                context_fact,
-                secret,
-                public,
-                tuple(seeds[a] for a in staying if a != other and a in seeds),
+        staying = sorted({m.address for m in plan.prepare.members} | {me})
+        if not plan.context_fact:
+            contacts = {c.address: c for c in await self._contacts()}
+            for joiner in plan.prepare.joiners:
+                contacts[joiner.address] = joiner
+            secret = await fx.random.random_bytes(32)
+            context = await self._new_context(staying, secret=secret)
+            [context_fact] = await _signed_facts(fx, JournalNamespace.of(context))
+            pending = agent.keys.secrets.pending_key(plan.ceremony)
+            assert pending is not None  # kept until this device moved
+            seeds = {a: c.seed for a, c in contacts.items() if a in staying}
+            seeds[me] = Seed(me, agent.network.host, agent.network.port, agent.network.static_key)
+            joiners = {j.address for j in plan.prepare.joiners}
+            plan = attrs.evolve(
+                plan,
+                context_fact=context_fact,
+                public_key_package=pending.public_key_package.to_bytes(),
+                seeds=tuple(seeds[a] for a in staying if a in seeds),
+                outstanding=(
+                    *(a for a in staying if a != me and a not in joiners),
+                    *plan.removed,
+                ),
             )
-            try:
-                await self._tell(
-                    switch_choreography(),
-                    "Switch",
-                    switch,
-                    other,
-                    membership.context,
-                    limit=self._times.limit_s,
-                )
-            except AuraError as exc:  # committed: this device moves all the same
-                self._fx.trace.event("account.switch_failed", peer=str(other), error=exc.code)
+            await self._save_plan(plan)
+            acked = []
+            for other in plan.outstanding:
+                if await self._send_switch(plan, other, limit=self._times.round2_s):
+                    acked.append(other)
+            plan = attrs.evolve(
+                plan, outstanding=tuple(a for a in plan.outstanding if a not in acked)
+            )
+            await self._save_plan(plan)
+            for other in plan.outstanding:
                 await agent.notify(
-                    "warning", f"{other} did not take the change; it must be enrolled again"
+                    "warning",
+                    f"{other} has not taken the change yet: it is sent again until it does",
                 )
-        for gone in removed:
-            switch = Switch(ceremony, account, final.epoch, facts, b"", b"", b"", ())
-            try:
-                await self._tell(
-                    switch_choreography(),
-                    "Switch",
-                    switch,
-                    gone,
-                    membership.context,
-                    limit=self._times.limit_s,
-                )
-            except AuraError:
-                self._fx.trace.event("account.removed_unreachable", peer=str(gone))
+        context = _context_of(plan)
         return _Done(
-            account,
+            plan.account,
             final.epoch,
-            facts,
-            context_fact,
-            secret,
-            public,
+            await _signed_facts(fx, JournalNamespace.of(plan.account)),
+            plan.context_fact,
+            self._secret(context),
+            plan.public_key_package,
             context,
-            tuple(seeds[a] for a in staying if a != me and a in seeds),
+            tuple(seed for seed in plan.seeds if seed.authority != me),
         )
 
+    async def _send_switch(self, plan: ChangePlan, peer: AuthorityId, *, limit: float) -> bool:
+        """`peer`'s `Switch` of `plan` (the account journal as it is now; the facts only to a
+        device the change removed), in the devices' context the change started in; whether
+        `peer` acknowledged it."""
+        final = await self._state(plan.account)
+        facts = await _signed_facts(self._fx, JournalNamespace.of(plan.account))
+        if peer in plan.removed:
+            bare = Switch(plan.ceremony, plan.account, final.epoch, facts, b"", b"", b"", ())
+            return await self._deliver(plan, peer, bare, limit)
+        switch = Switch(
+            plan.ceremony,
+            plan.account,
+            final.epoch,
+            facts,
+            plan.context_fact,
+            self._secret(_context_of(plan)),
+            plan.public_key_package,
+            tuple(seed for seed in plan.seeds if seed.authority != peer),
+        )
+        return await self._deliver(plan, peer, switch, limit)
+
+    async def _deliver(
+        self, plan: ChangePlan, peer: AuthorityId, switch: Switch, limit: float
+    ) -> bool:
+        """Send `switch` to `peer`; whether it acknowledged (a failure is traced, not raised:
+        the change is committed whatever one device does, and the recovery sends it again)."""
+        try:
+            await self._tell(
+                switch_choreography(), "Switch", switch, peer, plan.context, limit=limit
+            )
+        except AuraError as exc:  # committed: this device moves all the same
+            self._fx.trace.event("account.switch_failed", peer=str(peer), error=exc.code)
+            return False
+        self._fx.trace.event("account.switched", peer=str(peer))
+        return True
+
+    def _secret(self, context: ContextId) -> bytes:
+        """The shared secret of `context` from the key file."""
+        for held in self._agent.keys.secrets.contexts:
+            if held.context == context:
+                return held.secret
+        raise NotConfigured(f"the key file holds no secret of {context}")
+
     async def _move(self, done: _Done) -> None:
-        """This device's own move to the new devices' context and group."""
+        """This device's own move to the new devices' context and group (the recovery then
+        forgets the plan once every device staying took the change)."""
         await self._agent.join(
             Membership(done.account, done.context, done.public_key_package, done.seeds)
         )
+        self._wake.set()
 
     async def _ceremony_commit(  # noqa: PLR0917 (the group the ceremony started from)
         self,
@@ -1080,6 +1194,225 @@ class AccountService:
         if not isinstance(outcome, Completed):
             raise AccountError(f"{peer} did not acknowledge the change ({type(outcome).__name__})")
 
+    # ------------------------------------------------------------------------- recovery
+
+    async def _checkpoint(self, phase: str) -> None:
+        """A fault-injection point, `role:step` (`member:prepared`, `member:keys:KIND`,
+        `member:switch`, `coordinator:keys:KIND`, `coordinator:committing` (past the point of
+        no return), `coordinator:committed` (its tree changes committed), `joiner:keys:dkg`;
+        KIND `dkg` or `refresh`): the in-process tests' `fault` hook is awaited, and a process
+        started with `CRASH_ENV` naming this phase kills itself with SIGKILL here (the
+        multi-process harness)."""
+        if self.fault is not None:
+            await self.fault(phase)
+        if phase == self._crash_at:
+            self._fx.trace.event("account.crash", phase=phase)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    async def _watch_sync(self) -> None:
+        """Each sync report may bring a ceremony's outcome: look again."""
+        async for _ in self._fx.reactive.subscribe(SYNC.signal):
+            self._wake.set()
+
+    async def _recover(self) -> None:
+        """Bring every change this device takes part in to its end, again and again: at start,
+        on each sync report (a device that connects is synced with at once), and every
+        `RETRY_S` (`_reconcile`)."""
+        while True:
+            with anyio.move_on_after(RETRY_S):
+                await self._wake.wait()
+            self._wake = anyio.Event()
+            try:
+                await self._reconcile()
+            except AuraError as exc:
+                self._fx.trace.event("account.recover_failed", error=exc.code)
+
+    async def _reconcile(self) -> None:
+        """Once the account services run: pending keys and prepared changes the journal shows
+        final are dropped; this device's own ceremonies neither committed nor aborted are
+        finished (past their point of no return: a `ChangePlan`) or recorded aborted; the
+        `Switch`es not acknowledged are sent again."""
+        agent = self._agent
+        membership = agent.membership
+        joining = self._joining
+        stray = [
+            held.ceremony
+            for held in agent.keys.secrets.pending
+            if (membership is None or held.account != membership.account)
+            and (joining is None or held.ceremony != joining.ceremony)
+        ]
+        for ceremony in stray:  # a join that did not finish (its agent stopped): never used
+            await self._drop_pending(ceremony)
+        if membership is None or agent.device is None:
+            return
+        waiting = await self._tidy(membership)
+        now = anyio.current_time()
+        if waiting and now - self._pulled >= PULL_S:
+            self._pulled = now
+            for coordinator in sorted(waiting):
+                agent.sync.request(coordinator)
+        async with self._lock:
+            await self._settle_own()
+        await self._retry_switches()
+
+    async def _tidy(self, membership: Membership) -> set[AuthorityId]:
+        """Drop the pending keys of ceremonies the journal shows aborted (or committed and
+        taken), forget prepared changes that are final here, and know the others again after
+        a restart (so that this device still signs their commits); the coordinators of the
+        changes not final here."""
+        agent = self._agent
+        fx = self._fx
+        account = membership.account
+        registry = await self._registry(account)
+        known = set(registry.ceremonies())
+        drop = []
+        for held in agent.keys.secrets.pending:
+            if held.account != account or held.ceremony not in known:
+                continue
+            taken = held.public_key_package == membership.public_key_package
+            if abandoned(held.ceremony, registry) or (
+                taken and released(held.key(), registry) is not None
+            ):
+                drop.append(held.ceremony)
+        if drop:
+            await agent.keys.update(lambda held: held.without_pending(*drop))
+            for ceremony in drop:
+                fx.trace.event("account.pending_dropped", ceremony=str(ceremony))
+        waiting = set()
+        for key in await fx.storage.list_keys(_PREPARED):
+            raw = await fx.storage.get(key)
+            try:
+                held_change = decode(raw or b"", Prepared)
+            except (EncodingError, InvalidArgument):
+                await fx.storage.delete(key)
+                continue
+            ceremony = held_change.prepare.started.ceremony_id
+            found = registry.state(ceremony) if ceremony in known else None
+            if (
+                held_change.account != account
+                or isinstance(found, (Aborted, Superseded))
+                or (
+                    isinstance(found, Committed)
+                    and agent.keys.secrets.pending_key(ceremony) is None
+                )
+            ):
+                await fx.storage.delete(key)
+                self._expected.pop(ceremony, None)
+                continue
+            if not isinstance(found, Committed):
+                waiting.add(held_change.coordinator)
+            if ceremony not in self._expected:
+                tree = await self._state(account)
+                self._expected[ceremony] = _Expected(
+                    held_change.prepare,
+                    held_change.coordinator,
+                    account,
+                    agent.keys.secrets.share(account, tree.epoch),
+                    frost.PublicKeyPackage.from_bytes(membership.public_key_package)
+                    if membership.public_key_package
+                    else None,
+                )
+        return waiting
+
+    async def _settle_own(self) -> None:
+        """Under the lock (no change of this device runs): its ceremonies neither committed
+        nor aborted. With a plan, finished (and this device moves); a live invitation is
+        left to its code; any other was interrupted before its point of no return (a
+        restart) and is recorded aborted."""
+        agent = self._agent
+        membership = agent.membership
+        if membership is None or agent.device is None:
+            return
+        account = membership.account
+        registry = await self._registry(account)
+        plans = await self._plans()
+        for ceremony in registry.ceremonies():
+            started = registry.started(ceremony)
+            if started.required != (agent.address,) or ceremony in plans:
+                continue
+            invite = self._invites.get(ceremony)
+            state = registry.state(ceremony)
+            if invite is None and not isinstance(state, (Committed, Aborted, Superseded)):
+                self._fx.trace.event("account.interrupted", ceremony=str(ceremony))
+                await self._abort_started(started, AbortReason.CANCELLED)
+        for plan in plans.values():
+            outcome = (
+                registry.state(plan.ceremony)
+                if plan.account == account and plan.ceremony in registry.ceremonies()
+                else None
+            )
+            if outcome is None or isinstance(outcome, (Aborted, Superseded)):
+                await self._delete_plan(plan)  # another account's, or one that cannot finish
+                continue
+            # Not moved yet: still in the context the change started in (a device that moved
+            # on, even past a later change, never goes back).
+            if (
+                not isinstance(outcome, Committed)
+                or not plan.context_fact
+                or membership.context == plan.context
+            ):
+                self._fx.trace.event("account.resume", ceremony=str(plan.ceremony))
+                await self._move(await self._finish(plan))
+
+    async def _retry_switches(self) -> None:
+        """Once this device moved (out of the context the change started in): each `Switch`
+        not acknowledged, sent again (all at once, each within the round time); the plan is
+        forgotten when none is left."""
+        agent = self._agent
+        for plan in (await self._plans()).values():
+            membership = agent.membership
+            if membership is None or not plan.context_fact or membership.context == plan.context:
+                continue
+            acked: list[AuthorityId] = []
+            if plan.outstanding:
+                await agent._grant(plan.context)  # where those devices still are
+
+                async def send(
+                    peer: AuthorityId, plan: ChangePlan = plan, acked: list[AuthorityId] = acked
+                ) -> None:
+                    if await self._send_switch(plan, peer, limit=self._times.round2_s):
+                        acked.append(peer)
+
+                async with anyio.create_task_group() as tasks:
+                    for peer in plan.outstanding:
+                        tasks.start_soon(send, peer)
+            left = tuple(a for a in plan.outstanding if a not in acked)
+            if left:
+                if acked:
+                    await self._save_plan(attrs.evolve(plan, outstanding=left))
+                continue
+            await self._delete_plan(plan)
+            await self._drop_pending(plan.ceremony)
+            self._fx.trace.event("account.change_done", ceremony=str(plan.ceremony))
+
+    async def _plans(self) -> dict[CeremonyId, ChangePlan]:
+        """This device's changes past their point of no return, not done yet, by ceremony."""
+        found = {}
+        for key in await self._fx.storage.list_keys(_PLANS):
+            raw = await self._fx.storage.get(key)
+            if raw is not None:
+                plan = decode(raw, ChangePlan)
+                found[plan.ceremony] = plan
+        return dict(sorted(found.items()))
+
+    async def _save_plan(self, plan: ChangePlan) -> None:
+        await self._fx.storage.put(_PLANS + _key(plan.ceremony), encode(plan))
+
+    async def _delete_plan(self, plan: ChangePlan) -> None:
+        await self._fx.storage.delete(_PLANS + _key(plan.ceremony))
+
+    async def _drop_pending(self, ceremony: CeremonyId) -> None:
+        """Delete `ceremony`'s pending key from the key file, if it holds one."""
+        keys = self._agent.keys
+        if keys.secrets.pending_key(ceremony) is not None:
+            await keys.update(lambda held: held.without_pending(ceremony))
+            self._fx.trace.event("account.pending_dropped", ceremony=str(ceremony))
+
+    async def _forget(self, ceremony: CeremonyId) -> None:
+        """A change that is over for this device: its record and pending key go."""
+        await self._fx.storage.delete(_PREPARED + _key(ceremony))
+        await self._drop_pending(ceremony)
+
     # ------------------------------------------------------------------------- as a member
 
     def _accept_prepare(self, message: SessionMessage, source: AuthorityId) -> Accepted | None:
@@ -1104,6 +1437,7 @@ class AccountService:
             await endpoint.receive("Prepare")
             await self._prepared(prepare, source, membership)
             await endpoint.send("Ack")
+            await self._checkpoint("member:prepared")
 
         return Accepted(session, "Member", 0, take, self._times.limit_s)
 
@@ -1118,7 +1452,12 @@ class AccountService:
             else frost.PublicKeyPackage.from_bytes(membership.public_key_package)
         )
         share = agent.keys.secrets.share(membership.account, state.epoch)
-        self._expected[prepare.started.ceremony_id] = _Expected(
+        ceremony = prepare.started.ceremony_id
+        record_ = Prepared(  # a code's secret is never in the storage (nor needed again)
+            attrs.evolve(prepare, bootstrap=b""), coordinator, membership.account
+        )
+        await self._fx.storage.put(_PREPARED + _key(ceremony), encode(record_))
+        self._expected[ceremony] = _Expected(
             prepare, coordinator, membership.account, share, public
         )
         if prepare.bootstrap:
@@ -1149,6 +1488,7 @@ class AccountService:
 
         async def take(endpoint: Endpoint) -> None:
             await endpoint.receive("Switch")
+            await self._checkpoint("member:switch")
             async with self._lock:
                 await self._switched(switch)
             await endpoint.send("Ack")
@@ -1156,20 +1496,27 @@ class AccountService:
         return Accepted(session, "Member", 0, take, self._times.limit_s)
 
     async def _switched(self, switch: Switch) -> None:
-        """Move to the new epoch the coordinator's change committed (or see the removal)."""
+        """Move to the new epoch the coordinator's change committed (or see the removal). A
+        `Switch` this device took already (it is sent until acknowledged) changes nothing."""
         agent = self._agent
         fx = self._fx
         await _merge_account(fx, switch.account, switch.account_facts)
         self._expected.pop(switch.ceremony, None)
         if not switch.context_fact:
+            await self._forget(switch.ceremony)
             await agent.refresh()  # removed: the tree no longer has this device
             await agent.notify("warning", "this device was removed from the account")
             return
         context_fact = decode(switch.context_fact, Fact)
         context = context_fact.body.namespace.context
+        membership = agent.membership
+        if membership is not None and membership.context == context:
+            return
         await fx.journal.merge(JournalNamespace.of(context), [context_fact])
         registry = await self._registry(switch.account)
-        key = self._pending.release(switch.ceremony, registry)
+        key = released(agent.keys.secrets.pending_key(switch.ceremony), registry)
+        if key is None and agent.keys.secrets.share(switch.account, switch.epoch) is not None:
+            return  # taken before (its acknowledgement was lost); it may have moved on since
         if key is None or key.public_key_package.to_bytes() != switch.public_key_package:
             raise AccountError("the change did not commit with this device's key")
         await agent.add_context_secret(context, switch.context_secret)
@@ -1177,6 +1524,7 @@ class AccountService:
         await agent.join(
             Membership(switch.account, context, switch.public_key_package, switch.seeds)
         )
+        await self._forget(switch.ceremony)
 
     def _account_devices(self) -> frozenset[AuthorityId]:
         account = self._agent._account_devices
@@ -1233,8 +1581,16 @@ class AccountService:
             return None
         return expected.share
 
-    def pending(self, key: PendingKey) -> None:
-        self._pending.add(key)
+    async def pending(self, key: PendingKey) -> None:
+        """Keep `key` in the key file (inert until its ceremony commits) before this device
+        reports it."""
+        await self._agent.keys.update(lambda held: held.with_pending(key))
+        joining = self._joining
+        if joining is not None and joining.ceremony == key.ceremony:
+            role = "joiner"
+        else:
+            role = "member" if key.ceremony in self._expected else "coordinator"
+        await self._checkpoint(f"{role}:keys:{key.kind}")
 
     # ------------------------------------------------------------------------- helpers
 
@@ -1349,6 +1705,9 @@ class AccountService:
         except AuraError:
             return  # already final (or not this account's)
         await self._record(JournalNamespace.of(account), fact)
+        await self._drop_pending(started.ceremony_id)
+        for peer in sorted(self._account_devices()):  # so the holders drop their keys now
+            self._agent.sync.request(peer)
         await self._progress(started.ceremony_id, "aborted", started.current_epoch + 1)
 
 
@@ -1423,3 +1782,24 @@ def _refusal_error(refusal: Refusal) -> AuraError:
     if refusal.reason == "invalid":
         return EnrollmentCodeInvalid(detail)
     return AccountError(detail)
+
+
+def _key(ceremony: CeremonyId) -> str:
+    """A ceremony's part of a storage key."""
+    return ceremony.hash.digest.hex()
+
+
+def _context_of(plan: ChangePlan) -> ContextId:
+    """The new devices' context of a plan whose context is founded."""
+    return decode(plan.context_fact, Fact).body.namespace.context
+
+
+def _applied(state: TreeState, kind: TreeOpKind, started: CeremonyStarted) -> bool:
+    """Whether the tree shows `kind` of the change `started` began committed already."""
+    if isinstance(kind, AddLeaf):
+        return any(leaf.device_id == kind.leaf.device_id for leaf in state.leaves)
+    if isinstance(kind, RemoveLeaf):
+        return state.leaf(kind.leaf_id) is None
+    if isinstance(kind, ChangePolicy):
+        return (state.threshold, state.group_key.raw) == (kind.threshold, kind.group_key.raw)
+    return state.epoch > started.current_epoch

@@ -768,12 +768,11 @@ class Agent:
         self, account: AuthorityId, epoch: int, key_package: frost.KeyPackage
     ) -> None:
         """Keep this device's key package of `account` at `epoch` in the key file."""
-        await self.keys.update(self.keys.secrets.with_share(account, epoch, key_package))
+        await self.keys.update(lambda held: held.with_share(account, epoch, key_package))
 
     async def add_context_secret(self, context: ContextId, secret: bytes) -> None:
         """Keep `context`'s shared secret in the key file, and use it from now on."""
-        secrets = self.keys.secrets.with_context(context, secret)
-        await self.keys.update(secrets)
+        await self.keys.update(lambda held: held.with_context(context, secret))
         self.effects.contexts.add(context, secret)
 
     # ------------------------------------------------------------------------- requests

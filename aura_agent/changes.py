@@ -10,7 +10,14 @@ are members of it), both answered by an acknowledgement:
 - `AuraChangeSwitch`: once the change committed, what a device needs to move to the new epoch:
   the account journal's facts, the new devices' context (genesis fact and secret: secret, sent
   only in the channel) and the group's public key package, and everyone's listeners. A device
-  the change removed gets the facts only (no context): it sees itself removed.
+  the change removed gets the facts only (no context): it sees itself removed. A `Switch` is
+  sent until it is acknowledged (again after a restart of either device).
+
+What survives a restart (records in the device's storage, not secret: the keys are in the key
+file, and an enrollment's bootstrap secret is left out of the `Prepare` kept, as nothing after
+a restart needs it): the coordinator's `ChangePlan` of a change past its point of no return,
+until every device staying took it, and a member's `Prepared`, until the change is final for
+it.
 """
 
 from __future__ import annotations
@@ -22,16 +29,20 @@ import attrs
 
 from aura_agent.membership import Seed
 from aura_consensus.ceremony import CeremonyStarted
+from aura_consensus.commit import CommitFact
 from aura_core.encoding import record
-from aura_core.ids import AuthorityId, CeremonyId
+from aura_core.ids import AuthorityId, CeremonyId, ContextId
+from aura_journal.tree import TreeOpKind
 from aura_protocol.ceremonies import CeremonyMember
 from aura_protocol.choreography import Choreography
 
 __all__ = [
     "CHANGE",
     "CAPABILITIES",
+    "ChangePlan",
     "Contact",
     "Prepare",
+    "Prepared",
     "Switch",
     "Roster",
     "prepare_choreography",
@@ -107,3 +118,44 @@ class Roster:
     """For a joiner: the devices its key ceremony reaches (their keys and listeners)."""
 
     devices: tuple[Contact, ...]
+
+
+@record("agent.change_plan", version=1)
+@attrs.frozen
+class ChangePlan:
+    """A key change past its point of no return (every member keeps its new key, the old
+    group signed the ceremony's commit), as its coordinator keeps it until the change is
+    finished and every device staying took it: what resumes it after a restart."""
+
+    prepare: Prepare
+    account: AuthorityId
+    context: ContextId
+    """The devices' context the change started in: where its `Switch`es go (a device that has
+    not taken the change is still there)."""
+    ops: tuple[TreeOpKind, ...]
+    """The tree changes it commits, in order (those the tree shows are not committed again)."""
+    commit: CommitFact
+    """The ceremony's commit, signed by the group it started from."""
+    removed: tuple[AuthorityId, ...] = ()
+    context_fact: bytes = b""
+    """The new devices' context's genesis fact, once founded (its secret is in the key file)."""
+    public_key_package: bytes = b""
+    seeds: tuple[Seed, ...] = ()
+    """Where each device staying listens (this one included)."""
+    outstanding: tuple[AuthorityId, ...] = ()
+    """Devices staying that have not acknowledged their `Switch` yet."""
+
+    @property
+    def ceremony(self) -> CeremonyId:
+        return self.prepare.started.ceremony_id
+
+
+@record("agent.prepared", version=1)
+@attrs.frozen
+class Prepared:
+    """A change `coordinator` prepared this device for, kept until it is final here, so that
+    after a restart this device still signs its commit and takes its `Switch`."""
+
+    prepare: Prepare
+    coordinator: AuthorityId
+    account: AuthorityId

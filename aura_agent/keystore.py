@@ -2,8 +2,10 @@
 
 What the file holds (`DeviceSecrets`): the device's ids (its `DeviceId` and the authority it
 answers as on the network), its Ed25519 signing-key seed, its X25519 static-key seed (Noise),
-its FROST key packages by (account, epoch), and the shared secrets of the contexts it is a
-member of. Nothing else in the data directory is secret.
+its FROST key packages by (account, epoch), the pending key packages of key ceremonies not
+final yet (by ceremony: inert until the journal shows the ceremony committed with that key,
+deleted once it shows it aborted), and the shared secrets of the contexts it is a member of.
+Nothing else in the data directory is secret.
 
 The file is one canonical CBOR record, `KeyFile(format, content)`, where `content` is either
 
@@ -52,8 +54,9 @@ from aura_core.errors import (
     WrongPassphrase,
 )
 from aura_core.hashing import tagged_hash
-from aura_core.ids import AuthorityId, ContextId, DeviceId, device_address
+from aura_core.ids import AuthorityId, CeremonyId, ContextId, DeviceId, device_address
 from aura_core.noise import StaticKeypair
+from aura_protocol.ceremonies import PendingKey
 
 __all__ = [
     "KEY_FILE_FORMAT",
@@ -64,6 +67,7 @@ __all__ = [
     "MAX_LIMITS",
     "Identity",
     "AccountShare",
+    "PendingShare",
     "HeldSecret",
     "DeviceSecrets",
     "Argon2idParams",
@@ -158,6 +162,40 @@ class AccountShare:
     key_package: bytes = attrs.field(validator=_bounded(4096))
 
 
+@record("agent.pending_share", version=1)
+@attrs.frozen
+class PendingShare:
+    """This device's key package from key ceremony `ceremony` of `account`, kept before the
+    device reports its result so that a change past its point of no return never loses it
+    (a restart, SIGKILL included). Inert: it becomes a share only once the journal shows the
+    ceremony committed with this key, and is deleted once it shows it aborted."""
+
+    ceremony: CeremonyId
+    account: AuthorityId
+    kind: str
+    key_package: bytes = attrs.field(validator=_bounded(4096))
+    public_key_package: bytes = attrs.field(validator=_bounded(1 << 16))
+
+    @classmethod
+    def of(cls, key: PendingKey) -> PendingShare:
+        return cls(
+            key.ceremony,
+            key.account,
+            key.kind,
+            key.key_package.to_bytes(),
+            key.public_key_package.to_bytes(),
+        )
+
+    def key(self) -> PendingKey:
+        return PendingKey(
+            self.ceremony,
+            self.account,
+            self.kind,
+            frost.KeyPackage.from_bytes(self.key_package),
+            frost.PublicKeyPackage.from_bytes(self.public_key_package),
+        )
+
+
 @record("agent.context_secret", version=1)
 @attrs.frozen
 class HeldSecret:
@@ -179,6 +217,7 @@ class DeviceSecrets:
     static_seed: bytes = attrs.field(validator=_length(SEED_LEN), repr=False)
     shares: tuple[AccountShare, ...] = attrs.field(default=(), repr=False)
     contexts: tuple[HeldSecret, ...] = attrs.field(default=(), repr=False)
+    pending: tuple[PendingShare, ...] = attrs.field(default=(), repr=False)
 
     @classmethod
     async def fresh(cls, random: RandomEffects) -> DeviceSecrets:
@@ -225,6 +264,22 @@ class DeviceSecrets:
         shares = sorted([*kept, entry], key=lambda s: (s.account, s.epoch))
         return attrs.evolve(self, shares=tuple(shares))
 
+    def pending_key(self, ceremony: CeremonyId) -> PendingKey | None:
+        """The pending key package of `ceremony`, if this device holds one."""
+        held = next((p for p in self.pending if p.ceremony == ceremony), None)
+        return None if held is None else held.key()
+
+    def with_pending(self, key: PendingKey) -> DeviceSecrets:
+        """These secrets with `key` kept aside for its ceremony (replacing one held)."""
+        kept = [p for p in self.pending if p.ceremony != key.ceremony]
+        pending = sorted([*kept, PendingShare.of(key)], key=lambda p: p.ceremony)
+        return attrs.evolve(self, pending=tuple(pending))
+
+    def without_pending(self, *ceremonies: CeremonyId) -> DeviceSecrets:
+        """These secrets without the pending key packages of `ceremonies`."""
+        gone = set(ceremonies)
+        return attrs.evolve(self, pending=tuple(p for p in self.pending if p.ceremony not in gone))
+
     def with_context(self, context: ContextId, secret: bytes) -> DeviceSecrets:
         """These secrets with `context`'s shared secret (a context has one: another secret for
         a context already held is `InvalidArgument`)."""
@@ -239,16 +294,24 @@ class DeviceSecrets:
 
     def check(self) -> None:
         """`KeyFileCorrupt` unless the address is the signing key's (`device_address`), the
-        shares and contexts are sorted, one entry each, and every key package parses."""
+        shares, pending keys and contexts are sorted, one entry each, and every key package
+        parses."""
         if self.address != device_address(self.signing_key.verifying_key):
             raise KeyFileCorrupt("the key file's address is not its signing key's")
         shares = [(s.account, s.epoch) for s in self.shares]
         contexts = [c.context for c in self.contexts]
-        if shares != sorted(set(shares)) or contexts != sorted(set(contexts)):
+        pending = [p.ceremony for p in self.pending]
+        if (
+            shares != sorted(set(shares))
+            or contexts != sorted(set(contexts))
+            or pending != sorted(set(pending))
+        ):
             raise KeyFileCorrupt("the key file's entries are out of order or repeated")
         try:
             for held in self.shares:
                 frost.KeyPackage.from_bytes(held.key_package)
+            for waiting in self.pending:
+                waiting.key()
         except AuraError:
             raise KeyFileCorrupt("the key file holds a key package that does not parse") from None
 
@@ -327,6 +390,7 @@ class KeyStore:
         self._secrets = secrets
         self._random = random
         self._seal = seal
+        self._writing = anyio.Lock()
 
     def __repr__(self) -> str:
         return f"KeyStore({self.path}, {'sealed' if self.sealed else 'not sealed'})"
@@ -417,19 +481,23 @@ class KeyStore:
         secrets.check()
         return cls(path, secrets, random, (params, key))
 
-    async def update(self, secrets: DeviceSecrets) -> None:
-        """Replace the file's secrets (atomically; sealed again under the same key with a
-        fresh nonce). The device's ids and seeds never change."""
-        if (secrets.device, secrets.address, secrets.signing_seed, secrets.static_seed) != (
-            self._secrets.device,
-            self._secrets.address,
-            self._secrets.signing_seed,
-            self._secrets.static_seed,
-        ):
-            raise InvalidArgument("a device's ids and key seeds never change")
-        secrets.check()
-        await self._write(secrets)
-        self._secrets = secrets
+    async def update(self, edit: Callable[[DeviceSecrets], DeviceSecrets]) -> None:
+        """Replace the file's secrets by `edit` of the current ones (atomically; sealed again
+        under the same key with a fresh nonce). Updates run one at a time, each editing what
+        the one before wrote, so concurrent ones (a new share, a pending key dropped) never
+        lose each other. The device's ids and seeds never change."""
+        async with self._writing:
+            secrets = edit(self._secrets)
+            if (secrets.device, secrets.address, secrets.signing_seed, secrets.static_seed) != (
+                self._secrets.device,
+                self._secrets.address,
+                self._secrets.signing_seed,
+                self._secrets.static_seed,
+            ):
+                raise InvalidArgument("a device's ids and key seeds never change")
+            secrets.check()
+            await self._write(secrets)
+            self._secrets = secrets
 
     async def _write(self, secrets: DeviceSecrets) -> None:
         if self._seal is None:

@@ -102,6 +102,7 @@ __all__ = [
     "ProjectionError",
     "AgentError",
     "AccountError",
+    "ChangeUnfinished",
     "AlreadyInAccount",
     "EnrollmentCodeInvalid",
     "EnrollmentCodeExpired",
@@ -819,6 +820,15 @@ class AccountError(AgentError):
     changed."""
 
     code = "account"
+
+
+class ChangeUnfinished(AgentError):
+    """An account change passed its point of no return (a tree change committed) but could not
+    finish now (a device it needs is unreachable). It is not undone: the coordinator finishes
+    it by itself once the devices are back, also after a restart."""
+
+    kind = ErrorKind.TRANSIENT
+    code = "change_unfinished"
 
 
 class AlreadyInAccount(AccountError):

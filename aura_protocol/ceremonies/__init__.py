@@ -1,6 +1,7 @@
 """Networked key ceremonies: DKG, refresh and threshold signing among a group's devices
 (`CeremonyService`), their choreographies (`protocols`) and messages (`wire`), and the pending
-key material they give, inert until its ceremony commits (`PendingKeys`)."""
+key material they give, inert until its ceremony commits (`released`; `abandoned` when it never
+will)."""
 
 from aura_protocol.ceremonies.protocols import CAPABILITIES
 from aura_protocol.ceremonies.service import (
@@ -9,9 +10,10 @@ from aura_protocol.ceremonies.service import (
     CeremonyTimes,
     KeyApproval,
     PendingKey,
-    PendingKeys,
     TrustingHolder,
+    abandoned,
     key_commitment,
+    released,
 )
 from aura_protocol.ceremonies.wire import (
     DKG,
@@ -32,7 +34,8 @@ __all__ = [
     "KeyApproval",
     "KeyCeremonyStart",
     "PendingKey",
-    "PendingKeys",
+    "abandoned",
+    "released",
     "SignRequest",
     "TrustingHolder",
     "key_commitment",

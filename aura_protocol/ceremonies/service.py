@@ -7,11 +7,13 @@ each goes in an `AuraKeyShare` session of its own from its sender straight to it
 so it travels only inside the Noise channel between those two devices; the service keeps a
 mailbox per ceremony for the packages that arrive.
 
-What a key ceremony gives every member is a `PendingKey`: inert. Nobody signs with it until
-the ceremony commits (`PendingKeys.release` hands a key out only when the journal's
-`CeremonyRegistry` says its ceremony committed with that key commitment); an aborted or timed
-out ceremony leaves it unused. Randomness (the DKG and nonce seeds) comes from the device's
-`RandomEffects`; nothing secret is traced.
+What a key ceremony gives every member is a `PendingKey`, handed to its policy (`pending`)
+before the member reports it, so that a device can keep it at rest before anyone relies on
+it: inert. Nobody signs with it until the ceremony commits (`released` hands a key out only
+when the journal's `CeremonyRegistry` says its ceremony committed with that key commitment);
+an aborted or superseded ceremony (`abandoned`) leaves it unused, and its holders delete it.
+Randomness (the DKG and nonce seeds) comes from the device's `RandomEffects`; nothing secret
+is traced.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ from aura_protocol.wire import SessionMessage
 __all__ = [
     "CeremonyTimes",
     "PendingKey",
-    "PendingKeys",
+    "abandoned",
+    "released",
     "KeyApproval",
     "CeremonyPolicy",
     "CeremonyService",
@@ -112,42 +115,23 @@ class PendingKey:
         return f"PendingKey({self.ceremony}, {self.kind}, <secret>)"
 
 
-class PendingKeys:
-    """Pending key material kept aside, by ceremony. A key comes out only for a committed
-    ceremony whose recorded key commitment is its own; final ceremonies that did not commit
-    drop theirs (`prune`)."""
+def released(key: PendingKey | None, registry: CeremonyRegistry) -> PendingKey | None:
+    """`key` if the journal's registry has its ceremony committed with its key commitment:
+    the one way a pending key becomes usable. None while it is pending, and for a ceremony
+    that did not commit or committed another key."""
+    if key is None or key.ceremony not in registry.ceremonies():
+        return None
+    if not isinstance(registry.state(key.ceremony), Committed):
+        return None
+    return key if registry.key_usable(key.key_commitment) else None
 
-    def __init__(self) -> None:
-        self._held: dict[CeremonyId, PendingKey] = {}
 
-    def add(self, key: PendingKey) -> None:
-        self._held[key.ceremony] = key
-
-    def held(self, ceremony: CeremonyId) -> bool:
-        return ceremony in self._held
-
-    def release(self, ceremony: CeremonyId, registry: CeremonyRegistry) -> PendingKey | None:
-        """The key of `ceremony` if the registry has it committed with this key's commitment
-        (and forget it here); None while it is pending, and for a ceremony that is not."""
-        key = self._held.get(ceremony)
-        if key is None or ceremony not in registry.ceremonies():
-            return None
-        state = registry.state(ceremony)
-        if not isinstance(state, Committed) or not registry.key_usable(key.key_commitment):
-            return None
-        del self._held[ceremony]
-        return key
-
-    def prune(self, registry: CeremonyRegistry) -> list[CeremonyId]:
-        """Drop the keys of ceremonies the registry shows aborted or superseded."""
-        dropped = []
-        for ceremony in sorted(self._held):
-            if ceremony in registry.ceremonies():
-                state = registry.state(ceremony)
-                if isinstance(state, (Aborted, Superseded)):
-                    dropped.append(ceremony)
-                    del self._held[ceremony]
-        return dropped
+def abandoned(ceremony: CeremonyId, registry: CeremonyRegistry) -> bool:
+    """Whether the registry has `ceremony` aborted or superseded: its pending keys are never
+    used, and every holder deletes them."""
+    if ceremony not in registry.ceremonies():
+        return False
+    return isinstance(registry.state(ceremony), (Aborted, Superseded))
 
 
 @attrs.frozen(repr=False)
@@ -170,8 +154,10 @@ class CeremonyPolicy(Protocol):
     ) -> frost.KeyPackage | None:
         """The share to sign `request` with; None refuses."""
 
-    def pending(self, key: PendingKey) -> None:
-        """A key ceremony this device took part in ended agreed: keep its (inert) key."""
+    async def pending(self, key: PendingKey) -> None:
+        """Keep this device's (inert) key of a key ceremony it computed, before it reports
+        it: once it is reported the coordinator may commit the change that needs it, so a
+        device that must survive a crash keeps it at rest by then."""
 
 
 @attrs.define
@@ -192,7 +178,7 @@ class TrustingHolder:
     ) -> frost.KeyPackage | None:
         return self.key
 
-    def pending(self, key: PendingKey) -> None:
+    async def pending(self, key: PendingKey) -> None:
         self.told[key.ceremony] = key
 
 
@@ -304,6 +290,7 @@ class CeremonyService:
                 await endpoint.send("Abort")
                 return outcome
             mine = outcome.key_commitment.digest
+            await self._policy.pending(outcome)
             for result in results:
                 theirs = decode(result.payload, KeyResult)
                 if theirs.key_commitment != mine:
@@ -450,6 +437,7 @@ class CeremonyService:
                     await endpoint.branch()
                     return None
                 mine = outcome.key_commitment.digest
+                await self._policy.pending(outcome)
                 await endpoint.send("Result", encode(KeyResult(mine)))
                 verdict = await endpoint.branch()
                 if (
@@ -457,7 +445,6 @@ class CeremonyService:
                     or decode(verdict.payload, KeyVerdict).key_commitment != mine
                 ):
                     return None
-                self._policy.pending(outcome)
                 return outcome
             finally:
                 self._mailboxes.pop(start.ceremony, None)

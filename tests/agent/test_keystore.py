@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import anyio
 import attrs
 import nacl.pwhash.argon2id
 import pytest
@@ -32,8 +33,10 @@ from aura_core.errors import (
     UnsafePermissions,
     WrongPassphrase,
 )
-from aura_core.ids import AuthorityId, ContextId, device_address
+from aura_core.hashing import Hash32
+from aura_core.ids import AuthorityId, CeremonyId, ContextId, device_address
 from aura_effects.random import OsRandom
+from aura_protocol.ceremonies import PendingKey
 from aura_sim.handlers import SeededRandom
 from aura_sim.seeds import SeedTree
 from tests.agent.helpers import digest
@@ -88,7 +91,7 @@ async def test_update_rewrites_atomically_and_reseals(tmp_path: Path) -> None:
     held = await DeviceSecrets.fresh(RANDOM)
     store = await KeyStore.create(path, held, RANDOM, passphrase="pw", limits=TESTING)
     first = path.read_bytes()
-    await store.update(held.with_context(CONTEXT, b"\x01" * 32))
+    await store.update(lambda secrets: secrets.with_context(CONTEXT, b"\x01" * 32))
     assert path.read_bytes() != first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keys"]  # no temporary left
     again = await KeyStore.load(path, RANDOM, passphrase="pw")
@@ -102,10 +105,12 @@ async def test_the_ids_and_seeds_never_change(tmp_path: Path) -> None:
     before = path.read_bytes()
     other = await DeviceSecrets.fresh(RANDOM)
     with pytest.raises(InvalidArgument):
-        await store.update(other)
+        await store.update(lambda _: other)
     with pytest.raises(InvalidArgument):  # a context has one secret
         await store.update(
-            held.with_context(CONTEXT, b"\x01" * 32).with_context(CONTEXT, b"\x02" * 32)
+            lambda secrets: secrets.with_context(CONTEXT, b"\x01" * 32).with_context(
+                CONTEXT, b"\x02" * 32
+            )
         )
     assert path.read_bytes() == before
     assert store.secrets == held
@@ -244,3 +249,37 @@ async def test_a_device_address_is_its_signing_keys() -> None:
     held.check()
     with pytest.raises(KeyFileCorrupt, match="address"):
         attrs.evolve(held, address=AuthorityId(b"\x01" * 16)).check()
+
+
+def pending(label: str) -> PendingKey:
+    return PendingKey(CeremonyId(Hash32.of(label.encode())), ACCOUNT, "refresh", SHARE, PUBLIC)
+
+
+async def test_pending_keys_survive_a_reload_and_concurrent_updates_keep_each_other(
+    tmp_path: Path,
+) -> None:
+    """Pending keys are kept by ceremony and come back as they went in; updates that run at
+    the same time (a pending key added, another dropped, a share added) all land, whatever
+    order they finish in."""
+    path = tmp_path / "keys"
+    held = (await secrets()).with_pending(pending("dropped"))
+    store = await KeyStore.create(path, held, RANDOM, limits=TESTING)
+    kept = pending("kept")
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(store.update, lambda s: s.with_pending(kept))
+        tasks.start_soon(store.update, lambda s: s.without_pending(pending("dropped").ceremony))
+        tasks.start_soon(store.update, lambda s: s.with_share(ACCOUNT, 1, SHARE))
+    again = (await KeyStore.load(path, RANDOM)).secrets
+    assert again == store.secrets
+    assert [p.ceremony for p in again.pending] == [kept.ceremony]
+    back = again.pending_key(kept.ceremony)
+    assert back is not None and back.key_commitment == kept.key_commitment
+    assert again.pending_key(pending("dropped").ceremony) is None
+    assert again.share(ACCOUNT, 1) is not None
+
+
+async def test_out_of_order_pending_keys_are_corrupt(tmp_path: Path) -> None:
+    held = (await secrets()).with_pending(pending("one")).with_pending(pending("two"))
+    swapped = attrs.evolve(held, pending=held.pending[::-1])
+    with pytest.raises(KeyFileCorrupt, match="out of order"):
+        swapped.check()

@@ -2,12 +2,15 @@
 `AgentClient`, once on loopback and once with each agent in its own network namespace on its
 own address (`tests/net/netns.py`; the Unix socket is a path, reached from the test's
 namespace). Account on A; B and C enrolled by code (2-of-2, then 2-of-3); A removed (from B);
-then B is lost: on loopback killed with SIGKILL, in namespaces its link cut (it runs on,
-unreachable). A change C starts meanwhile fails cleanly (nothing changed; that its ceremony is
-recorded aborted is checked in-process, in `test_accounts`); B comes back (restarted on its
-directory, or its link mended) with its account and epoch, the change then goes through, and
-every device converges. Each child's trace is in `NAME.log` beside its data directory (the
-test's `tmp_path`, printed when it fails)."""
+then B is lost: on loopback in the middle of a refresh C starts, killed with SIGKILL by its
+own fault-injection point (`AURA_AGENT_CRASH_AT=member:keys:refresh`: B has computed and kept
+its new key and not reported it yet); in namespaces, while idle, by cutting its link (it runs
+on, unreachable). C's change fails cleanly (nothing changed; that its ceremony is recorded
+aborted is checked in-process, in `test_accounts` and `test_recovery`); B comes back
+(restarted on its directory, or its link mended) with its account and epoch, and the aborted
+ceremony's key gone from its key file; the change then goes through, and every device
+converges. Each child's trace is in `NAME.log` beside its data directory (the test's
+`tmp_path`, printed when it fails)."""
 
 from __future__ import annotations
 
@@ -21,9 +24,12 @@ from pathlib import Path
 import anyio
 import pytest
 
+from aura_agent.accounts import CRASH_ENV
 from aura_agent.client import AgentClient
+from aura_agent.keystore import KeyStore
 from aura_agent.signals import AccountState
 from aura_core.errors import AccountError
+from aura_effects.random import OsRandom
 from tests.net import netns
 
 pytestmark = pytest.mark.anyio
@@ -60,11 +66,14 @@ class Agents:
     def host(self, name: str) -> str:
         return self.where[name][1]
 
-    async def start(self, name: str) -> None:
+    async def start(self, name: str, crash_at: str | None = None) -> None:
         """`aura agent run --data-dir HOME --listen HOST:0` (in its namespace) until it has
-        printed where it listens."""
+        printed where it listens; with `crash_at`, it kills itself at that phase."""
         path = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+        env.pop(CRASH_ENV, None)
+        if crash_at is not None:
+            env[CRASH_ENV] = crash_at
         namespace, host = self.where[name]
         command = [sys.executable, "-c", CHILD, "agent", "run", "--data-dir", str(self.home(name))]
         command += ["--listen", f"{host}:0"]
@@ -86,6 +95,15 @@ class Agents:
                 assert child.poll() is None, self.tail(name)
                 await anyio.sleep(0.05)
 
+    async def died(self, name: str) -> int:
+        """Until `name`'s process has ended by itself; its exit status."""
+        child = self.children[name]
+        with anyio.fail_after(120):
+            while child.poll() is None:
+                await anyio.sleep(0.05)
+        del self.children[name]
+        return child.returncode
+
     def kill(self, name: str) -> None:
         child = self.children.pop(name)
         child.send_signal(signal.SIGKILL)
@@ -106,6 +124,11 @@ class Agents:
     def tail(self, name: str, lines: int = 40) -> str:
         log = (self.root / f"{name}.log").read_text(errors="replace").splitlines()
         return "\n".join(log[-lines:])
+
+
+async def pending_keys(home: Path) -> int:
+    """How many pending keys `home`'s key file holds (not sealed: readable beside its agent)."""
+    return len((await KeyStore.load(home / "keys", OsRandom())).secrets.pending)
 
 
 async def account_of(home: Path) -> AccountState:
@@ -139,9 +162,10 @@ async def test_three_agent_processes_enroll_remove_and_converge_after_losing_b(
 ) -> None:
     agents = Agents(tmp_path, network)
     a, b, c = (agents.home(name) for name in ("a", "b", "c"))
+    crash = "member:keys:refresh"  # B takes part in a refresh only as C's: the last change
     try:
         for name in ("a", "b", "c"):
-            await agents.start(name)
+            await agents.start(name, crash if name == "b" and network is None else None)
         async with (
             AgentClient.connect(a / "agent.sock") as on_a,
             AgentClient.connect(b / "agent.sock") as on_b,
@@ -162,21 +186,28 @@ async def test_three_agent_processes_enroll_remove_and_converge_after_losing_b(
             assert (after.devices, after.threshold) == (2, 2)
             await until(a, "removed", 2)
             epoch = (await until(c, "active", 2)).epoch
-        if network is None:
-            agents.kill("b")  # B dies without a chance to clean up
-        else:
+        if network is not None:
             network.cut(1)  # B's (host 1's) cable is pulled: it runs on, unreachable
-        async with AgentClient.connect(c / "agent.sock") as on_c:
-            with anyio.fail_after(120), pytest.raises(AccountError):
-                await on_c.refresh()  # B does not answer: nothing changes
-            state = await account_of(c)
-            assert (state.phase, state.epoch, state.devices) == ("active", epoch, 2)
-        if network is None:
-            await agents.start("b")  # the same directory: the same device and account
-        else:
+        async with AgentClient.connect(c / "agent.sock") as on_c, anyio.create_task_group() as tg:
+
+            async def refresh() -> None:
+                with anyio.fail_after(120), pytest.raises(AccountError, match="changed nothing"):
+                    await on_c.refresh()  # B does not finish its part: nothing changes
+
+            tg.start_soon(refresh)
+            if network is None:  # B dies mid-ceremony, holding its new key: restarted at once
+                assert await agents.died("b") == -signal.SIGKILL
+                assert await pending_keys(b) == 1
+                await agents.start("b")  # the same directory: the same device and account
+        state = await account_of(c)
+        assert (state.phase, state.epoch, state.devices) == ("active", epoch, 2)
+        if network is not None:
             network.mend(1)
         state = await until(b, "active", 2, epoch)
         assert state.account == account
+        with anyio.fail_after(60):
+            while await pending_keys(b):  # the aborted ceremony's key, deleted
+                await anyio.sleep(0.1)
         async with AgentClient.connect(c / "agent.sock") as on_c:
             with anyio.fail_after(120):
                 refreshed = await on_c.refresh()

@@ -32,8 +32,9 @@ from aura_protocol.ceremonies import (
     KeyApproval,
     KeyCeremonyStart,
     PendingKey,
-    PendingKeys,
     SignRequest,
+    abandoned,
+    released,
 )
 from aura_sim.faults import QUIET, LinkPolicy
 from aura_sim.network import SimNetwork, SimTransport
@@ -63,7 +64,7 @@ class Policy:
     ) -> frost.KeyPackage | None:
         return None if self.refuse else self.key
 
-    def pending(self, key: PendingKey) -> None:
+    async def pending(self, key: PendingKey) -> None:
         self.got.append(key)
 
 
@@ -216,8 +217,9 @@ def test_a_refusal_fails_the_ceremony_and_nobody_keeps_a_key() -> None:
 
 def test_under_faults_a_ceremony_agrees_or_fails_cleanly() -> None:
     """Drops, duplicates and reordering, a few seeds: the coordinator either gets a key or
-    `CeremonyFailed`; a member that was told a key holds the coordinator's (never one computed
-    differently), and nobody is told a key of a failed ceremony."""
+    `CeremonyFailed`; a member that kept a key (it keeps it before reporting it) holds the
+    coordinator's, never one computed differently; after a failed ceremony the keys members
+    kept are one key at most (inert: the coordinator records the ceremony aborted)."""
     outcomes = []
 
     async def main() -> None:
@@ -231,7 +233,7 @@ def test_under_faults_a_ceremony_agrees_or_fails_cleanly() -> None:
             await anyio.sleep(TIMES.limit_s)  # every participant's run is over
             told = [k for m in group[1:] for k in m.policy.got]
             if mine is None:
-                assert told == []
+                assert len({k.key_commitment for k in told}) <= 1
             else:
                 assert {k.key_commitment for k in told} <= {mine.key_commitment}
             outcomes.append(mine is not None)
@@ -245,30 +247,24 @@ def test_pending_keys_are_released_only_by_a_commit_with_their_commitment() -> N
     async def main() -> None:
         async with members(2, Net(3)) as group:
             keys = await dkg(group, 2, b"pending")
-        held = PendingKeys()
         key = keys[1]
-        held.add(key)
         device = SigningKey(b"\x42" * 32)
         prestate, operation = Hash32.of(b"prestate"), b"the ceremony's operation"
         registry = CeremonyRegistry()
         started, registry = registry.start(prestate, operation_hash(operation), 9, 0, [ACCOUNT])
-        assert held.release(started.ceremony_id, registry) is None  # unknown to the key
+        assert released(key, registry) is None  # unknown to the registry
+        assert released(None, registry) is None
         ceremony = started.ceremony_id
-        held = PendingKeys()
-        held.add(attrs.evolve(key, ceremony=ceremony))
+        key = attrs.evolve(key, ceremony=ceremony)
         _, registry = registry.enter_pending_epoch(ceremony, 1, key.key_commitment)
-        assert held.release(ceremony, registry) is None  # pending: inert
+        assert released(key, registry) is None and not abandoned(ceremony, registry)  # inert
         _, aborted = registry.abort(ceremony, AbortReason.TIMEOUT)
-        assert held.release(ceremony, aborted) is None
-        assert held.prune(aborted) == [ceremony] and not held.held(ceremony)
-        held.add(attrs.evolve(key, ceremony=ceremony))
+        assert released(key, aborted) is None and abandoned(ceremony, aborted)
         _, registry = registry.respond(ceremony, ACCOUNT, True)
         commit = single_signer_commit(
             prestate_hash=prestate, operation_bytes=operation, nonce=9, witness=ACCOUNT, key=device
         )
         _, committed = registry.commit(ceremony, commit)
-        released = held.release(ceremony, committed)
-        assert released is not None and released.key_package == key.key_package
-        assert not held.held(ceremony)
+        assert released(key, committed) == key and not abandoned(ceremony, committed)
 
     aura_sim.run(main, seed=7)

@@ -1,0 +1,367 @@
+"""A change interrupted by a device that stops mid-ceremony ends converged, with nothing
+half-applied: before the point of no return it is recorded aborted and every holder deletes
+its pending key; past it the coordinator finishes it (also after its own restart); a device
+that missed its `Switch` gets it when it is back.
+
+A device "dies" at one of the account service's fault-injection points: the `fault` hook
+holds the task there while the test stops the agent (what it wrote by then is what a SIGKILL
+leaves; the multi-process harness kills a real process, `test_processes`). Each agent runs in
+a task of its own (`Life`), so that one can stop while the others run on."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import anyio
+import anyio.abc
+import attrs
+import pytest
+
+from aura_agent.accounts import RETRY_S
+from aura_agent.agent import Agent, AgentSettings
+from aura_agent.keystore import KeyStore
+from aura_agent.membership import Membership
+from aura_consensus.ceremony import Aborted, CeremonyRegistry, Committed
+from aura_consensus.facts import CEREMONY_REDUCER
+from aura_consensus.tree import tree_prestate
+from aura_core.crypto import frost
+from aura_core.errors import AccountError, CeremonyConflict, ChangeUnfinished
+from aura_effects.random import OsRandom
+from aura_journal.fact import JournalNamespace
+from aura_journal.tree import TREE_REDUCER, TreeState
+from tests.agent.helpers import FAST, digest
+from tests.frost_local import sign_locally
+
+pytestmark = pytest.mark.anyio
+
+
+@attrs.define
+class Life:
+    """An agent running in its own task until `close`."""
+
+    agent: Agent
+    stop: anyio.Event
+    stopped: anyio.Event
+
+    async def close(self) -> None:
+        self.stop.set()
+        await self.stopped.wait()
+
+
+async def _run(
+    path: Path,
+    stop: anyio.Event,
+    stopped: anyio.Event,
+    settings: AgentSettings,
+    *,
+    task_status: anyio.abc.TaskStatus[Agent] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    try:
+        async with Agent.open(path, settings=settings) as agent:
+            task_status.started(agent)
+            await stop.wait()
+    finally:
+        stopped.set()
+
+
+async def live(tasks: anyio.abc.TaskGroup, path: Path, settings: AgentSettings = FAST) -> Life:
+    """The agent of `path`, opened, in a task of `tasks`."""
+    stop, stopped = anyio.Event(), anyio.Event()
+    agent = await tasks.start(_run, path, stop, stopped, settings)
+    return Life(agent, stop, stopped)
+
+
+def stop_at(phase: str, reached: anyio.Event) -> Callable[[str], Awaitable[None]]:
+    """A fault hook: at `phase` the agent's task stops for good (the test then closes it)."""
+
+    async def fault(at: str) -> None:
+        if at == phase:
+            reached.set()
+            await anyio.sleep_forever()
+
+    return fault
+
+
+async def pair(a: Agent, b: Agent) -> None:
+    """A creates an account and B joins it: 2-of-2."""
+    await a.accounts.create()
+    with anyio.fail_after(30):
+        await b.accounts.join(await a.accounts.invite(2))
+        while (a.account.phase, a.account.devices) != ("active", 2):
+            await anyio.sleep(0.05)
+
+
+async def tree(agent: Agent) -> TreeState:
+    membership = agent.membership
+    assert membership is not None
+    journal = await agent.effects.journal.journal(JournalNamespace.of(membership.account))
+    state = journal.view(TREE_REDUCER).current
+    assert state is not None
+    return state
+
+
+async def registry(agent: Agent) -> CeremonyRegistry:
+    membership = agent.membership
+    assert membership is not None
+    journal = await agent.effects.journal.journal(JournalNamespace.of(membership.account))
+    found: CeremonyRegistry = journal.view(CEREMONY_REDUCER)
+    return found
+
+
+async def converged(epoch: int, *agents: Agent) -> None:
+    """Every agent active at `epoch` in one membership (account, devices' context, group),
+    with the same tree, no pending key, no change record left, and shares of the epoch that
+    sign together under the tree's group key."""
+
+    async def done(agent: Agent) -> bool:
+        records = await agent.effects.storage.list_keys("agent/change/")
+        records += await agent.effects.storage.list_keys("agent/prepared/")
+        return (
+            (agent.account.phase, agent.account.epoch) == ("active", epoch)
+            and not agent.keys.secrets.pending
+            and not records
+        )
+
+    with anyio.fail_after(60):
+        while not all([await done(agent) for agent in agents]) or (
+            len({(m.account, m.context, m.public_key_package) for m in _memberships(agents)}) > 1
+        ):
+            await anyio.sleep(0.05)
+    states = {await tree(agent) for agent in agents}
+    assert len(states) == 1
+    [state] = states
+    membership = _memberships(agents)[0]
+    public = frost.PublicKeyPackage.from_bytes(membership.public_key_package)
+    assert public.group_public_key == state.group_key
+    keys = {}
+    for agent in agents:
+        share = agent.keys.secrets.share(membership.account, epoch)
+        assert share is not None
+        keys[share.identifier] = share
+    signers = dict(sorted(keys.items())[: public.min_signers])
+    seeds = {i: digest(f"converged {i}") for i in signers}
+    signature = sign_locally(signers, public, b"converged", seeds)
+    frost.verify(public.group_public_key, b"converged", signature)
+
+
+def _memberships(agents: tuple[Agent, ...]) -> list[Membership]:
+    found = [agent.membership for agent in agents]
+    return [m for m in found if m is not None] if None not in found else []
+
+
+async def pending_at_rest(home: Path) -> int:
+    """How many pending keys the key file in `home` holds (read as the next start reads it)."""
+    return len((await KeyStore.load(home / "keys", OsRandom())).secrets.pending)
+
+
+@pytest.mark.parametrize(
+    ("phase", "kept"), [("member:prepared", 0), ("member:keys:refresh", 1)], ids=["ack", "keys"]
+)
+async def test_a_holder_lost_in_the_key_ceremony_aborts_the_change_and_drops_its_key(
+    tmp_path: Path, phase: str, kept: int
+) -> None:
+    """B acknowledges the refresh's `Prepare` and stops, at once or once it has computed and
+    kept its new key (before reporting it): A's refresh fails (`AccountError`), recorded
+    aborted, nothing committed. B, back, forgets the change and deletes the aborted
+    ceremony's key; both are as before, and the next refresh goes through."""
+    async with anyio.create_task_group() as tasks:
+        a, life = (await live(tasks, tmp_path / "a")).agent, await live(tasks, tmp_path / "b")
+        await pair(a, life.agent)
+        before, epoch = await tree(a), a.account.epoch
+        reached, failed = anyio.Event(), anyio.Event()
+        life.agent.accounts.fault = stop_at(phase, reached)
+
+        async def refresh() -> None:
+            with pytest.raises(AccountError, match="changed nothing"):
+                await a.accounts.refresh()
+            failed.set()
+
+        with anyio.fail_after(60):
+            tasks.start_soon(refresh)
+            await reached.wait()
+            await life.close()
+            await failed.wait()
+        assert await pending_at_rest(tmp_path / "b") == kept  # its new key, if it had one
+        assert await tree(a) == before
+        assert not a.keys.secrets.pending
+        ceremonies = await registry(a)
+        [ceremony] = [c for c in ceremonies.ceremonies() if ceremonies.started(c).current_epoch]
+        assert isinstance(ceremonies.state(ceremony), Aborted)
+        assert ceremonies.live(tree_prestate(before).hash) is None
+
+        b = (await live(tasks, tmp_path / "b")).agent
+        await converged(epoch, a, b)
+        assert await tree(b) == before
+        with anyio.fail_after(60):
+            await a.accounts.refresh()
+        await converged(epoch + 1, a, b)
+        tasks.cancel_scope.cancel()
+
+
+async def test_a_coordinator_restarted_past_the_tree_commit_finishes_the_change(
+    tmp_path: Path,
+) -> None:
+    """A's refresh commits its `RotateEpoch` (by consensus with B) and A stops before recording
+    the ceremony's commit. Restarted, A finishes it from its plan: the commit
+    recorded, its share taken, the new devices' context, B switched; both converge on the new
+    epoch."""
+    async with anyio.create_task_group() as tasks:
+        life, b = await live(tasks, tmp_path / "a"), (await live(tasks, tmp_path / "b")).agent
+        a = life.agent
+        await pair(a, b)
+        epoch = a.account.epoch
+        reached = anyio.Event()
+        a.accounts.fault = stop_at("coordinator:committed", reached)
+        with anyio.fail_after(60):
+            tasks.start_soon(a.accounts.refresh)
+            await reached.wait()
+            assert (await tree(a)).epoch == epoch + 1  # committed: past the point of no return
+            await life.close()  # the refresh with it
+        assert b.account.epoch == epoch  # B has not moved
+        assert b.keys.secrets.pending
+        assert await pending_at_rest(tmp_path / "a") == 1
+
+        a = (await live(tasks, tmp_path / "a")).agent
+        await converged(epoch + 1, a, b)
+        ceremonies = await registry(b)
+        assert any(isinstance(ceremonies.state(c), Committed) for c in ceremonies.ceremonies())
+        tasks.cancel_scope.cancel()
+
+
+async def test_a_device_that_missed_its_switch_moves_when_it_is_back(tmp_path: Path) -> None:
+    """B stops as A's committed refresh's `Switch` reaches it: A moves alone (its refresh
+    succeeds), B is left on the old epoch with its new key pending. Back, B is sent the
+    `Switch` again and moves; both converge."""
+    async with anyio.create_task_group() as tasks:
+        a, life = (await live(tasks, tmp_path / "a")).agent, await live(tasks, tmp_path / "b")
+        await pair(a, life.agent)
+        epoch = a.account.epoch
+        reached = anyio.Event()
+        life.agent.accounts.fault = stop_at("member:switch", reached)
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as refreshing:
+                refreshing.start_soon(a.accounts.refresh)
+                await reached.wait()
+                await life.close()
+        assert a.account.epoch == epoch + 1
+        assert await a.effects.storage.list_keys("agent/change/")  # B's Switch outstanding
+        assert await pending_at_rest(tmp_path / "b") == 1
+
+        b = (await live(tasks, tmp_path / "b")).agent
+        await converged(epoch + 1, a, b)
+        tasks.cancel_scope.cancel()
+
+
+async def test_an_enrollment_whose_joiner_is_lost_in_the_dkg_adds_no_leaf(tmp_path: Path) -> None:
+    """The joiner stops in the enrollment's DKG, holding its key: the inviter commits nothing
+    (the new leaf comes after the keys) and records the ceremony aborted, so the prestate is
+    free; the joiner, back, deletes the key and joins with a new code."""
+    async with anyio.create_task_group() as tasks:
+        a, life = (await live(tasks, tmp_path / "a")).agent, await live(tasks, tmp_path / "b")
+        account = await a.accounts.create()
+        before = await tree(a)
+        code = await a.accounts.invite(2)
+        reached = anyio.Event()
+        life.agent.accounts.fault = stop_at("joiner:keys:dkg", reached)
+        with anyio.fail_after(60):
+            tasks.start_soon(life.agent.accounts.join, code)
+            await reached.wait()
+            await life.close()  # the join with it
+        assert await pending_at_rest(tmp_path / "b") == 1
+        with anyio.fail_after(30):
+            while not any(isinstance(s, Aborted) for s in await _states(a)):
+                await anyio.sleep(0.05)
+        assert await tree(a) == before  # no AddLeaf
+        assert (await registry(a)).live(tree_prestate(before).hash) is None
+
+        b = (await live(tasks, tmp_path / "b")).agent
+        with anyio.fail_after(30):
+            while b.keys.secrets.pending:
+                await anyio.sleep(0.05)
+        assert b.membership is None
+        with anyio.fail_after(30):
+            assert await b.accounts.join(await a.accounts.invite(2)) == account
+        await converged(1, a, b)
+        tasks.cancel_scope.cancel()
+
+
+async def _states(agent: Agent) -> list[object]:
+    found = await registry(agent)
+    return [found.state(c) for c in found.ceremonies()]
+
+
+async def test_a_holder_lost_past_the_point_of_no_return_is_waited_for(tmp_path: Path) -> None:
+    """B signs the refresh's commit and stops before the tree change's consensus: A cannot
+    commit it, and does not undo anything (`ChangeUnfinished`; the ceremony stays live, so no
+    other change starts on its prestate). Once B is back, A's recovery commits the tree change
+    and finishes the refresh: both converge on the new epoch."""
+    quick = attrs.evolve(FAST, consensus=attrs.evolve(FAST.consensus, deadline_s=4.0))
+    async with anyio.create_task_group() as tasks:
+        a = (await live(tasks, tmp_path / "a", quick)).agent
+        life = await live(tasks, tmp_path / "b", quick)
+        await pair(a, life.agent)
+        before, epoch = await tree(a), a.account.epoch
+
+        async def lose_b(phase: str) -> None:
+            if phase == "coordinator:committing":
+                await life.close()
+
+        a.accounts.fault = lose_b
+        with anyio.fail_after(90), pytest.raises(ChangeUnfinished, match="finishes it"):
+            await a.accounts.refresh()
+        a.accounts.fault = None
+        assert await tree(a) == before  # nothing committed without B, nothing undone
+        ceremonies = await registry(a)
+        assert ceremonies.live(tree_prestate(before).hash) is not None
+        assert await a.effects.storage.list_keys("agent/change/")
+        with pytest.raises(CeremonyConflict):
+            await a.accounts.refresh()
+
+        b = (await live(tasks, tmp_path / "b")).agent
+        await converged(epoch + 1, a, b)
+        tasks.cancel_scope.cancel()
+
+
+async def test_a_removed_device_missing_its_switch_does_not_hold_the_account_back(
+    tmp_path: Path,
+) -> None:
+    """C stops as the bare `Switch` of its removal reaches it: it stays outstanding while A and
+    B go on (a later refresh moves them again; A's recovery leaves A where it is); C, back, is
+    told and shows itself removed, and A forgets the removal."""
+    async with anyio.create_task_group() as tasks:
+        a, b = (await live(tasks, tmp_path / "a")).agent, (await live(tasks, tmp_path / "b")).agent
+        life = await live(tasks, tmp_path / "c")
+        await pair(a, b)
+        with anyio.fail_after(60):
+            await life.agent.accounts.join(await a.accounts.invite(2))
+            while (a.account.devices, b.account.devices) != (3, 3):
+                await anyio.sleep(0.05)
+        device = life.agent.identity.device
+        reached = anyio.Event()
+        life.agent.accounts.fault = stop_at("member:switch", reached)
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as removing:
+                removing.start_soon(a.accounts.remove, device)
+                await reached.wait()
+                await life.close()
+        epoch = a.account.epoch
+        with anyio.fail_after(60):
+            while (b.account.epoch, b.account.devices) != (epoch, 2):
+                await anyio.sleep(0.05)
+            await b.accounts.refresh()
+        with anyio.fail_after(60):
+            while a.account.epoch != epoch + 1:
+                await anyio.sleep(0.05)
+        await anyio.sleep(2 * RETRY_S)  # the recovery has looked again: A stays where it is
+        assert a.account.epoch == epoch + 1
+        assert await a.effects.storage.list_keys("agent/change/")  # C's Switch outstanding
+
+        c = (await live(tasks, tmp_path / "c")).agent
+        with anyio.fail_after(60):
+            while c.account.phase != "removed" or await a.effects.storage.list_keys(
+                "agent/change/"
+            ):
+                await anyio.sleep(0.05)
+        await converged(epoch + 1, a, b)
+        tasks.cancel_scope.cancel()
