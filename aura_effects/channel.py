@@ -67,7 +67,9 @@ LAST: Final = 0x03
 PACK: Final = 0x04
 """The frame kinds (the first plaintext byte); the native core's `noise::wire` writes and
 reads the data kinds, this module only `READY`."""
-_READ_SIZE: Final = 65536
+_READ_SIZE: Final = 262144
+"""Bytes asked of the socket per read: several 64 KiB frames per wake-up of the reading task
+when a sender is busy (its cost is per read, not per byte)."""
 
 
 def _u64(_: object, attribute: attrs.Attribute[int], value: int) -> None:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable
+from functools import partial
 from types import TracebackType
 from typing import Final, Self
 
@@ -134,12 +135,16 @@ class _Inbox:
 
     async def put(self, envelopes: list[Envelope]) -> None:
         items = self._items
-        for envelope in envelopes:
-            while len(items) >= self._bound:
+        at = 0
+        while at < len(envelopes):
+            room = self._bound - len(items)
+            if room <= 0:
                 if self._writable is None:
                     self._writable = anyio.Event()
                 await self._writable.wait()
-            items.append(envelope)
+                continue
+            items.extend(envelopes[at : at + room])
+            at += room
         if self._readable is not None:
             self._readable.set()
             self._readable = None
@@ -390,7 +395,8 @@ class TcpTransport:
         """Queue `envelope` for its channel. Raises `SendQueueFull` (the peer's queue is full),
         `NoRoute` (to itself, or in a context this device is not a member of),
         `InvalidArgument` (over `max_message`) or `TransportError`."""
-        if envelope.source != self._local:
+        source = envelope.source
+        if source is not self._local and source != self._local:  # `is`: cheap, every message
             raise TransportError("a node sends only as itself")
         group = self._group
         if group is None:
@@ -677,8 +683,8 @@ class TcpTransport:
                 continue
             if await self._epoch(connection.context) > connection.epoch:
                 return "epoch"
-            peer, context = connection.peer, connection.context
-            await self._inbox.put([Envelope(peer, self._local, context, m) for m in messages])
+            envelope = partial(Envelope, connection.peer, self._local, connection.context)
+            await self._inbox.put(list(map(envelope, messages)))
 
     # ----------------------------------------------------------------------- shared
 
