@@ -309,7 +309,9 @@ class TcpTransport:
         self._group: TaskGroup | None = None
         self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
         self._port = 0
-        self._links: dict[tuple[AuthorityId, ContextId], _Link] = {}
+        # By the raw bytes of (peer, context): looked up for every message sent, and bytes hash
+        # in C where the id classes' hashes run Python.
+        self._links: dict[tuple[bytes, bytes], _Link] = {}
         self._accepted: dict[tuple[AuthorityId, ContextId], _Ending] = {}
         self._inbound = 0
         self._stamps: dict[tuple[bytes, ContextId], int] = {}
@@ -386,7 +388,7 @@ class TcpTransport:
 
     def queued(self, peer: AuthorityId, context: ContextId) -> int:
         """Messages waiting in the (peer, context) send queue."""
-        link = self._links.get((peer, context))
+        link = self._links.get((peer.raw, context.raw))
         return 0 if link is None else len(link.queue)
 
     # ----------------------------------------------------------------------- sending
@@ -407,7 +409,7 @@ class TcpTransport:
             raise NoRoute("a device does not dial itself")
         if await self._keyring.secret(envelope.context) is None:
             raise NoRoute(f"this device is not a member of {envelope.context}")
-        key = (envelope.destination, envelope.context)
+        key = (envelope.destination.raw, envelope.context.raw)
         link = self._links.get(key)
         if link is None:
             link = _Link(
@@ -662,7 +664,7 @@ class TcpTransport:
             if replaced is not None:
                 replaced.close("replaced")
             self._trace.event("net.inbound.connected", epoch=connection.epoch, **fields)
-            link = self._links.get(key)
+            link = self._links.get((connection.peer.raw, connection.context.raw))
             if link is not None:
                 link.reachable.set()
             self._notify(Connected(connection.peer, connection.context, inbound=True))
