@@ -1,6 +1,8 @@
 //! Noise handshakes and channels for Python: frozen handles over the plain Rust state machines
 //! in `crate::noise`, each behind a mutex (one call at a time; a second, concurrent call is a
-//! `noise_state` error, never a wait). Noise steps take microseconds, so the GIL is kept.
+//! `noise_state` error, never a wait). Noise steps take microseconds, so the GIL is kept; so
+//! does `seal` / `open` of a batch (about 0.7 µs per KiB: 0.2 ms for a 256 KiB read), whose
+//! inputs and outputs are Python objects and which the event loop's thread waits for anyway.
 
 use std::sync::{Mutex, PoisonError, TryLockError};
 
