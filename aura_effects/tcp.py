@@ -397,20 +397,22 @@ class TcpTransport:
         """Queue `envelope` for its channel. Raises `SendQueueFull` (the peer's queue is full),
         `NoRoute` (to itself, or in a context this device is not a member of),
         `InvalidArgument` (over `max_message`) or `TransportError`."""
+        # Runs for every message: the checks are ordered so that the common case (this very id
+        # object as the source, a link that exists, hence not to itself) compares no ids.
         source = envelope.source
-        if source is not self._local and source != self._local:  # `is`: cheap, every message
+        if source is not self._local and source != self._local:
             raise TransportError("a node sends only as itself")
         group = self._group
         if group is None:
             raise TransportError("the transport is not running")
         if len(envelope.payload) > self._config.max_message:
             raise InvalidArgument(f"a message is at most {self._config.max_message} bytes")
-        if envelope.destination == self._local:
+        key = (envelope.destination.raw, envelope.context.raw)
+        link = self._links.get(key)
+        if link is None and envelope.destination == self._local:
             raise NoRoute("a device does not dial itself")
         if await self._keyring.secret(envelope.context) is None:
             raise NoRoute(f"this device is not a member of {envelope.context}")
-        key = (envelope.destination.raw, envelope.context.raw)
-        link = self._links.get(key)
         if link is None:
             link = _Link(
                 envelope.destination, envelope.context, _SendQueue(self._config.send_queue)
