@@ -37,6 +37,12 @@ and returns bytes, and the caller frames and carries them.
   The PSK and seeds pass through Python as `bytes`, which cannot be wiped; snow 0.10 keeps its
   own copy of the PSK and the chaining key unwiped for the life of the handshake object.
 
+* **Batches.** A transport sends many small messages: `NoiseChannel.seal` turns a list of
+  them into the wire bytes of the frames that carry them (packed, fragmented, encrypted and
+  length-prefixed, in one call) and `NoiseOpener` turns the bytes a socket returned back into
+  messages, holding the incomplete frame and message in native memory; any refusal closes the
+  channel. The format is the transport's (`aura_effects.channel`).
+
 Objects here hold live cryptographic state: they cannot be copied or pickled (a copy of a
 channel would reuse nonces), and each belongs to one task at a time (a concurrent call is a
 `NoiseStateError`).
