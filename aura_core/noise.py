@@ -37,6 +37,12 @@ and returns bytes, and the caller frames and carries them.
   The PSK and seeds pass through Python as `bytes`, which cannot be wiped; snow 0.10 keeps its
   own copy of the PSK and the chaining key unwiped for the life of the handshake object.
 
+* **Batches.** A transport sends many small messages: `NoiseChannel.seal` turns a list of
+  them into the wire bytes of the frames that carry them (packed, fragmented, encrypted and
+  length-prefixed, in one call) and `NoiseOpener` turns the bytes a socket returned back into
+  messages, holding the incomplete frame and message in native memory; any refusal closes the
+  channel. The format is the transport's (`aura_effects.channel`).
+
 Objects here hold live cryptographic state: they cannot be copied or pickled (a copy of a
 channel would reuse nonces), and each belongs to one task at a time (a concurrent call is a
 `NoiseStateError`).
@@ -69,6 +75,8 @@ __all__ = [
     "NoiseInitiator",
     "NoiseResponder",
     "NoiseChannel",
+    "NoiseOpener",
+    "MIN_FRAME",
 ]
 
 PATTERN: Final = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s"
@@ -88,6 +96,9 @@ FIRST_MESSAGE_OVERHEAD: Final = 96
 """Message 1 is the payload plus 96 bytes (ephemeral key, encrypted static key, two tags)."""
 SECOND_MESSAGE_OVERHEAD: Final = 48
 """Message 2 is the payload plus 48 bytes (ephemeral key, one tag)."""
+MIN_FRAME: Final = TAG_LEN + 2
+"""The smallest frame limit `NoiseChannel.seal` and `NoiseOpener` take (a tag, a kind byte and
+one byte of a message)."""
 MAX_FIRST_PAYLOAD: Final = MAX_MESSAGE_LEN - FIRST_MESSAGE_OVERHEAD
 MAX_SECOND_PAYLOAD: Final = MAX_MESSAGE_LEN - SECOND_MESSAGE_OVERHEAD
 
@@ -217,6 +228,16 @@ class NoiseChannel(_Live):
         and close the channel."""
         return _call(self._native.decrypt, _data("message", message))
 
+    def seal(self, messages: list[bytes], max_frame: int, max_message: int) -> bytes:
+        """The wire bytes of the frames that carry `messages` in order, ready for one socket
+        write: each frame a u32 big-endian length and one Noise message of at most
+        `max_frame` bytes, whose plaintext is a kind byte and data. Runs of messages that fit
+        together share a `PACK` (a lone one is a `LAST`); a message too large for a pack is
+        fragmented into `MORE`s and a `LAST` (the format `NoiseOpener` reads). A frame limit
+        outside `MIN_FRAME..MAX_MESSAGE_LEN` or a message over `max_message` is an
+        `InvalidArgument`, raised before anything is encrypted."""
+        return _call(self._native.seal, messages, max_frame, max_message)
+
     def rekey_outgoing(self) -> None:
         """Move the sending direction to the next key (see the class docs for the protocol)."""
         _call(self._native.rekey_outgoing)
@@ -246,6 +267,47 @@ class NoiseChannel(_Live):
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
         return f"NoiseChannel({state}, remote_static={self.remote_static.hex()})"
+
+
+class NoiseOpener(_Live):
+    """The reading side of one channel's stream after its handshake (sans-IO): `open` is fed
+    whatever the socket returned and gives back the messages it completes, decrypting with
+    the channel; `seal`'s format, one call per read rather than several per message.
+
+    It holds at most one incomplete frame (under `4 + max_frame` bytes) and one incomplete
+    message (at most `max_message`). A frame length of zero or over `max_frame`, an unknown
+    kind, a pack cut short or of fewer than two messages, a pack inside a fragmented message
+    and a message over `max_message` raise `MalformedFrame`; a frame that does not
+    authenticate raises `DecryptionFailed`. After either the opener is dead and the channel
+    closed (`is_open` is false): close the connection.
+    """
+
+    __slots__ = ("_native",)
+    _native: _native.NoiseOpener
+
+    def __init__(self, max_frame: int, max_message: int) -> None:
+        native = _call(_native.NoiseOpener, max_frame, max_message)
+        object.__setattr__(self, "_native", native)
+
+    def open(self, channel: NoiseChannel, data: bytes) -> list[bytes]:
+        """The messages `data`, the next bytes of the stream, completes (possibly none)."""
+        return _call(self._native.open, channel._native, data)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held of an incomplete frame and an incomplete message."""
+        return self._native.buffered
+
+    @property
+    def at_boundary(self) -> bool:
+        """Whether the bytes so far end exactly after a frame (a clean place to stop)."""
+        return self._native.at_boundary
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError("NoiseOpener has no settable attributes")
+
+    def __repr__(self) -> str:
+        return f"NoiseOpener(buffered={self.buffered})"
 
 
 class NoiseInitiator(_Live):

@@ -16,10 +16,12 @@ After the handshake every frame is one Noise transport message whose plaintext s
 kind byte: `READY` (the initiator's first, confirming the channel), `MORE` (a fragment, more
 follow), `LAST` (a message's last fragment; a message that fits one frame alone is one `LAST`)
 or `PACK` (two or more whole messages, each a u32 big-endian length and its bytes). A writer
-packs the messages it has queued into as few frames as they fit (`seal_plaintexts`), so a
-burst of small messages costs one encryption and one frame; a message too large for a pack is
-fragmented. A message is at most `max_message` bytes and a reader (`Reassembler`) never holds
-more than that of one.
+packs the messages it has queued into as few frames as they fit, so a burst of small messages
+costs one encryption and one frame; a message too large for a pack is fragmented. A message is
+at most `max_message` bytes and a reader never holds more than that of one. Both halves are
+native calls on the channel, one per write and one per read (`NoiseChannel.seal`,
+`NoiseOpener.open`): the handshake's frames go through `FrameDecoder`, the data frames after
+it only through the opener, which takes over the stream where the handshake's reader stopped.
 
 Channels here are one-way for data: only the initiator sends messages; a responder that sends
 anything after message 2 has broken the protocol.
@@ -28,7 +30,6 @@ anything after message 2 has broken the protocol.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
 from typing import Final, NoReturn
 
 import anyio
@@ -39,10 +40,9 @@ from aura_core.encoding import encode, record
 from aura_core.errors import InvalidArgument, MalformedFrame
 from aura_core.ids import AuthorityId, ContextId
 from aura_core.noise import (
-    MAX_PLAINTEXT_LEN,
-    TAG_LEN,
     NoiseChannel,
     NoiseInitiator,
+    NoiseOpener,
     NoiseResponder,
     StaticKeypair,
 )
@@ -53,25 +53,23 @@ __all__ = [
     "MORE",
     "LAST",
     "PACK",
-    "PACKED_LEN",
     "Hello",
     "FrameReader",
     "SecureConnection",
     "initiate",
     "read_hello",
     "answer",
-    "seal_plaintexts",
-    "Reassembler",
 ]
 
 READY: Final = 0x01
 MORE: Final = 0x02
 LAST: Final = 0x03
 PACK: Final = 0x04
-PACKED_LEN: Final = 4
-"""Bytes of the length before each message in a `PACK`."""
-_READ_SIZE: Final = 65536
-_MORE, _LAST, _PACK = bytes([MORE]), bytes([LAST]), bytes([PACK])
+"""The frame kinds (the first plaintext byte); the native core's `noise::wire` writes and
+reads the data kinds, this module only `READY`."""
+_READ_SIZE: Final = 262144
+"""Bytes asked of the socket per read: several 64 KiB frames per wake-up of the reading task
+when a sender is busy (its cost is per read, not per byte)."""
 
 
 def _u64(_: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -90,122 +88,6 @@ class Hello:
     stamp: int = attrs.field(validator=_u64)
     """Greater than the stamp of every earlier handshake this caller started in this
     context: the responder refuses one that is not (a replayed message 1)."""
-
-
-def seal_plaintexts(messages: Sequence[bytes], piece: int, max_message: int) -> list[bytes]:
-    """The frame plaintexts (kind byte first, each at most `piece + 1` bytes) that carry
-    `messages` in order: runs of messages that fit together go in one `PACK` (a lone one as
-    `LAST`), a message too large for a pack is fragmented into `MORE`s and a `LAST`. Raises
-    `InvalidArgument` for a message over `max_message` (before producing anything)."""
-    for message in messages:
-        if len(message) > max_message:
-            raise InvalidArgument(f"a message is at most {max_message} bytes")
-    plaintexts: list[bytes] = []
-    group: list[bytes] = []
-    size = 0  # the group's bytes in a pack: each message and its length
-
-    def flush() -> None:
-        if len(group) == 1:
-            plaintexts.append(_LAST + group[0])
-        elif group:
-            parts = [_PACK]
-            for each in group:
-                parts.append(len(each).to_bytes(PACKED_LEN, "big"))
-                parts.append(each)
-            plaintexts.append(b"".join(parts))
-        group.clear()
-
-    for message in messages:
-        packed = PACKED_LEN + len(message)
-        if size + packed <= piece:
-            group.append(message)
-            size += packed
-            continue
-        flush()
-        if packed <= piece:
-            group.append(message)
-            size = packed
-            continue
-        size = 0
-        start = 0
-        while len(message) - start > piece:
-            plaintexts.append(_MORE + message[start : start + piece])
-            start += piece
-        plaintexts.append(_LAST + message[start:])
-    flush()
-    return plaintexts
-
-
-class Reassembler:
-    """Messages from the frame plaintexts of one direction, in order (sans-IO): `LAST` and
-    `PACK` complete messages, `MORE` starts or continues one. Anything else, a `PACK` while a
-    message is half received, a pack of fewer than two messages or cut inside one, and a
-    message over `max_message` raise `MalformedFrame`; after that the reassembler is dead."""
-
-    __slots__ = ("_failed", "_max", "_partial", "_partial_len")
-
-    def __init__(self, max_message: int) -> None:
-        self._max = max_message
-        self._partial: list[bytes] = []
-        self._partial_len = 0
-        self._failed = False
-
-    @property
-    def buffered(self) -> int:
-        """Bytes held of a message not yet complete (at most `max_message`)."""
-        return self._partial_len
-
-    def add(self, plain: bytes) -> list[bytes]:
-        """The messages `plain` completes (possibly none)."""
-        if self._failed:
-            raise MalformedFrame("the channel already broke the message format")
-        try:
-            return self._add(plain)
-        except MalformedFrame:
-            self._failed = True
-            self._partial.clear()
-            self._partial_len = 0
-            raise
-
-    def _add(self, plain: bytes) -> list[bytes]:
-        kind = plain[0] if plain else None
-        if kind == PACK:
-            if self._partial:
-                raise MalformedFrame("a pack inside a fragmented message")
-            return self._unpack(plain)
-        if kind not in (MORE, LAST):
-            raise MalformedFrame(f"unexpected frame kind {kind}")
-        size = self._partial_len + len(plain) - 1
-        if size > self._max:
-            raise MalformedFrame(f"a message over {self._max} bytes")
-        if kind == LAST and not self._partial:
-            return [plain[1:]]
-        self._partial.append(plain[1:])
-        self._partial_len = size
-        if kind == MORE:
-            return []
-        message = b"".join(self._partial)
-        self._partial.clear()
-        self._partial_len = 0
-        return [message]
-
-    def _unpack(self, plain: bytes) -> list[bytes]:
-        messages: list[bytes] = []
-        at, end = 1, len(plain)
-        while at < end:
-            if end - at < PACKED_LEN:
-                raise MalformedFrame("a pack cut inside a length")
-            length = int.from_bytes(plain[at : at + PACKED_LEN], "big")
-            at += PACKED_LEN
-            if length > self._max:
-                raise MalformedFrame(f"a message over {self._max} bytes")
-            if end - at < length:
-                raise MalformedFrame("a pack cut inside a message")
-            messages.append(plain[at : at + length])
-            at += length
-        if len(messages) < 2:
-            raise MalformedFrame("a pack of fewer than two messages")
-        return messages
 
 
 class FrameReader:
@@ -230,13 +112,12 @@ class FrameReader:
             await self._fill()
         return self._pending.popleft()
 
-    async def frames(self) -> list[bytes]:
-        """Every frame available now (at least one)."""
-        while not self._pending:
-            await self._fill()
-        frames = list(self._pending)
+    def rest(self) -> bytes:
+        """The bytes read past the last frame taken, as they came on the stream, which this
+        reader then forgets (for the data reader that takes over after the handshake)."""
+        frames = [len(f).to_bytes(HEADER_LEN, "big") + f for f in self._pending]
         self._pending.clear()
-        return frames
+        return b"".join(frames) + self._decoder.rest()
 
 
 async def initiate(
@@ -303,37 +184,33 @@ class SecureConnection:
     max_frame: int
     max_message: int
     activity: int = 0
-    _reassembler: Reassembler = attrs.field(
+    _opener: NoiseOpener = attrs.field(
         init=False,
-        default=attrs.Factory(lambda self: Reassembler(self.max_message), takes_self=True),
+        default=attrs.Factory(
+            lambda self: NoiseOpener(self.max_frame, self.max_message), takes_self=True
+        ),
     )
 
-    @property
-    def _piece(self) -> int:
-        return min(MAX_PLAINTEXT_LEN, self.max_frame - TAG_LEN) - 1
-
-    async def send(self, messages: Sequence[bytes]) -> None:
+    async def send(self, messages: list[bytes]) -> None:
         """Encrypt `messages` (packed together and fragmented as they fit) and write them with
         one socket send."""
         self.activity += 1
-        channel = self.channel
-        out: list[bytes] = []
-        for plain in seal_plaintexts(messages, self._piece, self.max_message):
-            sealed = channel.encrypt(plain)
-            out.append(len(sealed).to_bytes(HEADER_LEN, "big"))
-            out.append(sealed)
-        await self.stream.send(b"".join(out))
+        await self.stream.send(self.channel.seal(messages, self.max_frame, self.max_message))
         self.activity += 1
 
     async def receive(self) -> list[bytes]:
         """The messages completed by the next bytes read (possibly none yet). Raises
         `anyio.EndOfStream` at a clean end, `MalformedFrame` / `DecryptionFailed` otherwise."""
-        frames = await self.reader.frames()
+        data = self.reader.rest()  # what the handshake's reader read past READY, once
+        if not data:
+            try:
+                data = await self.stream.receive(_READ_SIZE)
+            except anyio.EndOfStream:
+                if not self._opener.at_boundary:
+                    raise MalformedFrame("connection closed inside a frame (truncated)") from None
+                raise
         self.activity += 1
-        done: list[bytes] = []
-        for frame in frames:
-            done += self._reassembler.add(self.channel.decrypt(frame))
-        return done
+        return self._opener.open(self.channel, data)
 
     async def expect_nothing(self) -> NoReturn:
         """Read until the peer closes (a responder sends nothing after the handshake);

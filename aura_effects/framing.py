@@ -146,6 +146,18 @@ class FrameDecoder:
         del buffer[: self._need]
         self._state, self._need = _HEADER, HEADER_LEN
 
+    def rest(self) -> bytes:
+        """The bytes fed after the last complete frame, exactly as they came (the header of an
+        incomplete frame included), which this decoder then forgets: for handing the stream to
+        another reader at a frame boundary once the prologue is read."""
+        if self._state not in (_HEADER, _BODY):
+            raise InvalidArgument("the stream is not past its prologue")
+        header = self._need.to_bytes(HEADER_LEN, "big") if self._state == _BODY else b""
+        rest = header + bytes(self._buffer)
+        self._buffer.clear()
+        self._state, self._need = _HEADER, HEADER_LEN
+        return rest
+
     def eof(self) -> None:
         """The peer closed its side: fine at a frame boundary, else `MalformedFrame`."""
         if self._state == _FAILED:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable
+from functools import partial
 from types import TracebackType
 from typing import Final, Self
 
@@ -134,12 +135,16 @@ class _Inbox:
 
     async def put(self, envelopes: list[Envelope]) -> None:
         items = self._items
-        for envelope in envelopes:
-            while len(items) >= self._bound:
+        at = 0
+        while at < len(envelopes):
+            room = self._bound - len(items)
+            if room <= 0:
                 if self._writable is None:
                     self._writable = anyio.Event()
                 await self._writable.wait()
-            items.append(envelope)
+                continue
+            items.extend(envelopes[at : at + room])
+            at += room
         if self._readable is not None:
             self._readable.set()
             self._readable = None
@@ -304,7 +309,9 @@ class TcpTransport:
         self._group: TaskGroup | None = None
         self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
         self._port = 0
-        self._links: dict[tuple[AuthorityId, ContextId], _Link] = {}
+        # By the raw bytes of (peer, context): looked up for every message sent, and bytes hash
+        # in C where the id classes' hashes run Python.
+        self._links: dict[tuple[bytes, bytes], _Link] = {}
         self._accepted: dict[tuple[AuthorityId, ContextId], _Ending] = {}
         self._inbound = 0
         self._stamps: dict[tuple[bytes, ContextId], int] = {}
@@ -381,7 +388,7 @@ class TcpTransport:
 
     def queued(self, peer: AuthorityId, context: ContextId) -> int:
         """Messages waiting in the (peer, context) send queue."""
-        link = self._links.get((peer, context))
+        link = self._links.get((peer.raw, context.raw))
         return 0 if link is None else len(link.queue)
 
     # ----------------------------------------------------------------------- sending
@@ -390,19 +397,22 @@ class TcpTransport:
         """Queue `envelope` for its channel. Raises `SendQueueFull` (the peer's queue is full),
         `NoRoute` (to itself, or in a context this device is not a member of),
         `InvalidArgument` (over `max_message`) or `TransportError`."""
-        if envelope.source != self._local:
+        # Runs for every message: the checks are ordered so that the common case (this very id
+        # object as the source, a link that exists, hence not to itself) compares no ids.
+        source = envelope.source
+        if source is not self._local and source != self._local:
             raise TransportError("a node sends only as itself")
         group = self._group
         if group is None:
             raise TransportError("the transport is not running")
         if len(envelope.payload) > self._config.max_message:
             raise InvalidArgument(f"a message is at most {self._config.max_message} bytes")
-        if envelope.destination == self._local:
+        key = (envelope.destination.raw, envelope.context.raw)
+        link = self._links.get(key)
+        if link is None and envelope.destination == self._local:
             raise NoRoute("a device does not dial itself")
         if await self._keyring.secret(envelope.context) is None:
             raise NoRoute(f"this device is not a member of {envelope.context}")
-        key = (envelope.destination, envelope.context)
-        link = self._links.get(key)
         if link is None:
             link = _Link(
                 envelope.destination, envelope.context, _SendQueue(self._config.send_queue)
@@ -656,7 +666,7 @@ class TcpTransport:
             if replaced is not None:
                 replaced.close("replaced")
             self._trace.event("net.inbound.connected", epoch=connection.epoch, **fields)
-            link = self._links.get(key)
+            link = self._links.get((connection.peer.raw, connection.context.raw))
             if link is not None:
                 link.reachable.set()
             self._notify(Connected(connection.peer, connection.context, inbound=True))
@@ -677,8 +687,8 @@ class TcpTransport:
                 continue
             if await self._epoch(connection.context) > connection.epoch:
                 return "epoch"
-            peer, context = connection.peer, connection.context
-            await self._inbox.put([Envelope(peer, self._local, context, m) for m in messages])
+            envelope = partial(Envelope, connection.peer, self._local, connection.context)
+            await self._inbox.put(list(map(envelope, messages)))
 
     # ----------------------------------------------------------------------- shared
 

@@ -22,9 +22,12 @@ Alice has queued into shared Noise messages. Five ways, measured in the same run
 Throughput: Alice sends a round of messages as fast as the sender allows (waiting while the
 transport's queue is three-quarters full); messages/s = count / (Bob's last receive - Alice's
 first send), both on the machine's monotonic clock (`time.perf_counter_ns`, CLOCK_MONOTONIC,
-shared by the processes). Latency: one message per millisecond (no queueing), one-way, from
-Alice's call to send to Bob's receive returning; p50 and p99 per round. Every figure is the
-median over rounds (min and max beside it); ratios are against plain TCP in the same run.
+shared by the processes). CPU per message: each process's CPU time (`time.process_time_ns`)
+over a throughput round divided by its messages, Alice's (send) and Bob's (receive) apart: the
+figure that moves least with the machine's other load. Latency: one message per millisecond
+(no queueing), one-way, from Alice's call to send to Bob's receive returning; p50 and p99 per
+round. Every figure is the median over rounds (min and max beside it); ratios are against
+plain TCP in the same run.
 
 Targets (issue 16): guarded >= 10,000 messages/s and p50 <= 1 ms; Noise + framing adds
 <= 30 % over plain TCP (throughput ratio >= 0.77).
@@ -190,6 +193,7 @@ class Rounds:
                 "round": round_,
                 "received": len(ordered),
                 "last_ns": now,
+                "cpu_ns": time.process_time_ns(),
                 "p50_ns": ordered[len(ordered) // 2],
                 "p99_ns": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
             }
@@ -244,6 +248,10 @@ class Measured:
     """One mode's rounds: messages/s of each throughput round, p50 and p99 of each latency one."""
 
     rates: tuple[float, ...]
+    send_cpu: tuple[float, ...]
+    """Alice's CPU per message of each throughput round (ns)."""
+    receive_cpu: tuple[float, ...]
+    """Bob's CPU per message of each throughput round (ns)."""
     p50s: tuple[int, ...]
     p99s: tuple[int, ...]
 
@@ -329,6 +337,8 @@ async def measure(mode: str, throughput_rounds: int, count: int, latency_rounds:
         return result
 
     rates: list[float] = []
+    send_cpu: list[float] = []
+    receive_cpu: list[float] = []
     p50s: list[int] = []
     p99s: list[int] = []
     try:
@@ -339,12 +349,16 @@ async def measure(mode: str, throughput_rounds: int, count: int, latency_rounds:
                     warm = min(count, 500)  # the handshake, the caches
                     for seq in range(warm):
                         await send(body(0, seq, warm))
-                    await line()
+                    bob_cpu = (await line())["cpu_ns"]
                     for r in range(1, throughput_rounds + 1):
                         start = time.perf_counter_ns()
+                        alice_cpu = time.process_time_ns()
                         for seq in range(count):
                             await send(body(r, seq, count))
                         done = await line()
+                        send_cpu.append((time.process_time_ns() - alice_cpu) / count)
+                        receive_cpu.append((done["cpu_ns"] - bob_cpu) / count)
+                        bob_cpu = done["cpu_ns"]
                         assert done["received"] == count, done
                         rates.append(count / ((done["last_ns"] - start) / 1e9))
                     for r in range(latency_rounds):
@@ -357,11 +371,15 @@ async def measure(mode: str, throughput_rounds: int, count: int, latency_rounds:
     finally:
         process.terminate()
         await process.wait()
-    return Measured(tuple(rates), tuple(p50s), tuple(p99s))
+    return Measured(tuple(rates), tuple(send_cpu), tuple(receive_cpu), tuple(p50s), tuple(p99s))
 
 
 def spread(values: tuple[float, ...]) -> tuple[float, float, float]:
     return statistics.median(values), min(values), max(values)
+
+
+def us(ns: float) -> str:
+    return f"{ns / 1e3:.2f} us"
 
 
 def ms(ns: float) -> str:
@@ -386,7 +404,7 @@ async def main(quick: bool) -> None:
     print("-" * len(title))
     print(
         f"{'mode':<18}{'messages/s':>12}{'min':>9}{'max':>9}{'ratio':>7}"
-        f"{'p50':>10}{'p99':>10}{'p50 ratio':>11}"
+        f"{'send CPU':>10}{'recv CPU':>10}{'p50':>10}{'p99':>10}{'p50 ratio':>11}"
     )
     for mode in MODES:
         result = measured[mode]
@@ -395,10 +413,13 @@ async def main(quick: bool) -> None:
         p99 = statistics.median(result.p99s)
         print(
             f"{mode:<18}{rate:>12,.0f}{low:>9,.0f}{high:>9,.0f}{rate / base_rate:>7.2f}"
+            f"{us(statistics.median(result.send_cpu)):>10}"
+            f"{us(statistics.median(result.receive_cpu)):>10}"
             f"{ms(p50):>10}{ms(p99):>10}{p50 / base_p50:>10.2f}x"
         )
     print("(messages/s: median, min and max over rounds; ratio = median / plain TCP's, same")
-    print(" run; latency: one message per ms, one-way, median over rounds of each round's p50/p99)")
+    print(" run; CPU: each side's CPU time per message, median over rounds; latency: one message")
+    print(" per ms, one-way, median over rounds of each round's p50/p99)")
     noise = statistics.median(measured[NOISE].rates)
     guarded = statistics.median(measured[GUARDED].rates)
     guarded_p50 = statistics.median(measured[GUARDED].p50s)

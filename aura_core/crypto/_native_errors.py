@@ -17,6 +17,7 @@ from aura_core.errors import (
     InvalidShare,
     InvalidSignature,
     MalformedCryptoData,
+    MalformedFrame,
     MalformedKey,
     MalformedReconcileMessage,
     NoiseStateError,
@@ -38,6 +39,7 @@ _BY_CODE: dict[str, type[AuraError]] = {
     "noise_handshake": HandshakeFailed,
     "noise_decrypt": DecryptionFailed,
     "noise_state": NoiseStateError,
+    "malformed_frame": MalformedFrame,
     "reconcile_malformed": MalformedReconcileMessage,
     "reconcile_state": ReconcileStateError,
 }

@@ -33,6 +33,10 @@ pub enum ErrorCode {
     NoiseDecrypt,
     /// A Noise handshake or channel used out of order, twice, or after it failed or closed.
     NoiseState,
+    /// Bytes of a connection that break the transport's frame or message format (a frame
+    /// length of zero or over the limit, an unknown frame kind, a pack cut short, a message
+    /// over its limit); the reader that saw them is dead and its channel closed.
+    MalformedFrame,
     /// A set-reconciliation message that is not well formed (bad version, truncated, ranges
     /// out of order, ...).
     ReconcileMalformed,
@@ -57,6 +61,7 @@ impl ErrorCode {
             ErrorCode::NoiseHandshake => "noise_handshake",
             ErrorCode::NoiseDecrypt => "noise_decrypt",
             ErrorCode::NoiseState => "noise_state",
+            ErrorCode::MalformedFrame => "malformed_frame",
             ErrorCode::ReconcileMalformed => "reconcile_malformed",
             ErrorCode::ReconcileState => "reconcile_state",
             ErrorCode::Internal => "internal",

@@ -137,3 +137,32 @@ def test_encode_frame_refuses_what_no_decoder_accepts() -> None:
         FrameDecoder(limit=MAX_FRAME + 1)
     with pytest.raises(InvalidArgument):
         prologue(b"x" * 17)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), messages=bodies, taken=st.integers(0, 12))
+def test_the_rest_after_any_frame_is_the_stream_from_there_on(
+    data: st.DataObject, messages: list[bytes], taken: int
+) -> None:
+    """After the handshake a reader hands the stream over: `rest()` gives back exactly the
+    bytes after the frames it returned, however the stream was cut, and then holds nothing."""
+    frames = [encode_frame(m, LIMIT) for m in messages]
+    taken = min(taken, len(frames))
+    head = prologue() + b"".join(frames[:taken])
+    tail = b"".join(frames[taken:])
+    cut = data.draw(st.integers(0, len(tail)))
+    decoder = FrameDecoder(limit=LIMIT)
+    got = feed_all(decoder, [*data.draw(cuts(head)), tail[:cut]])
+    # Frames completed past `taken` are handed back by the caller (FrameReader.rest re-frames
+    # them); the decoder's own rest is what follows the last one it returned.
+    done = b"".join(encode_frame(m, LIMIT) for m in got[taken:])
+    assert got[:taken] == messages[:taken]
+    assert done + decoder.rest() == tail[:cut]
+    assert decoder.buffered == 0 and decoder.at_boundary
+
+
+def test_no_rest_before_the_prologue_is_read() -> None:
+    decoder = FrameDecoder()
+    decoder.feed(prologue()[:2])
+    with pytest.raises(InvalidArgument):
+        decoder.rest()

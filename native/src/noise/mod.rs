@@ -30,6 +30,7 @@
 //!   of the PSK in plain arrays it never wipes; those live only as long as the handshake.
 
 pub mod resolver;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -520,17 +521,27 @@ impl Channel {
     }
 
     pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let mut message = Vec::with_capacity(plaintext.len() + TAG_LEN);
+        self.encrypt_into(plaintext, &mut message)?;
+        Ok(message)
+    }
+
+    /// Append the next message to the peer (`plaintext` plus the tag) to `out`; on failure
+    /// `out` is left as it was.
+    pub(crate) fn encrypt_into(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let transport = self.transport.as_mut().ok_or_else(closed)?;
         if plaintext.len() > MAX_PLAINTEXT_LEN {
             return Err(too_large("a plaintext", MAX_PLAINTEXT_LEN, plaintext.len()));
         }
-        let mut message = vec![0u8; plaintext.len() + TAG_LEN];
-        match transport.write_message(plaintext, &mut message) {
+        let at = out.len();
+        out.resize(at + plaintext.len() + TAG_LEN, 0);
+        match transport.write_message(plaintext, &mut out[at..]) {
             Ok(written) => {
-                message.truncate(written);
-                Ok(message)
+                out.truncate(at + written);
+                Ok(())
             }
             Err(err) => {
+                out.truncate(at);
                 self.transport = None;
                 Err(match err {
                     snow::Error::State(snow::error::StateProblem::Exhausted) => {
@@ -546,17 +557,26 @@ impl Channel {
     /// reordered, replayed, too long, under another key) raises `NoiseDecrypt` and closes the
     /// channel: on an ordered stream a failure means the stream is no longer the peer's.
     pub fn decrypt(&mut self, message: &[u8]) -> Result<Vec<u8>> {
+        let mut plaintext = Vec::with_capacity(message.len().saturating_sub(TAG_LEN));
+        self.decrypt_into(message, &mut plaintext)?;
+        Ok(plaintext)
+    }
+
+    /// Append the plaintext of the peer's next message to `out`; on failure `out` is left as
+    /// it was and the channel is closed (as `decrypt`).
+    pub(crate) fn decrypt_into(&mut self, message: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let transport = self.transport.as_mut().ok_or_else(closed)?;
+        let at = out.len();
         let result = if message.len() < TAG_LEN || message.len() > MAX_MESSAGE_LEN {
             Err(snow::Error::Input)
         } else {
-            let mut plaintext = vec![0u8; message.len() - TAG_LEN];
-            transport.read_message(message, &mut plaintext).map(|read| {
-                plaintext.truncate(read);
-                plaintext
-            })
+            out.resize(at + message.len() - TAG_LEN, 0);
+            transport
+                .read_message(message, &mut out[at..])
+                .map(|read| out.truncate(at + read))
         };
         result.map_err(|err| {
+            out.truncate(at);
             self.transport = None;
             match err {
                 snow::Error::State(snow::error::StateProblem::Exhausted) => {
@@ -568,6 +588,11 @@ impl Channel {
                 ),
             }
         })
+    }
+
+    /// Close the channel for good (its stream broke the format above Noise).
+    pub(crate) fn close(&mut self) {
+        self.transport = None;
     }
 
     /// Replace the sending key by REKEY(k) (Noise §4.2). The peer must call `rekey_incoming`

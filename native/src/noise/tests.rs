@@ -552,3 +552,272 @@ fn rekey_changes_keys_in_step() {
     let m = p.initiator.encrypt(b"new key").unwrap();
     assert_eq!(code(p.responder.decrypt(&m)), ErrorCode::NoiseDecrypt);
 }
+
+// ---------------------------------------------------------------- batches of messages (wire)
+
+use super::wire::{self, Opener, LAST, MORE, PACK};
+
+/// Frames of 40 bytes of message each, so that small batches pack and fragment.
+const FRAME: usize = 40 + 1 + TAG_LEN;
+const MAX: usize = 150;
+
+fn frames_of(wire: &[u8]) -> Vec<&[u8]> {
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while at < wire.len() {
+        let length = u32::from_be_bytes(wire[at..at + 4].try_into().unwrap()) as usize;
+        frames.push(&wire[at + 4..at + 4 + length]);
+        at += 4 + length;
+    }
+    assert_eq!(at, wire.len());
+    frames
+}
+
+fn open_all(opener: &mut Opener, channel: &mut Channel, chunks: &[&[u8]]) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for chunk in chunks {
+        out.extend(opener.open(channel, chunk)?.messages().map(<[u8]>::to_vec));
+    }
+    Ok(out)
+}
+
+fn sample() -> Vec<Vec<u8>> {
+    vec![
+        b"a".to_vec(),
+        vec![1; 6],
+        Vec::new(),
+        (0..100).collect(),
+        vec![2; 36],
+        vec![3; 40],
+        vec![4; 80],
+        vec![5; 7],
+        vec![6; 7],
+    ]
+}
+
+#[test]
+fn sealed_batches_come_back_whole_whatever_the_cuts() {
+    let sent = sample();
+    let slices: Vec<&[u8]> = sent.iter().map(Vec::as_slice).collect();
+    for step in [1, 3, 7, 57, 61, 1000] {
+        let mut p = pair();
+        let wire = wire::seal(&mut p.initiator, &slices, FRAME, MAX).unwrap();
+        let chunks: Vec<&[u8]> = wire.chunks(step).collect();
+        let mut opener = Opener::new(FRAME, MAX).unwrap();
+        let got = open_all(&mut opener, &mut p.responder, &chunks).unwrap();
+        assert_eq!(got, sent, "cut every {step} bytes");
+        assert!(opener.at_boundary());
+        assert_eq!(opener.buffered(), 0);
+    }
+}
+
+#[test]
+fn sealed_frames_pack_and_fragment_as_specified() {
+    let mut p = pair();
+    let small: Vec<Vec<u8>> = (0..4).map(|i| vec![i; 6]).collect();
+    let large: Vec<u8> = (0..100).collect();
+    let batch: Vec<&[u8]> = vec![&small[0], &large, &small[1], &small[2]];
+    let wire = wire::seal(&mut p.initiator, &batch, FRAME, MAX).unwrap();
+    let plain: Vec<Vec<u8>> = frames_of(&wire)
+        .into_iter()
+        .map(|f| p.responder.decrypt(f).unwrap())
+        .collect();
+    let pack = |items: &[&[u8]]| {
+        let mut out = vec![PACK];
+        for item in items {
+            out.extend((item.len() as u32).to_be_bytes());
+            out.extend_from_slice(item);
+        }
+        out
+    };
+    let with = |kind: u8, body: &[u8]| [&[kind][..], body].concat();
+    assert_eq!(
+        plain,
+        vec![
+            with(LAST, &small[0]),
+            with(MORE, &large[..40]),
+            with(MORE, &large[40..80]),
+            with(LAST, &large[80..]),
+            pack(&[&small[1], &small[2]]),
+        ]
+    );
+    // 64 messages of 1 KiB at the protocol's frame size: two frames.
+    let kib = vec![0u8; 1024];
+    let many: Vec<&[u8]> = vec![&kib; 64];
+    let wire = wire::seal(&mut p.initiator, &many, wire::MAX_FRAME, 1 << 17).unwrap();
+    assert_eq!(frames_of(&wire).len(), 2);
+}
+
+#[test]
+fn bad_seal_arguments_change_nothing() {
+    let mut p = pair();
+    let long = vec![0u8; MAX + 1];
+    assert_eq!(
+        code(wire::seal(&mut p.initiator, &[b"ok", &long], FRAME, MAX)),
+        ErrorCode::InvalidArgument
+    );
+    for frame in [wire::MIN_FRAME - 1, wire::MAX_FRAME + 1] {
+        assert_eq!(
+            code(wire::seal(&mut p.initiator, &[b"ok"], frame, MAX)),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(code(Opener::new(frame, MAX)), ErrorCode::InvalidArgument);
+    }
+    // The counter did not move: the next frame is the responder's first.
+    let wire = wire::seal(&mut p.initiator, &[b"next"], FRAME, MAX).unwrap();
+    let mut opener = Opener::new(FRAME, MAX).unwrap();
+    assert_eq!(
+        open_all(&mut opener, &mut p.responder, &[&wire]).unwrap(),
+        vec![b"next".to_vec()]
+    );
+}
+
+/// Wire bytes of frames carrying `plaintexts` as they are.
+fn framed(channel: &mut Channel, plaintexts: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for plain in plaintexts {
+        let sealed = channel.encrypt(plain).unwrap();
+        out.extend((sealed.len() as u32).to_be_bytes());
+        out.extend(sealed);
+    }
+    out
+}
+
+fn assert_dead(opener: &mut Opener, channel: &mut Channel) {
+    assert!(opener.is_failed());
+    assert_eq!(opener.buffered(), 0);
+    assert!(!channel.is_open());
+    let again = opener.open(channel, b"");
+    assert_eq!(code(again), ErrorCode::MalformedFrame);
+}
+
+#[test]
+fn malformed_streams_are_refused_and_kill_the_opener_and_the_channel() {
+    let pack = |items: &[&[u8]]| {
+        let mut out = vec![PACK];
+        for item in items {
+            out.extend((item.len() as u32).to_be_bytes());
+            out.extend_from_slice(item);
+        }
+        out
+    };
+    let cases: Vec<(Vec<Vec<u8>>, &str)> = vec![
+        (vec![Vec::new()], "an empty frame"),
+        (vec![vec![0x01]], "unexpected frame kind 1"),
+        (vec![vec![0x09, 1]], "unexpected frame kind 9"),
+        (vec![pack(&[b"one"])], "a pack of fewer than two messages"),
+        (vec![vec![PACK]], "a pack of fewer than two messages"),
+        (
+            vec![{
+                let mut p = pack(&[b"a", b"b"]);
+                p.pop();
+                p
+            }],
+            "a pack cut inside a message",
+        ),
+        (
+            vec![[pack(&[b"a", b"b"]), vec![0, 0]].concat()],
+            "a pack cut inside a length",
+        ),
+        (
+            vec![pack(&[b"a", &[0; MAX + 1]])],
+            "a message over 150 bytes",
+        ),
+        (
+            vec![vec![MORE, 1], pack(&[b"a", b"b"])],
+            "a pack inside a fragmented message",
+        ),
+        (
+            vec![[&[MORE][..], &[0; MAX]].concat(), vec![LAST, 1]],
+            "a message over 150 bytes",
+        ),
+    ];
+    for (plaintexts, reason) in cases {
+        let mut p = pair();
+        let wire = framed(&mut p.initiator, &plaintexts);
+        let mut opener = Opener::new(4096, MAX).unwrap();
+        let err = opener.open(&mut p.responder, &wire).unwrap_err();
+        assert_eq!(err.code, ErrorCode::MalformedFrame, "{reason}");
+        assert!(
+            err.message.starts_with(reason),
+            "{} for {reason}",
+            err.message
+        );
+        assert_dead(&mut opener, &mut p.responder);
+    }
+}
+
+#[test]
+fn bad_frame_lengths_are_refused_at_the_header() {
+    for header in [0u32, FRAME as u32 + 1, u32::MAX] {
+        let mut p = pair();
+        let mut opener = Opener::new(FRAME, MAX).unwrap();
+        let bytes = header.to_be_bytes();
+        assert!(opener
+            .open(&mut p.responder, &bytes[..2])
+            .unwrap()
+            .spans
+            .is_empty());
+        let err = opener.open(&mut p.responder, &bytes[2..]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::MalformedFrame);
+        assert_dead(&mut opener, &mut p.responder);
+    }
+}
+
+#[test]
+fn tampered_truncated_or_replayed_frames_fail_to_decrypt() {
+    let mut p = pair();
+    let mut wire = wire::seal(&mut p.initiator, &[b"one", b"two"], FRAME, MAX).unwrap();
+    let last = wire.len() - 1;
+    wire[last] ^= 1;
+    let mut opener = Opener::new(FRAME, MAX).unwrap();
+    assert_eq!(
+        code(opener.open(&mut p.responder, &wire)),
+        ErrorCode::NoiseDecrypt
+    );
+    assert_dead(&mut opener, &mut p.responder);
+
+    let mut p = pair();
+    let mut opener = Opener::new(FRAME, MAX).unwrap();
+    assert_eq!(
+        code(opener.open(&mut p.responder, b"\0\0\0\x03abc")),
+        ErrorCode::NoiseDecrypt
+    );
+    assert_dead(&mut opener, &mut p.responder);
+
+    let mut p = pair();
+    let wire = wire::seal(&mut p.initiator, &[b"one"], FRAME, MAX).unwrap();
+    let mut opener = Opener::new(FRAME, MAX).unwrap();
+    assert_eq!(
+        open_all(&mut opener, &mut p.responder, &[&wire]).unwrap(),
+        vec![b"one".to_vec()]
+    );
+    assert_eq!(
+        code(opener.open(&mut p.responder, &wire)),
+        ErrorCode::NoiseDecrypt
+    );
+    assert_dead(&mut opener, &mut p.responder);
+}
+
+#[test]
+fn a_cut_frame_is_held_until_it_completes() {
+    let mut p = pair();
+    let wire = wire::seal(&mut p.initiator, &[b"one", b"two"], FRAME, MAX).unwrap();
+    let mut opener = Opener::new(FRAME, MAX).unwrap();
+    let (head, tail) = wire.split_at(wire.len() - 1);
+    assert!(opener
+        .open(&mut p.responder, head)
+        .unwrap()
+        .spans
+        .is_empty());
+    assert!(!opener.at_boundary());
+    assert_eq!(opener.buffered(), head.len());
+    let got: Vec<Vec<u8>> = opener
+        .open(&mut p.responder, tail)
+        .unwrap()
+        .messages()
+        .map(<[u8]>::to_vec)
+        .collect();
+    assert_eq!(got, vec![b"one".to_vec(), b"two".to_vec()]);
+    assert!(opener.at_boundary());
+}

@@ -1,14 +1,17 @@
 //! Noise handshakes and channels for Python: frozen handles over the plain Rust state machines
 //! in `crate::noise`, each behind a mutex (one call at a time; a second, concurrent call is a
-//! `noise_state` error, never a wait). Noise steps take microseconds, so the GIL is kept.
+//! `noise_state` error, never a wait). Noise steps take microseconds, so the GIL is kept; so
+//! does `seal` / `open` of a batch (about 0.7 µs per KiB: 0.2 ms for a 256 KiB read), whose
+//! inputs and outputs are Python objects and which the event loop's thread waits for anyway.
 
 use std::sync::{Mutex, PoisonError, TryLockError};
 
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyList};
 
 use super::to_py;
 use crate::error::{guarded, Error, ErrorCode, Result};
+use crate::noise::wire::{self, Opener};
 use crate::noise::{Channel, Initiator, Responder, StaticKeypair};
 
 /// Run `f` on the state behind `slot`, turning errors, panics and contention into
@@ -75,6 +78,24 @@ impl PyChannel {
         Ok(PyBytes::new(py, &plaintext))
     }
 
+    /// The wire bytes of the frames carrying `messages` (a list of bytes), packed, fragmented
+    /// and encrypted as `wire::seal` does.
+    fn seal<'py>(
+        &self,
+        py: Python<'py>,
+        messages: &Bound<'py, PyList>,
+        max_frame: usize,
+        max_message: usize,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let items: Vec<Bound<'py, PyBytes>> = messages
+            .iter()
+            .map(|item| item.cast_into::<PyBytes>().map_err(PyErr::from))
+            .collect::<PyResult<_>>()?;
+        let slices: Vec<&[u8]> = items.iter().map(|b| b.as_bytes()).collect();
+        let wire = with(&self.0, |c| wire::seal(c, &slices, max_frame, max_message))?;
+        Ok(PyBytes::new(py, &wire))
+    }
+
     fn rekey_outgoing(&self) -> PyResult<()> {
         with(&self.0, Channel::rekey_outgoing)
     }
@@ -101,6 +122,60 @@ impl PyChannel {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_open()
+    }
+}
+
+/// The reading side of a channel's stream after the handshake (`wire::Opener`).
+#[pyclass(frozen, module = "aura_core._native", name = "NoiseOpener")]
+pub struct PyOpener(Mutex<Opener>);
+
+#[pymethods]
+impl PyOpener {
+    #[new]
+    fn new(max_frame: usize, max_message: usize) -> PyResult<Self> {
+        guarded(|| Opener::new(max_frame, max_message))
+            .map(|o| PyOpener(Mutex::new(o)))
+            .map_err(to_py)
+    }
+
+    /// The messages that `data` completes, decrypted with `channel`.
+    fn open<'py>(
+        &self,
+        py: Python<'py>,
+        channel: &Bound<'py, PyChannel>,
+        data: &[u8],
+    ) -> PyResult<Bound<'py, PyList>> {
+        let channel = &channel.get().0;
+        let opened = with(&self.0, |o| {
+            let mut guard = match channel.try_lock() {
+                Ok(guard) => guard,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => {
+                    return Err(Error::new(
+                        ErrorCode::NoiseState,
+                        "another thread is using this channel",
+                    ))
+                }
+            };
+            o.open(&mut guard, data)
+        })?;
+        PyList::new(py, opened.messages().map(|m| PyBytes::new(py, m)))
+    }
+
+    #[getter]
+    fn buffered(&self) -> usize {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .buffered()
+    }
+
+    #[getter]
+    fn at_boundary(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .at_boundary()
     }
 }
 
@@ -176,5 +251,6 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyInitiator>()?;
     m.add_class::<PyResponder>()?;
     m.add_class::<PyChannel>()?;
+    m.add_class::<PyOpener>()?;
     Ok(())
 }
