@@ -281,6 +281,8 @@ class AccountService:
         must be told why it is refused), by ceremony."""
         self._joining: Invitation | None = None
         self._pending = PendingKeys()
+        self._keyed = anyio.Event()
+        """Set (and replaced) whenever a key ceremony leaves this device a pending key."""
         self._lock = anyio.Lock()
         self._ceremonies: CeremonyService | None = None
         self._progressing: dict[CeremonyId, CeremonyProgress] = {}
@@ -661,7 +663,7 @@ class AccountService:
         context = context_fact.body.namespace.context
         await fx.journal.merge(JournalNamespace.of(context), [context_fact])
         registry = await self._registry(admission.account)
-        key = self._pending.release(invitation.ceremony, registry)
+        key = await self._release(invitation.ceremony, registry)
         if key is None:
             raise AccountError("the enrollment ceremony did not commit with this device's key")
         if key.public_key_package.to_bytes() != admission.public_key_package:
@@ -1169,7 +1171,7 @@ class AccountService:
         context = context_fact.body.namespace.context
         await fx.journal.merge(JournalNamespace.of(context), [context_fact])
         registry = await self._registry(switch.account)
-        key = self._pending.release(switch.ceremony, registry)
+        key = await self._release(switch.ceremony, registry)
         if key is None or key.public_key_package.to_bytes() != switch.public_key_package:
             raise AccountError("the change did not commit with this device's key")
         await agent.add_context_secret(context, switch.context_secret)
@@ -1235,6 +1237,18 @@ class AccountService:
 
     def pending(self, key: PendingKey) -> None:
         self._pending.add(key)
+        self._keyed.set()
+        self._keyed = anyio.Event()
+
+    async def _release(self, ceremony: CeremonyId, registry: CeremonyRegistry) -> PendingKey | None:
+        """`ceremony`'s pending key if it committed with it. The coordinator's word that it
+        committed (`Admitted`, `Switch`) travels in another session than the key ceremony's
+        last message to this device and may overtake it: a key not held yet is waited for,
+        as long as the ceremony may still run here."""
+        with anyio.move_on_after(self._times.limit_s):
+            while not self._pending.held(ceremony):
+                await self._keyed.wait()
+        return self._pending.release(ceremony, registry)
 
     # ------------------------------------------------------------------------- helpers
 
