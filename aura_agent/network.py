@@ -15,6 +15,10 @@ duration and yields its `Device`, ready to go `online`. What it sets up, in orde
   context's journal unless the one in force already says the same;
 * sync on (re)connection: every channel established with a peer asks the device's sync service
   to sync with that peer at once.
+
+An agent on TCP takes its network from `tcp_network` (an `aura_agent.parts.Network`: the
+transport behind the guard chain, the last run's port tried first, a `TcpEndpoint` whose
+listener is the advertised host and the port it got).
 """
 
 from __future__ import annotations

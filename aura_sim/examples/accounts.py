@@ -55,7 +55,7 @@ import attrs
 from aura_agent.agent import Agent, AgentSettings
 from aura_agent.enrollment import read_code
 from aura_agent.keystore import DeviceSecrets, MemoryKeys
-from aura_agent.parts import AgentParts, Attachment, Endpoint
+from aura_agent.parts import AgentParts, Attachment, Endpoint, Network
 from aura_consensus.ceremony import Aborted, CeremonyPendingEpoch, CeremonyRegistry, Committed
 from aura_consensus.ceremony import Superseded as SupersededState
 from aura_consensus.facts import CEREMONY_REDUCER
@@ -191,7 +191,7 @@ class SimEndpoint:
         """No channels here: agents sync on their interval and at start."""
 
 
-def sim_network(transport: SimTransport) -> Callable[[Attachment], Any]:
+def sim_network(transport: SimTransport) -> Network:
     """The `Network` of an agent whose address is `transport`'s."""
 
     @asynccontextmanager
