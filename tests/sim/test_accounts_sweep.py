@@ -6,7 +6,7 @@ through `Agent.run`, on seeded parts and the simulated network) create an accoun
 devices by code, are crashed and partitioned between flows, refresh (a refresh asked during the
 partition fails, recorded aborted, and is retried after it) and remove a device; the account
 safety invariants hold throughout and every device ends with the same tree
-(aura_sim/examples/accounts.py). On this machine the 6 seeds take about 8 s with two worker
+(aura_sim/examples/accounts.py). On this machine the 6 seeds take about 7 s with two worker
 processes.
 """
 
