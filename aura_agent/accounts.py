@@ -462,7 +462,7 @@ class AccountService:
             started, _ = registry.start(
                 prestate, operation_hash(operation), nonce, state.epoch, [agent.address]
             )
-            node = agent.network
+            listener = agent.listener
             invitation = Invitation(
                 membership.account,
                 started.ceremony_id,
@@ -471,7 +471,7 @@ class AccountService:
                 expires,
                 agent.address,
                 agent.identity.signing_key,
-                node.static_key,
+                listener.static_key,
                 (agent._hint(),),
                 bootstrap,
             )
@@ -656,14 +656,14 @@ class AccountService:
 
     async def _join(self, invitation: Invitation, context: ContextId) -> AuthorityId:
         agent = self._agent
-        node = agent.network
+        listener = agent.listener
         request = JoinRequest(
             invitation.ceremony,
             agent.identity.device,
             agent.identity.signing_key,
-            node.static_key,
-            node.host,
-            node.port,
+            listener.static_key,
+            listener.host,
+            listener.port,
         )
         session = Session(
             choreography(),
@@ -786,8 +786,8 @@ class AccountService:
                     done.context_fact,
                     done.context_secret,
                     done.public_key_package,
-                    self._agent.network.host,
-                    self._agent.network.port,
+                    self._agent.listener.host,
+                    self._agent.listener.port,
                 )
                 await endpoint.select("admit")
                 await endpoint.send("Admitted", encode(admission))
@@ -985,7 +985,9 @@ class AccountService:
             pending = agent.keys.secrets.pending_key(plan.ceremony)
             assert pending is not None  # kept until this device moved
             seeds = {a: c.seed for a, c in contacts.items() if a in staying}
-            seeds[me] = Seed(me, agent.network.host, agent.network.port, agent.network.static_key)
+            seeds[me] = Seed(
+                me, agent.listener.host, agent.listener.port, agent.listener.static_key
+            )
             joiners = {j.address for j in plan.prepare.joiners}
             plan = attrs.evolve(
                 plan,

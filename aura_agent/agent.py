@@ -16,6 +16,11 @@ device's descriptor, its consensus node and sync with the account's other device
 a scope of their own, restarted cleanly whenever the membership changes (`join`, `leave`);
 with no account the agent serves its API and waits.
 
+`Agent.open` is production parts (`aura_agent.parts.AgentParts`: OS randomness and clock, the
+key file, SQLite, TCP, the socket) around the one core, `Agent.run(parts)`: the simulator runs
+the same core on seeded randomness, virtual time, a crashable disk, keys in memory and its
+faulty network, without an API socket.
+
 Leaving the `async with` (or cancelling it) stops everything in reverse; after any stop,
 SIGKILL included, opening the directory again gives the same identity, keys, journals and
 account. The account workflows plug in through `handlers` (requests by name), `signals` and
@@ -47,17 +52,19 @@ from aura_agent.keystore import (
     DeviceSecrets,
     Identity,
     KdfLimits,
+    KeyHolder,
     KeyStore,
     remove_stale_temporaries,
 )
-from aura_agent.membership import (
-    IDENTITY_KEY,
-    MEMBERSHIP_KEY,
-    PORT_KEY,
-    Membership,
-    witness_addresses,
+from aura_agent.membership import IDENTITY_KEY, MEMBERSHIP_KEY, Membership, witness_addresses
+from aura_agent.network import (
+    SeededLocator,
+    member_genesis,
+    publish_if_stale,
+    tcp_hint,
+    tcp_network,
 )
-from aura_agent.network import SeededLocator, TcpSetup, member_genesis, publish_if_stale, tcp_hint
+from aura_agent.parts import AgentParts, Attachment, Endpoint
 from aura_agent.requests import (
     IDENTITY,
     NETWORK,
@@ -98,6 +105,7 @@ from aura_agent.signals import (
 )
 from aura_consensus.tree import authority_registry, frost_identifier
 from aura_core.crypto import frost
+from aura_core.effects import RandomEffects, StorageEffects
 from aura_core.encoding import decode, encode
 from aura_core.errors import (
     AuraError,
@@ -107,16 +115,14 @@ from aura_core.errors import (
     KeyFileMissing,
     NotConfigured,
     StorageError,
-    TransportError,
 )
 from aura_core.ids import AuthorityId, ContextId
 from aura_effects.bundle import Effects, assemble_effects
 from aura_effects.clock import SystemClock
-from aura_effects.locator import StaticLocator
+from aura_effects.locator import PeerAddress, StaticLocator
 from aura_effects.random import OsRandom
 from aura_effects.storage import SqliteStorage
 from aura_effects.tcpconfig import Connected, TcpConfig
-from aura_guards.tcp import TcpNode, open_tcp
 from aura_journal.budget import UNLIMITED
 from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
 from aura_journal.fact import JournalNamespace
@@ -197,29 +203,25 @@ class Agent:
     def __init__(
         self,
         *,
-        data: DataDir,
-        keys: KeyStore,
+        parts: AgentParts,
         effects: Effects,
-        storage: SqliteStorage,
-        socket: Path,
-        setup: TcpSetup,
         settings: AgentSettings,
         membership: Membership | None,
         started_ms: int,
     ) -> None:
-        self.data_dir = data.path
-        self.socket_path = socket
-        self.keys = keys
-        """The key file: the account workflows add shares and context secrets through it
-        (`add_share`, `add_context_secret`)."""
+        self.data_dir = parts.data_dir
+        self.socket_path = parts.socket
+        self.keys = parts.keys
+        """Where the secrets are kept: the account workflows add shares and context secrets
+        through it (`add_share`, `add_context_secret`)."""
         self.effects = effects
         self.settings = settings
         self.handlers = Handlers()
         """Requests by name (the account workflows add theirs)."""
         self.signals = SignalTable(CORE_SIGNALS)
         """The signals subscribers may ask for (the account workflows add theirs)."""
-        self._storage = storage
-        self._setup = setup
+        self._parts = parts
+        self._storage = parts.storage
         self.seeds = StaticLocator()
         """Listeners of devices whose descriptors have not reached this one (the membership's
         seeds, and an enrollment's other device)."""
@@ -227,7 +229,7 @@ class Agent:
         self._membership = membership
         self._started_ms = started_ms
         self._server: ApiServer | None = None
-        self._node: TcpNode | None = None
+        self._node: Endpoint | None = None
         self._dispatcher: Dispatcher | None = None
         self._sync: SyncService | None = None
         self._account_devices: AccountDevices | None = None
@@ -278,64 +280,82 @@ class Agent:
         data = DataDir.open(where)
         try:
             random = OsRandom()
-            clock = SystemClock()
             keys = await _open_keys(data, passphrase, settings.kdf, random)
             storage = await SqliteStorage.open(data.storage)
             try:
-                membership = await _check_storage(storage, keys.secrets.identity())
-                effects = assemble_effects(
+                parts = AgentParts(
                     random=random,
-                    time=clock,
+                    time=SystemClock(),
                     storage=storage,
-                    authority=keys.secrets.address,
-                    device=keys.secrets.device,
-                    registry=settings.registry or authority_registry(),
-                )
-                for held in keys.secrets.contexts:
-                    effects.contexts.add(held.context, held.secret)
-                setup = TcpSetup(
-                    seeds=StaticLocator(),
-                    tcp=attrs.evolve(settings.tcp, host=host, port=port),
-                    advertise=advertise,
-                    sync=settings.sync,
-                    keypair=keys.secrets.static_keypair,
-                )
-                agent = cls(
-                    data=data,
                     keys=keys,
-                    effects=effects,
-                    storage=storage,
+                    network=tcp_network(
+                        attrs.evolve(settings.tcp, host=host, port=port), storage, advertise
+                    ),
+                    data_dir=data.path,
                     socket=socket_path,
-                    setup=setup,
-                    settings=settings,
-                    membership=membership,
-                    started_ms=(await clock.now()).ts_ms,
+                    advertise=advertise,
                 )
-                try:
-                    async with agent._running(services):
-                        yield agent
-                except BaseExceptionGroup as group:
-                    raise _single(group) from None
+                async with cls.run(parts, settings=settings, services=services) as agent:
+                    yield agent
             finally:
                 await storage.close()
         finally:
             data.close()
 
+    @classmethod
+    @asynccontextmanager
+    async def run(
+        cls,
+        parts: AgentParts,
+        *,
+        settings: AgentSettings | None = None,
+        services: Sequence[Service] = (),
+    ) -> AsyncIterator[Agent]:
+        """Run the agent on `parts` for the duration (the core `open` runs on production
+        parts; the simulator runs it on its own). The storage must be this device's or new
+        (`KeyFileCorrupt` if it records another device); the caller closes it afterwards."""
+        settings = settings or AgentSettings()
+        keys = parts.keys
+        membership = await _check_storage(parts.storage, keys.secrets.identity())
+        effects = assemble_effects(
+            random=parts.random,
+            time=parts.time,
+            storage=parts.storage,
+            authority=keys.secrets.address,
+            device=keys.secrets.device,
+            registry=settings.registry or authority_registry(),
+        )
+        for held in keys.secrets.contexts:
+            effects.contexts.add(held.context, held.secret)
+        agent = cls(
+            parts=parts,
+            effects=effects,
+            settings=settings,
+            membership=membership,
+            started_ms=(await parts.time.now()).ts_ms,
+        )
+        try:
+            async with agent._running(services):
+                yield agent
+        except BaseExceptionGroup as group:
+            raise _single(group) from None
+
     @asynccontextmanager
     async def _running(self, services: Sequence[Service]) -> AsyncIterator[None]:
         await self._emit_initial()
         async with anyio.create_task_group() as tasks:
-            self._server = ApiServer(
-                self.socket_path,
-                device=self.identity.device,
-                handlers=self.handlers,
-                signals=self.signals,
-                reactive=self.effects.reactive,
-                trace=self.effects.trace,
-                time=self.effects.time,
-                limits=self.settings.api,
-            )
-            await tasks.start(self._server.run)
+            if self.socket_path is not None:
+                self._server = ApiServer(
+                    self.socket_path,
+                    device=self.identity.device,
+                    handlers=self.handlers,
+                    signals=self.signals,
+                    reactive=self.effects.reactive,
+                    trace=self.effects.trace,
+                    time=self.effects.time,
+                    limits=self.settings.api,
+                )
+                await tasks.start(self._server.run)
             await tasks.start(self._network)
             async with AsyncExitStack() as stack:
                 self._accounts = await stack.enter_async_context(AccountService(self))
@@ -360,9 +380,15 @@ class Agent:
         return self._membership
 
     @property
-    def network(self) -> TcpNode:
-        """The device's TCP endpoint (its guarded transport, port and static key)."""
+    def network(self) -> Endpoint:
+        """The device's network endpoint (its guarded transport and listener)."""
         return _running(self._node, "the network")
+
+    @property
+    def listener(self) -> PeerAddress:
+        """Where other devices reach this one (host, port, static key): what enrollment codes,
+        contacts, seeds and the rendezvous descriptor say."""
+        return self.network.listener
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -412,14 +438,17 @@ class Agent:
         """The transport, dispatcher and sync service for the agent's life; the account
         services in a restartable scope within them."""
         fx = self.effects
-        async with AsyncExitStack() as stack:
-            node = await self._listen(stack)
+        secrets = self.keys.secrets
+        attachment = Attachment(
+            fx, secrets.address, secrets.signing_key, secrets.static_keypair, self.locator
+        )
+        async with self._parts.network(attachment) as node:
             dispatcher = Dispatcher(node.guarded, fx.trace)
             sync = SyncService(
                 fx,
                 dispatcher,
                 shared=self._shared_scopes(),
-                config=self._setup.sync,
+                config=self.settings.sync,
                 on_report=self._on_sync_report,
             )
             async with dispatcher, sync, anyio.create_task_group() as tasks:
@@ -430,40 +459,6 @@ class Agent:
                     await self._supervise(task_status)
                 finally:
                     self._node = self._dispatcher = self._sync = None
-
-    async def _listen(self, stack: AsyncExitStack) -> TcpNode:
-        """Start the TCP transport (on `stack`). With port 0 the port of the last run is tried
-        first, so that the device's descriptor and its peers' seeds stay right across
-        restarts; the port it got is remembered."""
-        fx = self.effects
-        secrets = self.keys.secrets
-        config = self._setup.tcp
-        candidates = [config]
-        stored = await self._storage.get(PORT_KEY)
-        if config.port == 0 and stored is not None and len(stored) == 2:
-            candidates.insert(0, attrs.evolve(config, port=int.from_bytes(stored, "big")))
-        for index, candidate in enumerate(candidates):
-            try:
-                node = await stack.enter_async_context(
-                    open_tcp(
-                        fx,
-                        local=secrets.address,
-                        signing_key=secrets.signing_key,
-                        keypair=secrets.static_keypair,
-                        locator=self.locator,
-                        config=candidate,
-                    )
-                )
-            except OSError as exc:
-                where = tcp_hint(candidate.host, candidate.port)
-                if index + 1 < len(candidates):
-                    fx.trace.event("agent.port_taken", port=candidate.port)
-                    continue
-                raise TransportError(f"cannot listen on {where}: {exc.strerror or exc}") from None
-            if config.port == 0:
-                await self._storage.put(PORT_KEY, node.port.to_bytes(2, "big"))
-            return node
-        raise AssertionError("unreachable: the last candidate raises")
 
     def _shared_scopes(self) -> SharedScopes:
         """`shared_contexts`, with the account as it is at each call."""
@@ -555,9 +550,8 @@ class Agent:
 
     def _hint(self) -> str:
         """Where other devices dial this one (`tcp://host:port`, the advertised host)."""
-        node = self.network
-        host = self._setup.advertise if self._setup.advertise is not None else node.host
-        return tcp_hint(host, node.port)
+        listener = self.listener
+        return tcp_hint(listener.host, listener.port)
 
     def _single(self, state: TreeState) -> bool:
         """The tree is 1-of-1 under this device's own key (a new account): changes are
@@ -655,17 +649,15 @@ class Agent:
                 leaf,
                 membership.account,
                 membership.context,
-                network=self.network,
             )
             self._descriptor = await publish_if_stale(
                 fx,
                 RendezvousLocator(fx),
-                self.network,
+                self.listener,
                 address=self.address,
                 key=self.keys.secrets.signing_key,
                 leaf=leaf,
                 context=membership.context,
-                setup=self._setup,
             )
             if not membership.public_key_package:  # 1-of-1: single-signer commits
                 self.device = device
@@ -786,14 +778,13 @@ class Agent:
 
     async def _status(self, _: StatusRequest) -> AgentStatus:
         now = (await self.effects.time.now()).ts_ms
-        node = self.network
         return AgentStatus(
             identity=self.identity,
             account=self.account,
-            data_dir=str(self.data_dir),
-            socket=str(self.socket_path),
+            data_dir="" if self.data_dir is None else str(self.data_dir),
+            socket="" if self.socket_path is None else str(self.socket_path),
             sealed=self.keys.sealed,
-            listening=tcp_hint(node.host, node.port),
+            listening=self._hint(),
             api_version=API_VERSION,
             clients=self._server.clients if self._server is not None else 0,
             uptime_ms=max(0, now - self._started_ms),
@@ -803,9 +794,13 @@ class Agent:
         return self.identity
 
     async def _network_status(self, _: NetworkRequest) -> NetworkStatus:
-        node = self.network
+        listener = self.listener
         return NetworkStatus(
-            node.host, node.port, self._setup.advertise, node.static_key, self._descriptor
+            listener.host,
+            listener.port,
+            self._parts.advertise,
+            listener.static_key,
+            self._descriptor,
         )
 
     async def _peers(self, _: PeersRequest) -> Peers:
@@ -878,8 +873,8 @@ def _finish(attempt: _Attempt | None, error: AuraError | None) -> None:
 
 
 async def _open_keys(
-    data: DataDir, passphrase: str | bytes | None, limits: KdfLimits, random: OsRandom
-) -> KeyStore:
+    data: DataDir, passphrase: str | bytes | None, limits: KdfLimits, random: RandomEffects
+) -> KeyHolder:
     """The directory's key file, or a new identity if the directory has neither keys nor
     storage (`KeyFileMissing` if it has storage but no keys)."""
     remove_stale_temporaries(data.path)
@@ -894,7 +889,7 @@ async def _open_keys(
     return await KeyStore.create(data.keys, secrets, random, passphrase=passphrase, limits=limits)
 
 
-async def _check_storage(storage: SqliteStorage, identity: Identity) -> Membership | None:
+async def _check_storage(storage: StorageEffects, identity: Identity) -> Membership | None:
     """Record the identity in new storage, refuse storage of another device; the stored
     membership, if any."""
     stored = await storage.get(IDENTITY_KEY)

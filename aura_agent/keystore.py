@@ -31,7 +31,7 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import anyio.to_thread
 import attrs
@@ -74,7 +74,9 @@ __all__ = [
     "SealedKeys",
     "PlainKeys",
     "KeyFile",
+    "KeyHolder",
     "KeyStore",
+    "MemoryKeys",
     "remove_stale_temporaries",
 ]
 
@@ -375,6 +377,61 @@ def _derive(passphrase: bytes, params: Argon2idParams) -> bytes:
     )
 
 
+class KeyHolder(Protocol):
+    """Where a running agent keeps its secrets: the key file (`KeyStore`), or memory
+    (`MemoryKeys`, a simulated device whose keys outlive its crashes with the simulator)."""
+
+    @property
+    def secrets(self) -> DeviceSecrets: ...
+
+    @property
+    def sealed(self) -> bool:
+        """Whether the secrets are sealed under a passphrase at rest."""
+        ...
+
+    async def update(self, edit: Callable[[DeviceSecrets], DeviceSecrets]) -> None:
+        """Replace the secrets by `edit` of the current ones (new shares, context secrets,
+        pending keys), one update at a time; the ids and seeds never change
+        (`InvalidArgument`)."""
+        ...
+
+
+def _check_update(held: DeviceSecrets, secrets: DeviceSecrets) -> None:
+    if (secrets.device, secrets.address, secrets.signing_seed, secrets.static_seed) != (
+        held.device,
+        held.address,
+        held.signing_seed,
+        held.static_seed,
+    ):
+        raise InvalidArgument("a device's ids and key seeds never change")
+    secrets.check()
+
+
+class MemoryKeys:
+    """`KeyHolder` in memory, never at rest: a simulated device's keys, which the simulator
+    keeps across the device's crashes as a key file's atomic writes would survive them."""
+
+    def __init__(self, secrets: DeviceSecrets) -> None:
+        secrets.check()
+        self._secrets = secrets
+
+    def __repr__(self) -> str:
+        return "MemoryKeys()"
+
+    @property
+    def secrets(self) -> DeviceSecrets:
+        return self._secrets
+
+    @property
+    def sealed(self) -> bool:
+        return False
+
+    async def update(self, edit: Callable[[DeviceSecrets], DeviceSecrets]) -> None:
+        secrets = edit(self._secrets)  # no await between reading and writing: one at a time
+        _check_update(self._secrets, secrets)
+        self._secrets = secrets
+
+
 class KeyStore:
     """The key file of one data directory, open: its secrets in memory and, when sealed, the
     key derived from the passphrase (kept so updates need no new Argon2id run)."""
@@ -488,14 +545,7 @@ class KeyStore:
         lose each other. The device's ids and seeds never change."""
         async with self._writing:
             secrets = edit(self._secrets)
-            if (secrets.device, secrets.address, secrets.signing_seed, secrets.static_seed) != (
-                self._secrets.device,
-                self._secrets.address,
-                self._secrets.signing_seed,
-                self._secrets.static_seed,
-            ):
-                raise InvalidArgument("a device's ids and key seeds never change")
-            secrets.check()
+            _check_update(self._secrets, secrets)
             await self._write(secrets)
             self._secrets = secrets
 

@@ -15,28 +15,36 @@ duration and yields its `Device`, ready to go `online`. What it sets up, in orde
   context's journal unless the one in force already says the same;
 * sync on (re)connection: every channel established with a peer asks the device's sync service
   to sync with that peer at once.
+
+An agent on TCP takes its network from `tcp_network` (an `aura_agent.parts.Network`: the
+transport behind the guard chain, the last run's port tried first, a `TcpEndpoint` whose
+listener is the advertised host and the port it got).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Final
 
 import attrs
 
 from aura_agent.device import Device
+from aura_agent.membership import PORT_KEY
+from aura_agent.parts import Attachment, Endpoint, Network
 from aura_core.crypto.ed25519 import SigningKey
+from aura_core.effects import StorageEffects
 from aura_core.encoding import encode, record_tag
-from aura_core.errors import InvalidArgument
+from aura_core.errors import InvalidArgument, TransportError
 from aura_core.ids import AuthorityId, ContextId
 from aura_core.noise import StaticKeypair
 from aura_core.tree import LeafNode
 from aura_effects.bundle import Effects
 from aura_effects.locator import ANY_CALLER, PeerAddress, StaticLocator
-from aura_effects.tcpconfig import TcpConfig
+from aura_effects.tcpconfig import Connected, TcpConfig
 from aura_guards.tcp import TcpNode, open_tcp
+from aura_guards.transport import GuardedTransport
 from aura_journal.context import CONTEXT_REDUCER, ContextGenesis, ContextMember
 from aura_journal.fact import Fact, FactBody, JournalNamespace, sign_fact
 from aura_journal.registry import Origin
@@ -47,6 +55,8 @@ __all__ = [
     "DESCRIPTOR_LIFETIME_S",
     "CLOCK_SLACK_S",
     "TcpSetup",
+    "TcpEndpoint",
+    "tcp_network",
     "SeededLocator",
     "tcp_hint",
     "found_context",
@@ -178,23 +188,23 @@ async def member_genesis(
 async def publish_if_stale(
     effects: Effects,
     rendezvous: RendezvousLocator,
-    node: TcpNode,
+    listener: PeerAddress,
     *,
     address: AuthorityId,
     key: SigningKey,
     leaf: LeafNode,
     context: ContextId,
-    setup: TcpSetup,
+    lifetime_s: float = DESCRIPTOR_LIFETIME_S,
 ) -> str:
-    """Publish this device's descriptor unless the one in force says the same for at least
-    half a lifetime more; the hint it gives."""
-    hint = tcp_hint(_advertised(setup), node.port)
+    """Publish this device's descriptor (`listener`: where it is reached) unless the one in
+    force says the same for at least half a lifetime more; the hint it gives."""
+    hint = tcp_hint(listener.host, listener.port)
     now = (await effects.time.now()).ts_ms
-    lifetime = int(setup.descriptor_lifetime_s * 1000)
+    lifetime = int(lifetime_s * 1000)
     held = (await rendezvous.descriptors(context)).get(address)
     if (
         held is not None
-        and held.descriptor.static_key == node.static_key
+        and held.descriptor.static_key == listener.static_key
         and held.descriptor.hints == (hint,)
         and held.descriptor.device == leaf.device_id
         and held.descriptor.not_after_ms - now >= lifetime // 2
@@ -206,7 +216,7 @@ async def publish_if_stale(
         key,
         authority=address,
         device=leaf.device_id,
-        static_key=node.static_key,
+        static_key=listener.static_key,
         hints=[hint],
         not_before_ms=max(0, now - int(CLOCK_SLACK_S * 1000)),
         not_after_ms=now + lifetime,
@@ -250,12 +260,12 @@ async def on_tcp(
         await publish_if_stale(
             effects,
             rendezvous,
-            node,
+            PeerAddress(_advertised(setup), node.port, node.static_key),
             address=address,
             key=key,
             leaf=leaf,
             context=context,
-            setup=setup,
+            lifetime_s=setup.descriptor_lifetime_s,
         )
         device = Device(
             effects,
@@ -269,3 +279,67 @@ async def on_tcp(
         )
         node.on_connected(device.connected)
         yield device
+
+
+class TcpEndpoint:
+    """`Endpoint` on TCP: the node's guarded transport and channel events, reached at the
+    advertised host (the listen host if none) and the port it got."""
+
+    def __init__(self, node: TcpNode, advertise: str | None) -> None:
+        self._node = node
+        self._advertise = advertise
+
+    @property
+    def guarded(self) -> GuardedTransport:
+        return self._node.guarded
+
+    @property
+    def listener(self) -> PeerAddress:
+        host = self._advertise if self._advertise is not None else self._node.host
+        return PeerAddress(host, self._node.port, self._node.static_key)
+
+    def on_connected(self, callback: Callable[[Connected], None]) -> None:
+        self._node.on_connected(callback)
+
+
+def tcp_network(config: TcpConfig, storage: StorageEffects, advertise: str | None) -> Network:
+    """An agent's network on TCP (`config`'s host and port). With port 0 the port of the
+    last run (kept in `storage`) is tried first, so that the device's descriptor and its
+    peers' seeds stay right across restarts; the port it got is remembered.
+    `TransportError` if it cannot listen."""
+
+    @asynccontextmanager
+    async def run(device: Attachment) -> AsyncIterator[Endpoint]:
+        async with AsyncExitStack() as stack:
+            node = await _listen(stack, device)
+            yield TcpEndpoint(node, advertise)
+
+    async def _listen(stack: AsyncExitStack, device: Attachment) -> TcpNode:
+        candidates = [config]
+        stored = await storage.get(PORT_KEY)
+        if config.port == 0 and stored is not None and len(stored) == 2:
+            candidates.insert(0, attrs.evolve(config, port=int.from_bytes(stored, "big")))
+        for index, candidate in enumerate(candidates):
+            try:
+                node = await stack.enter_async_context(
+                    open_tcp(
+                        device.effects,
+                        local=device.address,
+                        signing_key=device.signing_key,
+                        keypair=device.keypair,
+                        locator=device.locator,
+                        config=candidate,
+                    )
+                )
+            except OSError as exc:
+                if index + 1 < len(candidates):
+                    device.effects.trace.event("agent.port_taken", port=candidate.port)
+                    continue
+                where = tcp_hint(candidate.host, candidate.port)
+                raise TransportError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+            if config.port == 0:
+                await storage.put(PORT_KEY, node.port.to_bytes(2, "big"))
+            return node
+        raise AssertionError("unreachable: the last candidate raises")
+
+    return run

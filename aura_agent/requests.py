@@ -132,7 +132,8 @@ class NetworkRequest:
 @record("agent.network", version=1)
 @attrs.frozen
 class NetworkStatus:
-    """Where the device listens and what it advertises."""
+    """Where other devices reach the device (its listener: the advertised host, else the listen
+    host, and the port) and the advertised host as configured."""
 
     host: str
     port: int

@@ -305,7 +305,8 @@ class SimLoop(asyncio.BaseEventLoop):
     def run_forever(self) -> None:
         """Run until `stop()`. Automatic garbage collection is off meanwhile: the loop collects
         at fixed step counts instead, so finalizers (async generators' `aclose`, weak-reference
-        callbacks) run at the same step in every run of a seed."""
+        callbacks) run at the same step in every run of a seed; it collects everything when it
+        stops."""
         self._home_thread = threading.get_ident()
         if self._failure is not None and not self._teardown:
             # Something already ended the run; what follows is asyncio cancelling the tasks
@@ -317,6 +318,11 @@ class SimLoop(asyncio.BaseEventLoop):
         try:
             super().run_forever()
         finally:
+            # What the run left to the collector is collected here, at the same point in every
+            # run: automatic collection between two runs of the loop (asyncio's runner calls
+            # it again to finalize async generators) would find more or less of it depending
+            # on what the process did before, and schedule more or fewer `aclose` tasks.
+            gc.collect()
             if gc_was_enabled:
                 gc.enable()
 

@@ -92,6 +92,18 @@ class SimNetwork:
         self._incarnations[name] = 1
         return SimTransport(self, name, authority)
 
+    def alias(self, name: str, authority: AuthorityId) -> SimTransport:
+        """Another address of the attached node `name`: messages to `authority` reach its
+        inbox, under its crashes and cuts. For a device whose address derives from a key it
+        drew after the node was attached (an agent: self-certifying addresses). Naming the
+        same pair again gives another transport of it; an address of another node is refused."""
+        if name not in self._inboxes:
+            raise InvalidArgument(f"{name} is not attached")
+        owner = self._names.setdefault(authority, name)
+        if owner != name:
+            raise InvalidArgument(f"{authority} is {owner}'s address")
+        return SimTransport(self, name, authority)
+
     @property
     def nodes(self) -> list[str]:
         return sorted(self._inboxes)

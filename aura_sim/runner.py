@@ -11,7 +11,8 @@ digest of the run's trace (the same seed and schedule always give the same diges
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import anyio
 import attrs
@@ -208,6 +209,13 @@ class SimRun:
     def violate(self, prop: str, detail: str) -> None:
         self.violations.append(Violation(prop, detail, anyio.current_time()))
         self.note(f"VIOLATION {prop}: {detail}")
+
+    def start_soon(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run `work` for the rest of the run, apart from every node (a workload's driver or
+        monitor: it outlives the crashes of the nodes it drives)."""
+        if self._group is None:
+            raise ScenarioError("the run has not started")
+        self._group.start_soon(work)
 
     def live_nodes(self) -> list[SimNode]:
         return [node for name, node in sorted(self.nodes.items()) if node.alive]

@@ -81,6 +81,7 @@ ACTIONS = frozenset(
         "write",
         "propose",
         "contend",
+        "script",
         "partition",
         "heal",
         "crash",
@@ -91,7 +92,7 @@ ACTIONS = frozenset(
         "skew",
     }
 )
-WORKLOAD_ACTIONS = frozenset({"write", "propose", "contend"})
+WORKLOAD_ACTIONS = frozenset({"write", "propose", "contend", "script"})
 """Actions the runner hands to the workload (`Workload.act`)."""
 
 

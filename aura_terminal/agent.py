@@ -73,11 +73,11 @@ def run(
                 listen=listen or DEFAULT_LISTEN,
                 advertise=advertise,
             ) as agent:
-                node = agent.network
+                listener = agent.listener
                 out.print(
                     f"agent {agent.identity.device} on {agent.data_dir}\n"
                     f"  api      unix:{agent.socket_path}\n"
-                    f"  network  tcp://{node.host}:{node.port}\n"
+                    f"  network  tcp://{listener.host}:{listener.port}\n"
                     f"  account  {agent.account.phase}",
                     highlight=False,
                 )

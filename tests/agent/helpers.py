@@ -87,7 +87,7 @@ async def deal(agents: Sequence[Agent], threshold: int) -> Membership:
         await agent.add_share(genesis.authority, 0, keys[index + 1])
     for agent in agents:
         seeds = tuple(
-            Seed(o.address, "127.0.0.1", o.network.port, o.identity.static_key)
+            Seed(o.address, "127.0.0.1", o.listener.port, o.identity.static_key)
             for o in agents
             if o is not agent
         )

@@ -43,7 +43,7 @@ async def test_requests_answer_with_their_records(tmp_path: Path) -> None:
         assert status.account == AccountState("none")
         assert status.clients == 1
         network = await client.network()
-        assert (network.host, network.port) == ("127.0.0.1", agent.network.port)
+        assert (network.host, network.port) == ("127.0.0.1", agent.listener.port)
         assert network.static_key == agent.identity.static_key
         assert network.descriptor is None  # nothing published without an account
         assert (await client.peers()).peers == ()
@@ -170,14 +170,14 @@ async def test_an_account_through_the_client(tmp_path: Path) -> None:
         other = agents[1]
         peers = (await client.peers()).peers
         assert [p.authority for p in peers] == [other.address]
-        assert peers[0].address == f"tcp://127.0.0.1:{other.network.port}"
+        assert peers[0].address == f"tcp://127.0.0.1:{other.listener.port}"
         results = await client.sync_now()
         assert {(s.peer, s.outcome) for s in results.sessions} == {(other.address, "complete")}
         assert {s.namespace for s in results.sessions} == {
             str(membership.account),
             str(membership.context),
         }
-        assert (await client.network()).descriptor == f"tcp://127.0.0.1:{agents[0].network.port}"
+        assert (await client.network()).descriptor == f"tcp://127.0.0.1:{agents[0].listener.port}"
         with pytest.raises(InvalidArgument, match="not a device"):
             await client.sync_now(AuthorityId(b"\x09" * 16))
         devices = sync = None

@@ -21,6 +21,7 @@ from aura_agent.keystore import (
     DeviceSecrets,
     KeyFile,
     KeyStore,
+    MemoryKeys,
     SealedKeys,
 )
 from aura_core.crypto import frost
@@ -114,6 +115,21 @@ async def test_the_ids_and_seeds_never_change(tmp_path: Path) -> None:
         )
     assert path.read_bytes() == before
     assert store.secrets == held
+
+
+async def test_memory_keys_hold_updates_and_refuse_the_same_changes() -> None:
+    held = await secrets()
+    keys = MemoryKeys(held)
+    assert not keys.sealed
+    more = held.with_context(ContextId(b"\xc1" * 16), b"\x01" * 32)
+    await keys.update(lambda _: more)
+    assert keys.secrets == more
+    stranger = await DeviceSecrets.fresh(seeded(8))
+    with pytest.raises(InvalidArgument):
+        await keys.update(lambda _: stranger)
+    with pytest.raises(InvalidArgument):  # a context has one secret
+        await keys.update(lambda held: held.with_context(CONTEXT, b"\x02" * 32))
+    assert keys.secrets == more
 
 
 async def test_an_existing_key_file_is_never_written_over(tmp_path: Path) -> None:

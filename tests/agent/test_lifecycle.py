@@ -238,7 +238,7 @@ async def test_missing_configuration_is_named_at_once(tmp_path: Path) -> None:
 
 async def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     async with Agent.open(tmp_path / "a", settings=FAST) as first:
-        taken = f"127.0.0.1:{first.network.port}"
+        taken = f"127.0.0.1:{first.listener.port}"
         with pytest.raises(TransportError, match=f"cannot listen on tcp://{taken}"):
             async with Agent.open(tmp_path / "b", listen=taken, settings=FAST):
                 pass

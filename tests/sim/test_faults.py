@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 from aura_core.effects import Envelope
-from aura_core.errors import TransportError
+from aura_core.errors import InvalidArgument, TransportError
 from aura_core.ids import AuthorityId, ContextId
 from aura_sim import run as sim_run
 from aura_sim.faults import FaultSchedule, LinkPolicy, MessageFault, MessageFaultKind
@@ -380,3 +380,31 @@ def test_crash_and_restart_are_idempotent() -> None:
         assert network.incarnation("b") == 2 and not network.is_down("b")
 
     run_lab(body)
+
+
+def test_an_alias_reaches_its_node_under_its_faults_and_is_nobody_elses() -> None:
+    """An agent's self-certifying address, added after the node was attached, routes to the
+    node's inbox, is cut off by the node's crash like the node's own address, and sends only
+    as itself; another node's address (or an unknown node) cannot be taken."""
+    D = AuthorityId(b"\x04" * 16)
+
+    async def body(lab: Lab) -> None:
+        alias = lab.network.alias("b", D)
+        assert lab.network.alias("b", D).authority == D  # the same pair again
+        with pytest.raises(InvalidArgument):
+            lab.network.alias("c", D)
+        with pytest.raises(InvalidArgument):
+            lab.network.alias("nobody", AuthorityId(b"\x05" * 16))
+        with pytest.raises(TransportError):
+            await alias.send(envelope(9, B, A))  # only as itself
+        await lab.a.send(envelope(1, A, D))
+        await alias.send(envelope(2, D, A))
+        await lab.collect(0.5)
+        await lab.a.send(envelope(3, A, D))  # in flight when b crashes
+        lab.network.crash("b")
+        await anyio.sleep(0.5)
+
+    done = run_lab(body)
+    assert done.payloads("b") == [envelope(1).payload]
+    assert done.payloads("a") == [envelope(2).payload]
+    assert done.network.counters["lost_in_flight"] == 1

@@ -22,7 +22,7 @@ duration_s = 1
 
 
 def test_every_shipped_scenario_parses_by_name_and_by_path(tmp_path: Path) -> None:
-    assert len(shipped_scenarios()) == 6
+    assert len(shipped_scenarios()) == 7
     for name in shipped_scenarios():
         scenario = load_scenario(name)
         assert scenario.phases and scenario.workload
