@@ -1012,6 +1012,9 @@ fn no_os_randomness_in_sources() {
         "from_entropy",
         "rand::random",
         "ThreadRng",
+        // ring's OS randomness (`ring::rand::SystemRandom`), the one path to its getrandom:
+        "SystemRandom",
+        "ring::rand",
         // biscuit-auth entry points that draw their key pairs from the OS:
         "KeyPair::new(",
         ".append(",
@@ -1031,9 +1034,11 @@ fn no_os_randomness_in_sources() {
 }
 
 /// `getrandom` is linked only because biscuit-auth depends on it (and turns on rand_core's
-/// `getrandom` feature, which features unify across the graph). No other crate may start using
-/// it; `no_os_randomness_in_sources` keeps every entry point that would read it out of our code,
-/// and the determinism tests show the paths we call draw only from the caller's seeds.
+/// `getrandom` feature, which features unify across the graph) and because ring depends on it
+/// unconditionally for `ring::rand::SystemRandom` (we use only ring's AEAD). No other crate may
+/// start using it; `no_os_randomness_in_sources` keeps every entry point that would read it out
+/// of our code, and the determinism tests show the paths we call draw only from the caller's
+/// seeds.
 #[test]
 fn getrandom_comes_only_through_biscuit_auth() {
     let output = std::process::Command::new(env!("CARGO"))
@@ -1053,5 +1058,5 @@ fn getrandom_comes_only_through_biscuit_auth() {
         .collect();
     direct.sort_unstable();
     direct.dedup();
-    assert_eq!(direct, ["biscuit-auth", "rand_core"], "{tree}");
+    assert_eq!(direct, ["biscuit-auth", "rand_core", "ring"], "{tree}");
 }

@@ -1,18 +1,19 @@
 //! The primitives snow runs our one pattern with: a seeded RNG, X25519 that refuses low-order
-//! results, ChaCha20-Poly1305 whose keys are wiped, and snow's own BLAKE2s.
+//! results, ChaCha20-Poly1305 (ring's) whose keys are wiped, and snow's own BLAKE2s.
 //!
 //! snow's default resolver would draw ephemeral keys from the operating system (through a
 //! cargo feature of snow we do not enable), keeps private and cipher keys in plain arrays that
 //! are never wiped, and does not check X25519 outputs. The DH and cipher here are the same
 //! computations as snow's (`Dh25519`, `CipherChaChaPoly` in `resolvers/default.rs`, the test
-//! `our_primitives_match_snows` compares transcripts), with those three things changed.
+//! `our_primitives_match_snows` compares transcripts), with those three things changed. The
+//! cipher runs on ring's ChaCha20-Poly1305 (BoringSSL's assembly), which seals a 1 KiB
+//! message several times faster than the RustCrypto crate snow wraps (docs/decisions.md).
 
 use std::cell::Cell;
 
-use chacha20poly1305::aead::AeadInPlace;
-use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use rand_core::RngCore;
+use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, CHACHA20_POLY1305};
 use snow::params::{CipherChoice, DHChoice, HashChoice};
 use snow::resolvers::{CryptoResolver, DefaultResolver};
 use snow::types::{Cipher, Dh, Hash, Random};
@@ -166,15 +167,22 @@ struct ChaChaPoly {
 }
 
 impl ChaChaPoly {
-    fn nonce(n: u64) -> [u8; 12] {
+    fn nonce(n: u64) -> Nonce {
         let mut nonce = [0u8; 12];
         nonce[4..].copy_from_slice(&n.to_le_bytes());
-        nonce
+        // Unique per key: snow's counter never repeats under one key (it refuses to wrap).
+        Nonce::assume_unique_for_key(nonce)
     }
 
-    fn aead(&self) -> ChaCha20Poly1305 {
-        // The AEAD object wipes its copy of the key when dropped.
-        ChaCha20Poly1305::new(&self.key.into())
+    /// ring's key object for one call. It is built from our wiped array each time rather than
+    /// kept, because ring does not wipe its keys: the only long-lived copy stays ours. Building
+    /// one is a 32-byte copy for ChaCha20.
+    fn aead(&self) -> LessSafeKey {
+        // `new` fails only for a key of the wrong length, which the array type rules out.
+        LessSafeKey::new(
+            UnboundKey::new(&CHACHA20_POLY1305, &self.key)
+                .expect("a 32-byte ChaCha20-Poly1305 key"),
+        )
     }
 }
 
@@ -191,13 +199,13 @@ impl Cipher for ChaChaPoly {
         // snow sizes `out` to hold plaintext and tag before calling.
         let len = plaintext.len();
         out[..len].copy_from_slice(plaintext);
-        match self.aead().encrypt_in_place_detached(
-            &Self::nonce(nonce).into(),
-            authtext,
+        match self.aead().seal_in_place_separate_tag(
+            Self::nonce(nonce),
+            Aad::from(authtext),
             &mut out[..len],
         ) {
             Ok(tag) => {
-                out[len..len + TAG_LEN].copy_from_slice(&tag);
+                out[len..len + TAG_LEN].copy_from_slice(tag.as_ref());
                 len + TAG_LEN
             }
             // Only a message over 256 GiB fails; snow never passes one. Write nothing usable.
@@ -220,14 +228,18 @@ impl Cipher for ChaChaPoly {
             .checked_sub(TAG_LEN)
             .ok_or(snow::Error::Decrypt)?;
         let (body, tag) = ciphertext.split_at(len);
+        let tag = Tag::try_from(tag).map_err(|_| snow::Error::Decrypt)?;
         let target = out.get_mut(..len).ok_or(snow::Error::Decrypt)?;
         target.copy_from_slice(body);
-        self.aead()
-            .decrypt_in_place_detached(&Self::nonce(nonce).into(), authtext, target, tag.into())
-            .map_err(|_| {
-                target.zeroize();
-                snow::Error::Decrypt
-            })?;
+        let opened = self
+            .aead()
+            .open_in_place_separate_tag(Self::nonce(nonce), Aad::from(authtext), tag, target, 0..)
+            .is_ok();
+        if !opened {
+            // ring leaves the buffer in an unspecified state on failure; hand back no plaintext.
+            target.zeroize();
+            return Err(snow::Error::Decrypt);
+        }
         Ok(len)
     }
 
