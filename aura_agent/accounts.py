@@ -1148,6 +1148,7 @@ class AccountService:
         if not plan.context_fact:
             contacts = {c.address: c for c in await self._contacts()}
             for joiner in plan.prepare.joiners:
+                self._meet(joiner)  # its key, for the new context (also after a restart)
                 contacts[joiner.address] = joiner
             secret = await fx.random.random_bytes(32)
             context = await self._new_context(staying, secret=secret)
