@@ -203,6 +203,8 @@ PULL_S: Final = 2.0
 learn the outcome without waiting for the periodic sync)."""
 _PLANS: Final = "agent/change/"
 _PREPARED: Final = "agent/prepared/"
+_ADMITTED: Final = "agent/admitted/"
+"""A joiner's acknowledgement of its admission, beside its enrollment's plan."""
 
 
 @record("agent.enrollment_op", version=1)
@@ -921,7 +923,7 @@ class AccountService:
         if (
             plan is None
             or not plan.context_fact
-            or joiner not in plan.outstanding
+            or joiner not in await self._outstanding(plan)
             or joiner not in {j.address for j in plan.prepare.joiners}
         ):
             return None
@@ -940,18 +942,20 @@ class AccountService:
         )
 
     async def _admission_taken(self, ceremony: CeremonyId, joiner: AuthorityId) -> None:
-        """`joiner` acknowledged its admission: not outstanding any more, and the bootstrap
-        secret leaves the key file (the recovery forgets the plan once none is outstanding)."""
-        async with self._lock:
-            plan = (await self._plans()).get(ceremony)
-            if plan is not None and joiner in plan.outstanding:
-                left = tuple(a for a in plan.outstanding if a != joiner)
-                await self._save_plan(attrs.evolve(plan, outstanding=left))
-            keys = self._agent.keys
-            if keys.secrets.enrollment(ceremony) is not None:
-                await keys.update(lambda held: held.without_enrollment(ceremony))
-            self._fx.trace.event("account.admitted", peer=str(joiner))
+        """`joiner` acknowledged its admission: a record of its own (written at once, even
+        while a change holds the lock: the plan is not rewritten here, so no update of it is
+        lost) takes it off the outstanding ones, and the bootstrap secret leaves the key file
+        (the recovery forgets the plan once none is outstanding)."""
+        await self._fx.storage.put(_ADMITTED + _key(ceremony), joiner.raw)
+        await self._drop_enrollment(ceremony)
+        self._fx.trace.event("account.admitted", peer=str(joiner))
         self._wake.set()
+
+    async def _outstanding(self, plan: ChangePlan) -> tuple[AuthorityId, ...]:
+        """The devices `plan` still waits for: its outstanding ones but a joiner that took
+        its admission."""
+        taken = await self._fx.storage.get(_ADMITTED + _key(plan.ceremony))
+        return tuple(a for a in plan.outstanding if taken is None or a.raw != taken)
 
     async def _check_join(self, invite: _Invite, joiner: AuthorityId) -> Refusal | None:
         """Why a join by `joiner` with `invite`'s code is refused now, if it is."""
@@ -1553,7 +1557,7 @@ class AccountService:
                 async with anyio.create_task_group() as tasks:
                     for peer in switching:
                         tasks.start_soon(send, peer)
-            left = tuple(a for a in plan.outstanding if a not in acked)
+            left = tuple(a for a in await self._outstanding(plan) if a not in acked)
             if left:
                 if acked:
                     await self._save_plan(attrs.evolve(plan, outstanding=left))
@@ -1578,6 +1582,7 @@ class AccountService:
 
     async def _delete_plan(self, plan: ChangePlan) -> None:
         await self._fx.storage.delete(_PLANS + _key(plan.ceremony))
+        await self._fx.storage.delete(_ADMITTED + _key(plan.ceremony))
 
     async def _drop_pending(self, ceremony: CeremonyId) -> None:
         """Delete `ceremony`'s pending key from the key file, if it holds one."""
