@@ -37,7 +37,11 @@ coordinator keeps the change (`ChangePlan`, in its storage) and finishes it, nev
 The recovery (`_reconcile`: at start, on each sync report (a connection starts a sync), every
 `RETRY_S`)
 finishes or aborts this device's interrupted ceremonies, deletes pending keys of aborted ones
-and sends each `Switch` again until it is acknowledged.
+and sends each `Switch` again until it is acknowledged. An enrollment's joiner is outstanding
+too, but asks itself: it keeps its join (invitation and pending key in the key file) until it
+learns the outcome, asking again every `ASK_S`; the inviter answers `Admitted` until the joiner
+acknowledges it (the invitation stays in the inviter's key file until then, so a restarted
+inviter opens the bootstrap context again).
 """
 
 from __future__ import annotations
