@@ -37,7 +37,11 @@ coordinator keeps the change (`ChangePlan`, in its storage) and finishes it, nev
 The recovery (`_reconcile`: at start, on each sync report (a connection starts a sync), every
 `RETRY_S`)
 finishes or aborts this device's interrupted ceremonies, deletes pending keys of aborted ones
-and sends each `Switch` again until it is acknowledged.
+and sends each `Switch` again until it is acknowledged. An enrollment's joiner is outstanding
+too, but asks itself: it keeps its join (invitation and pending key in the key file) until it
+learns the outcome, asking again every `ASK_S`; the inviter answers `Admitted` until the joiner
+acknowledges it (the invitation stays in the inviter's key file until then, so a restarted
+inviter opens the bootstrap context again).
 """
 
 from __future__ import annotations
@@ -196,11 +200,15 @@ CRASH_ENV: Final = "AURA_AGENT_CRASH_AT"
 which the agent kills itself with SIGKILL; read once as the agent starts."""
 RETRY_S: Final = 1.0
 """How often the recovery looks again without being woken (a sync report wakes it)."""
+ASK_S: Final = 5.0
+"""How often a joiner that does not know its join's outcome yet asks its inviter again."""
 PULL_S: Final = 2.0
 """How often a device prepared for a change that is not final syncs with its coordinator (to
 learn the outcome without waiting for the periodic sync)."""
 _PLANS: Final = "agent/change/"
 _PREPARED: Final = "agent/prepared/"
+_ADMITTED: Final = "agent/admitted/"
+"""A joiner's acknowledgement of its admission, beside its enrollment's plan."""
 
 
 @record("agent.enrollment_op", version=1)
@@ -312,6 +320,7 @@ class AccountService:
         self._expected: dict[CeremonyId, _Expected] = {}
         self._wake = anyio.Event()
         self._pulled = -PULL_S
+        self._asked = -ASK_S
         self._tasks: anyio.abc.TaskGroup | None = None
         self._crash_at = os.environ.get(CRASH_ENV) or None
         """The fault-injection point (`CRASH_ENV`), read once as the agent starts."""
@@ -406,6 +415,12 @@ class AccountService:
                 raise AlreadyInAccount(
                     f"this device is in account {agent.membership.account} already: leave it "
                     "before creating another"
+                )
+            held = self._held_join()
+            if held is not None:
+                raise AccountError(
+                    f"this device is still joining account {held.account}: that join may have "
+                    "committed, so it is finished first"
                 )
             key = agent.keys.secrets.signing_key
             leaf = LeafNode(0, agent.identity.device, LeafRole.DEVICE, key.verifying_key.raw)
@@ -623,7 +638,10 @@ class AccountService:
     async def join(self, code: str) -> AuthorityId:
         """Join the account `code` invites to (see the module docstring); its id. Typed errors,
         nothing changed here: `EnrollmentCodeInvalid`, `EnrollmentCodeExpired`,
-        `EnrollmentCodeRedeemed`, `AlreadyInAccount`, and the inviter's refusals."""
+        `EnrollmentCodeRedeemed`, `AlreadyInAccount`, another join not finished, and the
+        inviter's refusals. `ChangeUnfinished` if the join may have committed but its outcome
+        is not known yet (no answer after the key ceremony, or the inviter still finishing
+        it): this device keeps the join and asks again until it knows (`_resume_join`)."""
         invitation = read_code(code)
         async with self._lock:
             agent = self._agent
@@ -632,77 +650,138 @@ class AccountService:
                     f"this device is in account {agent.membership.account} already: leave it "
                     "before joining another"
                 )
-            now = (await self._fx.time.now()).ts_ms
-            if now >= invitation.expires_ms:
-                raise EnrollmentCodeExpired(
-                    "the enrollment code has expired: ask the inviting device for a new one"
+            held = self._held_join()
+            if held is not None and held.ceremony != invitation.ceremony:
+                raise AccountError(
+                    f"this device is still joining account {held.account}: that join may have "
+                    "committed, so it is finished first (this device asks its inviting device "
+                    "until it answers)"
                 )
-            host, port = _hint(invitation.hints[0])
-            context = bootstrap_context(invitation.bootstrap)
-            self._joining = invitation
-            await self._open_bootstrap(invitation)
-            self._fx.peers.add(invitation.inviter, VerifyingKey(invitation.inviter_key))
-            agent.seeds.put(invitation.inviter, PeerAddress(host, port, invitation.static_key))
-            try:
-                return await self._join(invitation, context)
-            except BaseException:
+            if held is None:
+                now = (await self._fx.time.now()).ts_ms
+                if now >= invitation.expires_ms:
+                    raise EnrollmentCodeExpired(
+                        "the enrollment code has expired: ask the inviting device for a new one"
+                    )
+                _hint(invitation.hints[0])  # refused before anything is kept
+                await agent.keys.update(
+                    lambda held: held.with_enrollment(invitation.ceremony, encode(invitation))
+                )
+            return await self._run_join(invitation)
+
+    def _held_join(self) -> Invitation | None:
+        """The join this device is in the middle of (its invitation, from the key file)."""
+        me = self._agent.address
+        for held in self._agent.keys.secrets.enrollments:
+            invitation = decode(held.invitation, Invitation)
+            if invitation.inviter != me:
+                return invitation
+        return None
+
+    async def _run_join(self, invitation: Invitation) -> AuthorityId:
+        """Ask `invitation`'s inviter (again) in the bootstrap context. The join (its invitation
+        and pending key in the key file) is dropped only once it cannot be needed: admitted and
+        acknowledged, refused (never committed with this device's key), or ended before this
+        device reported a key (nothing can have committed with it)."""
+        agent = self._agent
+        host, port = _hint(invitation.hints[0])
+        context = bootstrap_context(invitation.bootstrap)
+        self._joining = invitation
+        await self._open_bootstrap(invitation)
+        self._fx.peers.add(invitation.inviter, VerifyingKey(invitation.inviter_key))
+        agent.seeds.put(invitation.inviter, PeerAddress(host, port, invitation.static_key))
+        try:
+            return await self._join(invitation, context)
+        except BaseException:
+            if agent.membership is None:
                 agent.seeds.remove(invitation.inviter)  # joined: the membership's seed stays
-                with anyio.CancelScope(shield=True):
-                    await self._drop_pending(invitation.ceremony)  # not admitted: never used
-                raise
-            finally:
-                self._joining = None
-                self._close_bootstrap(invitation)
+                if agent.keys.secrets.pending_key(invitation.ceremony) is None:
+                    with anyio.CancelScope(shield=True):
+                        await self._end_join(invitation.ceremony)  # no key reported: not used
+            raise
+        finally:
+            self._joining = None
+            self._close_bootstrap(invitation)
 
     async def _join(self, invitation: Invitation, context: ContextId) -> AuthorityId:
         agent = self._agent
         listener = agent.listener
+        ceremony = invitation.ceremony
         request = JoinRequest(
-            invitation.ceremony,
+            ceremony,
             agent.identity.device,
             agent.identity.signing_key,
             listener.static_key,
             listener.host,
             listener.port,
+            await self._fx.random.random_bytes(32),
         )
         session = Session(
             choreography(),
-            _session_id(invitation.ceremony, agent.address),
+            _session_id(ceremony, agent.address, request.attempt),
             context,
             {"Joiner": (agent.address,), "Inviter": (invitation.inviter,)},
         )
 
-        async def ask(endpoint: Endpoint) -> Admission | Refusal:
+        async def ask(endpoint: Endpoint) -> Refusal | AuraError | None:
             await endpoint.send("Join", encode(request))
             answer = await endpoint.branch()
             if answer.label == "Roster":
                 for device in decode(answer.payload, Roster).devices:
-                    self._meet(device)
+                    if device.address != agent.address:
+                        self._meet(device)
                 answer = await endpoint.branch()
-            if answer.label == "Admitted":
-                return decode(answer.payload, Admission)
-            return decode(answer.payload, Refusal)
+            if answer.label != "Admitted":
+                return decode(answer.payload, Refusal)
+            admission = decode(answer.payload, Admission)
+            try:
+                if admission.account != invitation.account:
+                    raise EnrollmentCodeInvalid(
+                        "the inviting device admitted this device elsewhere"
+                    )
+                await self._admitted(invitation, admission)
+            except AuraError as exc:
+                return exc
+            await endpoint.send("Ack")
+            return None
 
         outcome = await agent.dispatcher.run(session, "Joiner", ask, limit=JOIN_LIMIT_S)
-        if not isinstance(outcome, Completed):
-            raise AccountError(
-                f"the inviting device did not answer ({type(outcome).__name__}): is it running "
-                "and reachable at the code's address?"
-            )
-        answer = outcome.value
+        answer = outcome.value if isinstance(outcome, Completed) else None
+        if isinstance(answer, AuraError):
+            raise answer
+        membership = agent.membership
+        if membership is not None and membership.account == invitation.account:
+            if isinstance(outcome, Completed):  # acknowledged; else asked again, to say so
+                await self._end_join(ceremony)
+            await agent.notify("info", f"joined account {membership.account}")
+            return membership.account
         if isinstance(answer, Refusal):
+            if answer.reason == "unfinished":
+                raise ChangeUnfinished(
+                    f"{answer.detail}; this device keeps its key and asks again until the "
+                    "inviting device admits it"
+                )
+            await self._end_join(ceremony)
             raise _refusal_error(answer)
-        assert isinstance(answer, Admission)
-        if answer.account != invitation.account:
-            raise EnrollmentCodeInvalid("the inviting device admitted this device elsewhere")
-        await self._admitted(invitation, answer)
-        await agent.notify("info", f"joined account {answer.account}")
-        return answer.account
+        if agent.keys.secrets.pending_key(ceremony) is None:
+            raise AccountError(
+                f"the inviting device did not answer ({type(outcome).__name__}) and this join "
+                "changed nothing: is it running and reachable at the code's address?"
+            )
+        raise ChangeUnfinished(
+            f"the inviting device did not answer after the key ceremony "
+            f"({type(outcome).__name__}): the join may have committed, so this device keeps "
+            "its key and asks again until it learns the outcome"
+        )
 
     async def _admitted(self, invitation: Invitation, admission: Admission) -> None:
-        """Record what the inviter sent, take the share the ceremony committed, start."""
+        """Record what the inviter sent, take the share the ceremony committed, start. An
+        admission taken before (its acknowledgement was lost) changes nothing."""
         agent = self._agent
         fx = self._fx
+        membership = agent.membership
+        if membership is not None and membership.account == admission.account:
+            return
         await _merge_account(fx, admission.account, admission.account_facts)
         context_fact = decode(admission.context_fact, Fact)
         context = context_fact.body.namespace.context
@@ -721,6 +800,36 @@ class AccountService:
         )
         await self._drop_pending(invitation.ceremony)
 
+    async def _end_join(self, ceremony: CeremonyId) -> None:
+        """A join whose outcome this device knows (or that cannot have committed): its pending
+        key and invitation leave the key file."""
+        await self._drop_pending(ceremony)
+        keys = self._agent.keys
+        if keys.secrets.enrollment(ceremony) is not None:
+            await keys.update(lambda held: held.without_enrollment(ceremony))
+            self._fx.trace.event("account.join_ended", ceremony=str(ceremony))
+
+    async def _resume_join(self, held: Invitation) -> None:
+        """The recovery's part for a joiner: a join kept across a stop is asked again (every
+        `ASK_S`) until its outcome is known; one that never reported a key is dropped."""
+        agent = self._agent
+        membership = agent.membership
+        joined = membership is not None and membership.account == held.account
+        if not joined and agent.keys.secrets.pending_key(held.ceremony) is None:
+            await self._end_join(held.ceremony)
+            return
+        now = anyio.current_time()
+        if now - self._asked < ASK_S:
+            return
+        self._asked = now
+        async with self._lock:
+            if self._joining is not None or self._held_join() != held:
+                return
+            try:
+                await self._run_join(held)
+            except AuraError as exc:
+                self._fx.trace.event("account.join_unknown_outcome", error=exc.code)
+
     # ------------------------------------------------------------------------- admit
 
     def _accept_join(self, message: SessionMessage, source: AuthorityId) -> Accepted | None:
@@ -731,7 +840,9 @@ class AccountService:
         except (EncodingError, InvalidArgument):
             return None
         invite = self._invites.get(request.ceremony)
-        if invite is None or message.session != _session_id(request.ceremony, source):
+        if invite is None or message.session != _session_id(
+            request.ceremony, source, request.attempt
+        ):
             self._fx.trace.event("account.join_unknown", peer=str(source))
             return None
         try:
@@ -758,50 +869,109 @@ class AccountService:
             await endpoint.receive("Join")
             self._meet(joiner)  # known from here on, so that the answer reaches it
             async with self._lock:
-                refusal = await self._check_join(invite)
+                again = await self._readmission(invite, source)
+                refusal = None if again is not None else await self._check_join(invite, source)
                 if refusal is not None:
                     await endpoint.select("refuse")
                     await endpoint.send("Refused", encode(refusal))
                     return
                 await endpoint.select("proceed")
-                await endpoint.send("Roster", encode(Roster(await self._contacts())))
-                try:
-                    done = await self._enroll(invite, request, joiner)
-                except ChangeUnfinished as exc:  # the recovery finishes it; not the joiner's
-                    await endpoint.select("fail")
-                    failed = Refusal("failed", f"the enrollment did not finish ({exc.code})")
-                    await endpoint.send("Refused", encode(failed))
-                    return
-                except AuraError as exc:
-                    self._fx.trace.event("account.enroll_failed", error=exc.code)
-                    await self._abort(invite, AbortReason.TIMEOUT)
-                    await endpoint.select("fail")
-                    failed = Refusal("failed", f"the enrollment failed ({exc.code}): try again")
-                    await endpoint.send("Refused", encode(failed))
-                    return
-                admission = Admission(
-                    done.account,
-                    done.epoch,
-                    done.account_facts,
-                    done.context_fact,
-                    done.context_secret,
-                    done.public_key_package,
-                    self._agent.listener.host,
-                    self._agent.listener.port,
-                )
+                roster = tuple(c for c in await self._contacts() if c.address != source)
+                await endpoint.send("Roster", encode(Roster(roster)))
+                if again is None:
+                    again = await self._first_admission(endpoint, invite, request, joiner)
+                    if again is None:
+                        return
                 await endpoint.select("admit")
-                await endpoint.send("Admitted", encode(admission))
-                await self._move(done)
-            await self._agent.notify("info", f"device {request.device} joined the account")
+                await endpoint.send("Admitted", encode(again))
+            with anyio.move_on_after(self._times.round2_s):
+                await endpoint.receive("Ack")
+                # Noted once no change runs (it waits for the lock; this session does not).
+                assert self._tasks is not None
+                self._tasks.start_soon(self._admission_taken, invite.invitation.ceremony, source)
 
         return Accepted(session, "Inviter", 0, admit, JOIN_LIMIT_S)
 
-    async def _check_join(self, invite: _Invite) -> Refusal | None:
-        """Why a join with `invite`'s code is refused now, if it is."""
+    async def _first_admission(
+        self, endpoint: Endpoint, invite: _Invite, request: JoinRequest, joiner: Contact
+    ) -> Admission | None:
+        """Run the enrollment (under the lock); its admission, or None once the joiner was
+        told why not."""
+        try:
+            done = await self._enroll(invite, request, joiner)
+        except ChangeUnfinished as exc:  # the recovery finishes it; not the joiner's to drop
+            await endpoint.select("fail")
+            failed = Refusal("unfinished", f"the enrollment is not finished yet ({exc.code})")
+            await endpoint.send("Refused", encode(failed))
+            return None
+        except AuraError as exc:
+            self._fx.trace.event("account.enroll_failed", error=exc.code)
+            await self._abort(invite, AbortReason.TIMEOUT)
+            await endpoint.select("fail")
+            failed = Refusal("failed", f"the enrollment failed ({exc.code}): try again")
+            await endpoint.send("Refused", encode(failed))
+            return None
+        # Committed: this device moves whether or not the answer reaches the joiner (its
+        # admission stays outstanding in the plan until it acknowledges it).
+        await self._move(done)
+        await self._agent.notify("info", f"device {request.device} joined the account")
+        admission = await self._readmission(invite, joiner.address)
+        assert admission is not None  # the plan keeps the joiner outstanding
+        return admission
+
+    async def _readmission(self, invite: _Invite, joiner: AuthorityId) -> Admission | None:
+        """`joiner`'s admission, if its enrollment committed, the new devices' context is
+        founded, and it has not acknowledged it yet (it is admitted as often as it asks)."""
+        ceremony = invite.invitation.ceremony
+        plan = (await self._plans()).get(ceremony)
+        if (
+            plan is None
+            or not plan.context_fact
+            or joiner not in await self._outstanding(plan)
+            or joiner not in {j.address for j in plan.prepare.joiners}
+        ):
+            return None
+        if not isinstance((await self._registry(plan.account)).state(ceremony), Committed):
+            return None
+        listener = self._agent.listener
+        return Admission(
+            plan.account,
+            plan.prepare.started.current_epoch + 1,
+            await _signed_facts(self._fx, JournalNamespace.of(plan.account)),
+            plan.context_fact,
+            self._secret(_context_of(plan)),
+            plan.public_key_package,
+            listener.host,
+            listener.port,
+        )
+
+    async def _admission_taken(self, ceremony: CeremonyId, joiner: AuthorityId) -> None:
+        """`joiner` acknowledged its admission: a record of its own (written at once, even
+        while a change holds the lock: the plan is not rewritten here, so no update of it is
+        lost) takes it off the outstanding ones, and the bootstrap secret leaves the key file
+        (the recovery forgets the plan once none is outstanding)."""
+        await self._fx.storage.put(_ADMITTED + _key(ceremony), joiner.raw)
+        await self._drop_enrollment(ceremony)
+        self._fx.trace.event("account.admitted", peer=str(joiner))
+        self._wake.set()
+
+    async def _outstanding(self, plan: ChangePlan) -> tuple[AuthorityId, ...]:
+        """The devices `plan` still waits for: its outstanding ones but a joiner that took
+        its admission."""
+        taken = await self._fx.storage.get(_ADMITTED + _key(plan.ceremony))
+        return tuple(a for a in plan.outstanding if taken is None or a.raw != taken)
+
+    async def _check_join(self, invite: _Invite, joiner: AuthorityId) -> Refusal | None:
+        """Why a join by `joiner` with `invite`'s code is refused now, if it is."""
         invitation = invite.invitation
         membership = self._agent.membership
         if membership is None or membership.account != invitation.account:
             return Refusal("invalid", "the code is for an account this device is not in now")
+        plan = (await self._plans()).get(invitation.ceremony)
+        if plan is not None:  # past its point of no return: the code is taken
+            if joiner not in {j.address for j in plan.prepare.joiners}:
+                return Refusal("redeemed", "the code was used already: ask for a new one")
+            return Refusal("unfinished", "the enrollment is being finished")
         registry = await self._registry(invitation.account)
         state = registry.state(invitation.ceremony)
         if isinstance(state, Committed):
@@ -816,8 +986,14 @@ class AccountService:
     async def _enroll(self, invite: _Invite, request: JoinRequest, joiner: Contact) -> _Done:
         """The enrollment of `joiner`: the DKG among the share holders and the joiner in the
         bootstrap context, then `AddLeaf` and `ChangePolicy` (`_change`: nothing is committed
-        before the keys exist, so a failure before the commit leaves the tree as it was)."""
+        before the keys exist, so a failure before the commit leaves the tree as it was). The
+        invitation is kept in the key file first: past the point of no return the joiner's
+        admission is outstanding until it acknowledges it, also across a restart of this
+        device, which then opens the bootstrap context again with it."""
         invitation = invite.invitation
+        await self._agent.keys.update(
+            lambda held: held.with_enrollment(invitation.ceremony, encode(invitation))
+        )
         account = invitation.account
         state = await self._state(account)
         leaf = LeafNode(
@@ -970,7 +1146,9 @@ class AccountService:
     async def _hand_over(self, plan: ChangePlan, final: TreeState) -> _Done:
         """After the commit: the new devices' context (once: kept in the plan), and `Switch`
         to every other device staying (a bare one, the facts only, to the removed). A device
-        that does not acknowledge stays outstanding in the plan: the recovery sends it again."""
+        that does not acknowledge stays outstanding in the plan: the recovery sends it again.
+        An enrollment's joiner is outstanding too, until it acknowledges its `Admitted` (sent
+        in its join session, again each time it asks)."""
         agent = self._agent
         fx = self._fx
         me = agent.address
@@ -978,6 +1156,7 @@ class AccountService:
         if not plan.context_fact:
             contacts = {c.address: c for c in await self._contacts()}
             for joiner in plan.prepare.joiners:
+                self._meet(joiner)  # its key, for the new context (also after a restart)
                 contacts[joiner.address] = joiner
             secret = await fx.random.random_bytes(32)
             context = await self._new_context(staying, secret=secret)
@@ -994,14 +1173,13 @@ class AccountService:
                 context_fact=context_fact,
                 public_key_package=pending.public_key_package.to_bytes(),
                 seeds=tuple(seeds[a] for a in staying if a in seeds),
-                outstanding=(
-                    *(a for a in staying if a != me and a not in joiners),
-                    *plan.removed,
-                ),
+                outstanding=(*(a for a in staying if a != me), *plan.removed),
             )
             await self._save_plan(plan)
             acked = []
             for other in plan.outstanding:
+                if other in joiners:
+                    continue  # admitted in its join session (`Admitted`, when it asks)
                 if await self._send_switch(plan, other, limit=self._times.round2_s):
                     acked.append(other)
             plan = attrs.evolve(
@@ -1236,15 +1414,19 @@ class AccountService:
         `Switch`es not acknowledged are sent again."""
         agent = self._agent
         membership = agent.membership
-        joining = self._joining
+        joining = self._joining or self._held_join()
         stray = [
             held.ceremony
             for held in agent.keys.secrets.pending
             if (membership is None or held.account != membership.account)
             and (joining is None or held.ceremony != joining.ceremony)
         ]
-        for ceremony in stray:  # a join that did not finish (its agent stopped): never used
+        for ceremony in stray:  # not this account's nor a join's: never used
             await self._drop_pending(ceremony)
+        held = self._held_join()
+        if held is not None and self._joining is None:
+            await self._resume_join(held)
+            membership = agent.membership
         if membership is None or agent.device is None:
             return
         waiting = await self._tidy(membership)
@@ -1255,6 +1437,7 @@ class AccountService:
                 agent.sync.request(coordinator)
         async with self._lock:
             await self._settle_own()
+            await self._reopen_admissions(await self._registry(membership.account))
         await self._retry_switches()
 
     async def _tidy(self, membership: Membership) -> set[AuthorityId]:
@@ -1359,14 +1542,16 @@ class AccountService:
     async def _retry_switches(self) -> None:
         """Once this device moved (out of the context the change started in): each `Switch`
         not acknowledged, sent again (all at once, each within the round time); the plan is
-        forgotten when none is left."""
+        forgotten when none is left (a joiner's `Admitted` is taken when it asks)."""
         agent = self._agent
         for plan in (await self._plans()).values():
             membership = agent.membership
             if membership is None or not plan.context_fact or membership.context == plan.context:
                 continue
             acked: list[AuthorityId] = []
-            if plan.outstanding:
+            joiners = {j.address for j in plan.prepare.joiners}
+            switching = [a for a in plan.outstanding if a not in joiners]
+            if switching:
                 await agent._grant(plan.context)  # where those devices still are
 
                 async def send(
@@ -1376,15 +1561,16 @@ class AccountService:
                         acked.append(peer)
 
                 async with anyio.create_task_group() as tasks:
-                    for peer in plan.outstanding:
+                    for peer in switching:
                         tasks.start_soon(send, peer)
-            left = tuple(a for a in plan.outstanding if a not in acked)
+            left = tuple(a for a in await self._outstanding(plan) if a not in acked)
             if left:
                 if acked:
                     await self._save_plan(attrs.evolve(plan, outstanding=left))
                 continue
             await self._delete_plan(plan)
             await self._drop_pending(plan.ceremony)
+            await self._drop_enrollment(plan.ceremony)
             self._fx.trace.event("account.change_done", ceremony=str(plan.ceremony))
 
     async def _plans(self) -> dict[CeremonyId, ChangePlan]:
@@ -1402,6 +1588,7 @@ class AccountService:
 
     async def _delete_plan(self, plan: ChangePlan) -> None:
         await self._fx.storage.delete(_PLANS + _key(plan.ceremony))
+        await self._fx.storage.delete(_ADMITTED + _key(plan.ceremony))
 
     async def _drop_pending(self, ceremony: CeremonyId) -> None:
         """Delete `ceremony`'s pending key from the key file, if it holds one."""
@@ -1409,6 +1596,35 @@ class AccountService:
         if keys.secrets.pending_key(ceremony) is not None:
             await keys.update(lambda held: held.without_pending(ceremony))
             self._fx.trace.event("account.pending_dropped", ceremony=str(ceremony))
+
+    async def _drop_enrollment(self, ceremony: CeremonyId) -> None:
+        """Delete enrollment `ceremony`'s invitation (its bootstrap secret) from the key file."""
+        keys = self._agent.keys
+        if keys.secrets.enrollment(ceremony) is not None:
+            await keys.update(lambda held: held.without_enrollment(ceremony))
+            self._fx.trace.event("account.enrollment_dropped", ceremony=str(ceremony))
+
+    async def _reopen_admissions(self, registry: CeremonyRegistry) -> None:
+        """The inviter's enrollments in the key file: one past its point of no return (a
+        plan) whose joiner has not taken its admission is answered again (after a restart
+        its bootstrap context is opened again); any other final one is dropped."""
+        me = self._agent.address
+        plans = await self._plans()
+        for held in self._agent.keys.secrets.enrollments:
+            invitation = decode(held.invitation, Invitation)
+            if invitation.inviter != me:
+                continue
+            plan = plans.get(held.ceremony)
+            if plan is None:
+                known = held.ceremony in registry.ceremonies()
+                final = (Committed, Aborted, Superseded)
+                if not known or isinstance(registry.state(held.ceremony), final):
+                    await self._drop_enrollment(held.ceremony)
+                continue
+            if held.ceremony not in self._invites:
+                started = plan.prepare.started
+                self._invites[held.ceremony] = _Invite(invitation, started, plan.prepare.operation)
+                await self._open_bootstrap(invitation)
 
     async def _forget(self, ceremony: CeremonyId) -> None:
         """A change that is over for this device: its record and pending key go."""
@@ -1750,8 +1966,8 @@ async def _signed_facts(fx: Effects, namespace: JournalNamespace) -> tuple[bytes
     return tuple(found)
 
 
-def _session_id(ceremony: CeremonyId, joiner: AuthorityId) -> SessionId:
-    return SessionId.derived(tagged_hash(_SESSION_TAG, ceremony.hash.digest, joiner.raw))
+def _session_id(ceremony: CeremonyId, joiner: AuthorityId, attempt: bytes) -> SessionId:
+    return SessionId.derived(tagged_hash(_SESSION_TAG, ceremony.hash.digest, joiner.raw, attempt))
 
 
 def _hint(hint: str) -> tuple[str, int]:

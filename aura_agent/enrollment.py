@@ -173,6 +173,7 @@ protocol {PROTOCOL} {{
         admit:
           Inviter [guard_capability = "{ADMIT}", flow_cost = 10]
             -> Joiner : Admitted(agent.admission);
+          Joiner [guard_capability = "{JOIN}", flow_cost = 1] -> Inviter : Ack;
         fail:
           Inviter [guard_capability = "{ADMIT}", flow_cost = 10]
             -> Joiner : Refused(agent.refusal);
@@ -190,15 +191,18 @@ def choreography() -> Choreography:
     """`AuraEnrollment`: the joiner asks; the inviter refuses it (saying why), or sends the
     listeners of the devices the key ceremony reaches (`Roster`), runs the enrollment (the tree
     change, the networked DKG with the joiner and the account's share holders, the policy
-    change, the new devices' context) and admits it with what it needs to start, or says why
-    it failed."""
+    change, the new devices' context) and admits it with what it needs to start, which the
+    joiner acknowledges once it took it (until then the inviter admits it again when it asks
+    again), or says why it failed."""
     return Choreography.compile(TEXT)
 
 
 @record("agent.join_request", version=1)
 @attrs.frozen
 class JoinRequest:
-    """The joiner: who it is and where it listens, for the ceremony its code names."""
+    """The joiner: who it is and where it listens, for the ceremony its code names; `attempt`
+    (random) makes each time it asks a session of its own (a joiner asks again until it
+    learns its join's outcome)."""
 
     ceremony: CeremonyId
     device: DeviceId
@@ -206,6 +210,7 @@ class JoinRequest:
     static_key: bytes = attrs.field(validator=_bytes32)
     host: str
     port: int = attrs.field(validator=_u64)
+    attempt: bytes = attrs.field(validator=_bytes32)
 
 
 @record("agent.admission", version=1)
@@ -225,7 +230,10 @@ class Admission:
     port: int = attrs.field(validator=_u64)
 
 
-REFUSALS: Final = ("invalid", "expired", "redeemed", "busy", "failed")
+REFUSALS: Final = ("invalid", "expired", "redeemed", "busy", "failed", "unfinished")
+"""`unfinished`: the enrollment passed its point of no return and the inviter finishes it; the
+joiner keeps its key and asks again. Every other reason means it never committed with this
+joiner's key: the joiner drops it."""
 
 
 @record("agent.refusal", version=1)

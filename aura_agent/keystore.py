@@ -4,7 +4,9 @@ What the file holds (`DeviceSecrets`): the device's ids (its `DeviceId` and the 
 answers as on the network), its Ed25519 signing-key seed, its X25519 static-key seed (Noise),
 its FROST key packages by (account, epoch), the pending key packages of key ceremonies not
 final yet (by ceremony: inert until the journal shows the ceremony committed with that key,
-deleted once it shows it aborted), and the shared secrets of the contexts it is a member of.
+deleted once it shows it aborted), the enrollments it is in the middle of (their invitations,
+which hold a bootstrap secret: a joiner's until it learns the outcome, an inviter's until the
+joiner acknowledged its admission), and the shared secrets of the contexts it is a member of.
 Nothing else in the data directory is secret.
 
 The file is one canonical CBOR record, `KeyFile(format, content)`, where `content` is either
@@ -69,6 +71,7 @@ __all__ = [
     "AccountShare",
     "PendingShare",
     "HeldSecret",
+    "HeldEnrollment",
     "DeviceSecrets",
     "Argon2idParams",
     "SealedKeys",
@@ -207,6 +210,17 @@ class HeldSecret:
     secret: bytes = attrs.field(validator=_length(32))
 
 
+@record("agent.held_enrollment", version=1)
+@attrs.frozen
+class HeldEnrollment:
+    """An enrollment this device is in the middle of, as the joiner or the inviter (the
+    invitation names the inviter): its encoded `Invitation`, kept here because its bootstrap
+    secret admits whoever holds it."""
+
+    ceremony: CeremonyId
+    invitation: bytes = attrs.field(validator=_bounded(4096), repr=False)
+
+
 @record("agent.secrets", version=1)
 @attrs.frozen
 class DeviceSecrets:
@@ -220,6 +234,7 @@ class DeviceSecrets:
     shares: tuple[AccountShare, ...] = attrs.field(default=(), repr=False)
     contexts: tuple[HeldSecret, ...] = attrs.field(default=(), repr=False)
     pending: tuple[PendingShare, ...] = attrs.field(default=(), repr=False)
+    enrollments: tuple[HeldEnrollment, ...] = attrs.field(default=(), repr=False)
 
     @classmethod
     async def fresh(cls, random: RandomEffects) -> DeviceSecrets:
@@ -282,6 +297,23 @@ class DeviceSecrets:
         gone = set(ceremonies)
         return attrs.evolve(self, pending=tuple(p for p in self.pending if p.ceremony not in gone))
 
+    def enrollment(self, ceremony: CeremonyId) -> bytes | None:
+        """The encoded invitation of enrollment `ceremony`, if this device holds it."""
+        held = next((e for e in self.enrollments if e.ceremony == ceremony), None)
+        return None if held is None else held.invitation
+
+    def with_enrollment(self, ceremony: CeremonyId, invitation: bytes) -> DeviceSecrets:
+        """These secrets with enrollment `ceremony`'s encoded invitation (replacing one held)."""
+        kept = [e for e in self.enrollments if e.ceremony != ceremony]
+        held = sorted([*kept, HeldEnrollment(ceremony, invitation)], key=lambda e: e.ceremony)
+        return attrs.evolve(self, enrollments=tuple(held))
+
+    def without_enrollment(self, *ceremonies: CeremonyId) -> DeviceSecrets:
+        """These secrets without the invitations of enrollments `ceremonies`."""
+        gone = set(ceremonies)
+        kept = tuple(e for e in self.enrollments if e.ceremony not in gone)
+        return attrs.evolve(self, enrollments=kept)
+
     def with_context(self, context: ContextId, secret: bytes) -> DeviceSecrets:
         """These secrets with `context`'s shared secret (a context has one: another secret for
         a context already held is `InvalidArgument`)."""
@@ -296,17 +328,19 @@ class DeviceSecrets:
 
     def check(self) -> None:
         """`KeyFileCorrupt` unless the address is the signing key's (`device_address`), the
-        shares, pending keys and contexts are sorted, one entry each, and every key package
-        parses."""
+        shares, pending keys, enrollments and contexts are sorted, one entry each, and every
+        key package parses."""
         if self.address != device_address(self.signing_key.verifying_key):
             raise KeyFileCorrupt("the key file's address is not its signing key's")
         shares = [(s.account, s.epoch) for s in self.shares]
         contexts = [c.context for c in self.contexts]
         pending = [p.ceremony for p in self.pending]
+        enrollments = [e.ceremony for e in self.enrollments]
         if (
             shares != sorted(set(shares))
             or contexts != sorted(set(contexts))
             or pending != sorted(set(pending))
+            or enrollments != sorted(set(enrollments))
         ):
             raise KeyFileCorrupt("the key file's entries are out of order or repeated")
         try:

@@ -296,6 +296,9 @@ async def test_a_change_a_holder_misses_is_recorded_aborted_and_changes_nothing(
             with anyio.fail_after(30):
                 await accounts(b).join(await accounts(a).invite(2))
             await wait_for(a, "active", 2, 2)
+            with anyio.fail_after(30):
+                while a.keys.secrets.enrollments:  # B's acknowledgement of its admission
+                    await anyio.sleep(0.05)
         namespace = JournalNamespace.of(account)
         journal = await a.effects.journal.journal(namespace)
         tree, known = journal.view(TREE_REDUCER).current, journal.fact_ids()

@@ -299,3 +299,32 @@ async def test_out_of_order_pending_keys_are_corrupt(tmp_path: Path) -> None:
     swapped = attrs.evolve(held, pending=held.pending[::-1])
     with pytest.raises(KeyFileCorrupt, match="out of order"):
         swapped.check()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    labels=st.lists(st.text(min_size=1, max_size=8), max_size=5),
+    blob=st.binary(min_size=1, max_size=64),
+)
+def test_enrollments_are_kept_by_ceremony_one_each(labels: list[str], blob: bytes) -> None:
+    """An enrollment's invitation is kept by ceremony (a second for the same ceremony replaces
+    the first), in order, and goes only when asked; the result always passes `check`."""
+    held = anyio.run(secrets)
+    for label in labels:
+        held = held.with_enrollment(CeremonyId(Hash32.of(label.encode())), blob + label.encode())
+    ceremonies = sorted({CeremonyId(Hash32.of(label.encode())) for label in labels})
+    assert [e.ceremony for e in held.enrollments] == ceremonies
+    held.check()
+    assert decode(encode(held), DeviceSecrets) == held
+    for label in labels:
+        assert held.enrollment(CeremonyId(Hash32.of(label.encode()))) == blob + label.encode()
+    gone = held.without_enrollment(*ceremonies[:1])
+    assert [e.ceremony for e in gone.enrollments] == ceremonies[1:]
+
+
+async def test_out_of_order_enrollments_are_corrupt(tmp_path: Path) -> None:
+    one, two = (CeremonyId(Hash32.of(x)) for x in (b"one", b"two"))
+    held = (await secrets()).with_enrollment(one, b"a").with_enrollment(two, b"b")
+    swapped = attrs.evolve(held, enrollments=held.enrollments[::-1])
+    with pytest.raises(KeyFileCorrupt, match="out of order"):
+        swapped.check()

@@ -10,6 +10,7 @@ a task of its own (`Life`), so that one can stop while the others run on."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -26,11 +27,17 @@ from aura_consensus.ceremony import Aborted, CeremonyRegistry, Committed
 from aura_consensus.facts import CEREMONY_REDUCER
 from aura_consensus.tree import tree_prestate
 from aura_core.crypto import frost
-from aura_core.errors import AccountError, CeremonyConflict, ChangeUnfinished
+from aura_core.errors import (
+    AccountError,
+    AuraError,
+    CeremonyConflict,
+    ChangeUnfinished,
+    EnrollmentCodeRedeemed,
+)
 from aura_effects.random import OsRandom
 from aura_journal.fact import JournalNamespace
 from aura_journal.tree import TREE_REDUCER, TreeState
-from tests.agent.helpers import FAST, digest
+from tests.agent.helpers import FAST, digest, snapshot
 from tests.frost_local import sign_locally
 
 pytestmark = pytest.mark.anyio
@@ -153,6 +160,11 @@ def _memberships(agents: tuple[Agent, ...]) -> list[Membership]:
 async def pending_at_rest(home: Path) -> int:
     """How many pending keys the key file in `home` holds (read as the next start reads it)."""
     return len((await KeyStore.load(home / "keys", OsRandom())).secrets.pending)
+
+
+async def enrollments_at_rest(home: Path) -> int:
+    """How many enrollments (invitations) the key file in `home` holds."""
+    return len((await KeyStore.load(home / "keys", OsRandom())).secrets.enrollments)
 
 
 @pytest.mark.parametrize(
@@ -282,6 +294,107 @@ async def test_an_enrollment_whose_joiner_is_lost_in_the_dkg_adds_no_leaf(tmp_pa
         assert b.membership is None
         with anyio.fail_after(30):
             assert await b.accounts.join(await a.accounts.invite(2)) == account
+        await converged(1, a, b)
+        tasks.cancel_scope.cancel()
+
+
+async def _join_lost(agent: Agent, code: str) -> None:
+    """`agent` joins with `code` and is stopped meanwhile: its join ends as it may."""
+    with contextlib.suppress(AuraError):
+        await agent.accounts.join(code)
+
+
+async def _lose_joiner_past_commit(tasks: anyio.abc.TaskGroup, home: Path) -> tuple[Agent, str]:
+    """A (1-of-1) invites B; B is stopped once A passed the enrollment's point of no return
+    (before its tree changes commit): A commits, moves to 2-of-2 and keeps B's admission
+    outstanding. A and the code."""
+    a, life = (await live(tasks, home / "a")).agent, await live(tasks, home / "b")
+    await a.accounts.create()
+    code = await a.accounts.invite(2)
+
+    async def lose_b(phase: str) -> None:
+        if phase == "coordinator:committing":
+            await life.close()
+
+    a.accounts.fault = lose_b
+    tasks.start_soon(_join_lost, life.agent, code)
+    with anyio.fail_after(60):
+        while not await a.effects.storage.list_keys("agent/change/") or a.account.devices != 2:
+            await anyio.sleep(0.05)
+    a.accounts.fault = None
+    assert (a.account.phase, a.account.threshold) == ("active", 2)
+    assert await pending_at_rest(home / "b") == 1  # its key, kept: the join may have committed
+    assert await enrollments_at_rest(home / "b") == 1
+    assert a.keys.secrets.enrollments  # the invitation, until B acknowledges its admission
+    return a, code
+
+
+async def test_a_joiner_lost_past_the_point_of_no_return_is_admitted_when_it_is_back(
+    tmp_path: Path,
+) -> None:
+    """B stops after A passed the enrollment's point of no return: A finishes it alone (a
+    2-of-2 group whose second share only B holds). B, back, still holds its key and the
+    invitation, asks A again and is admitted: both end full devices of the account, their
+    shares sign together, and neither keeps the invitation."""
+    async with anyio.create_task_group() as tasks:
+        a, _ = await _lose_joiner_past_commit(tasks, tmp_path)
+        b = (await live(tasks, tmp_path / "b")).agent
+        await converged(1, a, b)
+        assert not a.keys.secrets.enrollments and not b.keys.secrets.enrollments
+        assert await enrollments_at_rest(tmp_path / "b") == 0
+        tasks.cancel_scope.cancel()
+
+
+async def test_a_lost_joiner_is_admitted_after_the_inviter_restarted_too(tmp_path: Path) -> None:
+    """A stops once the enrollment's tree changes are in, and B with it (waiting for its
+    answer). A, back, finishes the enrollment from its plan and opens the code's bootstrap
+    context again from its key file; B, back, asks again and is admitted."""
+    async with anyio.create_task_group() as tasks:
+        inviter, joiner = await live(tasks, tmp_path / "a"), await live(tasks, tmp_path / "b")
+        a = inviter.agent
+        await a.accounts.create()
+        code = await a.accounts.invite(2)
+        reached = anyio.Event()
+        a.accounts.fault = stop_at("coordinator:committed", reached)
+        with anyio.fail_after(60):
+            tasks.start_soon(_join_lost, joiner.agent, code)
+            await reached.wait()
+            assert len((await tree(a)).leaves) == 2  # past the point of no return
+            await joiner.close()
+            await inviter.close()
+        assert await pending_at_rest(tmp_path / "b") == 1
+        assert await enrollments_at_rest(tmp_path / "a") == 1
+
+        a = (await live(tasks, tmp_path / "a")).agent
+        b = (await live(tasks, tmp_path / "b")).agent
+        await converged(1, a, b)
+        assert await enrollments_at_rest(tmp_path / "a") == 0
+        tasks.cancel_scope.cancel()
+
+
+async def test_a_committed_code_used_by_another_device_is_refused_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """While B's admission is outstanding, C joins with the same code: `EnrollmentCodeRedeemed`,
+    and nothing changes on C (no key, no invitation kept) nor on A (the plan still waits for
+    B); B, back, is admitted all the same."""
+    async with anyio.create_task_group() as tasks:
+        a, code = await _lose_joiner_past_commit(tasks, tmp_path)
+        c = (await live(tasks, tmp_path / "c")).agent
+        [plan_key] = await a.effects.storage.list_keys("agent/change/")
+        plan, state, before = (
+            await a.effects.storage.get(plan_key),
+            await tree(a),
+            await snapshot(c),
+        )
+        with anyio.fail_after(60), pytest.raises(EnrollmentCodeRedeemed):
+            await c.accounts.join(code)
+        assert await snapshot(c) == before
+        assert await enrollments_at_rest(tmp_path / "c") == 0
+        assert await a.effects.storage.get(plan_key) == plan
+        assert await tree(a) == state
+
+        b = (await live(tasks, tmp_path / "b")).agent
         await converged(1, a, b)
         tasks.cancel_scope.cancel()
 
