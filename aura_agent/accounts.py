@@ -321,6 +321,8 @@ class AccountService:
         self._wake = anyio.Event()
         self._pulled = -PULL_S
         self._asked = -ASK_S
+        self._granted: set[ContextId] = set()
+        """Bootstrap contexts whose capabilities this process granted (once each)."""
         self._tasks: anyio.abc.TaskGroup | None = None
         self._crash_at = os.environ.get(CRASH_ENV) or None
         """The fault-injection point (`CRASH_ENV`), read once as the agent starts."""
@@ -1895,6 +1897,11 @@ class AccountService:
         fx.contexts.add(context, secret)
         fx.flow.set_default(context, UNLIMITED)
         self._agent.locator.admit_anyone(context)
+        if context in self._granted:
+            # Opened again (a joiner asking again): a second token, from another root, would
+            # meet the first to nothing (authority only shrinks) and deny every send.
+            return
+        self._granted.add(context)
         token = issue_token(
             await fx.random.random_bytes(32),
             self._agent.address,

@@ -478,3 +478,30 @@ async def test_a_removed_device_missing_its_switch_does_not_hold_the_account_bac
                 await anyio.sleep(0.05)
         await converged(epoch + 1, a, b)
         tasks.cancel_scope.cancel()
+
+
+async def test_a_joiner_told_unfinished_asks_again_and_is_admitted(tmp_path: Path) -> None:
+    """A's enrollment passes its point of no return but cannot finish when it answers B (a
+    step fails once after its tree changes committed): B is told `unfinished`, keeps its key
+    and, still running, asks again in the same bootstrap context until it is admitted. (Its
+    capabilities there were granted once: a second grant from another root would meet the
+    first to nothing and deny every ask, as the `accounts` simulator scenario found under 2 %
+    loss.)"""
+    async with anyio.create_task_group() as tasks:
+        a = (await live(tasks, tmp_path / "a")).agent
+        b = (await live(tasks, tmp_path / "b")).agent
+        await a.accounts.create()
+        code = await a.accounts.invite(2)
+
+        async def fail_once(phase: str) -> None:
+            if phase == "coordinator:committed":
+                a.accounts.fault = None
+                raise AccountError("a step after the commit failed (the test)")
+
+        a.accounts.fault = fail_once
+        with anyio.fail_after(60), pytest.raises(ChangeUnfinished):
+            await b.accounts.join(code)
+        assert b.membership is None and b.keys.secrets.pending  # kept: it may have committed
+        await converged(1, a, b)
+        assert not a.keys.secrets.enrollments and not b.keys.secrets.enrollments
+        tasks.cancel_scope.cancel()
