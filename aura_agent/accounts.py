@@ -1621,6 +1621,13 @@ class AccountService:
                 known = held.ceremony in registry.ceremonies()
                 final = (Committed, Aborted, Superseded)
                 if not known or isinstance(registry.state(held.ceremony), final):
+                    if known and held.ceremony not in self._invites:
+                        # Its joiner may still be asking (a restart aborted the enrollment
+                        # while it waited): for this run it is told the code is void, so it
+                        # drops its key instead of asking for good.
+                        started = registry.started(held.ceremony)
+                        self._invites[held.ceremony] = _Invite(invitation, started, b"")
+                        await self._open_bootstrap(invitation)
                     await self._drop_enrollment(held.ceremony)
                 continue
             if held.ceremony not in self._invites:

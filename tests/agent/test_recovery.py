@@ -505,3 +505,45 @@ async def test_a_joiner_told_unfinished_asks_again_and_is_admitted(tmp_path: Pat
         await converged(1, a, b)
         assert not a.keys.secrets.enrollments and not b.keys.secrets.enrollments
         tasks.cancel_scope.cancel()
+
+
+async def test_a_joiner_whose_inviter_restarted_in_the_dkg_is_told_and_joins_again(
+    tmp_path: Path,
+) -> None:
+    """A stops in the enrollment's key ceremony, before its point of no return, and B with it
+    (its key reported, so the join may have committed as far as B knows). A, back, records
+    the enrollment aborted; B, back, asks again and is told the code is void: it drops its key
+    and the invitation, and joins with a new code."""
+    async with anyio.create_task_group() as tasks:
+        inviter, joiner = await live(tasks, tmp_path / "a"), await live(tasks, tmp_path / "b")
+        a = inviter.agent
+        await a.accounts.create()
+        code = await a.accounts.invite(2)
+        reached = anyio.Event()
+        a.accounts.fault = stop_at("coordinator:keys:dkg", reached)
+        with anyio.fail_after(60):
+            tasks.start_soon(_join_lost, joiner.agent, code)
+            await reached.wait()
+            await inviter.close()
+            await joiner.close()
+        assert await pending_at_rest(tmp_path / "b") == 1
+        assert await enrollments_at_rest(tmp_path / "b") == 1
+
+        a = (await live(tasks, tmp_path / "a")).agent
+        with anyio.fail_after(30):  # the one ceremony, the enrollment, recorded aborted
+            while not _all_aborted(await registry(a)):
+                await anyio.sleep(0.05)
+        b = (await live(tasks, tmp_path / "b")).agent
+        with anyio.fail_after(30):
+            while b.keys.secrets.pending or b.keys.secrets.enrollments:
+                await anyio.sleep(0.05)
+        assert b.membership is None and len((await tree(a)).leaves) == 1
+        assert a.membership is not None
+        with anyio.fail_after(30):
+            assert await b.accounts.join(await a.accounts.invite(2)) == a.membership.account
+        await converged(1, a, b)
+        tasks.cancel_scope.cancel()
+
+
+def _all_aborted(found: CeremonyRegistry) -> bool:
+    return all(isinstance(found.state(c), Aborted) for c in found.ceremonies())
