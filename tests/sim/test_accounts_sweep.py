@@ -2,10 +2,10 @@
 `./dev long`).
 
 `aura_sim/scenarios/accounts.toml`: three `aura_agent.Agent`s (their production account code
-through `Agent.run`, on seeded parts and the simulated network) create an account, enroll two
-devices by code, are crashed and partitioned between flows, refresh (a refresh asked during the
-partition fails, recorded aborted, and is retried after it) and remove a device; the account
-safety invariants hold throughout and every device ends with the same tree
+through `Agent.run`, on seeded parts and the simulated network, 2 % of messages lost) create an
+account, enroll two devices by code, are crashed and partitioned between flows, refresh (a
+refresh asked during the partition fails, recorded aborted, and is retried after it) and remove
+a device; the account safety invariants hold throughout and every device ends with the same tree
 (aura_sim/examples/accounts.py). On this machine the 6 seeds take about 7 s with two worker
 processes.
 """
