@@ -660,23 +660,27 @@ class Agent:
                 context=membership.context,
             )
             if not membership.public_key_package:  # 1-of-1: single-signer commits
-                self.device = device
-                try:
-                    await self._emit_account(membership, state)
+                async with self._serving(device, membership, state):
                     yield
-                finally:
-                    self.device = None
                 return
             public = frost.PublicKeyPackage.from_bytes(membership.public_key_package)
+            if public.group_public_key != state.group_key:
+                # The tree moved past this device's group: a change committed that it has not
+                # moved to yet (its own, stopped past its point of no return, or one whose
+                # `Switch` it missed). Its share is of the old key, so no consensus node runs
+                # (a change asked now is refused: not online), but the account workflows do,
+                # and they move it (`accounts.py`, the recovery).
+                fx.trace.event("agent.account_behind", account=str(membership.account))
+                async with self._serving(device, membership, state):
+                    yield
+                return
             share = self.keys.secrets.share(membership.account, state.epoch)
             group = tree_group(state, public, share, witness_addresses(state, genesis))
-            async with device.online(group, self.settings.consensus, dispatcher=self.dispatcher):
-                self.device = device
-                try:
-                    await self._emit_account(membership, state)
-                    yield
-                finally:
-                    self.device = None
+            async with (
+                device.online(group, self.settings.consensus, dispatcher=self.dispatcher),
+                self._serving(device, membership, state),
+            ):
+                yield
         finally:
             self._account_devices = None
             self._descriptor = None
@@ -684,6 +688,18 @@ class Agent:
                 sync.remove_peer(peer)
             for seed in membership.seeds:
                 self.seeds.remove(seed.authority)
+
+    @asynccontextmanager
+    async def _serving(
+        self, device: Device, membership: Membership, state: TreeState
+    ) -> AsyncIterator[None]:
+        """`device` is the account's (`self.device`) while the account services run."""
+        self.device = device
+        try:
+            await self._emit_account(membership, state)
+            yield
+        finally:
+            self.device = None
 
     async def _emit_account(self, membership: Membership, state: TreeState) -> None:
         genesis = await self._context_genesis(membership.context)

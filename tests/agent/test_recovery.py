@@ -547,3 +547,35 @@ async def test_a_joiner_whose_inviter_restarted_in_the_dkg_is_told_and_joins_aga
 
 def _all_aborted(found: CeremonyRegistry) -> bool:
     return all(isinstance(found.state(c), Aborted) for c in found.ceremonies())
+
+
+async def test_a_coordinator_restarted_past_a_new_group_key_finishes_the_enrollment(
+    tmp_path: Path,
+) -> None:
+    """A (2-of-2 with B) enrolls C: the DKG's new group key commits (`ChangePolicy`) and A stops
+    before it moved, C with it. Restarted, A's tree is ahead of its group (its share is of the
+    old key), so it runs no consensus node, but its account workflows do: it finishes the
+    enrollment from its plan and moves, B switches, and C, back, asks again and is admitted;
+    all three converge on 2-of-3. (A's account services used to refuse to start: "the key
+    package is not the tree state's group", found by the accounts simulator scenario with a
+    random crash.)"""
+    async with anyio.create_task_group() as tasks:
+        inviter, b = await live(tasks, tmp_path / "a"), (await live(tasks, tmp_path / "b")).agent
+        joiner = await live(tasks, tmp_path / "c")
+        a = inviter.agent
+        await pair(a, b)
+        code = await a.accounts.invite(2)
+        reached = anyio.Event()
+        a.accounts.fault = stop_at("coordinator:committed", reached)
+        with anyio.fail_after(60):
+            tasks.start_soon(_join_lost, joiner.agent, code)
+            await reached.wait()
+            assert len((await tree(a)).leaves) == 3  # past the point of no return
+            await joiner.close()
+            await inviter.close()
+
+        a = (await live(tasks, tmp_path / "a")).agent
+        c = (await live(tasks, tmp_path / "c")).agent
+        await converged(2, a, b, c)
+        assert (a.account.threshold, a.account.devices) == (2, 3)
+        tasks.cancel_scope.cancel()
