@@ -17,6 +17,11 @@ message to that peer in that context. Wire format and handshake: `aura_effects.f
   member's key material. A caller ahead of this device is accepted (it can only have learned
   the new epoch from the context's journal), one behind it is refused; so the side that moved
   first can always reach the others, and sync carries the epoch to them.
+* **Membership.** This device sends in a context only while it holds the context's secret:
+  checked when a (peer, context) gets its first message (else `NoRoute`), and again before
+  every dial and every write, not on each `send`, which then does no I/O at all. Once the
+  secret is gone, what waits for that context is dropped (`net.outbound.left`, with the count)
+  and the next `send` there raises `NoRoute`.
 * **Bounded memory.** Each (peer, context) has a send queue of `send_queue` messages (a full
   queue is `SendQueueFull`, nothing is grown); received messages wait in an inbox of `inbox`
   messages, and when it is full connections stop reading so TCP pushes back; a connection
@@ -84,40 +89,31 @@ EpochSource = Callable[[ContextId], Awaitable[int]]
 """The current epoch of a context on this device (its journal's `CONTEXT_REDUCER` view)."""
 
 
-class _SendQueue:
-    """The messages for one (peer, context) not yet written: bounded, never grown."""
+class _SendQueue(deque[bytes]):
+    """The messages for one (peer, context) not yet written; `send` keeps it within its bound.
+    A deque itself, so that the per-message `len` and `append` run in C."""
 
-    def __init__(self, bound: int) -> None:
-        self._items: deque[bytes] = deque()
-        self._bound = bound
-        self._ready: anyio.Event | None = None
+    __slots__ = ("ready",)
 
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def put(self, item: bytes) -> None:
-        if len(self._items) >= self._bound:
-            raise SendQueueFull(f"{self._bound} messages already wait for this peer")
-        self._items.append(item)
-        if self._ready is not None:
-            self._ready.set()
-            self._ready = None
+    def __init__(self) -> None:
+        super().__init__()
+        self.ready: anyio.Event | None = None
+        """Set (and cleared) by the next `send` while the writer waits for a message."""
 
     async def wait(self) -> None:
         """Return once a message waits (at once if one does)."""
-        while not self._items:
-            if self._ready is None:
-                self._ready = anyio.Event()
-            await self._ready.wait()
+        while not self:
+            if self.ready is None:
+                self.ready = anyio.Event()
+            await self.ready.wait()
 
     def take(self, max_bytes: int) -> list[bytes]:
         """The oldest message and those after it while the batch stays within `max_bytes`."""
-        items = self._items
-        batch = [items.popleft()]
+        batch = [self.popleft()]
         size = len(batch[0])
-        while items and size + len(items[0]) <= max_bytes:
-            size += len(items[0])
-            batch.append(items.popleft())
+        while self and size + len(self[0]) <= max_bytes:
+            size += len(self[0])
+            batch.append(self.popleft())
         return batch
 
 
@@ -305,6 +301,8 @@ class TcpTransport:
         self._time = time
         self._trace = trace
         self._config = config or TcpConfig()
+        self._max_message = self._config.max_message
+        self._send_bound = self._config.send_queue
         self._inbox = _Inbox(self._config.inbox)
         self._group: TaskGroup | None = None
         self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
@@ -352,6 +350,7 @@ class TcpTransport:
         if group is None:
             return
         self._group = None
+        self._links = {}  # a send now makes a link, and finds the transport not running
         group.cancel_scope.cancel()
         try:
             await group.__aexit__(exc_type, exc, tb)
@@ -397,38 +396,46 @@ class TcpTransport:
         """Queue `envelope` for its channel. Raises `SendQueueFull` (the peer's queue is full),
         `NoRoute` (to itself, or in a context this device is not a member of),
         `InvalidArgument` (over `max_message`) or `TransportError`."""
-        # Runs for every message: the checks are ordered so that the common case (this very id
-        # object as the source, a link that exists, hence not to itself) compares no ids.
+        # Runs for every message, so the common case (this very id object as the source, a
+        # link that exists) does no more than it must: membership and the rest are checked when
+        # the link is made, and membership again before every write (`_write`).
         source = envelope.source
         if source is not self._local and source != self._local:
             raise TransportError("a node sends only as itself")
-        group = self._group
-        if group is None:
-            raise TransportError("the transport is not running")
-        if len(envelope.payload) > self._config.max_message:
-            raise InvalidArgument(f"a message is at most {self._config.max_message} bytes")
-        key = (envelope.destination.raw, envelope.context.raw)
-        link = self._links.get(key)
-        if link is None and envelope.destination == self._local:
-            raise NoRoute("a device does not dial itself")
-        if await self._keyring.secret(envelope.context) is None:
-            raise NoRoute(f"this device is not a member of {envelope.context}")
+        payload = envelope.payload
+        if len(payload) > self._max_message:
+            raise InvalidArgument(f"a message is at most {self._max_message} bytes")
+        link = self._links.get((envelope.destination.raw, envelope.context.raw))
         if link is None:
-            link = _Link(
-                envelope.destination, envelope.context, _SendQueue(self._config.send_queue)
-            )
-            self._links[key] = link
-            group.start_soon(self._run_link, link)
-        try:
-            link.queue.put(envelope.payload)
-        except SendQueueFull:
+            link = await self._open_link(envelope.destination, envelope.context)
+        queue = link.queue
+        if len(queue) >= self._send_bound:
             self._trace.event(
                 "net.send.queue_full",
                 peer=str(link.peer),
                 context=str(link.context),
-                queued=len(link.queue),
+                queued=len(queue),
             )
-            raise
+            raise SendQueueFull(f"{self._send_bound} messages already wait for this peer")
+        queue.append(payload)
+        ready = queue.ready
+        if ready is not None:
+            queue.ready = None
+            ready.set()
+
+    async def _open_link(self, peer: AuthorityId, context: ContextId) -> _Link:
+        """The outbound state of (`peer`, `context`), and its runner, on its first message."""
+        group = self._group
+        if group is None:
+            raise TransportError("the transport is not running")
+        if peer == self._local:
+            raise NoRoute("a device does not dial itself")
+        if await self._keyring.secret(context) is None:
+            raise NoRoute(f"this device is not a member of {context}")
+        link = _Link(peer, context, _SendQueue())
+        self._links[peer.raw, context.raw] = link
+        group.start_soon(self._run_link, link)
+        return link
 
     async def _run_link(self, link: _Link) -> None:
         """Dial when a message waits, pump the queue until the channel ends, back off after
@@ -436,6 +443,9 @@ class TcpTransport:
         failures = 0
         while True:
             await link.queue.wait()
+            if await self._keyring.secret(link.context) is None:
+                self._retire(link)
+                return
             try:
                 connection = await _within(
                     self._time, self._config.handshake_timeout, lambda: self._dial(link)
@@ -464,11 +474,24 @@ class TcpTransport:
                 detail=ending.detail,
                 lost=link.lost,
             )
+            if ending.reason == "left":
+                self._retire(link)
+                return
             if ending.failed and link.written == written:
                 failures += 1
                 await self._back_off(link, failures, "net.outbound.backoff", None)
             else:
                 failures = 0
+
+    def _retire(self, link: _Link) -> None:
+        """Forget `link` once this device no longer holds its context's secret: what waits is
+        dropped (it may not be sent there now), and the next `send` there raises `NoRoute`."""
+        self._links.pop((link.peer.raw, link.context.raw), None)
+        link.lost += len(link.queue)
+        link.queue.clear()
+        self._trace.event(
+            "net.outbound.left", peer=str(link.peer), context=str(link.context), lost=link.lost
+        )
 
     async def _back_off(
         self, link: _Link, failures: int, event: str, exc: BaseException | None
@@ -551,6 +574,8 @@ class TcpTransport:
     async def _write(self, link: _Link, connection: SecureConnection) -> str:
         while True:
             await link.queue.wait()
+            if await self._keyring.secret(link.context) is None:
+                return "left"
             if await self._epoch(link.context) > connection.epoch:
                 return "epoch"
             batch = link.queue.take(self._config.write_batch)

@@ -42,10 +42,13 @@ def raw(
     authority: AuthorityId,
     config: TcpConfig = FAST,
     time: PhysicalTimeEffects | None = None,
+    keyring: ContextKeyring | None = None,
 ) -> tuple[TcpTransport, StaticLocator, Tracer]:
-    locator, tracer, keyring = StaticLocator(), Tracer(), ContextKeyring()
-    keyring.add(CONTEXT, SECRET)
-    keyring.add(SECOND, SECOND_SECRET)
+    locator, tracer = StaticLocator(), Tracer()
+    if keyring is None:
+        keyring = ContextKeyring()
+        keyring.add(CONTEXT, SECRET)
+        keyring.add(SECOND, SECOND_SECRET)
     transport = TcpTransport(
         keypair=static_keypair(authority),
         local=authority,
@@ -62,9 +65,9 @@ def raw(
 
 @asynccontextmanager
 async def pair(
-    config: TcpConfig = FAST,
+    config: TcpConfig = FAST, alice_keyring: ContextKeyring | None = None
 ) -> AsyncIterator[tuple[TcpTransport, TcpTransport, Tracer, Tracer]]:
-    alice, alice_locator, alice_trace = raw(ALICE, config)
+    alice, alice_locator, alice_trace = raw(ALICE, config, keyring=alice_keyring)
     bob, bob_locator, bob_trace = raw(BOB, config)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(alice)
@@ -91,6 +94,32 @@ async def test_send_refuses_what_it_cannot_carry_and_queues_nothing() -> None:
         await alice.send(Envelope(ALICE, BOB, CONTEXT, b"x"))
     with pytest.raises(TransportError, match="runs once"):
         await alice.__aenter__()
+
+
+async def test_a_context_left_while_its_channel_runs_takes_no_more_messages() -> None:
+    """Membership is checked when a (peer, context) first gets a message and before every
+    write, not on each `send`: a message queued after the device dropped the context's secret
+    is dropped with a trace, never written, and the next send there raises `NoRoute`."""
+    keyring = ContextKeyring()
+    keyring.add(CONTEXT, SECRET)
+    keyring.add(SECOND, SECOND_SECRET)
+    async with pair(alice_keyring=keyring) as (alice, bob, alice_trace, _):
+        await alice.send(Envelope(ALICE, BOB, CONTEXT, b"member"))
+        with anyio.fail_after(5):
+            assert (await bob.receive()).payload == b"member"
+        keyring.remove(CONTEXT)
+        await alice.send(Envelope(ALICE, BOB, CONTEXT, b"left"))
+        await wait_for(lambda: bool(alice_trace.events("net.outbound.left")))
+        assert [e.get("lost") for e in alice_trace.events("net.outbound.left")] == [1]
+        assert alice.queued(BOB, CONTEXT) == 0
+        with pytest.raises(NoRoute, match="not a member"):
+            await alice.send(Envelope(ALICE, BOB, CONTEXT, b"refused"))
+        assert alice.queued(BOB, CONTEXT) == 0
+        # The other context's channel goes on, and nothing of the one left reached Bob.
+        await alice.send(Envelope(ALICE, BOB, SECOND, b"still a member"))
+        with anyio.fail_after(5):
+            arrived = await bob.receive()
+        assert (arrived.context, arrived.payload) == (SECOND, b"still a member")
 
 
 async def test_messages_at_every_fragment_edge_arrive_whole_and_in_order() -> None:
