@@ -1466,10 +1466,9 @@ class AccountService:
             for ceremony in drop:
                 fx.trace.event("account.pending_dropped", ceremony=str(ceremony))
         waiting = set()
-        for key in await fx.storage.list_keys(_PREPARED):
-            raw = await fx.storage.get(key)
+        for key, raw in await fx.storage.scan(_PREPARED):
             try:
-                held_change = decode(raw or b"", Prepared)
+                held_change = decode(raw, Prepared)
             except (EncodingError, InvalidArgument):
                 await fx.storage.delete(key)
                 continue
@@ -1578,11 +1577,9 @@ class AccountService:
     async def _plans(self) -> dict[CeremonyId, ChangePlan]:
         """This device's changes past their point of no return, not done yet, by ceremony."""
         found = {}
-        for key in await self._fx.storage.list_keys(_PLANS):
-            raw = await self._fx.storage.get(key)
-            if raw is not None:
-                plan = decode(raw, ChangePlan)
-                found[plan.ceremony] = plan
+        for _, raw in await self._fx.storage.scan(_PLANS):
+            plan = decode(raw, ChangePlan)
+            found[plan.ceremony] = plan
         return dict(sorted(found.items()))
 
     async def _save_plan(self, plan: ChangePlan) -> None:

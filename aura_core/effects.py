@@ -117,6 +117,11 @@ class StorageEffects(Protocol):
         """Every key starting with `prefix`, sorted."""
         ...
 
+    async def scan(self, prefix: str) -> list[tuple[str, bytes]]:
+        """Every (key, value) whose key starts with `prefix`, sorted by key: what `list_keys`
+        and a `get` per key would read, in one call (a journal loads thousands at once)."""
+        ...
+
     async def batch(self, ops: Sequence[StorageOp]) -> None:
         """Apply `ops` in order, atomically: after a crash either all are visible or none."""
         ...

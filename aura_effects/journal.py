@@ -139,10 +139,7 @@ class JournalHandler:
         prefix = _prefix(namespace)
         rejected: list[LoadRejection] = []
         facts: dict[str, Fact] = {}
-        for key in await self._storage.list_keys(prefix):
-            data = await self._storage.get(key)
-            if data is None:
-                raise StorageError(f"fact {key} vanished while loading")
+        for key, data in await self._storage.scan(prefix):
             try:
                 fact = Fact.from_bytes(data)
             except EncodingError as exc:

@@ -35,6 +35,15 @@ def _prefix_end(prefix: str) -> str | None:
     return None
 
 
+def _prefix_query(columns: str, prefix: str) -> tuple[str, tuple[str, ...]]:
+    """A query for `columns` of the rows whose key starts with `prefix`, by key (a range on
+    the primary key, not a scan of the table)."""
+    end = _prefix_end(prefix)
+    if end is None:
+        return f"SELECT {columns} FROM kv WHERE key >= ? ORDER BY key", (prefix,)
+    return f"SELECT {columns} FROM kv WHERE key >= ? AND key < ? ORDER BY key", (prefix, end)
+
+
 class SqliteStorage:
     """`StorageEffects` on a SQLite file."""
 
@@ -97,17 +106,21 @@ class SqliteStorage:
         return await self._run(remove)
 
     async def list_keys(self, prefix: str) -> list[str]:
-        end = _prefix_end(prefix)
+        query, args = _prefix_query("key", prefix)
 
-        def scan(c: sqlite3.Connection) -> list[str]:
-            if end is None:
-                rows = c.execute("SELECT key FROM kv WHERE key >= ? ORDER BY key", (prefix,))
-            else:
-                query = "SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key"
-                rows = c.execute(query, (prefix, end))
-            return [row[0] for row in rows if row[0].startswith(prefix)]
+        def read(c: sqlite3.Connection) -> list[str]:
+            return [key for (key,) in c.execute(query, args) if key.startswith(prefix)]
 
-        return await self._run(scan)
+        return await self._run(read)
+
+    async def scan(self, prefix: str) -> list[tuple[str, bytes]]:
+        query, args = _prefix_query("key, value", prefix)
+
+        def read(c: sqlite3.Connection) -> list[tuple[str, bytes]]:
+            rows = c.execute(query, args)
+            return [(key, bytes(value)) for key, value in rows if key.startswith(prefix)]
+
+        return await self._run(read)
 
     async def batch(self, ops: Sequence[StorageOp]) -> None:
         for op in ops:

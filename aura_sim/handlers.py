@@ -168,6 +168,11 @@ class MemoryStorage:
         self._check_open()
         return sorted(key for key in self.disk.data if key.startswith(prefix))
 
+    async def scan(self, prefix: str) -> list[tuple[str, bytes]]:
+        self._check_open()
+        data = self.disk.data
+        return [(key, data[key]) for key in sorted(k for k in data if k.startswith(prefix))]
+
     async def batch(self, ops: Sequence[StorageOp]) -> None:
         # Every fault point and check runs before the disk changes; the writes themselves
         # cannot fail, so the batch becomes visible all at once or not at all.

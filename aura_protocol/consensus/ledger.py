@@ -23,10 +23,7 @@ async def load_ledger(storage: StorageEffects) -> VoteLedger:
     """The ledger as stored; a malformed entry is `EncodingError` (storage is trusted, so a
     bad entry means corruption, not an attack: refuse to run on it)."""
     ledger = VoteLedger()
-    for key in sorted(await storage.list_keys(LEDGER_PREFIX)):
-        value = await storage.get(key)
-        if value is None:
-            continue
+    for key, value in await storage.scan(LEDGER_PREFIX):
         try:
             entry = decode(value, PrestateVotes)
         except AuraError as exc:
