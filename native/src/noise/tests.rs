@@ -622,14 +622,6 @@ fn sealed_frames_pack_and_fragment_as_specified() {
         .into_iter()
         .map(|f| p.responder.decrypt(f).unwrap())
         .collect();
-    let pack = |items: &[&[u8]]| {
-        let mut out = vec![PACK];
-        for item in items {
-            out.extend((item.len() as u32).to_be_bytes());
-            out.extend_from_slice(item);
-        }
-        out
-    };
     let with = |kind: u8, body: &[u8]| [&[kind][..], body].concat();
     assert_eq!(
         plain,
@@ -672,6 +664,16 @@ fn bad_seal_arguments_change_nothing() {
     );
 }
 
+/// The plaintext of a `PACK` frame carrying `items`.
+fn pack(items: &[&[u8]]) -> Vec<u8> {
+    let mut out = vec![PACK];
+    for item in items {
+        out.extend((item.len() as u32).to_be_bytes());
+        out.extend_from_slice(item);
+    }
+    out
+}
+
 /// Wire bytes of frames carrying `plaintexts` as they are.
 fn framed(channel: &mut Channel, plaintexts: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -693,14 +695,6 @@ fn assert_dead(opener: &mut Opener, channel: &mut Channel) {
 
 #[test]
 fn malformed_streams_are_refused_and_kill_the_opener_and_the_channel() {
-    let pack = |items: &[&[u8]]| {
-        let mut out = vec![PACK];
-        for item in items {
-            out.extend((item.len() as u32).to_be_bytes());
-            out.extend_from_slice(item);
-        }
-        out
-    };
     let cases: Vec<(Vec<Vec<u8>>, &str)> = vec![
         (vec![Vec::new()], "an empty frame"),
         (vec![vec![0x01]], "unexpected frame kind 1"),
