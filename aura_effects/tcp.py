@@ -432,9 +432,13 @@ class TcpTransport:
             raise NoRoute("a device does not dial itself")
         if await self._keyring.secret(context) is None:
             raise NoRoute(f"this device is not a member of {context}")
-        link = _Link(peer, context, _SendQueue())
-        self._links[peer.raw, context.raw] = link
-        group.start_soon(self._run_link, link)
+        if self._group is not group:  # it stopped during the await
+            raise TransportError("the transport is not running")
+        key = (peer.raw, context.raw)
+        link = self._links.get(key)  # another send may have made it during the await
+        if link is None:
+            link = self._links[key] = _Link(peer, context, _SendQueue())
+            group.start_soon(self._run_link, link)
         return link
 
     async def _run_link(self, link: _Link) -> None:

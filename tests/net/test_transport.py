@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import cast
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from aura_core.effects import Envelope, PhysicalTimeEffects
@@ -120,6 +121,27 @@ async def test_a_context_left_while_its_channel_runs_takes_no_more_messages() ->
         with anyio.fail_after(5):
             arrived = await bob.receive()
         assert (arrived.context, arrived.payload) == (SECOND, b"still a member")
+
+
+class _YieldingKeyring(ContextKeyring):
+    """A keyring whose lookups let other tasks run, as one reading a store would."""
+
+    async def secret(self, context: ContextId) -> bytes | None:
+        await anyio.lowlevel.checkpoint()
+        return await super().secret(context)
+
+
+async def test_sends_racing_to_a_new_peer_share_one_channel() -> None:
+    keyring = _YieldingKeyring()
+    keyring.add(CONTEXT, SECRET)
+    async with pair(alice_keyring=keyring) as (alice, bob, alice_trace, _):
+        async with anyio.create_task_group() as group:
+            for message in (b"first", b"second"):
+                group.start_soon(alice.send, Envelope(ALICE, BOB, CONTEXT, message))
+        with anyio.fail_after(5):
+            received = sorted([(await bob.receive()).payload for _ in range(2)])
+        assert received == [b"first", b"second"]
+        assert len(alice_trace.events("net.outbound.connected")) == 1
 
 
 async def test_messages_at_every_fragment_edge_arrive_whole_and_in_order() -> None:
