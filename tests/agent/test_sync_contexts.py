@@ -54,9 +54,7 @@ async def test_a_superseded_context_is_not_synced_and_is_refused_at_once(tmp_pat
             assert all(r.complete for r in reports), reports
             # A device asking in the earlier context (as one that has not moved does) is told
             # at once: well before its session limit, with nothing reconciled.
-            start = anyio.current_time()
             with anyio.fail_after(FAST.sync.session_limit_s / 2):
                 report = await a.sync.sync(b.address, SyncScope.of_context(joined))
             assert report.outcome == "refused:not_shared", report
-            assert anyio.current_time() - start < FAST.sync.session_limit_s / 2
             assert report.need == report.merged == 0
