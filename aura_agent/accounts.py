@@ -126,6 +126,7 @@ from aura_core.encoding import decode, encode, record, record_tag
 from aura_core.errors import (
     AccountError,
     AlreadyInAccount,
+    AlreadyJoined,
     AuraError,
     CeremonyConflict,
     ChangeUnfinished,
@@ -134,6 +135,7 @@ from aura_core.errors import (
     EnrollmentCodeInvalid,
     EnrollmentCodeRedeemed,
     InvalidArgument,
+    JoinInProgress,
     NotConfigured,
     UnsafeThreshold,
 )
@@ -640,36 +642,59 @@ class AccountService:
     async def join(self, code: str) -> AuthorityId:
         """Join the account `code` invites to (see the module docstring); its id. Typed errors,
         nothing changed here: `EnrollmentCodeInvalid`, `EnrollmentCodeExpired`,
-        `EnrollmentCodeRedeemed`, `AlreadyInAccount`, another join not finished, and the
-        inviter's refusals. `ChangeUnfinished` if the join may have committed but its outcome
-        is not known yet (no answer after the key ceremony, or the inviter still finishing
-        it): this device keeps the join and asks again until it knows (`_resume_join`)."""
+        `EnrollmentCodeRedeemed`, `AlreadyInAccount` (`AlreadyJoined` if it is the code's
+        account), `JoinInProgress` (this code's join is under way or kept: it goes on by
+        itself), another join not finished, and the inviter's refusals. `ChangeUnfinished` if
+        the join may have committed but its outcome is not known yet (no answer after the key
+        ceremony, or the inviter still finishing it): this device keeps the join and asks
+        again until it knows (`_resume_join`). Each refusal is immediate, never a wait behind
+        a join under way."""
         invitation = read_code(code)
+        self._check_joining(invitation)  # before the lock: a join holds it while it asks
         async with self._lock:
             agent = self._agent
-            if agent.membership is not None:
-                raise AlreadyInAccount(
-                    f"this device is in account {agent.membership.account} already: leave it "
-                    "before joining another"
+            self._check_joining(invitation)
+            now = (await self._fx.time.now()).ts_ms
+            if now >= invitation.expires_ms:
+                raise EnrollmentCodeExpired(
+                    "the enrollment code has expired: ask the inviting device for a new one"
                 )
-            held = self._held_join()
-            if held is not None and held.ceremony != invitation.ceremony:
-                raise AccountError(
-                    f"this device is still joining account {held.account}: that join may have "
-                    "committed, so it is finished first (this device asks its inviting device "
-                    "until it answers)"
-                )
-            if held is None:
-                now = (await self._fx.time.now()).ts_ms
-                if now >= invitation.expires_ms:
-                    raise EnrollmentCodeExpired(
-                        "the enrollment code has expired: ask the inviting device for a new one"
-                    )
-                _hint(invitation.hints[0])  # refused before anything is kept
-                await agent.keys.update(
-                    lambda held: held.with_enrollment(invitation.ceremony, encode(invitation))
-                )
+            _hint(invitation.hints[0])  # refused before anything is kept
+            await agent.keys.update(
+                lambda held: held.with_enrollment(invitation.ceremony, encode(invitation))
+            )
             return await self._run_join(invitation)
+
+    def _check_joining(self, invitation: Invitation) -> None:
+        """Why this device cannot join with `invitation` now, if it cannot: it is in an
+        account (`AlreadyJoined` if it is the code's), or a join is kept (`JoinInProgress` if
+        it is this code's: it is being asked, or is asked again by itself until its outcome is
+        known, and a second ask would only wait behind it for the same answer)."""
+        agent = self._agent
+        membership = agent.membership
+        if membership is not None and membership.account == invitation.account:
+            raise AlreadyJoined(
+                f"this device joined account {membership.account}, the one this code invites "
+                "to, already: nothing to do (to join another account, leave it first)"
+            )
+        if membership is not None:
+            raise AlreadyInAccount(
+                f"this device is in account {membership.account} already: leave it "
+                "before joining another"
+            )
+        held = self._held_join()
+        if held is not None and held.ceremony == invitation.ceremony:
+            raise JoinInProgress(
+                f"this device's join of account {held.account} with this code is in progress: "
+                f"it asks its inviting device (again every {ASK_S:g} s while the outcome is "
+                "not known) and ends by itself; the account status shows when it has"
+            )
+        if held is not None:
+            raise AccountError(
+                f"this device is still joining account {held.account}: that join may have "
+                "committed, so it is finished first (this device asks its inviting device "
+                "until it answers)"
+            )
 
     def _held_join(self) -> Invitation | None:
         """The join this device is in the middle of (its invitation, from the key file)."""

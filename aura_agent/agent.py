@@ -461,11 +461,18 @@ class Agent:
                     self._node = self._dispatcher = self._sync = None
 
     def _shared_scopes(self) -> SharedScopes:
-        """`shared_contexts`, with the account as it is at each call."""
+        """`shared_contexts` within the account's current devices' context (its journal and
+        the account's), as the account is at each call; nothing without an account. A
+        superseded devices' context is not synced: the devices that moved on hold its grants
+        only while a change is finished there (or not at all after a restart), so a session
+        there would be denied; a device still in it is refused `not_shared` at once."""
 
         async def scopes(peer: AuthorityId) -> Sequence[SyncScope]:
-            policy = shared_contexts(self.effects, self.address, account=self._account_devices)
-            return await policy(peer)
+            account = self._account_devices
+            if account is None:
+                return ()
+            policy = shared_contexts(self.effects, self.address, account=account)
+            return [scope for scope in await policy(peer) if scope.context == account.context]
 
         return scopes
 
@@ -628,6 +635,7 @@ class Agent:
             if member.authority != self.address:
                 fx.peers.add(member.authority, member.key)
         await self._grant(membership.context)
+        await self._grant_superseded(membership.context)
         for seed in membership.seeds:
             self.seeds.put(seed.authority, seed.address)
         peers = sorted(m.authority for m in genesis.members if m.authority != self.address)
@@ -747,6 +755,21 @@ class Agent:
             return await member_genesis(self.effects, context, self.address)
         except InvalidArgument as exc:
             raise NotConfigured(f"the devices' context: {exc.message}") from None
+
+    async def _grant_superseded(self, current: ContextId) -> None:
+        """The grants of every other context whose secret this device keeps and whose genesis
+        lists it (its account's earlier devices' contexts): a device that has not moved yet,
+        or was removed, still syncs there, and however it asks, this device can answer it,
+        if only with `Refuse(not_shared)`, at once instead of leaving it to its session limit
+        (every answer is a guarded send). Nothing is served there (`_shared_scopes`)."""
+        for held in self.keys.secrets.contexts:
+            if held.context == current or held.context in self._granted:
+                continue
+            try:
+                await member_genesis(self.effects, held.context, self.address)
+            except InvalidArgument:
+                continue  # not a member there (or its genesis is not here): nothing to answer
+            await self._grant(held.context)
 
     async def _grant(self, context: ContextId) -> None:
         """Unlimited flow and the consensus and sync capabilities in the devices' context (the

@@ -104,6 +104,8 @@ __all__ = [
     "AccountError",
     "ChangeUnfinished",
     "AlreadyInAccount",
+    "AlreadyJoined",
+    "JoinInProgress",
     "EnrollmentCodeInvalid",
     "EnrollmentCodeExpired",
     "EnrollmentCodeRedeemed",
@@ -835,6 +837,22 @@ class AlreadyInAccount(AccountError):
     """The device belongs to an account already: leave it before creating or joining one."""
 
     code = "already_in_account"
+
+
+class AlreadyJoined(AlreadyInAccount):
+    """The device is in the account an enrollment code invites to already (it joined with the
+    code, or is in that account otherwise): nothing to do, nothing changed."""
+
+    code = "already_joined"
+
+
+class JoinInProgress(AccountError):
+    """This device's join with that enrollment code is under way, or its outcome is not known
+    yet (the device asks its inviting device until it learns it, by itself): nothing changed.
+    The account status shows when it ends."""
+
+    kind = ErrorKind.TRANSIENT
+    code = "join_in_progress"
 
 
 class EnrollmentCodeInvalid(AccountError):

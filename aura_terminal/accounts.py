@@ -2,7 +2,9 @@
 through `AgentClient` only (the agent must be running: `aura agent run`).
 
 Every command prints a short text, or JSON with `--json`; errors are printed as their message
-(never a traceback) with exit code 1. `aura device invite` prints the enrollment code: a secret
+(never a traceback) with exit code 1, and with `--json` also as `{"error": {"code", "kind",
+"message"}}` on stdout, so that a script can tell them apart by code (`already_joined`,
+`join_in_progress`, ...). `aura device invite` prints the enrollment code: a secret
 that admits one device, so it goes to stdout only, never to a log.
 """
 
@@ -18,7 +20,7 @@ from rich.console import Console
 
 from aura_agent.client import AgentClient
 from aura_agent.signals import DEVICES, AccountState, DeviceList
-from aura_core.errors import AuraError
+from aura_core.errors import AuraError, RemoteError
 from aura_core.ids import DeviceId
 from aura_terminal.agent import socket_of
 
@@ -49,6 +51,13 @@ def _run(
         if error is None:
             raise
         err.print(f"aura: {error.message}", highlight=False, markup=False)
+        if as_json:
+            if isinstance(error, RemoteError):  # a code this client has no class for
+                code, kind = error.remote_code, error.remote_kind
+            else:
+                code, kind = error.code, error.kind
+            failed = {"code": code, "kind": kind.value, "message": error.message}
+            out.print(json.dumps({"error": failed}, indent=1), highlight=False, markup=False)
         return 1
     text, data = show(answer)
     out.print(json.dumps(data, indent=1) if as_json else text, highlight=False, markup=False)

@@ -17,8 +17,10 @@ import attrs
 
 from aura_core.ids import AuthorityId, ContextId
 from aura_effects.bundle import Effects
+from aura_journal.capability import ContextScope
 from aura_journal.context import CONTEXT_REDUCER
 from aura_journal.fact import JournalNamespace
+from aura_protocol.sync.protocol import CAPABILITIES
 
 __all__ = ["SyncScope", "SharedScopes", "AccountDevices", "shared_contexts"]
 
@@ -57,23 +59,32 @@ class AccountDevices:
 def shared_contexts(
     effects: Effects, local: AuthorityId, *, account: AccountDevices | None = None
 ) -> SharedScopes:
-    """The default policy: every context this device holds the secret of whose genesis lists
-    both `local` and the peer as members, and, with `account`, the account's authority journal
-    for the account's other devices."""
+    """The default policy: every context this device holds the secret of and the sync
+    capabilities in whose genesis lists both `local` and the peer as members, and, with
+    `account`, the account's authority journal for the account's other devices (in the
+    account's context, if this device holds the sync capabilities there). A context where this
+    device cannot send is never a scope: a session there would be denied by its own guard
+    chain as initiator, and could not even be refused as responder."""
+
+    async def can_sync(context: ContextId) -> bool:
+        scope = ContextScope(context)
+        return all([await effects.authorization.allows(c, scope) for c in CAPABILITIES])
 
     async def scopes(peer: AuthorityId) -> list[SyncScope]:
         found: list[SyncScope] = []
+        if peer == local:
+            return found
         for context in effects.contexts.contexts():
             journal = await effects.journal.journal(JournalNamespace.of(context))
             genesis = journal.view(CONTEXT_REDUCER).genesis
             if (
                 genesis is not None
-                and peer != local
                 and genesis.member(local) is not None
                 and genesis.member(peer) is not None
+                and await can_sync(context)
             ):
                 found.append(SyncScope.of_context(context))
-        if account is not None and peer in account.devices and peer != local:
+        if account is not None and peer in account.devices and await can_sync(account.context):
             found.append(SyncScope(JournalNamespace.of(account.authority), account.context))
         return sorted(found, key=SyncScope.sort_key)
 

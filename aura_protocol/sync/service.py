@@ -26,17 +26,21 @@ from aura_core.errors import AuraError, EncodingError, InvalidArgument
 from aura_core.failures import raise_single
 from aura_core.ids import AuthorityId, ContextId, SessionId
 from aura_effects.bundle import Effects
+from aura_journal.capability import ContextScope
 from aura_protocol.choreography import Session
 from aura_protocol.dispatch import Accepted, Dispatcher
 from aura_protocol.endpoint import Endpoint
 from aura_protocol.outcome import Completed, Outcome
-from aura_protocol.sync.protocol import PROTOCOL, choreography
+from aura_protocol.sync.protocol import PROTOCOL, RECONCILE, choreography
 from aura_protocol.sync.scopes import SharedScopes, SyncScope, shared_contexts
 from aura_protocol.sync.session import Initiator, Responder, SyncConfig, SyncReport
 from aura_protocol.sync.wire import RefusalReason, SyncReconcile
 from aura_protocol.wire import SessionMessage
 
-__all__ = ["SyncService"]
+__all__ = ["SyncService", "ANSWER_POLL_S"]
+
+ANSWER_POLL_S = 0.1
+"""How often a responder that may not answer in a session's context yet looks again."""
 
 
 @attrs.define
@@ -230,12 +234,13 @@ class SyncService:
         self._serving[source] += 1
 
         async def program(endpoint: Endpoint) -> SyncReport:
+            responder = Responder(self._fx.journal, self._fx.trace, source, scope, self.config)
+            await self._until_answerable(responder)
             try:
                 shared = scope in await self._shared(source)
             except AuraError as exc:  # cannot tell: refuse rather than serve
                 self._fx.trace.event("sync.scopes_failed", peer=str(source), error=exc.code)
                 shared = False
-            responder = Responder(self._fx.journal, self._fx.trace, source, scope, self.config)
             return await responder.run(
                 endpoint, refusal=None if shared else RefusalReason.NOT_SHARED
             )
@@ -262,9 +267,29 @@ class SyncService:
 
         async def program(endpoint: Endpoint) -> SyncReport:
             responder = Responder(self._fx.journal, self._fx.trace, source, scope, self.config)
+            if not await self._can_answer(scope):
+                return await responder.unanswerable(endpoint)
             return await responder.run(endpoint, refusal=RefusalReason.BUSY)
 
         return Accepted(session, "Responder", 0, program, self.config.session_limit_s)
+
+    async def _can_answer(self, scope: SyncScope) -> bool:
+        """Whether this device may send anything in `scope`'s context: every answer, a
+        refusal included, is a guarded `sync:reconcile` send."""
+        return await self._fx.authorization.allows(RECONCILE, ContextScope(scope.context))
+
+    async def _until_answerable(self, responder: Responder) -> None:
+        """Wait, within the session's limit, until this device may answer in its context. A
+        peer asks in a context this device is a member of but holds no grant in yet when it
+        moved there first (the account's new devices' context, before this device's `Switch`
+        or admission brings the grant, usually moments later): answering then beats a denied
+        refusal and the peer's wait to its session limit. A device that never gets the grant
+        sends nothing, and the session ends at its limit on both sides."""
+        if await self._can_answer(responder.scope):
+            return
+        responder.waiting()
+        while not await self._can_answer(responder.scope):
+            await self._fx.time.sleep(ANSWER_POLL_S)
 
     def _trace(self, name: str, role: str, report: SyncReport) -> None:
         if self._on_report is not None:

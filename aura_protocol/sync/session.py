@@ -110,8 +110,9 @@ class SyncReport:
     scope: SyncScope
     outcome: str
     """`complete`; `partial` (a bound was reached: the next session goes on); `refused:<why>`;
-    `malformed` (the peer sent what no honest peer sends); or how the run ended otherwise
-    (`TimedOut`, `Aborted`, `Violated`)."""
+    `malformed` (the peer sent what no honest peer sends); `unanswerable` (responder only:
+    it holds no capability to send in the context, so it read the request and sent nothing);
+    or how the run ended otherwise (`TimedOut`, `Aborted`, `Violated`)."""
     rounds: int = 0
     """Reconciliation round trips."""
     fetches: int = 0
@@ -379,6 +380,18 @@ class Responder:
             self._event("sync.malformed", error=MalformedSyncMessage.code)
         await self.ingest.finish()
         return self.report("complete")
+
+    async def unanswerable(self, endpoint: Endpoint) -> SyncReport:
+        """Read the session's first message and send nothing: this device holds no capability
+        to send in the session's context, so even a refusal would be denied."""
+        message = await endpoint.receive()
+        self.received += len(message.payload)
+        self._event("sync.unanswerable", context=str(self.scope.context))
+        return self.report("unanswerable")
+
+    def waiting(self) -> None:
+        """Trace that this side waits for a capability to answer in the session's context."""
+        self._event("sync.unanswerable", context=str(self.scope.context), waiting=1)
 
     async def _ranges(self, endpoint: Endpoint, reconciler: Reconciler, message: Received) -> None:
         self.rounds += 1
