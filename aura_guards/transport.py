@@ -185,6 +185,8 @@ class GuardedTransport:
                     reason=outcome.reason,
                     detail=outcome.detail,
                     operation=operation,
+                    context=str(context),
+                    peer=str(peer),
                 )
                 raise GuardDenied(outcome.reason)
             receipt, charge, facts = await self._interpret(

@@ -144,7 +144,12 @@ async def test_denials_charge_write_and_send_nothing(
     assert denied.value.reason == reason
     assert await state(alice) == before
     assert network.delivered == []
-    assert alice.effects.trace.events("guard.denied")[-1].get("reason") == reason  # type: ignore[attr-defined]
+    denial = alice.effects.trace.events("guard.denied")[-1]  # type: ignore[attr-defined]
+    assert (denial.get("reason"), denial.get("context"), denial.get("peer")) == (
+        reason,
+        str(context),
+        str(peer),
+    )
 
 
 async def test_a_public_message_needs_no_grant_but_pays_like_any_other(
