@@ -288,6 +288,8 @@ async def _accept_caller(listener: socket.socket) -> SocketStream:
         try:
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return await SocketStream.from_socket(connection)
+        except ValueError:  # anyio's check that it is connected: the caller has already left
+            connection.close()
         except BaseException:
             connection.close()
             raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import cast
@@ -237,3 +238,18 @@ async def test_a_transport_stopped_as_a_caller_arrives_leaves_no_error_in_the_lo
             await anyio.sleep_forever()
     caller.close()
     assert outer.cancelled_caught
+
+
+async def test_a_caller_gone_before_it_is_accepted_is_passed_over() -> None:
+    # Connected and reset before the transport's task accepts it: the accepted socket is no
+    # longer connected (anyio refuses to wrap it). The listener goes on to the next caller.
+    bob, _, tracer = raw(BOB)
+    async with bob:
+        await anyio.wait_all_tasks_blocked()  # the accept task waits on the listener
+        gone = socket.create_connection(("127.0.0.1", bob.port))
+        gone.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        gone.close()  # a reset, before the transport's task has run
+        silent = await connect(bob.port)
+        assert await silent.receive() == prologue()  # the next caller is served
+        await silent.aclose()
+    assert not tracer.events("net.accept.failed")
