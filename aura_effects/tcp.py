@@ -41,6 +41,7 @@ get one already wrapped from `aura_guards.tcp`.
 
 from __future__ import annotations
 
+import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -49,7 +50,7 @@ from typing import Final, Self
 
 import anyio
 import attrs
-from anyio.abc import ByteStream, SocketAttribute, SocketListener, TaskGroup
+from anyio.abc import ByteStream, SocketAttribute, SocketListener, SocketStream, TaskGroup
 
 from aura_core.effects import Envelope, PhysicalTimeEffects, RandomEffects, TraceEffects
 from aura_core.encoding import decode
@@ -266,6 +267,28 @@ async def _within(
     if not result:
         raise HandshakeTimeout(f"no handshake within {seconds} s")
     return result[0]
+
+
+async def _accept_caller(listener: socket.socket) -> SocketStream:
+    """The next caller on the non-blocking `listener`. Not anyio's `SocketListener.accept`: that
+    one (4.16, asyncio) waits in `loop.sock_accept`, and when the wait is cancelled in the loop
+    iteration a caller arrives, asyncio's already queued callback accepts the caller into the
+    cancelled future (`InvalidStateError` reported to the loop, the caller's socket dropped).
+    `anyio.wait_readable` takes that cancellation quietly, and only this task accepts."""
+    while True:
+        try:
+            connection, _ = listener.accept()
+        except BlockingIOError:
+            await anyio.wait_readable(listener)
+            continue
+        try:
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return await SocketStream.from_socket(connection)
+        except ValueError:  # anyio's check that it is connected: the caller has already left
+            connection.close()
+        except BaseException:
+            connection.close()
+            raise
 
 
 class TcpTransport:
@@ -602,9 +625,10 @@ class TcpTransport:
         return await self._inbox.get_many(limit)
 
     async def _accept(self, listener: SocketListener) -> None:
+        raw = listener.extra(SocketAttribute.raw_socket)
         while True:
             try:
-                stream = await listener.accept()
+                stream = await _accept_caller(raw)
             except (OSError, anyio.BrokenResourceError) as exc:  # e.g. out of descriptors
                 self._trace.event("net.accept.failed", detail=_detail(exc))
                 await self._time.sleep(self._config.backoff_base)

@@ -76,6 +76,7 @@ class SyncService:
         self._initial = sorted(set(peers) - {self.local})
         self._peers: dict[AuthorityId, _Peer] = {}
         self._limiter = anyio.CapacityLimiter(self.config.concurrency)
+        self._turns: dict[AuthorityId, anyio.Lock] = {}
         self._serving: Counter[AuthorityId] = Counter()
         self._tasks: TaskGroup | None = None
         self.reports: dict[tuple[AuthorityId, SyncScope], SyncReport] = {}
@@ -176,13 +177,24 @@ class SyncService:
     # ------------------------------------------------------------------------- initiating
 
     async def sync_now(self, peer: AuthorityId) -> tuple[SyncReport, ...]:
-        """Sync every scope shared with `peer`, one session each; their reports."""
+        """Sync every scope shared with `peer`, one session each; their reports.
+
+        Syncs of one peer take turns (the periodic one, a reconnect's, a user's): run together
+        they only repeat each other's work and can go over the sessions the peer serves at once
+        (`serve_per_peer`), which it counts until it has read each one's `Done`, so two run
+        back to back beside a third already count as three there and one is refused `busy`."""
+        turn = self._turns.setdefault(peer, anyio.Lock())
         try:
-            scopes = await self._shared(peer)
-        except AuraError as exc:
-            self._fx.trace.event("sync.scopes_failed", peer=str(peer), error=exc.code)
-            return ()
-        return tuple([await self.sync(peer, scope) for scope in scopes])
+            async with turn:
+                try:
+                    scopes = await self._shared(peer)
+                except AuraError as exc:
+                    self._fx.trace.event("sync.scopes_failed", peer=str(peer), error=exc.code)
+                    return ()
+                return tuple([await self.sync(peer, scope) for scope in scopes])
+        finally:
+            if not turn.locked() and self._turns.get(peer) is turn:
+                del self._turns[peer]  # no one waits: kept only while a peer is being synced
 
     async def sync(self, peer: AuthorityId, scope: SyncScope) -> SyncReport:
         """One session with `peer` over `scope`, as its initiator."""

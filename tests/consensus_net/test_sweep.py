@@ -1,4 +1,4 @@
-"""Consensus in the simulator under every fault, 50 seeds (1,000 in `./dev long`).
+"""Consensus in the simulator under every fault, 12 seeds (1,000 in `./dev long`).
 
 `aura_sim/scenarios/consensus.toml` draws 3-10 witnesses with the largest fault bound they allow
 (f = (n - 1) // 3, t = (n + f) // 2 + 1) and up to three byzantine ones, each with a strategy
@@ -13,6 +13,10 @@ ever proven an equivocator, no session open past its bound) and, when at most f 
 byzantine, its goal after healing (every slot an honest node proposed is decided by all honest
 nodes within 30 s, with the proposal itself when uncontended). Runs with more than f byzantine
 witnesses (only f of them may sign) check safety only. See aura_sim/examples/consensus.py.
+
+The default run keeps 12 seeds: seeds 0-6 already reach every sometimes-counter below (seeds
+0-29 all pass, measured when the default went down from 50), and the breadth is `./dev long`'s
+1,000. The 50 seeds took 183-290 s of the default run on this 2-core machine.
 """
 
 from __future__ import annotations
@@ -20,13 +24,13 @@ from __future__ import annotations
 from tests.sweeps import replays_byte_identically, sweep_passes_and_reaches
 
 
-def test_fifty_seeds_keep_safety_and_reach_liveness() -> None:
+def test_twelve_seeds_keep_safety_and_reach_liveness() -> None:
     # The seeds exercise what the properties are about: contention broken by rounds, fallback,
     # equivocators proven, forgeries dropped, double-signers, runs past the fault bound,
     # retries and restarts.
     sweep_passes_and_reaches(
         "consensus",
-        50,
+        12,
         (
             "decided_fast_path",
             "decided_in_fallback",

@@ -3,7 +3,9 @@ and every timeout sleeping through `PhysicalTimeEffects` (so a simulator can dri
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import struct
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import cast
@@ -269,3 +271,36 @@ async def test_a_handshake_that_completes_as_its_caller_is_cancelled_is_closed()
         await _within(SystemClock(), 5.0, handshake)
     assert outer.cancelled_caught
     assert made.closed
+
+
+async def test_a_transport_stopped_as_a_caller_arrives_leaves_no_error_in_the_loop() -> None:
+    # The race `tests/agent/test_accounts.py` hit once (`InvalidStateError` from asyncio's
+    # `_sock_accept` callback): the accept was cancelled in the loop iteration the listener
+    # became readable, and a callback asyncio had already queued then accepted the caller into
+    # a cancelled future. anyio's test runner fails a test on any error the loop reports.
+    bob, _, _ = raw(BOB)
+    with anyio.CancelScope() as outer:
+        async with bob:
+            await anyio.wait_all_tasks_blocked()  # the accept task waits on the listener
+            caller = socket.create_connection(("127.0.0.1", bob.port))
+            # Runs in the next iteration, after the select that sees the caller and before the
+            # callbacks that select queued.
+            asyncio.get_running_loop().call_soon(outer.cancel)
+            await anyio.sleep_forever()
+    caller.close()
+    assert outer.cancelled_caught
+
+
+async def test_a_caller_gone_before_it_is_accepted_is_passed_over() -> None:
+    # Connected and reset before the transport's task accepts it: the accepted socket is no
+    # longer connected (anyio refuses to wrap it). The listener goes on to the next caller.
+    bob, _, tracer = raw(BOB)
+    async with bob:
+        await anyio.wait_all_tasks_blocked()  # the accept task waits on the listener
+        gone = socket.create_connection(("127.0.0.1", bob.port))
+        gone.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        gone.close()  # a reset, before the transport's task has run
+        silent = await connect(bob.port)
+        assert await silent.receive() == prologue()  # the next caller is served
+        await silent.aclose()
+    assert not tracer.events("net.accept.failed")

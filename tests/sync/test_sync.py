@@ -16,7 +16,13 @@ from aura_effects.loopback import LoopbackNetwork
 from aura_journal.budget import Capped
 from aura_journal.fact import Fact, FactBody, JournalNamespace, sign_fact
 from aura_journal.registry import Origin
-from aura_protocol.sync import AccountDevices, SyncConfig, SyncScope, shared_contexts
+from aura_protocol.sync import (
+    AccountDevices,
+    SyncConfig,
+    SyncReport,
+    SyncScope,
+    shared_contexts,
+)
 from aura_sim.examples.naive_push import Note
 from aura_sim.faults import QUIET
 from aura_sim.network import SimNetwork, SimTransport
@@ -54,6 +60,32 @@ def test_two_devices_converge_after_writing_disjoint_facts() -> None:
             assert again.sent_bytes + again.received_bytes < 66 * 32 // 4
 
     aura_sim.run(main, seed=1)
+
+
+def test_syncs_of_one_peer_asked_at_once_take_turns_and_none_is_refused_busy() -> None:
+    """More syncs of one peer than it serves at once (`serve_per_peer`) asked together, as a
+    periodic sync, a reconnect and a user's `sync now` can be: they run one after another, so
+    each is answered and none is `refused:busy` (a peer over its limit is: `test_liars`)."""
+
+    async def main() -> None:
+        a, b = await make_devices(2)
+        theirs = {f.id for f in await write_notes(b, 30, "b")}
+        asked = MANUAL.serve_per_peer + 1
+        async with online([a, b], MANUAL) as (sync_a, _):
+            reports: list[SyncReport] = []
+
+            async def ask() -> None:
+                reports.extend(await sync_a.sync_now(b.authority))
+
+            async with anyio.create_task_group() as group:
+                for _ in range(asked):
+                    group.start_soon(ask)
+            assert [r.outcome for r in reports] == ["complete"] * asked
+            assert [r.merged for r in reports] == [30] + [0] * (asked - 1)
+            assert not b.effects.trace.events("sync.busy")
+            assert await note_ids(a) == frozenset(theirs)
+
+    aura_sim.run(main, seed=9)
 
 
 def test_three_devices_converge_by_periodic_sync() -> None:
