@@ -329,6 +329,23 @@ async def _lose_joiner_past_commit(tasks: anyio.abc.TaskGroup, home: Path) -> tu
     return a, code
 
 
+async def _enrollment_held_at(
+    tasks: anyio.abc.TaskGroup, home: Path, phase: str
+) -> tuple[Life, Life]:
+    """A (1-of-1) invites B and B joins, until A's enrollment reaches `phase`, where A is held:
+    the inviter's and the joiner's lives, both still running, for the test to stop."""
+    inviter, joiner = await live(tasks, home / "a"), await live(tasks, home / "b")
+    a = inviter.agent
+    await a.accounts.create()
+    code = await a.accounts.invite(2)
+    reached = anyio.Event()
+    a.accounts.fault = stop_at(phase, reached)
+    tasks.start_soon(_join_lost, joiner.agent, code)
+    with anyio.fail_after(60):
+        await reached.wait()
+    return inviter, joiner
+
+
 async def test_a_joiner_lost_past_the_point_of_no_return_is_admitted_when_it_is_back(
     tmp_path: Path,
 ) -> None:
@@ -350,18 +367,10 @@ async def test_a_lost_joiner_is_admitted_after_the_inviter_restarted_too(tmp_pat
     answer). A, back, finishes the enrollment from its plan and opens the code's bootstrap
     context again from its key file; B, back, asks again and is admitted."""
     async with anyio.create_task_group() as tasks:
-        inviter, joiner = await live(tasks, tmp_path / "a"), await live(tasks, tmp_path / "b")
-        a = inviter.agent
-        await a.accounts.create()
-        code = await a.accounts.invite(2)
-        reached = anyio.Event()
-        a.accounts.fault = stop_at("coordinator:committed", reached)
-        with anyio.fail_after(60):
-            tasks.start_soon(_join_lost, joiner.agent, code)
-            await reached.wait()
-            assert len((await tree(a)).leaves) == 2  # past the point of no return
-            await joiner.close()
-            await inviter.close()
+        inviter, joiner = await _enrollment_held_at(tasks, tmp_path, "coordinator:committed")
+        assert len((await tree(inviter.agent)).leaves) == 2  # past the point of no return
+        await joiner.close()
+        await inviter.close()
         assert await pending_at_rest(tmp_path / "b") == 1
         assert await enrollments_at_rest(tmp_path / "a") == 1
 
@@ -515,17 +524,9 @@ async def test_a_joiner_whose_inviter_restarted_in_the_dkg_is_told_and_joins_aga
     the enrollment aborted; B, back, asks again and is told the code is void: it drops its key
     and the invitation, and joins with a new code."""
     async with anyio.create_task_group() as tasks:
-        inviter, joiner = await live(tasks, tmp_path / "a"), await live(tasks, tmp_path / "b")
-        a = inviter.agent
-        await a.accounts.create()
-        code = await a.accounts.invite(2)
-        reached = anyio.Event()
-        a.accounts.fault = stop_at("coordinator:keys:dkg", reached)
-        with anyio.fail_after(60):
-            tasks.start_soon(_join_lost, joiner.agent, code)
-            await reached.wait()
-            await inviter.close()
-            await joiner.close()
+        inviter, joiner = await _enrollment_held_at(tasks, tmp_path, "coordinator:keys:dkg")
+        await inviter.close()
+        await joiner.close()
         assert await pending_at_rest(tmp_path / "b") == 1
         assert await enrollments_at_rest(tmp_path / "b") == 1
 
