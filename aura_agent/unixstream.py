@@ -17,6 +17,8 @@ import anyio
 import anyio.lowlevel
 from anyio.abc import ByteStream
 
+from aura_effects.sockets import accept_connection
+
 __all__ = ["UnixStream", "accept", "connect"]
 
 
@@ -71,13 +73,7 @@ class UnixStream(ByteStream):
 
 async def accept(listener: socket.socket) -> UnixStream:
     """The next connection on a listening, non-blocking Unix socket."""
-    while True:
-        try:
-            connection, _ = listener.accept()
-        except BlockingIOError:
-            await anyio.wait_readable(listener)
-            continue
-        return UnixStream(connection)
+    return UnixStream(await accept_connection(listener))
 
 
 async def connect(path: bytes) -> UnixStream:

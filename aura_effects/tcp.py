@@ -74,6 +74,7 @@ from aura_core.kdf import derive_context_key
 from aura_core.noise import SEED_LEN, NoiseChannel, StaticKeypair
 from aura_effects.channel import FrameReader, Hello, SecureConnection, answer, initiate, read_hello
 from aura_effects.locator import ANY_CALLER, PeerLocator
+from aura_effects.sockets import accept_connection
 from aura_effects.tcpconfig import Connected, TcpConfig
 from aura_journal.effects import ContextKeyEffects
 
@@ -270,17 +271,9 @@ async def _within(
 
 
 async def _accept_caller(listener: socket.socket) -> SocketStream:
-    """The next caller on the non-blocking `listener`. Not anyio's `SocketListener.accept`: that
-    one (4.16, asyncio) waits in `loop.sock_accept`, and when the wait is cancelled in the loop
-    iteration a caller arrives, asyncio's already queued callback accepts the caller into the
-    cancelled future (`InvalidStateError` reported to the loop, the caller's socket dropped).
-    `anyio.wait_readable` takes that cancellation quietly, and only this task accepts."""
+    """The next caller on the non-blocking `listener`, as a stream (`accept_connection`)."""
     while True:
-        try:
-            connection, _ = listener.accept()
-        except BlockingIOError:
-            await anyio.wait_readable(listener)
-            continue
+        connection = await accept_connection(listener)
         try:
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return await SocketStream.from_socket(connection)

@@ -15,14 +15,13 @@ import pytest
 
 from aura_agent.agent import Agent
 from aura_core.errors import (
-    AccountError,
     AlreadyInAccount,
     AlreadyJoined,
     ChangeUnfinished,
     JoinInProgress,
 )
 from tests.agent.helpers import FAST, snapshot
-from tests.agent.test_recovery import converged, live
+from tests.agent.test_recovery import converged, fail_once_after_commit, live
 
 pytestmark = pytest.mark.anyio
 
@@ -57,13 +56,7 @@ async def test_a_code_whose_join_is_pending_is_in_progress_at_once(tmp_path: Pat
         b = (await live(tasks, tmp_path / "b")).agent
         await a.accounts.create()
         code = await a.accounts.invite(2)
-
-        async def fail_once(phase: str) -> None:
-            if phase == "coordinator:committed":
-                a.accounts.fault = None
-                raise AccountError("a step after the commit failed (the test)")
-
-        a.accounts.fault = fail_once
+        fail_once_after_commit(a)
         with anyio.fail_after(60), pytest.raises(ChangeUnfinished):
             await b.accounts.join(code)
         await inviter.close()

@@ -79,6 +79,18 @@ async def live(tasks: anyio.abc.TaskGroup, path: Path, settings: AgentSettings =
     return Life(agent, stop, stopped)
 
 
+def fail_once_after_commit(agent: Agent) -> None:
+    """`agent`'s next change fails once right after its tree commit (past its point of no
+    return), as a step failing there would."""
+
+    async def fail_once(phase: str) -> None:
+        if phase == "coordinator:committed":
+            agent.accounts.fault = None
+            raise AccountError("a step after the commit failed (the test)")
+
+    agent.accounts.fault = fail_once
+
+
 def stop_at(phase: str, reached: anyio.Event) -> Callable[[str], Awaitable[None]]:
     """A fault hook: at `phase` the agent's task stops for good (the test then closes it)."""
 
@@ -501,13 +513,7 @@ async def test_a_joiner_told_unfinished_asks_again_and_is_admitted(tmp_path: Pat
         b = (await live(tasks, tmp_path / "b")).agent
         await a.accounts.create()
         code = await a.accounts.invite(2)
-
-        async def fail_once(phase: str) -> None:
-            if phase == "coordinator:committed":
-                a.accounts.fault = None
-                raise AccountError("a step after the commit failed (the test)")
-
-        a.accounts.fault = fail_once
+        fail_once_after_commit(a)
         with anyio.fail_after(60), pytest.raises(ChangeUnfinished):
             await b.accounts.join(code)
         assert b.membership is None and b.keys.secrets.pending  # kept: it may have committed
