@@ -1,5 +1,6 @@
 """`aura account ...` and `aura device ...` against two `aura agent run` children: create,
-invite, join, list and status, text and `--json`; errors print a message and exit 1."""
+invite, join (and join again with the same code), list and status, text and `--json`; errors
+print a message and exit 1 (with `--json`, also the error as JSON on stdout)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,15 @@ def test_two_agents_one_account_from_the_command_line(tmp_path: Path) -> None:
         result = runner.invoke(app, ["device", "join", code, "--data-dir", str(b)])
         assert result.exit_code == 0, result.output
         assert result.stdout.strip() == f"joined account {account}"
+        # The same code again: refused at once, its code on stdout as JSON, nothing changed.
+        status = ["account", "status", "--data-dir", str(b), "--json"]
+        before = json.loads(runner.invoke(app, status).stdout)
+        again = runner.invoke(app, ["device", "join", code, "--data-dir", str(b), "--json"])
+        assert again.exit_code == 1, again.output
+        error = json.loads(again.stdout)["error"]
+        assert (error["code"], error["kind"]) == ("already_joined", "permanent")
+        assert account in error["message"]
+        assert json.loads(runner.invoke(app, status).stdout) == before
         result = runner.invoke(app, ["device", "list", "--data-dir", str(b), "--json"])
         assert result.exit_code == 0, result.output
         listed = json.loads(result.stdout)
