@@ -667,27 +667,22 @@ class Agent:
                 leaf=leaf,
                 context=membership.context,
             )
-            if not membership.public_key_package:  # 1-of-1: single-signer commits
-                async with self._serving(device, membership, state):
-                    yield
-                return
-            public = frost.PublicKeyPackage.from_bytes(membership.public_key_package)
-            if public.group_public_key != state.group_key:
+            online: AbstractAsyncContextManager[object] = contextlib.nullcontext()
+            public = None  # 1-of-1: single-signer commits, no consensus node
+            if membership.public_key_package:
+                public = frost.PublicKeyPackage.from_bytes(membership.public_key_package)
+            if public is not None and public.group_public_key != state.group_key:
                 # The tree moved past this device's group: a change committed that it has not
                 # moved to yet (its own, stopped past its point of no return, or one whose
                 # `Switch` it missed). Its share is of the old key, so no consensus node runs
                 # (a change asked now is refused: not online), but the account workflows do,
                 # and they move it (`accounts.py`, the recovery).
                 fx.trace.event("agent.account_behind", account=str(membership.account))
-                async with self._serving(device, membership, state):
-                    yield
-                return
-            share = self.keys.secrets.share(membership.account, state.epoch)
-            group = tree_group(state, public, share, witness_addresses(state, genesis))
-            async with (
-                device.online(group, self.settings.consensus, dispatcher=self.dispatcher),
-                self._serving(device, membership, state),
-            ):
+            elif public is not None:
+                share = self.keys.secrets.share(membership.account, state.epoch)
+                group = tree_group(state, public, share, witness_addresses(state, genesis))
+                online = device.online(group, self.settings.consensus, dispatcher=self.dispatcher)
+            async with online, self._serving(device, membership, state):
                 yield
         finally:
             self._account_devices = None

@@ -110,7 +110,8 @@ class AgentStatus:
     sealed: bool
     """Whether the key file is sealed under a passphrase."""
     listening: str
-    """The TCP transport's `tcp://host:port`."""
+    """Where other devices dial this one: `tcp://host:port`, the advertised host and the port
+    the transport listens on."""
     api_version: int
     clients: int
     """Local API connections open (this one included)."""

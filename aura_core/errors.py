@@ -825,9 +825,11 @@ class AccountError(AgentError):
 
 
 class ChangeUnfinished(AgentError):
-    """An account change passed its point of no return (a tree change committed) but could not
-    finish now (a device it needs is unreachable). It is not undone: the coordinator finishes
-    it by itself once the devices are back, also after a restart."""
+    """An account change reached its point of no return (its first tree change, which may
+    have committed) but could not finish now (a device it needs is unreachable), or a joiner
+    cannot tell yet whether its enrollment committed. It is not undone: the coordinator
+    finishes it by itself once the devices are back, also after a restart, and the joiner asks
+    again until it learns the outcome."""
 
     kind = ErrorKind.TRANSIENT
     code = "change_unfinished"

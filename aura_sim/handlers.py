@@ -169,9 +169,8 @@ class MemoryStorage:
         return sorted(key for key in self.disk.data if key.startswith(prefix))
 
     async def scan(self, prefix: str) -> list[tuple[str, bytes]]:
-        self._check_open()
         data = self.disk.data
-        return [(key, data[key]) for key in sorted(k for k in data if k.startswith(prefix))]
+        return [(key, data[key]) for key in await self.list_keys(prefix)]
 
     async def batch(self, ops: Sequence[StorageOp]) -> None:
         # Every fault point and check runs before the disk changes; the writes themselves
