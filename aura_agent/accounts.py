@@ -831,10 +831,7 @@ class AccountService:
         """A join whose outcome this device knows (or that cannot have committed): its pending
         key and invitation leave the key file."""
         await self._drop_pending(ceremony)
-        keys = self._agent.keys
-        if keys.secrets.enrollment(ceremony) is not None:
-            await keys.update(lambda held: held.without_enrollment(ceremony))
-            self._fx.trace.event("account.join_ended", ceremony=str(ceremony))
+        await self._drop_enrollment(ceremony)
 
     async def _resume_join(self, held: Invitation) -> None:
         """The recovery's part for a joiner: a join kept across a stop is asked again (every
@@ -913,7 +910,7 @@ class AccountService:
                 await endpoint.send("Admitted", encode(again))
             with anyio.move_on_after(self._times.round2_s):
                 await endpoint.receive("Ack")
-                # Noted once no change runs (it waits for the lock; this session does not).
+                # Noted in a task of its own: this session ends at once.
                 assert self._tasks is not None
                 self._tasks.start_soon(self._admission_taken, invite.invitation.ceremony, source)
 
@@ -1563,7 +1560,12 @@ class AccountService:
                 or membership.context == plan.context
             ):
                 self._fx.trace.event("account.resume", ceremony=str(plan.ceremony))
-                await self._move(await self._finish(plan))
+                try:
+                    await self._move(await self._finish(plan))
+                except AuraError as exc:  # this plan waits for the next round, not the others
+                    self._fx.trace.event(
+                        "account.resume_failed", ceremony=str(plan.ceremony), error=exc.code
+                    )
 
     async def _retry_switches(self) -> None:
         """Once this device moved (out of the context the change started in): each `Switch`
@@ -1602,8 +1604,15 @@ class AccountService:
     async def _plans(self) -> dict[CeremonyId, ChangePlan]:
         """This device's changes past their point of no return, not done yet, by ceremony."""
         found = {}
-        for _, raw in await self._fx.storage.scan(_PLANS):
-            plan = decode(raw, ChangePlan)
+        for key, raw in await self._fx.storage.scan(_PLANS):
+            try:
+                plan = decode(raw, ChangePlan)
+            except (EncodingError, InvalidArgument) as exc:
+                # Nothing can finish it (as `_tidy` does with a prepared change): dropped,
+                # traced, and the others go on.
+                self._fx.trace.event("account.plan_corrupt", key=key, error=exc.message)
+                await self._fx.storage.delete(key)
+                continue
             found[plan.ceremony] = plan
         return dict(sorted(found.items()))
 

@@ -21,6 +21,7 @@ import pytest
 
 from aura_agent.accounts import RETRY_S
 from aura_agent.agent import Agent, AgentSettings
+from aura_agent.datadir import STORAGE_FILE
 from aura_agent.keystore import KeyStore
 from aura_agent.membership import Membership
 from aura_consensus.ceremony import Aborted, CeremonyRegistry, Committed
@@ -35,6 +36,7 @@ from aura_core.errors import (
     EnrollmentCodeRedeemed,
 )
 from aura_effects.random import OsRandom
+from aura_effects.storage import SqliteStorage
 from aura_journal.fact import JournalNamespace
 from aura_journal.tree import TREE_REDUCER, TreeState
 from tests.agent.helpers import FAST, digest, snapshot
@@ -223,13 +225,15 @@ async def test_a_holder_lost_in_the_key_ceremony_aborts_the_change_and_drops_its
         tasks.cancel_scope.cancel()
 
 
+@pytest.mark.parametrize("corrupt", [False, True], ids=["plan", "beside_a_corrupt_plan"])
 async def test_a_coordinator_restarted_past_the_tree_commit_finishes_the_change(
-    tmp_path: Path,
+    tmp_path: Path, corrupt: bool
 ) -> None:
     """A's refresh commits its `RotateEpoch` (by consensus with B) and A stops before recording
     the ceremony's commit. Restarted, A finishes it from its plan: the commit
     recorded, its share taken, the new devices' context, B switched; both converge on the new
-    epoch."""
+    epoch. A plan record that does not decode beside it is dropped (traced), not a stop to
+    every recovery round."""
     async with anyio.create_task_group() as tasks:
         life, b = await live(tasks, tmp_path / "a"), (await live(tasks, tmp_path / "b")).agent
         a = life.agent
@@ -245,11 +249,17 @@ async def test_a_coordinator_restarted_past_the_tree_commit_finishes_the_change(
         assert b.account.epoch == epoch  # B has not moved
         assert b.keys.secrets.pending
         assert await pending_at_rest(tmp_path / "a") == 1
+        if corrupt:
+            storage = await SqliteStorage.open(tmp_path / "a" / STORAGE_FILE)
+            await storage.put("agent/change/zz", b"not a plan")
+            await storage.close()
 
         a = (await live(tasks, tmp_path / "a")).agent
         await converged(epoch + 1, a, b)
         ceremonies = await registry(b)
         assert any(isinstance(ceremonies.state(c), Committed) for c in ceremonies.ceremonies())
+        corrupt_seen = [e.get("key") for e in a.effects.trace.events("account.plan_corrupt")]
+        assert set(corrupt_seen) == ({"agent/change/zz"} if corrupt else set())
         tasks.cancel_scope.cancel()
 
 
