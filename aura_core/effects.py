@@ -145,10 +145,10 @@ class Envelope:
     def __init__(
         self, source: AuthorityId, destination: AuthorityId, context: ContextId, payload: bytes
     ) -> None:
-        # One is built per message sent and per message received, so its construction is on
-        # the transport's hot path: writing through the slots' own descriptors takes about a
-        # third less time than attrs' frozen `__init__` (a bound `object.__setattr__` call per
-        # field). Assignment from outside still raises `FrozenInstanceError`.
+        # One is built per message received, so its construction is on the transport's hot
+        # path: writing through the slots' own descriptors takes about a third less time than
+        # attrs' frozen `__init__` (a bound `object.__setattr__` call per field). Assignment
+        # from outside still raises `FrozenInstanceError`.
         _SET_SOURCE(self, source)
         _SET_DESTINATION(self, destination)
         _SET_CONTEXT(self, context)
@@ -168,9 +168,15 @@ _SET_PAYLOAD = _slot_setter(Envelope, "payload")
 
 
 class TransportEffects(Protocol):
-    """The raw network. Only the guard chain holds one; everything else sends through it."""
+    """The raw network. Only the guard chain holds one; everything else sends through it.
 
-    async def send(self, envelope: Envelope) -> None: ...
+    A node sends only as itself, so `send` takes no source: what it is given is addressed, and
+    the receiver gets it as an `Envelope` whose source the transport vouches for.
+    """
+
+    async def send(self, destination: AuthorityId, context: ContextId, payload: bytes) -> None:
+        """Queue `payload` for `destination` in `context`."""
+        ...
 
     async def receive(self) -> Envelope:
         """The next envelope (waits for one)."""

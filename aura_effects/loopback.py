@@ -16,7 +16,7 @@ import anyio
 
 from aura_core.effects import Envelope
 from aura_core.errors import InvalidArgument, TransportError
-from aura_core.ids import AuthorityId
+from aura_core.ids import AuthorityId, ContextId
 
 __all__ = ["Mailbox", "LoopbackNetwork", "LoopbackTransport"]
 
@@ -114,10 +114,8 @@ class LoopbackTransport:
         self._network = network
         self._node = node
 
-    async def send(self, envelope: Envelope) -> None:
-        if envelope.source != self._node:
-            raise TransportError("a node sends only as itself")
-        self._network._deliver(envelope)
+    async def send(self, destination: AuthorityId, context: ContextId, payload: bytes) -> None:
+        self._network._deliver(Envelope(self._node, destination, context, payload))
 
     async def receive(self) -> Envelope:
         return await self._network._receive(self._node)

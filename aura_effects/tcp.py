@@ -408,22 +408,19 @@ class TcpTransport:
 
     # ----------------------------------------------------------------------- sending
 
-    async def send(self, envelope: Envelope) -> None:
-        """Queue `envelope` for its channel. Raises `SendQueueFull` (the peer's queue is full),
-        `NoRoute` (to itself, or in a context this device is not a member of),
-        `InvalidArgument` (over `max_message`) or `TransportError`."""
-        # Runs for every message, so the common case (this very id object as the source, a
-        # link that exists) does no more than it must: membership and the rest are checked when
-        # the link is made, and membership again before every write (`_write`).
-        source = envelope.source
-        if source is not self._local and source != self._local:
-            raise TransportError("a node sends only as itself")
-        payload = envelope.payload
+    async def send(self, destination: AuthorityId, context: ContextId, payload: bytes) -> None:
+        """Queue `payload` for the channel to `destination` in `context`. Raises
+        `SendQueueFull` (the peer's queue is full), `NoRoute` (to itself, or in a context this
+        device is not a member of), `InvalidArgument` (over `max_message`) or
+        `TransportError`."""
+        # Runs for every message, so the common case (a link that exists) does no more than it
+        # must: membership and the rest are checked when the link is made, and membership again
+        # before every write (`_write`).
         if len(payload) > self._max_message:
             raise InvalidArgument(f"a message is at most {self._max_message} bytes")
-        link = self._links.get((envelope.destination.raw, envelope.context.raw))
+        link = self._links.get((destination.raw, context.raw))
         if link is None:
-            link = await self._open_link(envelope.destination, envelope.context)
+            link = await self._open_link(destination, context)
         queue = link.queue
         if len(queue) >= self._send_bound:
             self._trace.event(

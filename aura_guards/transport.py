@@ -206,7 +206,7 @@ class GuardedTransport:
         payload = encode(GuardedMessage(operation, body, receipt))
         if buggify("guard.send.transport_error"):  # the charge stands; the message is lost
             raise TransportError("injected transport failure (buggify)")
-        await self._transport.send(Envelope(self._local, peer, context, payload))
+        await self._transport.send(peer, context, payload)
         self.sent += 1
         return receipt
 

@@ -15,7 +15,7 @@ import attrs
 
 from aura_core.effects import Envelope
 from aura_core.errors import InvalidArgument, TransportError
-from aura_core.ids import AuthorityId
+from aura_core.ids import AuthorityId, ContextId
 from aura_effects.loopback import Mailbox
 from aura_sim.faults import QUIET, LinkPolicy, MessageFault, MessageFaultKind
 from aura_sim.seeds import Stream
@@ -349,10 +349,8 @@ class SimTransport:
         self.name = name
         self.authority = authority
 
-    async def send(self, envelope: Envelope) -> None:
-        if envelope.source != self.authority:
-            raise TransportError("a node sends only as itself")
-        self._network._send(self.name, envelope)
+    async def send(self, destination: AuthorityId, context: ContextId, payload: bytes) -> None:
+        self._network._send(self.name, Envelope(self.authority, destination, context, payload))
 
     async def receive(self) -> Envelope:
         return await self._network._receive(self.name)

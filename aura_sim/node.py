@@ -11,7 +11,7 @@ from aura_core.crypto.ed25519 import SigningKey
 from aura_core.effects import Envelope, Put, StorageOp
 from aura_core.encoding import decode
 from aura_core.errors import EncodingError, InvalidArgument
-from aura_core.ids import ContextId, DeviceId
+from aura_core.ids import AuthorityId, ContextId, DeviceId
 from aura_effects.bundle import Effects
 from aura_guards.transport import CHARGE_KEY_PREFIX, GuardedTransport
 from aura_journal.budget import Capped, FlowCharge
@@ -34,23 +34,21 @@ class ByzantineTransport:
         self._inner = inner
         self._stream = stream
         self._rate = rate
-        self._history: list[Envelope] = []
+        self._history: list[tuple[AuthorityId, ContextId, bytes]] = []
 
-    async def send(self, envelope: Envelope) -> None:
+    async def send(self, destination: AuthorityId, context: ContextId, payload: bytes) -> None:
         stream = self._stream
         if self._history and stream.bernoulli(self._rate):
-            await self._inner.send(stream.choice(self._history))  # replay an old message
+            await self._inner.send(*stream.choice(self._history))  # replay an old message
         if stream.bernoulli(self._rate):
-            payload = bytearray(envelope.payload)
-            if payload:
-                payload[stream.below(len(payload))] ^= 0xFF
-            envelope = Envelope(
-                envelope.source, envelope.destination, envelope.context, bytes(payload)
-            )
-        self._history.append(envelope)
-        await self._inner.send(envelope)
+            corrupted = bytearray(payload)
+            if corrupted:
+                corrupted[stream.below(len(corrupted))] ^= 0xFF
+            payload = bytes(corrupted)
+        self._history.append((destination, context, payload))
+        await self._inner.send(destination, context, payload)
         if stream.bernoulli(self._rate):
-            await self._inner.send(envelope)  # duplicate
+            await self._inner.send(destination, context, payload)  # duplicate
 
     async def receive(self) -> Envelope:
         return await self._inner.receive()

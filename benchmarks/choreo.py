@@ -157,11 +157,12 @@ SAMPLES, BATCH = 21, 100
 class Capture:
     """A raw transport that keeps what is sent and never delivers anything."""
 
-    def __init__(self) -> None:
+    def __init__(self, local: AuthorityId) -> None:
+        self.local = local
         self.sent: list[Envelope] = []
 
-    async def send(self, envelope: Envelope) -> None:
-        self.sent.append(envelope)
+    async def send(self, destination: AuthorityId, context: ContextId, payload: bytes) -> None:
+        self.sent.append(Envelope(self.local, destination, context, payload))
 
     async def receive(self) -> Envelope:
         await anyio.sleep_forever()
@@ -200,7 +201,7 @@ def node(me: int, peer: int) -> tuple[Effects, GuardedTransport, Capture]:
         bytes([me]) * 32, who, ["bench:send"], seed=bytes(32), scope=ContextScope(CONTEXT)
     )
     effects.authorization.grant(CONTEXT, CapabilityFrontier.of(token))
-    raw = Capture()
+    raw = Capture(who)
     guarded = GuardedTransport(effects, raw, local=who, signing_key=SigningKey(bytes([me]) * 32))
     return effects, guarded, raw
 

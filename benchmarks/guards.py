@@ -55,7 +55,7 @@ LEAK_SAMPLES, LEAK_BATCH = 41, 10
 
 
 class NullTransport:
-    async def send(self, envelope: Envelope) -> None:
+    async def send(self, destination: AuthorityId, context: ContextId, payload: bytes) -> None:
         return None
 
     async def receive(self) -> Envelope:

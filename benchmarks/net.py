@@ -12,7 +12,7 @@ Alice has queued into shared Noise messages. Five ways, measured in the same run
   bookkeeping (the baseline of every ratio);
 * **plain, unbatched**: the same without the queue, one socket send per message (for
   context: what batching is worth);
-* **Noise, no guards**: `TcpTransport` sending raw envelopes;
+* **Noise, no guards**: `TcpTransport.send` of the raw payloads;
 * **guarded, memory**: `GuardedTransport` over `TcpTransport`, storage in memory (the guard
   chain: capability, budget, signed receipt, charge register; the receiver checks the receipt
   signature and its replay window);
@@ -56,6 +56,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -65,7 +66,6 @@ from anyio.abc import SocketAttribute, SocketStream
 from anyio.streams.text import TextReceiveStream
 
 from aura_core.crypto.ed25519 import SigningKey
-from aura_core.effects import Envelope
 from aura_core.encoding import encode
 from aura_core.errors import SendQueueFull
 from aura_core.ids import AuthorityId, DeviceId
@@ -308,11 +308,7 @@ async def sender(mode: str, port: int, directory: Path) -> AsyncIterator[Sender]
             yield send_each
     elif mode == NOISE:
         async with raw_transport(ALICE, locator) as transport:
-
-            def send_noise(payload: bytes) -> Awaitable[None]:
-                return transport.send(Envelope(ALICE, BOB, CONTEXT, payload))
-
-            yield send_noise
+            yield partial(transport.send, BOB, CONTEXT)
     else:
         storage = "sqlite" if mode == SQLITE else "memory"
         async with guarded_node(ALICE, storage, directory, locator) as node:

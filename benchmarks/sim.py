@@ -26,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import anyio
 import attrs
 
-from aura_core.effects import Envelope
 from aura_core.ids import AuthorityId, ContextId
 from aura_sim import Simulation
 from aura_sim.faults import LinkPolicy
@@ -65,7 +64,7 @@ def capacity() -> tuple[int, float, float]:
             while True:
                 peer = pick.below(NODES - 1)
                 peer += peer >= index
-                await me.send(Envelope(ids[index], ids[peer], context, b"x" * 64))
+                await me.send(ids[peer], context, b"x" * 64)
                 await anyio.sleep(SEND_EVERY_S)
 
     async def main() -> None:

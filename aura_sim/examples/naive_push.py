@@ -29,7 +29,6 @@ from typing import Any
 import anyio
 import attrs
 
-from aura_core.effects import Envelope
 from aura_core.encoding import decode, encode, record, record_tag
 from aura_core.errors import AuraError, EncodingError, FactRejected
 from aura_core.hashing import Hash32
@@ -196,7 +195,7 @@ class NaivePush:
             node.key,
         )
         payload = encode(GuardedMessage("sim.push", body, receipt))
-        await node.transport.send(Envelope(node.authority, peer.authority, run.context, payload))
+        await node.transport.send(peer.authority, run.context, payload)
 
     async def _receive(
         self,

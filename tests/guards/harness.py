@@ -74,12 +74,13 @@ class Recorder:
         self.journal_keys: list[frozenset[str]] = []
         """The context's journal keys in storage at each send."""
 
-    async def send(self, envelope: Envelope) -> None:
+    async def send(self, destination: AuthorityId, context: ContextId, payload: bytes) -> None:
         assert self.node is not None
+        envelope = Envelope(self.node.authority, destination, context, payload)
         self.sent.append((envelope, await durable_charge(self.node, envelope)))
-        prefix = f"journal/{JournalNamespace.of(envelope.context)}/"
+        prefix = f"journal/{JournalNamespace.of(context)}/"
         self.journal_keys.append(frozenset(await self.node.effects.storage.list_keys(prefix)))
-        await self.inner.send(envelope)
+        await self.inner.send(destination, context, payload)
 
     async def receive(self) -> Envelope:
         return await self.inner.receive()

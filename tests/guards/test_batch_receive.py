@@ -24,7 +24,7 @@ from aura_core.encoding import encode
 from aura_core.errors import EncodingError, InvalidArgument, ReceiptRejected, StorageError
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ContextId
-from aura_effects.loopback import LoopbackNetwork, Mailbox
+from aura_effects.loopback import LoopbackNetwork, LoopbackTransport, Mailbox
 from aura_guards.transport import (
     WINDOW_KEY_PREFIX,
     Checked,
@@ -54,6 +54,11 @@ def envelope(signed: Receipt, text: bytes, *, context: ContextId | None = None) 
     `context` routes it elsewhere)."""
     route = signed.body.context if context is None else context
     return Envelope(ALICE, BOB, route, encode(GuardedMessage("m", text, signed)))
+
+
+async def post(alice: LoopbackTransport, sent: Envelope) -> None:
+    """`sent` (Alice's) through Alice's raw transport."""
+    await alice.send(sent.destination, sent.context, sent.payload)
 
 
 @functools.cache
@@ -150,8 +155,8 @@ async def test_receive_many_hands_up_the_accepted_and_traces_the_rest(tmp_path: 
     alice = network.attach(ALICE)
     links = chain(CONTEXT, 3)
     for signed, text in [links[1], links[0], links[1], links[2]]:
-        await alice.send(envelope(signed, text))
-    await alice.send(envelope(bad_signature(links[2][0]), links[2][1]))
+        await post(alice, envelope(signed, text))
+    await post(alice, envelope(bad_signature(links[2][0]), links[2][1]))
     with anyio.fail_after(5):
         received = await bob.guarded.receive_many()
     assert [m.body for m in received] == [links[1][1], links[0][1], links[2][1]]
@@ -171,7 +176,7 @@ async def test_receive_hands_out_a_checked_batch_one_message_at_a_time(tmp_path:
     alice = network.attach(ALICE)
     links = chain(CONTEXT, 4)
     for signed, text in links:
-        await alice.send(envelope(signed, text))
+        await post(alice, envelope(signed, text))
     with anyio.fail_after(5):
         first = await bob.guarded.receive()  # checks all four, hands out one
         assert await windows(bob) != {}

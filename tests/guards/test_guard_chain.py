@@ -289,8 +289,8 @@ async def test_receive_skips_garbage_and_keeps_going(kind: str, tmp_path: Path) 
     await alice.guarded.send(CONTEXT, BOB, "m", b"first", SEND)
     replay = network.delivered[-1]
     assert (await bob.guarded.receive()).body == b"first"
-    await alice.raw.send(replay)  # a replay straight onto the wire
-    await alice.raw.send(attrs.evolve(replay, payload=b"\xff junk"))
+    await alice.raw.send(BOB, CONTEXT, replay.payload)  # a replay straight onto the wire
+    await alice.raw.send(BOB, CONTEXT, b"\xff junk")
     await alice.guarded.send(CONTEXT, BOB, "m", b"second", SEND)
     with anyio.fail_after(5):
         assert (await bob.guarded.receive()).body == b"second"

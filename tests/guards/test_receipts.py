@@ -262,8 +262,9 @@ async def test_a_forked_chain_is_refused(kind: str, tmp_path: Path, gap_fills_la
 async def test_receive_traces_what_it_refuses(tmp_path: Path) -> None:
     alice, bob, network = await pair("testing", tmp_path)
     one, two = await sent(alice, network, 2)
-    await alice.raw.send(one)  # a replay of nonce 1, behind both originals
-    await alice.raw.send(forged(alice, two, prev=Hash32(b"\x06" * 32), nonce=3))
+    await alice.raw.send(BOB, CONTEXT, one.payload)  # a replay of nonce 1, behind both originals
+    rival = forged(alice, two, prev=Hash32(b"\x06" * 32), nonce=3)
+    await alice.raw.send(BOB, CONTEXT, rival.payload)
     received = [await bob.guarded.receive(), await bob.guarded.receive()]
     assert [m.body for m in received] == [b"message 0", b"message 1"]
     await alice.guarded.send(CONTEXT, BOB, "m", b"last", SEND)  # nonce 3, the genuine one

@@ -83,18 +83,17 @@ async def pair(
 async def test_send_refuses_what_it_cannot_carry_and_queues_nothing() -> None:
     async with pair() as (alice, _, _, _):
         elsewhere = ContextId(b"\xee" * 16)
-        refused: list[tuple[Envelope, type[Exception]]] = [
-            (Envelope(BOB, ALICE, CONTEXT, b"x"), TransportError),  # not as itself
-            (Envelope(ALICE, ALICE, CONTEXT, b"x"), NoRoute),  # to itself
-            (Envelope(ALICE, BOB, elsewhere, b"x"), NoRoute),  # not a member there
-            (Envelope(ALICE, BOB, CONTEXT, bytes(FAST.max_message + 1)), InvalidArgument),
+        refused: list[tuple[AuthorityId, ContextId, bytes, type[Exception]]] = [
+            (ALICE, CONTEXT, b"x", NoRoute),  # to itself
+            (BOB, elsewhere, b"x", NoRoute),  # not a member there
+            (BOB, CONTEXT, bytes(FAST.max_message + 1), InvalidArgument),
         ]
-        for envelope, error in refused:
+        for destination, context, payload, error in refused:
             with pytest.raises(error):
-                await alice.send(envelope)
+                await alice.send(destination, context, payload)
         assert alice.queued(BOB, CONTEXT) == alice.queued(BOB, elsewhere) == 0
     with pytest.raises(TransportError, match="not running"):
-        await alice.send(Envelope(ALICE, BOB, CONTEXT, b"x"))
+        await alice.send(BOB, CONTEXT, b"x")
     with pytest.raises(TransportError, match="runs once"):
         await alice.__aenter__()
 
@@ -107,19 +106,19 @@ async def test_a_context_left_while_its_channel_runs_takes_no_more_messages() ->
     keyring.add(CONTEXT, SECRET)
     keyring.add(SECOND, SECOND_SECRET)
     async with pair(alice_keyring=keyring) as (alice, bob, alice_trace, _):
-        await alice.send(Envelope(ALICE, BOB, CONTEXT, b"member"))
+        await alice.send(BOB, CONTEXT, b"member")
         with anyio.fail_after(5):
             assert (await bob.receive()).payload == b"member"
         keyring.remove(CONTEXT)
-        await alice.send(Envelope(ALICE, BOB, CONTEXT, b"left"))
+        await alice.send(BOB, CONTEXT, b"left")
         await wait_for(lambda: bool(alice_trace.events("net.outbound.left")))
         assert [e.get("lost") for e in alice_trace.events("net.outbound.left")] == [1]
         assert alice.queued(BOB, CONTEXT) == 0
         with pytest.raises(NoRoute, match="not a member"):
-            await alice.send(Envelope(ALICE, BOB, CONTEXT, b"refused"))
+            await alice.send(BOB, CONTEXT, b"refused")
         assert alice.queued(BOB, CONTEXT) == 0
         # The other context's channel goes on, and nothing of the one left reached Bob.
-        await alice.send(Envelope(ALICE, BOB, SECOND, b"still a member"))
+        await alice.send(BOB, SECOND, b"still a member")
         with anyio.fail_after(5):
             arrived = await bob.receive()
         assert (arrived.context, arrived.payload) == (SECOND, b"still a member")
@@ -139,7 +138,7 @@ async def test_sends_racing_to_a_new_peer_share_one_channel() -> None:
     async with pair(alice_keyring=keyring) as (alice, bob, alice_trace, _):
         async with anyio.create_task_group() as group:
             for message in (b"first", b"second"):
-                group.start_soon(alice.send, Envelope(ALICE, BOB, CONTEXT, message))
+                group.start_soon(alice.send, BOB, CONTEXT, message)
         with anyio.fail_after(5):
             received = sorted([(await bob.receive()).payload for _ in range(2)])
         assert received == [b"first", b"second"]
@@ -152,7 +151,7 @@ async def test_messages_at_every_fragment_edge_arrive_whole_and_in_order() -> No
     async with pair() as (alice, bob, _, _):
         messages = [bytes([i]) * size for i, size in enumerate(sizes)]
         for message in messages:
-            await alice.send(Envelope(ALICE, BOB, CONTEXT, message))
+            await alice.send(BOB, CONTEXT, message)
         with anyio.fail_after(5):
             received = [await bob.receive() for _ in messages]
         assert [r.payload for r in received] == messages
@@ -163,7 +162,7 @@ async def test_receive_many_takes_what_has_arrived_up_to_the_limit() -> None:
     async with pair() as (alice, bob, _, _):
         messages = [b"message %d" % i for i in range(20)]
         for message in messages:
-            await alice.send(Envelope(ALICE, BOB, CONTEXT, message))
+            await alice.send(BOB, CONTEXT, message)
         received: list[Envelope] = []
         with anyio.fail_after(5):
             while len(received) < len(messages):
@@ -179,7 +178,7 @@ async def test_each_context_gets_its_own_channel_to_a_peer() -> None:
     async with pair() as (alice, bob, alice_trace, bob_trace):
         for i in range(3):
             for context in (CONTEXT, SECOND):
-                await alice.send(Envelope(ALICE, BOB, context, b"%d" % i))
+                await alice.send(BOB, context, b"%d" % i)
         with anyio.fail_after(5):
             received = [await bob.receive() for _ in range(6)]
         by_context = {c: [r.payload for r in received if r.context == c] for c in (CONTEXT, SECOND)}
@@ -192,12 +191,12 @@ async def test_each_context_gets_its_own_channel_to_a_peer() -> None:
 async def test_an_idle_channel_is_closed_and_dialled_again_when_needed() -> None:
     config = TcpConfig(idle_timeout=0.1, backoff_base=0.02, backoff_cap=0.2)
     async with pair(config) as (alice, bob, alice_trace, bob_trace):
-        await alice.send(Envelope(ALICE, BOB, CONTEXT, b"one"))
+        await alice.send(BOB, CONTEXT, b"one")
         assert (await bob.receive()).payload == b"one"
         await wait_for(lambda: bool(alice_trace.events("net.outbound.closed")))
         assert alice_trace.events("net.outbound.closed")[0].get("reason") == "idle"
         await wait_for(lambda: bool(bob_trace.events("net.inbound.closed")))
-        await alice.send(Envelope(ALICE, BOB, CONTEXT, b"two"))
+        await alice.send(BOB, CONTEXT, b"two")
         assert (await bob.receive()).payload == b"two"
         assert len(alice_trace.events("net.outbound.connected")) == 2
 
@@ -212,12 +211,12 @@ async def test_a_peer_that_connects_ends_the_back_off_of_messages_waiting_for_it
         down = probe.getsockname()[1]
     async with alice:
         alice_locator.put(BOB, PeerAddress("127.0.0.1", down, bob.static_key))
-        await alice.send(Envelope(ALICE, BOB, CONTEXT, b"waiting"))
+        await alice.send(BOB, CONTEXT, b"waiting")
         await wait_for(lambda: bool(alice_trace.events("net.outbound.failed")))
         async with bob:  # Bob comes up (elsewhere) and talks to Alice first
             alice_locator.put(BOB, PeerAddress("127.0.0.1", bob.port, bob.static_key))
             bob_locator.put(ALICE, PeerAddress("127.0.0.1", alice.port, alice.static_key))
-            await bob.send(Envelope(BOB, ALICE, CONTEXT, b"up"))
+            await bob.send(ALICE, CONTEXT, b"up")
             with anyio.fail_after(30):
                 assert (await alice.receive()).payload == b"up"
                 assert (await bob.receive()).payload == b"waiting"

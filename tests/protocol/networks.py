@@ -16,7 +16,7 @@ import anyio
 
 from aura_core.effects import Envelope
 from aura_core.errors import TransportError
-from aura_core.ids import AuthorityId
+from aura_core.ids import AuthorityId, ContextId
 from aura_sim import Stream, current_loop
 
 
@@ -81,8 +81,8 @@ class _Port:
         self._network = network
         self._node = node
 
-    async def send(self, envelope: Envelope) -> None:
-        self._network._send(envelope)
+    async def send(self, destination: AuthorityId, context: ContextId, payload: bytes) -> None:
+        self._network._send(Envelope(self._node, destination, context, payload))
 
     async def receive(self) -> Envelope:
         return await self._network._receive(self._node)

@@ -8,7 +8,6 @@ import anyio
 import attrs
 import pytest
 
-from aura_core.effects import Envelope
 from aura_core.errors import InvalidArgument, TransportError
 from aura_core.ids import AuthorityId, ContextId
 from aura_sim import run as sim_run
@@ -21,8 +20,8 @@ A, B, C = (AuthorityId(bytes([i]) * 16) for i in (1, 2, 3))
 CTX = ContextId(b"\x09" * 16)
 
 
-def envelope(i: int, source: AuthorityId = A, destination: AuthorityId = B) -> Envelope:
-    return Envelope(source, destination, CTX, i.to_bytes(4, "big") * 8)
+def payload(i: int) -> bytes:
+    return i.to_bytes(4, "big") * 8
 
 
 @attrs.define
@@ -85,7 +84,7 @@ def run_lab(
 
 async def send_many(lab: Lab, count: int, gap: float = 0.001) -> None:
     for i in range(count):
-        await lab.a.send(envelope(i))
+        await lab.a.send(B, CTX, payload(i))
         await anyio.sleep(gap)
 
 
@@ -95,7 +94,7 @@ def test_quiet_links_are_fifo_with_fixed_latency() -> None:
         await lab.collect(1.0)
 
     done = run_lab(body, LinkPolicy(latency_ms=25))
-    assert done.payloads() == [envelope(i).payload for i in range(20)]
+    assert done.payloads() == [payload(i) for i in range(20)]
     first_arrival = done.arrivals[0][0]
     assert first_arrival == pytest.approx(0.025)
 
@@ -106,7 +105,7 @@ def test_latency_distribution_spreads_arrivals_but_keeps_order() -> None:
         await lab.collect(1.0)
 
     done = run_lab(body, LinkPolicy(latency_ms=10, jitter_ms=40))
-    assert done.payloads() == [envelope(i).payload for i in range(50)]
+    assert done.payloads() == [payload(i) for i in range(50)]
     times = [t for t, _, _ in done.arrivals]
     assert times == sorted(times) and times[-1] - times[0] > 0.005
 
@@ -129,7 +128,7 @@ def test_duplicate() -> None:
 
     done = run_lab(body, LinkPolicy(duplicate=0.3))
     assert len(done.payloads()) == 100 + done.network.counters["duplicated"] > 110
-    assert set(done.payloads()) == {envelope(i).payload for i in range(100)}
+    assert set(done.payloads()) == {payload(i) for i in range(100)}
 
 
 def test_reorder_lets_later_messages_overtake() -> None:
@@ -139,8 +138,8 @@ def test_reorder_lets_later_messages_overtake() -> None:
 
     done = run_lab(body, LinkPolicy(reorder=0.2, reorder_ms=30))
     got = done.payloads()
-    assert sorted(got) == sorted(envelope(i).payload for i in range(100))
-    assert got != [envelope(i).payload for i in range(100)]
+    assert sorted(got) == sorted(payload(i) for i in range(100))
+    assert got != [payload(i) for i in range(100)]
     assert done.network.counters["reordered"] > 0
 
 
@@ -150,7 +149,7 @@ def test_corruption_flips_bits_or_truncates() -> None:
         await lab.collect(2.0)
 
     done = run_lab(body, LinkPolicy(corrupt=0.3))
-    originals = {envelope(i).payload for i in range(200)}
+    originals = {payload(i) for i in range(200)}
     bad = [p for p in done.payloads() if p not in originals]
     assert len(bad) == done.network.counters["corrupted"] > 20
     assert any(len(p) < 32 for p in bad) and any(len(p) == 32 for p in bad)
@@ -159,21 +158,21 @@ def test_corruption_flips_bits_or_truncates() -> None:
 def test_symmetric_and_asymmetric_partitions_heal() -> None:
     async def body(lab: Lab) -> None:
         lab.network.partition([["a"], ["b", "c"]])
-        await lab.a.send(envelope(1))
-        await lab.b.send(envelope(2, B, A))
-        await lab.b.send(envelope(3, B, C))  # same side: delivered
+        await lab.a.send(B, CTX, payload(1))
+        await lab.b.send(A, CTX, payload(2))
+        await lab.b.send(C, CTX, payload(3))  # same side: delivered
         lab.network.heal()
         lab.network.block("a", "b")  # one direction only
-        await lab.a.send(envelope(4))
-        await lab.b.send(envelope(5, B, A))
+        await lab.a.send(B, CTX, payload(4))
+        await lab.b.send(A, CTX, payload(5))
         lab.network.heal()
-        await lab.a.send(envelope(6))
+        await lab.a.send(B, CTX, payload(6))
         await lab.collect(1.0)
 
     done = run_lab(body)
-    assert done.payloads("b") == [envelope(6).payload]
-    assert done.payloads("a") == [envelope(5, B, A).payload]
-    assert done.payloads("c") == [envelope(3, B, C).payload]
+    assert done.payloads("b") == [payload(6)]
+    assert done.payloads("a") == [payload(5)]
+    assert done.payloads("c") == [payload(3)]
     assert done.network.counters["lost_to_partition"] == 3
 
 
@@ -187,23 +186,23 @@ def test_hold_and_release() -> None:
         await lab.collect(1.0)
 
     done = run_lab(body)
-    assert done.payloads() == [envelope(i).payload for i in range(5)]
+    assert done.payloads() == [payload(i) for i in range(5)]
     assert done.arrivals[0][0] > 1.0
 
 
 def test_crashed_node_loses_its_inbox_and_cannot_send() -> None:
     async def body(lab: Lab) -> None:
-        await lab.a.send(envelope(1))  # in flight when b crashes
+        await lab.a.send(B, CTX, payload(1))  # in flight when b crashes
         lab.network.crash("b")
         with pytest.raises(TransportError):
-            await lab.b.send(envelope(9, B, A))
+            await lab.b.send(A, CTX, payload(9))
         await anyio.sleep(0.5)
         lab.network.restart("b")
-        await lab.a.send(envelope(2))
+        await lab.a.send(B, CTX, payload(2))
         await lab.collect(1.0)
 
     done = run_lab(body)
-    assert done.payloads() == [envelope(2).payload]
+    assert done.payloads() == [payload(2)]
     assert done.network.counters["lost_in_flight"] == 1
 
 
@@ -218,7 +217,7 @@ def test_scheduled_faults_replay_exactly_and_draw_nothing() -> None:
         await lab.collect(1.0)
 
     done = run_lab(body, LinkPolicy(drop=1.0), schedule=schedule)  # the policy is ignored
-    expected = [envelope(i).payload for i in range(8) if i != 2]
+    expected = [payload(i) for i in range(8) if i != 2]
     expected[3] = expected[3][:4]
     assert done.payloads() == expected
 
@@ -227,12 +226,12 @@ def test_byzantine_node_replays_duplicates_and_corrupts_its_own_messages() -> No
     async def body(lab: Lab) -> None:
         liar = ByzantineTransport(lab.a, SeedTree(3).stream("byzantine"), rate=0.3)
         for i in range(100):
-            await liar.send(envelope(i))
+            await liar.send(B, CTX, payload(i))
         await lab.collect(2.0)
 
     done = run_lab(body)
     got = done.payloads()
-    honest = {envelope(i).payload for i in range(100)}
+    honest = {payload(i) for i in range(100)}
     assert len(got) > 100  # replays and duplicates
     assert any(p not in honest for p in got)  # corruption
     assert len(set(got) & honest) < 100 or len(got) - len(set(got)) > 0
@@ -274,11 +273,11 @@ def test_a_released_hold_respects_what_happened_while_it_was_held(fault: str) ->
         network.release("a", "b")
         await anyio.sleep(0.5)
         network.heal()
-        await lab.a.send(envelope(9))  # a fresh message on the healed link still arrives
+        await lab.a.send(B, CTX, payload(9))  # a fresh message on the healed link still arrives
         await lab.collect(1.0)
 
     done = run_lab(body)
-    assert done.payloads() == [envelope(9).payload]
+    assert done.payloads() == [payload(9)]
     lost = "lost_in_flight" if fault == "crash_and_restart" else "cut_in_flight"
     assert done.network.counters[lost] == 3
     assert done.network.counters["delivered"] == 1
@@ -293,7 +292,7 @@ def test_copies_in_flight_when_their_link_is_cut_are_lost(heal: bool) -> None:
 
     async def body(lab: Lab) -> None:
         for i in range(3):
-            await lab.a.send(envelope(i))
+            await lab.a.send(B, CTX, payload(i))
         await anyio.sleep(0.01)  # every copy is on the wire (latency 50 ms)
         lab.network.partition([["a"], ["b", "c"]])
         if heal:  # healed before they arrive: they were still cut on their way
@@ -312,21 +311,21 @@ def test_a_crash_loses_everything_in_flight_to_the_node() -> None:
     async def body(lab: Lab) -> None:
         network = lab.network
         network.set_link("c", "b", LinkPolicy(latency_ms=100))
-        await lab.a.send(envelope(1))  # reaches b's inbox at 10 ms; b is not receiving
+        await lab.a.send(B, CTX, payload(1))  # reaches b's inbox at 10 ms; b is not receiving
         await anyio.sleep(0.02)
         network.hold("a", "b")
-        await lab.a.send(envelope(2))  # held
-        await lab.c.send(envelope(3, C, B))  # on the wire until 120 ms, and a duplicate
+        await lab.a.send(B, CTX, payload(2))  # held
+        await lab.c.send(B, CTX, payload(3))  # on the wire until 120 ms, and a duplicate
         await anyio.sleep(0.01)
         network.crash("b")
         await anyio.sleep(0.01)
         network.restart("b")  # the next incarnation, before anything above arrives
         network.release("a", "b")
-        await lab.a.send(envelope(4))  # addressed to the new incarnation
+        await lab.a.send(B, CTX, payload(4))  # addressed to the new incarnation
         await lab.collect(1.0)
 
     done = run_lab(body, schedule=schedule)
-    assert done.payloads() == [envelope(4).payload]
+    assert done.payloads() == [payload(4)]
     assert done.network.counters["lost_in_inbox"] == 1
     assert done.network.counters["lost_in_flight"] == 3  # held, on the wire, duplicate
     assert done.network.incarnation("b") == 2
@@ -348,8 +347,8 @@ def test_a_crashed_node_cannot_receive_and_a_waiting_receive_fails() -> None:
             lab.network.crash("b")
         await receive()  # while down
         lab.network.restart("b")
-        await lab.a.send(envelope(1))
-        assert (await lab.b.receive()).payload == envelope(1).payload
+        await lab.a.send(B, CTX, payload(1))
+        assert (await lab.b.receive()).payload == payload(1)
 
     run_lab(body)
     assert failures == ["b is down", "b is down"]
@@ -358,15 +357,15 @@ def test_a_crashed_node_cannot_receive_and_a_waiting_receive_fails() -> None:
 def test_what_a_node_sent_before_it_crashed_is_still_delivered() -> None:
     async def body(lab: Lab) -> None:
         lab.network.hold("a", "c")
-        await lab.a.send(envelope(1))  # on the wire
-        await lab.a.send(envelope(2, A, C))  # held
+        await lab.a.send(B, CTX, payload(1))  # on the wire
+        await lab.a.send(C, CTX, payload(2))  # held
         lab.network.crash("a")
         lab.network.release("a", "c")
         await lab.collect(1.0)
 
     done = run_lab(body)
-    assert done.payloads("b") == [envelope(1).payload]
-    assert done.payloads("c") == [envelope(2, A, C).payload]
+    assert done.payloads("b") == [payload(1)]
+    assert done.payloads("c") == [payload(2)]
 
 
 def test_crash_and_restart_are_idempotent() -> None:
@@ -384,8 +383,8 @@ def test_crash_and_restart_are_idempotent() -> None:
 
 def test_an_alias_reaches_its_node_under_its_faults_and_is_nobody_elses() -> None:
     """An agent's self-certifying address, added after the node was attached, routes to the
-    node's inbox, is cut off by the node's crash like the node's own address, and sends only
-    as itself; another node's address (or an unknown node) cannot be taken."""
+    node's inbox, is cut off by the node's crash like the node's own address, and sends as
+    itself; another node's address (or an unknown node) cannot be taken."""
     D = AuthorityId(b"\x04" * 16)
 
     async def body(lab: Lab) -> None:
@@ -395,16 +394,14 @@ def test_an_alias_reaches_its_node_under_its_faults_and_is_nobody_elses() -> Non
             lab.network.alias("c", D)
         with pytest.raises(InvalidArgument):
             lab.network.alias("nobody", AuthorityId(b"\x05" * 16))
-        with pytest.raises(TransportError):
-            await alias.send(envelope(9, B, A))  # only as itself
-        await lab.a.send(envelope(1, A, D))
-        await alias.send(envelope(2, D, A))
+        await lab.a.send(D, CTX, payload(1))
+        await alias.send(A, CTX, payload(2))
         await lab.collect(0.5)
-        await lab.a.send(envelope(3, A, D))  # in flight when b crashes
+        await lab.a.send(D, CTX, payload(3))  # in flight when b crashes
         lab.network.crash("b")
         await anyio.sleep(0.5)
 
     done = run_lab(body)
-    assert done.payloads("b") == [envelope(1).payload]
-    assert done.payloads("a") == [envelope(2).payload]
+    assert done.payloads("b") == [payload(1)]
+    assert done.payloads("a") == [payload(2)]
     assert done.network.counters["lost_in_flight"] == 1

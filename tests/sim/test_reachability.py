@@ -128,12 +128,10 @@ async def scenario(seed: int, operations: list[tuple[str, Any]]) -> Model:
         if kind == "send":
             source, destination = what
             number = len(model.sent)
-            envelope = Envelope(
-                AUTHORITY[source], AUTHORITY[destination], CTX, number.to_bytes(4, "big")
-            )
+            message = (AUTHORITY[destination], CTX, number.to_bytes(4, "big"))
             if source in model.down:
                 try:
-                    await transports[source].send(envelope)
+                    await transports[source].send(*message)
                 except TransportError:
                     return
                 model.problems.append(f"{source} sent while down")
@@ -143,7 +141,7 @@ async def scenario(seed: int, operations: list[tuple[str, Any]]) -> Model:
             model.sent.append(
                 Sent(source, destination, position, model.incarnation[destination], clean)
             )
-            await transports[source].send(envelope)
+            await transports[source].send(*message)
         elif kind == "hold":
             network.hold(*what)
             model.held.add(what)
