@@ -146,6 +146,12 @@ class SimNetwork:
             self._blocked = {(a, b) for a, b in self._blocked if a not in chosen or b not in chosen}
         self._event("heal")
 
+    def restore(self, links: Iterable[tuple[str, str]]) -> None:
+        """Restore these (source, destination) links only: the end of one cut among others."""
+        chosen = list(links)
+        self._blocked.difference_update(chosen)
+        self._event(f"restore {chosen}")
+
     def reachable(self, source: str, destination: str) -> bool:
         return (source, destination) not in self._blocked
 

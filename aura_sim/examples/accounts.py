@@ -46,7 +46,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -166,6 +165,15 @@ class _Call:
     done: anyio.Event = attrs.field(factory=anyio.Event)
     result: object = None
     error: BaseException | None = None
+    scope: anyio.CancelScope = attrs.field(factory=anyio.CancelScope)
+    """What the node runs the call in: cancelled when the driver stops waiting for it, so a
+    step given up is not still running in the node while the driver retries it."""
+
+    def fail(self, error: BaseException) -> None:
+        """End the call with `error` unless it has ended already."""
+        if not self.done.is_set():
+            self.error = error
+            self.done.set()
 
 
 class SimEndpoint:
@@ -244,6 +252,11 @@ class AccountsWorkload:
         self._calls: dict[str, anyio.abc.ObjectSendStream[_Call]] = {}
         self._account: AuthorityId | None = None
         self._removed: set[str] = set()
+        self._cuts: list[frozenset[tuple[str, str]]] = []
+        """The links each scripted partition still in force cuts."""
+        self._scripted: set[tuple[str, str]] = set()
+        """The links cut by scripted partitions only (reachable when the first of them cut
+        it): the last of those partitions to heal restores it."""
         self._started = False
         self._finished = False
         self._step = 0
@@ -277,6 +290,7 @@ class AccountsWorkload:
             network=sim_network(self._transports[node.name]),
         )
         send, receive = anyio.create_memory_object_stream[_Call](16)
+        taken: list[_Call] = []
         async with send, receive, Agent.run(parts, settings=self.settings) as agent:
             self._agents[node.name] = agent
             self._calls[node.name] = send
@@ -285,19 +299,21 @@ class AccountsWorkload:
             try:
                 async with anyio.create_task_group() as calls:
                     async for call in receive:
+                        taken = [c for c in taken if not c.done.is_set()]
+                        taken.append(call)
                         calls.start_soon(_serve, call, agent)
             finally:
                 if self._agents.get(node.name) is agent:
                     del self._agents[node.name]
                     del self._calls[node.name]
-                receive.close()  # calls sent from now on fail at once
-                while True:  # and calls not yet taken fail now
+                while True:  # calls not taken yet fail now (before the stream closes)
                     try:
-                        waiting = receive.receive_nowait()
+                        taken.append(receive.receive_nowait())
                     except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.EndOfStream):
                         break
-                    waiting.error = _Crashed()
-                    waiting.done.set()
+                receive.close()  # calls sent from now on fail at once
+                for call in taken:  # as do those whose task was cancelled before it began
+                    call.fail(_Crashed())
 
     async def act(self, run: SimRun, node: SimNode, action: Action) -> None:
         if action.do != "script":
@@ -320,7 +336,11 @@ class AccountsWorkload:
             await self._calls[name].send(call)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             raise _Crashed() from None
-        await call.done.wait()
+        try:
+            await call.done.wait()
+        except BaseException:  # the step's time is up: the node stops the call too
+            call.scope.cancel()
+            raise
         if call.error is not None:
             raise call.error
         return call.result  # type: ignore[return-value]
@@ -338,22 +358,22 @@ class AccountsWorkload:
                 await run.restart(step.actor)
                 continue
             if step.verb == "partition":
-                assert run.network is not None
-                run.network.partition(step.groups)
-                run.start_soon(partial(_heal, run, step.seconds))
+                self._partition(run, step)
                 continue
             attempts = 0
-            base = await self._base_epoch(run, step)
+            base: int | None = None
             while True:
                 attempts += 1
                 try:
                     with anyio.fail_after(self.step_limit_s):
+                        if base is None:  # before the first try: the epoch it must move past
+                            base = await self._base_epoch(run, step)
                         await self._perform(run, step)
                     break
                 except (AuraError, _Crashed, TimeoutError) as exc:
                     run.note(f"script: {step.describe()} failed: {type(exc).__name__}: {exc}")
                     run.hit(f"step_failed:{step.verb}")
-                    if await self._done(run, step, base):
+                    if base is not None and await self._done(run, step, base):
                         run.hit("step_done_despite_error")
                         break
                 await anyio.sleep(self.retry_s)
@@ -362,6 +382,34 @@ class AccountsWorkload:
             run.note(f"script: {step.describe()} done ({attempts} attempts)")
         self._step = len(self.script)
         self._finished = True
+
+    def _partition(self, run: SimRun, step: Step) -> None:
+        """Cut the network into `step.groups` for `step.seconds`. The heal restores only links
+        the script cut: not those the runner had cut (permanent or not), nor those another
+        scripted partition still in force cuts."""
+        network = run.network
+        assert network is not None
+        nodes = network.nodes
+        group_of = {node: index for index, group in enumerate(step.groups) for node in group}
+        cut = frozenset(  # what `partition` cuts: between groups, and an unlisted node's
+            (a, b)
+            for a in nodes
+            for b in nodes
+            if a != b and (a not in group_of or group_of.get(b) != group_of[a])
+        )
+        self._scripted.update(link for link in cut if network.reachable(*link))
+        network.partition(step.groups)
+        self._cuts.append(cut)
+
+        async def heal() -> None:
+            await anyio.sleep(step.seconds)
+            self._cuts.remove(cut)
+            held = set(run.permanent_blocks).union(*self._cuts)
+            healed = sorted(self._scripted & (cut - held))
+            self._scripted.difference_update(healed)
+            network.restore(healed)
+
+        run.start_soon(heal)
 
     async def _base_epoch(self, run: SimRun, step: Step) -> int:
         if step.verb in ("create", "invite"):
@@ -514,21 +562,18 @@ class AccountsWorkload:
         return None
 
 
-async def _heal(run: SimRun, seconds: float) -> None:
-    await anyio.sleep(seconds)
-    assert run.network is not None
-    run.network.heal()
-
-
 async def _serve(call: _Call, agent: Agent) -> None:
     try:
-        call.result = await call.work(agent)
+        with call.scope:
+            call.result = await call.work(agent)
     except Exception as exc:  # the driver raises it: AuraError is retried, others end the run
         call.error = exc
     except BaseException:  # cancelled: the node went down
         call.error = _Crashed()
         raise
     finally:
+        if call.scope.cancel_called and call.error is None:  # the driver gave up on it
+            call.error = _Crashed()
         call.done.set()
 
 
