@@ -23,6 +23,7 @@ the tree has reached).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import attrs
@@ -265,6 +266,10 @@ class TreeView:
     current: TreeState | None = attrs.field(eq=False)
     """The state at the end of the winner chain (None before a genesis)."""
 
+    def chain(self) -> tuple[TreeState, ...]:
+        """The winner chain's states, from the genesis to `current` (empty before one)."""
+        return tuple(_winners(self.genesis, self.states, self.children))
+
     @classmethod
     def empty(cls) -> TreeView:
         return cls(TreeLog(), None, {}, {}, None)
@@ -342,20 +347,30 @@ def _genesis_state(genesis: TreeGenesis) -> TreeState:
     )
 
 
+def _winners(
+    genesis: TreeState | None,
+    states: dict[_Key, TreeState],
+    children: dict[_Key, tuple[tuple[bytes, _Key | None], ...]],
+) -> Iterator[TreeState]:
+    """The winner chain from `genesis`: at each state, the known child of the greatest op."""
+    state = genesis
+    while state is not None:
+        yield state
+        options = [option for option in children.get(state.key, ()) if option[1] is not None]
+        if not options:
+            return
+        _, winner = max(options, key=lambda option: option[0])
+        assert winner is not None
+        state = states[winner]
+
+
 def _walk(
     genesis: TreeState | None,
     states: dict[_Key, TreeState],
     children: dict[_Key, tuple[tuple[bytes, _Key | None], ...]],
 ) -> TreeState | None:
-    state = genesis
-    while state is not None:
-        options = [option for option in children.get(state.key, ()) if option[1] is not None]
-        if not options:
-            return state
-        _, winner = max(options, key=lambda option: option[0])
-        assert winner is not None
-        state = states[winner]
-    return state
+    chain = tuple(_winners(genesis, states, children))
+    return chain[-1] if chain else None
 
 
 class CarriesTreeOp(Protocol):

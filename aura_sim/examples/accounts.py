@@ -600,21 +600,6 @@ async def _view(agent: Agent, account: AuthorityId) -> TreeView:
     return view
 
 
-def _chain(view: TreeView) -> tuple[TreeState, ...]:
-    """The states of the view's committed (winner) chain, from the genesis."""
-    chain: list[TreeState] = []
-    state = view.genesis
-    while state is not None:
-        chain.append(state)
-        options = [o for o in view.children.get(state.key, ()) if o[1] is not None]
-        if not options:
-            break
-        _, winner = max(options, key=lambda option: option[0])
-        assert winner is not None
-        state = view.states[winner]
-    return tuple(chain)
-
-
 async def _snapshot(agent: Agent, account: AuthorityId) -> _Snapshot:
     journal = await agent.effects.journal.journal(JournalNamespace.of(account))
     view: TreeView = journal.view(TREE_REDUCER)
@@ -630,7 +615,7 @@ async def _snapshot(agent: Agent, account: AuthorityId) -> _Snapshot:
         for held in agent.keys.secrets.shares
         if held.account == account
     )
-    return _Snapshot(_chain(view), registry, package, shares)
+    return _Snapshot(view.chain(), registry, package, shares)
 
 
 def workload(options: dict[str, Any]) -> AccountsWorkload:

@@ -7,6 +7,7 @@ the FROST group here (tests/consensus drives real FROST rounds).
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import attrs
@@ -233,6 +234,14 @@ def test_competing_operations_resolve_the_same_in_any_order(seed: int, rounds: i
         assert current(j) == expected
         assert j.view(TREE_REDUCER) == j.full_view(TREE_REDUCER)
         assert j.full_view(TREE_REDUCER).current == expected
+        # The winner chain runs from the genesis to the current state, each state a known
+        # child of the one before, and is the same however the facts came.
+        view = j.view(TREE_REDUCER)
+        chain = view.chain()
+        assert chain == builder.view(TREE_REDUCER).chain() == j.full_view(TREE_REDUCER).chain()
+        assert chain[0] == view.genesis and chain[-1] == expected
+        for parent, child in itertools.pairwise(chain):
+            assert child.key in {key for _, key in view.children[parent.key]}
 
 
 def test_rotate_epoch_adds_one_and_changes_every_context_key() -> None:
