@@ -119,12 +119,22 @@ class SimNetwork:
 
     def partition(self, groups: Iterable[Iterable[str]]) -> None:
         """Cut every link between nodes of different groups (a node not listed is isolated)."""
+        groups = [list(group) for group in groups]
+        for a, b in sorted(self.separated(groups)):
+            self._cut(a, b)
         group_of = {node: index for index, group in enumerate(groups) for node in group}
-        for a in sorted(self._inboxes):
-            for b in sorted(self._inboxes):
-                if a != b and (a not in group_of or group_of.get(b) != group_of[a]):
-                    self._cut(a, b)
         self._event(f"partition {sorted(group_of.items())}")
+
+    def separated(self, groups: Iterable[Iterable[str]]) -> frozenset[tuple[str, str]]:
+        """The (source, destination) links `partition(groups)` cuts."""
+        group_of = {node: index for index, group in enumerate(groups) for node in group}
+        nodes = self._inboxes
+        return frozenset(
+            (a, b)
+            for a in nodes
+            for b in nodes
+            if a != b and (a not in group_of or group_of.get(b) != group_of[a])
+        )
 
     def block(self, source: str, destination: str) -> None:
         """Cut one direction of one link."""

@@ -389,14 +389,7 @@ class AccountsWorkload:
         scripted partition still in force cuts."""
         network = run.network
         assert network is not None
-        nodes = network.nodes
-        group_of = {node: index for index, group in enumerate(step.groups) for node in group}
-        cut = frozenset(  # what `partition` cuts: between groups, and an unlisted node's
-            (a, b)
-            for a in nodes
-            for b in nodes
-            if a != b and (a not in group_of or group_of.get(b) != group_of[a])
-        )
+        cut = network.separated(step.groups)
         self._scripted.update(link for link in cut if network.reachable(*link))
         network.partition(step.groups)
         self._cuts.append(cut)
