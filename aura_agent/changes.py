@@ -195,4 +195,3 @@ class Prepared:
     prepare: Prepare
     coordinator: AuthorityId
     account: AuthorityId
-
