@@ -1227,10 +1227,12 @@ class AccountService:
             )
             await self._save_plan(plan)
             for other in plan.outstanding:
-                await agent.notify(
-                    "warning",
-                    f"{other} has not taken the change yet: it is sent again until it does",
+                later = (
+                    f"it is told again for {self._switch_times.removed_for_s:g} s at most"
+                    if other in plan.removed
+                    else "it is sent again until it does"
                 )
+                await agent.notify("warning", f"{other} has not taken the change yet: {later}")
         context = _context_of(plan)
         return _Done(
             plan.account,
@@ -1600,7 +1602,10 @@ class AccountService:
         left (a joiner's `Admitted` is taken when it asks)."""
         agent = self._agent
         times = self._switch_times
-        for plan in (await self._plans()).values():
+        plans = await self._plans()
+        for key in [k for k in self._retries if k[0] not in plans]:
+            del self._retries[key]  # a plan gone by another way (aborted, another account's)
+        for plan in plans.values():
             membership = agent.membership
             if membership is None or not plan.context_fact or membership.context == plan.context:
                 continue
@@ -1631,6 +1636,7 @@ class AccountService:
                 async with anyio.create_task_group() as tasks:
                     for peer in due:
                         tasks.start_soon(send, peer)
+                now = (await self._fx.time.now()).ts_ms  # the wait starts once they ended
             for peer in due:  # in the plan's order: the jitter draws are deterministic
                 key = (plan.ceremony, peer)
                 if peer in acked:
