@@ -37,11 +37,16 @@ coordinator keeps the change (`ChangePlan`, in its storage) and finishes it, nev
 The recovery (`_reconcile`: at start, on each sync report (a connection starts a sync), every
 `RETRY_S`)
 finishes or aborts this device's interrupted ceremonies, deletes pending keys of aborted ones
-and sends each `Switch` again until it is acknowledged. An enrollment's joiner is outstanding
-too, but asks itself: it keeps its join (invitation and pending key in the key file) until it
-learns the outcome, asking again every `ASK_S`; the inviter answers `Admitted` until the joiner
-acknowledges it (the invitation stays in the inviter's key file until then, so a restarted
-inviter opens the bootstrap context again).
+and sends each `Switch` again until it is acknowledged (`SwitchTimes`: to a device that stays,
+with a capped exponential back-off, due at once when the device shows up in a sync session; to
+a removed device, only for `removed_for_s` after the commit, then it is abandoned: it is
+usually lost or dead). An enrollment's joiner is outstanding too, but asks itself: it keeps its
+join (invitation and pending key in the key file) until it learns the outcome, asking again
+every `ASK_S`; the inviter answers `Admitted` until the joiner acknowledges it, or until the
+joiner's descriptor, which only a device holding the new context's secret can publish, reaches
+the inviter's journal of that context (an admission taken whose `Ack` was lost). The
+invitation stays in the inviter's key file until then, so a restarted inviter opens the
+bootstrap context again.
 """
 
 from __future__ import annotations
@@ -103,7 +108,7 @@ from aura_agent.requests import (
     ThresholdRequest,
 )
 from aura_agent.requests import REFRESH as REFRESH_REQUEST
-from aura_agent.signals import CEREMONIES, SYNC, Ceremonies, CeremonyProgress
+from aura_agent.signals import CEREMONIES, SYNC, Ceremonies, CeremonyProgress, PeerSync
 from aura_consensus.ceremony import (
     Aborted,
     AbortReason,
@@ -185,6 +190,7 @@ from aura_protocol.choreography import Choreography, Session
 from aura_protocol.dispatch import Accepted
 from aura_protocol.endpoint import Endpoint
 from aura_protocol.outcome import Completed
+from aura_protocol.rendezvous import RendezvousLocator
 from aura_protocol.wire import SessionMessage
 
 if TYPE_CHECKING:
@@ -325,6 +331,11 @@ class AccountService:
         self._asked = -ASK_S
         self._granted: set[ContextId] = set()
         """Bootstrap contexts whose capabilities this process granted (once each)."""
+        self._switch_times = agent.settings.switches
+        self._retries: dict[tuple[CeremonyId, AuthorityId], tuple[int, int]] = {}
+        """`Switch`es that failed: (failures in a row, when the next is due, physical ms)."""
+        self._heard: dict[AuthorityId, PeerSync] = {}
+        """The latest sync report of each peer (a new one answered: the peer is up)."""
         self._tasks: anyio.abc.TaskGroup | None = None
         self._crash_at = os.environ.get(CRASH_ENV) or None
         """The fault-injection point (`CRASH_ENV`), read once as the agent starts."""
@@ -909,6 +920,7 @@ class AccountService:
                 await endpoint.select("admit")
                 await endpoint.send("Admitted", encode(again))
             with anyio.move_on_after(self._times.round2_s):
+                await self._checkpoint("inviter:ack")
                 await endpoint.receive("Ack")
                 # Noted in a task of its own: this session ends at once.
                 assert self._tasks is not None
@@ -1092,7 +1104,10 @@ class AccountService:
             change.bootstrap,
             change.joiners,
         )
-        others = [a for a, _ in old_holders if a != agent.address]
+        # A device the change removes is neither told (it takes no part: it is usually lost or
+        # dead, and it learns it is out from its `Switch`) nor asked to sign the commit.
+        signing = [(a, leaf) for a, leaf in old_holders if a not in removed]
+        others = [a for a, _ in signing if a != agent.address]
         for other in others:  # a holder that is down fails the change here, before any commit
             await self._tell(
                 prepare_choreography(),
@@ -1115,7 +1130,7 @@ class AccountService:
             CeremonyPendingEpoch(ceremony, started.current_epoch + 1, pending.key_commitment),
         )
         commit = await self._ceremony_commit(
-            change, state0, old_holders, old_share, old_public, membership.context
+            change, state0, signing, old_share, old_public, membership.context
         )
         plan = ChangePlan(
             attrs.evolve(prepare, bootstrap=b""),  # a code's secret: never in the storage
@@ -1198,6 +1213,7 @@ class AccountService:
                 public_key_package=pending.public_key_package.to_bytes(),
                 seeds=tuple(seeds[a] for a in staying if a in seeds),
                 outstanding=(*(a for a in staying if a != me), *plan.removed),
+                handed_ms=(await fx.time.now()).ts_ms,
             )
             await self._save_plan(plan)
             acked = []
@@ -1211,10 +1227,12 @@ class AccountService:
             )
             await self._save_plan(plan)
             for other in plan.outstanding:
-                await agent.notify(
-                    "warning",
-                    f"{other} has not taken the change yet: it is sent again until it does",
+                later = (
+                    f"it is told again for {self._switch_times.removed_for_s:g} s at most"
+                    if other in plan.removed
+                    else "it is sent again until it does"
                 )
+                await agent.notify("warning", f"{other} has not taken the change yet: {later}")
         context = _context_of(plan)
         return _Done(
             plan.account,
@@ -1235,7 +1253,7 @@ class AccountService:
         facts = await _signed_facts(self._fx, JournalNamespace.of(plan.account))
         if peer in plan.removed:
             bare = Switch(plan.ceremony, plan.account, final.epoch, facts, b"", b"", b"", ())
-            return await self._deliver(plan, peer, bare, limit)
+            return await self._deliver(plan.context, peer, bare, limit)
         switch = Switch(
             plan.ceremony,
             plan.account,
@@ -1246,17 +1264,16 @@ class AccountService:
             plan.public_key_package,
             tuple(seed for seed in plan.seeds if seed.authority != peer),
         )
-        return await self._deliver(plan, peer, switch, limit)
+        return await self._deliver(plan.context, peer, switch, limit)
 
     async def _deliver(
-        self, plan: ChangePlan, peer: AuthorityId, switch: Switch, limit: float
+        self, context: ContextId, peer: AuthorityId, switch: Switch, limit: float
     ) -> bool:
-        """Send `switch` to `peer`; whether it acknowledged (a failure is traced, not raised:
-        the change is committed whatever one device does, and the recovery sends it again)."""
+        """Send `switch` to `peer` in `context` (where it still is); whether it acknowledged
+        (a failure is traced, not raised: the change is committed whatever one device does,
+        and the recovery sends it again)."""
         try:
-            await self._tell(
-                switch_choreography(), "Switch", switch, peer, plan.context, limit=limit
-            )
+            await self._tell(switch_choreography(), "Switch", switch, peer, context, limit=limit)
         except AuraError as exc:  # committed: this device moves all the same
             self._fx.trace.event("account.switch_failed", peer=str(peer), error=exc.code)
             return False
@@ -1282,14 +1299,15 @@ class AccountService:
         self,
         change: _Change,
         state0: TreeState,
-        old_holders: Sequence[tuple[AuthorityId, LeafNode]],
+        signing: Sequence[tuple[AuthorityId, LeafNode]],
         old_share: frost.KeyPackage | None,
         old_public: frost.PublicKeyPackage | None,
         context: ContextId,
     ) -> CommitFact:
         """The commit of the ceremony's operation on its prestate, by the group it started
         from: this device's signature for a 1-of-1 tree, else a networked FROST signing by
-        this device and the first other holders the threshold needs."""
+        this device and the first other holders of `signing` (the old holders but those the
+        change removes) the threshold needs."""
         agent = self._agent
         started = change.started
         if old_public is None:
@@ -1302,8 +1320,8 @@ class AccountService:
             )
         assert old_share is not None and self._ceremonies is not None
         threshold = old_public.min_signers
-        mine = [(a, leaf) for a, leaf in old_holders if a == agent.address]
-        others = [(a, leaf) for a, leaf in old_holders if a != agent.address]
+        mine = [(a, leaf) for a, leaf in signing if a == agent.address]
+        others = [(a, leaf) for a, leaf in signing if a != agent.address]
         chosen = [*mine, *others[: threshold - 1]]
         unsigned = _unsigned_commit(
             started, change.operation, threshold, [a for a, _ in chosen], state0.group_key
@@ -1403,10 +1421,11 @@ class AccountService:
     async def _checkpoint(self, phase: str) -> None:
         """A fault-injection point, `role:step` (`member:prepared`, `member:keys:KIND`,
         `member:switch`, `coordinator:keys:KIND`, `coordinator:committing` (past the point of
-        no return), `coordinator:committed` (its tree changes committed), `joiner:keys:dkg`;
-        KIND `dkg` or `refresh`): the in-process tests' `fault` hook is awaited, and a process
-        started with `CRASH_ENV` naming this phase kills itself with SIGKILL here (the
-        multi-process harness)."""
+        no return), `coordinator:committed` (its tree changes committed), `joiner:keys:dkg`,
+        `inviter:ack` (waiting for the joiner's `Ack` of its admission: a hook that does not
+        return loses it); KIND `dkg` or `refresh`): the in-process tests' `fault` hook is
+        awaited, and a process started with `CRASH_ENV` naming this phase kills itself with
+        SIGKILL here (the multi-process harness)."""
         if self.fault is not None:
             await self.fault(phase)
         if phase == self._crash_at:
@@ -1414,8 +1433,16 @@ class AccountService:
             os.kill(os.getpid(), signal.SIGKILL)
 
     async def _watch_sync(self) -> None:
-        """Each sync report may bring a ceremony's outcome: look again."""
-        async for _ in self._fx.reactive.subscribe(SYNC.signal):
+        """Each sync report may bring a ceremony's outcome: look again. A peer that answered
+        a session (or asked for one) is up: its `Switch`es not acknowledged are due at once."""
+        async for status in self._fx.reactive.subscribe(SYNC.signal):
+            for report in status.peers:
+                if self._heard.get(report.peer) == report:
+                    continue
+                self._heard[report.peer] = report
+                if report.outcome not in _UNANSWERED:
+                    for key in [k for k in self._retries if k[1] == report.peer]:
+                        del self._retries[key]
             self._wake.set()
 
     async def _recover(self) -> None:
@@ -1569,17 +1596,35 @@ class AccountService:
 
     async def _retry_switches(self) -> None:
         """Once this device moved (out of the context the change started in): each `Switch`
-        not acknowledged, sent again (all at once, each within the round time); the plan is
-        forgotten when none is left (a joiner's `Admitted` is taken when it asks)."""
+        not acknowledged and due (`SwitchTimes`), sent again (all at once, each within the
+        round time); a removed device past `removed_for_s` abandoned; a joiner whose
+        descriptor shows it took its admission, taken. The plan is forgotten when none is
+        left (a joiner's `Admitted` is taken when it asks)."""
         agent = self._agent
-        for plan in (await self._plans()).values():
+        times = self._switch_times
+        plans = await self._plans()
+        for key in [k for k in self._retries if k[0] not in plans]:
+            del self._retries[key]  # a plan gone by another way (aborted, another account's)
+        for plan in plans.values():
             membership = agent.membership
             if membership is None or not plan.context_fact or membership.context == plan.context:
                 continue
-            acked: list[AuthorityId] = []
+            now = (await self._fx.time.now()).ts_ms
             joiners = {j.address for j in plan.prepare.joiners}
+            await self._admissions_seen(plan, joiners)
             switching = [a for a in plan.outstanding if a not in joiners]
-            if switching:
+            given_up = [
+                a
+                for a in switching
+                if a in plan.removed and now - plan.handed_ms >= times.removed_for_s * 1000
+            ]
+            due = [
+                a
+                for a in switching
+                if a not in given_up and self._retries.get((plan.ceremony, a), (0, now))[1] <= now
+            ]
+            acked: list[AuthorityId] = []
+            if due:
                 await agent._grant(plan.context)  # where those devices still are
 
                 async def send(
@@ -1589,17 +1634,46 @@ class AccountService:
                         acked.append(peer)
 
                 async with anyio.create_task_group() as tasks:
-                    for peer in switching:
+                    for peer in due:
                         tasks.start_soon(send, peer)
-            left = tuple(a for a in await self._outstanding(plan) if a not in acked)
+                now = (await self._fx.time.now()).ts_ms  # the wait starts once they ended
+            for peer in due:  # in the plan's order: the jitter draws are deterministic
+                key = (plan.ceremony, peer)
+                if peer in acked:
+                    self._retries.pop(key, None)
+                    continue
+                failures = self._retries.get(key, (0, 0))[0] + 1
+                wait = times.delay_s(failures, await self._fx.random.random_bytes(2))
+                self._retries[key] = (failures, now + int(wait * 1000))
+            for peer in given_up:
+                self._retries.pop((plan.ceremony, peer), None)
+                self._fx.trace.event(
+                    "account.switch_abandoned", ceremony=str(plan.ceremony), peer=str(peer)
+                )
+            gone = {*acked, *given_up}
+            left = tuple(a for a in await self._outstanding(plan) if a not in gone)
             if left:
-                if acked:
+                if gone:
                     await self._save_plan(attrs.evolve(plan, outstanding=left))
                 continue
             await self._delete_plan(plan)
             await self._drop_pending(plan.ceremony)
             await self._drop_enrollment(plan.ceremony)
             self._fx.trace.event("account.change_done", ceremony=str(plan.ceremony))
+
+    async def _admissions_seen(self, plan: ChangePlan, joiners: set[AuthorityId]) -> None:
+        """A joiner still outstanding whose descriptor is in the new devices' context's
+        journal took its admission (only a device holding that context's secret can publish
+        one there, and the joiner publishes it as it starts in the account): its `Ack` was
+        lost. Taken as if acknowledged, so the bootstrap secret does not outlive its use."""
+        waiting = [a for a in await self._outstanding(plan) if a in joiners]
+        if not waiting:
+            return
+        published = await RendezvousLocator(self._fx).descriptors(_context_of(plan))
+        for joiner in waiting:
+            if joiner in published:
+                self._fx.trace.event("account.admission_seen", peer=str(joiner))
+                await self._admission_taken(plan.ceremony, joiner)
 
     async def _plans(self) -> dict[CeremonyId, ChangePlan]:
         """This device's changes past their point of no return, not done yet, by ceremony."""
@@ -1974,6 +2048,8 @@ class AccountService:
         await self._progress(started.ceremony_id, "aborted", started.current_epoch + 1)
 
 
+_UNANSWERED: Final = frozenset({"TimedOut", "Aborted", "Violated"})
+"""Sync outcomes that do not show the peer up (it may not have answered at all)."""
 _TREE_TYPES: Final = frozenset({record_tag(TreeGenesis)[0], record_tag(TreeCommit)[0]})
 
 

@@ -44,6 +44,7 @@ from anyio.abc import TaskStatus
 
 from aura_agent.accounts import AccountService
 from aura_agent.changes import CAPABILITIES as CHANGE_CAPABILITIES
+from aura_agent.changes import SwitchTimes
 from aura_agent.datadir import SOCKET_FILE, DataDir
 from aura_agent.device import Device, tree_group
 from aura_agent.frames import API_VERSION
@@ -168,6 +169,8 @@ class AgentSettings:
     sync: SyncConfig = attrs.field(factory=SyncConfig)
     consensus: ConsensusConfig = attrs.field(factory=ConsensusConfig)
     api: ApiLimits = attrs.field(factory=ApiLimits)
+    switches: SwitchTimes = attrs.field(factory=SwitchTimes)
+    """How a committed change's unacknowledged `Switch`es are sent again."""
     kdf: KdfLimits = MODERATE
     """Argon2id limits for a key file sealed from now on (a file keeps its own)."""
     registry: FactRegistry | None = None

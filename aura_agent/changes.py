@@ -11,7 +11,9 @@ are members of it), both answered by an acknowledgement:
   the account journal's facts, the new devices' context (genesis fact and secret: secret, sent
   only in the channel) and the group's public key package, and everyone's listeners. A device
   the change removed gets the facts only (no context): it sees itself removed. A `Switch` is
-  sent until it is acknowledged (again after a restart of either device).
+  sent until it is acknowledged (again after a restart of either device), a device that stays
+  with a capped exponential back-off, a removed one for `SwitchTimes.removed_for_s` at most
+  (it learns it is out anyway the next time it asks: it is not a member of the new context).
 
 What survives a restart (records in the device's storage, not secret: the keys are in the key
 file, and an enrollment's bootstrap secret is left out of the `Prepare` kept, as nothing after
@@ -31,6 +33,7 @@ from aura_agent.membership import Seed
 from aura_consensus.ceremony import CeremonyStarted
 from aura_consensus.commit import CommitFact
 from aura_core.encoding import record
+from aura_core.errors import InvalidArgument
 from aura_core.ids import AuthorityId, CeremonyId, ContextId
 from aura_journal.tree import TreeOpKind
 from aura_protocol.ceremonies import CeremonyMember
@@ -45,6 +48,7 @@ __all__ = [
     "Prepared",
     "Switch",
     "Roster",
+    "SwitchTimes",
     "prepare_choreography",
     "switch_choreography",
 ]
@@ -120,7 +124,35 @@ class Roster:
     devices: tuple[Contact, ...]
 
 
-@record("agent.change_plan", version=1)
+@attrs.frozen
+class SwitchTimes:
+    """How a coordinator resends the `Switch`es of a committed change that are not
+    acknowledged (`AgentSettings.switches`). A device that stays cannot move without its
+    `Switch`, so it is sent until it is taken, but an offline device costs little: the wait
+    after each failed attempt doubles from `retry_s` up to `retry_cap_s` (times a jitter of
+    0.5..1 from the seeded randomness), and a sign of life from the device (a sync session)
+    makes it due at once. A removed device is usually lost or dead: it is told for
+    `removed_for_s` after the change committed, then abandoned (`account.switch_abandoned`)."""
+
+    retry_s: float = 1.0
+    retry_cap_s: float = 300.0
+    removed_for_s: float = 3600.0
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 < self.retry_s <= self.retry_cap_s or self.removed_for_s < 0:
+            raise InvalidArgument(
+                "switch times: 0 < retry_s <= retry_cap_s and removed_for_s >= 0, not "
+                f"{self.retry_s}, {self.retry_cap_s}, {self.removed_for_s}"
+            )
+
+    def delay_s(self, failures: int, jitter: bytes) -> float:
+        """The wait after the `failures`-th failed attempt in a row (from 1): `retry_s`
+        doubled each time, capped, times 0.5..1 from `jitter` (two random bytes)."""
+        full = min(self.retry_cap_s, self.retry_s * 2.0 ** min(failures - 1, 64))
+        return full * (0.5 + 0.5 * int.from_bytes(jitter[:2], "big") / 0xFFFF)
+
+
+@record("agent.change_plan", version=2)
 @attrs.frozen
 class ChangePlan:
     """A key change past its point of no return (every member keeps its new key, the old
@@ -143,7 +175,11 @@ class ChangePlan:
     seeds: tuple[Seed, ...] = ()
     """Where each device staying listens (this one included)."""
     outstanding: tuple[AuthorityId, ...] = ()
-    """Devices staying that have not acknowledged their `Switch` yet."""
+    """Devices that have not acknowledged their `Switch` yet (the removed ones too, until
+    they do or are abandoned; an enrollment's joiner until it takes its admission)."""
+    handed_ms: int = 0
+    """When the new devices' context was founded and the `Switch`es first sent (physical
+    time, ms): a removed device is abandoned `SwitchTimes.removed_for_s` after it."""
 
     @property
     def ceremony(self) -> CeremonyId:
