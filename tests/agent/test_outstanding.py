@@ -8,6 +8,7 @@ while the others run on."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -24,11 +25,11 @@ from aura_effects.trace import Tracer
 from tests.agent.helpers import FAST
 from tests.agent.test_recovery import (
     Life,
+    change_losing_switch,
     converged,
     enrollments_at_rest,
     live,
     pair,
-    stop_at,
     tree,
 )
 
@@ -81,13 +82,7 @@ async def test_a_removed_device_that_dies_on_its_switch_is_abandoned(tmp_path: P
     `removed_for_s`, then abandons it and forgets the removal (before: sent for good)."""
     async with anyio.create_task_group() as tasks:
         a, b, c = await _three(tasks, tmp_path)
-        reached = anyio.Event()
-        c.agent.accounts.fault = stop_at("member:switch", reached)
-        with anyio.fail_after(60):
-            async with anyio.create_task_group() as removing:
-                removing.start_soon(a.accounts.remove, c.agent.identity.device)
-                await reached.wait()
-                await c.close()
+        await change_losing_switch(partial(a.accounts.remove, c.agent.identity.device), c)
         await _abandoned(a, b, c)
         tasks.cancel_scope.cancel()
 
@@ -126,13 +121,7 @@ async def test_a_device_staying_is_never_abandoned(tmp_path: Path) -> None:
     async with anyio.create_task_group() as tasks:
         a, b, c = await _three(tasks, tmp_path)
         epoch = a.account.epoch
-        reached = anyio.Event()
-        c.agent.accounts.fault = stop_at("member:switch", reached)
-        with anyio.fail_after(60):
-            async with anyio.create_task_group() as refreshing:
-                refreshing.start_soon(a.accounts.refresh)
-                await reached.wait()
-                await c.close()
+        await change_losing_switch(a.accounts.refresh, c)
         await anyio.sleep(2 * BOUND_S)
         assert await plans(a)
         assert not traced(a, "account.switch_abandoned")

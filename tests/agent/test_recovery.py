@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -102,6 +103,18 @@ def stop_at(phase: str, reached: anyio.Event) -> Callable[[str], Awaitable[None]
             await anyio.sleep_forever()
 
     return fault
+
+
+async def change_losing_switch(change: Callable[[], Awaitable[object]], member: Life) -> None:
+    """Run `change` (a tree change another device coordinates) while `member` stops for good
+    as the change's `Switch` reaches it; `member` is closed then."""
+    reached = anyio.Event()
+    member.agent.accounts.fault = stop_at("member:switch", reached)
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as changing:
+            changing.start_soon(change)
+            await reached.wait()
+            await member.close()
 
 
 async def pair(a: Agent, b: Agent) -> None:
@@ -271,13 +284,7 @@ async def test_a_device_that_missed_its_switch_moves_when_it_is_back(tmp_path: P
         a, life = (await live(tasks, tmp_path / "a")).agent, await live(tasks, tmp_path / "b")
         await pair(a, life.agent)
         epoch = a.account.epoch
-        reached = anyio.Event()
-        life.agent.accounts.fault = stop_at("member:switch", reached)
-        with anyio.fail_after(60):
-            async with anyio.create_task_group() as refreshing:
-                refreshing.start_soon(a.accounts.refresh)
-                await reached.wait()
-                await life.close()
+        await change_losing_switch(a.accounts.refresh, life)
         assert a.account.epoch == epoch + 1
         assert await a.effects.storage.list_keys("agent/change/")  # B's Switch outstanding
         assert await pending_at_rest(tmp_path / "b") == 1
@@ -482,13 +489,7 @@ async def test_a_removed_device_missing_its_switch_does_not_hold_the_account_bac
             while (a.account.devices, b.account.devices) != (3, 3):
                 await anyio.sleep(0.05)
         device = life.agent.identity.device
-        reached = anyio.Event()
-        life.agent.accounts.fault = stop_at("member:switch", reached)
-        with anyio.fail_after(60):
-            async with anyio.create_task_group() as removing:
-                removing.start_soon(a.accounts.remove, device)
-                await reached.wait()
-                await life.close()
+        await change_losing_switch(partial(a.accounts.remove, device), life)
         epoch = a.account.epoch
         with anyio.fail_after(60):
             while (b.account.epoch, b.account.devices) != (epoch, 2):
