@@ -29,7 +29,7 @@ from tests.agent.test_recovery import (
     converged,
     enrollments_at_rest,
     live,
-    pair,
+    three,
     tree,
 )
 
@@ -50,19 +50,6 @@ async def plans(agent: Agent) -> list[str]:
     return await agent.effects.storage.list_keys("agent/change/")
 
 
-async def _three(tasks: anyio.abc.TaskGroup, home: Path) -> tuple[Agent, Agent, Life]:
-    """A and B (2-of-2, `QUICK`), then C joins: 2-of-3. A, B and C's life."""
-    a = (await live(tasks, home / "a", QUICK)).agent
-    b = (await live(tasks, home / "b", QUICK)).agent
-    c = await live(tasks, home / "c")
-    await pair(a, b)
-    with anyio.fail_after(60):
-        await c.agent.accounts.join(await a.accounts.invite(2))
-        while (a.account.devices, b.account.devices) != (3, 3):
-            await anyio.sleep(0.05)
-    return a, b, c
-
-
 async def _abandoned(a: Agent, b: Agent, c: Life) -> None:
     """A's removal of C completes without C: C abandoned (traced, naming it), the plan
     forgotten, A and B converged."""
@@ -81,7 +68,7 @@ async def test_a_removed_device_that_dies_on_its_switch_is_abandoned(tmp_path: P
     """C stops as its removal's `Switch` reaches it and never comes back: A tells it for
     `removed_for_s`, then abandons it and forgets the removal (before: sent for good)."""
     async with anyio.create_task_group() as tasks:
-        a, b, c = await _three(tasks, tmp_path)
+        a, b, c = await three(tasks, tmp_path, QUICK)
         await change_losing_switch(partial(a.accounts.remove, c.agent.identity.device), c)
         await _abandoned(a, b, c)
         tasks.cancel_scope.cancel()
@@ -97,7 +84,7 @@ async def test_a_device_that_is_down_is_removed_and_changes_nothing_when_back(
     reaches the others, a change it starts fails before anything commits, and A and B are
     unaffected."""
     async with anyio.create_task_group() as tasks:
-        a, b, c = await _three(tasks, tmp_path)
+        a, b, c = await three(tasks, tmp_path, QUICK)
         await c.close()
         with anyio.fail_after(60):
             await a.accounts.remove(c.agent.identity.device)
@@ -119,7 +106,7 @@ async def test_a_device_staying_is_never_abandoned(tmp_path: Path) -> None:
     outstanding well past `removed_for_s` (it cannot move without it) and sends it again with
     a back-off; C, back, takes it (it shows up, so it is due at once) and all converge."""
     async with anyio.create_task_group() as tasks:
-        a, b, c = await _three(tasks, tmp_path)
+        a, b, c = await three(tasks, tmp_path, QUICK)
         epoch = a.account.epoch
         await change_losing_switch(a.accounts.refresh, c)
         await anyio.sleep(2 * BOUND_S)

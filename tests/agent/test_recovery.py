@@ -117,6 +117,21 @@ async def change_losing_switch(change: Callable[[], Awaitable[object]], member: 
             await member.close()
 
 
+async def three(
+    tasks: anyio.abc.TaskGroup, home: Path, settings: AgentSettings = FAST
+) -> tuple[Agent, Agent, Life]:
+    """A and B (2-of-2, on `settings`), then C joins: 2-of-3. A, B and C's life."""
+    a = (await live(tasks, home / "a", settings)).agent
+    b = (await live(tasks, home / "b", settings)).agent
+    c = await live(tasks, home / "c")
+    await pair(a, b)
+    with anyio.fail_after(60):
+        await c.agent.accounts.join(await a.accounts.invite(2))
+        while (a.account.devices, b.account.devices) != (3, 3):
+            await anyio.sleep(0.05)
+    return a, b, c
+
+
 async def pair(a: Agent, b: Agent) -> None:
     """A creates an account and B joins it: 2-of-2."""
     await a.accounts.create()
@@ -481,13 +496,7 @@ async def test_a_removed_device_missing_its_switch_does_not_hold_the_account_bac
     B go on (a later refresh moves them again; A's recovery leaves A where it is); C, back, is
     told and shows itself removed, and A forgets the removal."""
     async with anyio.create_task_group() as tasks:
-        a, b = (await live(tasks, tmp_path / "a")).agent, (await live(tasks, tmp_path / "b")).agent
-        life = await live(tasks, tmp_path / "c")
-        await pair(a, b)
-        with anyio.fail_after(60):
-            await life.agent.accounts.join(await a.accounts.invite(2))
-            while (a.account.devices, b.account.devices) != (3, 3):
-                await anyio.sleep(0.05)
+        a, b, life = await three(tasks, tmp_path)
         device = life.agent.identity.device
         await change_losing_switch(partial(a.accounts.remove, device), life)
         epoch = a.account.epoch
