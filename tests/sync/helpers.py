@@ -13,7 +13,7 @@ services; `converge` waits until every device holds the same notes.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio
@@ -140,12 +140,19 @@ def bundle(who: Identity, *, seed: int, made: FactRegistry, storage: MemoryStora
     )
 
 
-async def prepare(effects: Effects, who: Identity, shared: Shared) -> None:
-    """The context as a member device holds it: genesis, secret, flow and capabilities."""
+async def prepare(effects: Effects, who: Identity, shared: Shared, *, capable: bool = True) -> None:
+    """The context as a member device holds it: genesis, secret, flow and (unless not
+    `capable`) the sync capabilities."""
     context = shared.context
     await effects.journal.merge(JournalNamespace.of(context), [shared.fact])
     effects.contexts.add(context, shared.secret)
     effects.flow.set_default(context, UNLIMITED)
+    if capable:
+        grant(effects, who, context)
+
+
+def grant(effects: Effects, who: Identity, context: ContextId) -> None:
+    """The sync capabilities in `context`, from a root of `who`'s own."""
     token = issue_token(
         digest(f"root {who.authority}"),
         who.authority,
@@ -157,7 +164,13 @@ async def prepare(effects: Effects, who: Identity, shared: Shared) -> None:
 
 
 async def boot(
-    who: Identity, shared: Shared, raw: TransportEffects, storage: MemoryStorage, *, seed: int
+    who: Identity,
+    shared: Shared,
+    raw: TransportEffects,
+    storage: MemoryStorage,
+    *,
+    seed: int,
+    capable: bool = True,
 ) -> SyncDevice:
     """A device (or its next incarnation) over `storage`, sending on `raw`."""
     effects = bundle(who, seed=seed, made=shared.made, storage=storage)
@@ -165,7 +178,7 @@ async def boot(
         if other != who.authority:
             effects.peers.add(other, key)
     guarded = GuardedTransport(effects, raw, local=who.authority, signing_key=who.key)
-    await prepare(effects, who, shared)
+    await prepare(effects, who, shared, capable=capable)
     return SyncDevice(who, effects, guarded, shared, storage, raw)
 
 
@@ -182,9 +195,11 @@ async def make_devices(
     members: Sequence[Identity] | None = None,
     made: FactRegistry | None = None,
     attach: TransportFactory | None = None,
+    incapable: Collection[int] = (),
 ) -> list[SyncDevice]:
     """n devices of one context, on one in-process network (`aura_guards.loopback.connect`),
-    or on the raw transports `attach` gives. `members` defaults to the n devices themselves."""
+    or on the raw transports `attach` gives. `members` defaults to the n devices themselves;
+    the devices at the `incapable` indexes hold the context but no sync capability in it."""
     people = identities(n)
     founders = members if members is not None else people
     genesis = genesis_of(founders)
@@ -197,8 +212,15 @@ async def make_devices(
     )
     if attach is not None:
         return [
-            await boot(who, shared, attach(who.authority), MemoryStorage(), seed=seed)
-            for who in people
+            await boot(
+                who,
+                shared,
+                attach(who.authority),
+                MemoryStorage(),
+                seed=seed,
+                capable=index not in incapable,
+            )
+            for index, who in enumerate(people)
         ]
     stores = {who.authority: MemoryStorage() for who in people}
     bundles = {
@@ -210,9 +232,9 @@ async def make_devices(
     }
     guarded = connect(bundles)
     devices = []
-    for who in people:
+    for index, who in enumerate(people):
         effects = bundles[who.authority][0]
-        await prepare(effects, who, shared)
+        await prepare(effects, who, shared, capable=index not in incapable)
         devices.append(
             SyncDevice(who, effects, guarded[who.authority], shared, stores[who.authority])
         )

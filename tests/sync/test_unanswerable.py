@@ -15,24 +15,13 @@ from __future__ import annotations
 import anyio
 
 import aura_sim
-from aura_guards.loopback import connect
-from aura_journal.budget import UNLIMITED
-from aura_journal.capability import CapabilityFrontier, ContextScope, issue_token
-from aura_journal.fact import JournalNamespace
-from aura_protocol.sync import CAPABILITIES, SyncConfig, SyncScope, shared_contexts
-from aura_sim.handlers import MemoryStorage
+from aura_protocol.sync import SyncConfig, SyncScope, shared_contexts
 from tests.sync.helpers import (
-    Shared,
     SyncDevice,
-    bundle,
-    digest,
-    genesis_fact,
-    genesis_of,
-    identities,
+    grant,
+    make_devices,
     note_ids,
     online,
-    prepare,
-    registry,
     write_notes,
 )
 
@@ -41,44 +30,10 @@ CONFIG = SyncConfig(interval_s=3600.0, session_limit_s=LIMIT_S)
 
 
 async def two_devices() -> tuple[SyncDevice, SyncDevice]:
-    """A holds the context as a member device does (`prepare`); B holds its genesis, secret
-    and flow budget but no sync capability."""
-    people = identities(2)
-    genesis = genesis_of(people)
-    shared = Shared(
-        genesis,
-        genesis_fact(genesis, people[0]),
-        digest("context secret"),
-        {who.authority: who.key.verifying_key for who in people},
-        registry(),
-    )
-    stores = [MemoryStorage(), MemoryStorage()]
-    bundles = {
-        who.authority: (bundle(who, seed=1, made=shared.made, storage=store), who.key)
-        for who, store in zip(people, stores, strict=True)
-    }
-    guarded = connect(bundles)
-    a_who, b_who = people
-    a_fx, b_fx = bundles[a_who.authority][0], bundles[b_who.authority][0]
-    await prepare(a_fx, a_who, shared)
-    await b_fx.journal.merge(JournalNamespace.of(shared.context), [shared.fact])
-    b_fx.contexts.add(shared.context, shared.secret)
-    b_fx.flow.set_default(shared.context, UNLIMITED)
-    return (
-        SyncDevice(a_who, a_fx, guarded[a_who.authority], shared, stores[0]),
-        SyncDevice(b_who, b_fx, guarded[b_who.authority], shared, stores[1]),
-    )
-
-
-def grant(device: SyncDevice) -> None:
-    token = issue_token(
-        digest(f"root {device.authority}"),
-        device.authority,
-        list(CAPABILITIES),
-        seed=bytes(32),
-        scope=ContextScope(device.context),
-    )
-    device.effects.authorization.grant(device.context, CapabilityFrontier.of(token))
+    """A holds the context as a member device does; B holds its genesis, secret and flow
+    budget but no sync capability."""
+    a, b = await make_devices(2, incapable=(1,))
+    return a, b
 
 
 def test_a_responder_granted_during_the_session_answers_it() -> None:
@@ -92,7 +47,7 @@ def test_a_responder_granted_during_the_session_answers_it() -> None:
 
             async def granted_later() -> None:
                 await a.effects.time.sleep(1.0)  # B moves into the context meanwhile
-                grant(b)
+                grant(b.effects, b.identity, b.context)
 
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(granted_later)
