@@ -17,11 +17,10 @@ from aura_agent.agent import Agent
 from aura_core.errors import (
     AlreadyInAccount,
     AlreadyJoined,
-    ChangeUnfinished,
     JoinInProgress,
 )
 from tests.agent.helpers import FAST, snapshot
-from tests.agent.test_recovery import converged, fail_once_after_commit, live
+from tests.agent.test_recovery import converged, live, unfinished_join
 
 pytestmark = pytest.mark.anyio
 
@@ -54,11 +53,7 @@ async def test_a_code_whose_join_is_pending_is_in_progress_at_once(tmp_path: Pat
         inviter = await live(tasks, tmp_path / "a")
         a = inviter.agent
         b = (await live(tasks, tmp_path / "b")).agent
-        await a.accounts.create()
-        code = await a.accounts.invite(2)
-        fail_once_after_commit(a)
-        with anyio.fail_after(60), pytest.raises(ChangeUnfinished):
-            await b.accounts.join(code)
+        code = await unfinished_join(a, b)
         await inviter.close()
         assert b.membership is None and b.keys.secrets.enrollments
         before = await snapshot(b)

@@ -94,6 +94,18 @@ def fail_once_after_commit(agent: Agent) -> None:
     agent.accounts.fault = fail_once
 
 
+async def unfinished_join(a: Agent, b: Agent) -> str:
+    """A creates an account and invites B; A's enrollment passes its point of no return but
+    cannot finish when it answers B, so B's `join` raises `ChangeUnfinished` (B keeps its
+    join). Returns the code."""
+    await a.accounts.create()
+    code = await a.accounts.invite(2)
+    fail_once_after_commit(a)
+    with anyio.fail_after(60), pytest.raises(ChangeUnfinished):
+        await b.accounts.join(code)
+    return code
+
+
 def stop_at(phase: str, reached: anyio.Event) -> Callable[[str], Awaitable[None]]:
     """A fault hook: at `phase` the agent's task stops for good (the test then closes it)."""
 
@@ -531,11 +543,7 @@ async def test_a_joiner_told_unfinished_asks_again_and_is_admitted(tmp_path: Pat
     async with anyio.create_task_group() as tasks:
         a = (await live(tasks, tmp_path / "a")).agent
         b = (await live(tasks, tmp_path / "b")).agent
-        await a.accounts.create()
-        code = await a.accounts.invite(2)
-        fail_once_after_commit(a)
-        with anyio.fail_after(60), pytest.raises(ChangeUnfinished):
-            await b.accounts.join(code)
+        await unfinished_join(a, b)
         assert b.membership is None and b.keys.secrets.pending  # kept: it may have committed
         await converged(1, a, b)
         assert not a.keys.secrets.enrollments and not b.keys.secrets.enrollments
