@@ -13,7 +13,7 @@ compare equal. A `ContextId` says nothing about who is in the context.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar, Self
+from typing import ClassVar, Self, cast
 
 import attrs
 
@@ -21,6 +21,7 @@ from aura_core.crypto.ed25519 import VerifyingKey
 from aura_core.encoding import Value
 from aura_core.errors import InvalidArgument, InvalidIdentifier
 from aura_core.hashing import HASH_LEN, Hash32, tagged_hash, u16
+from aura_core.intern import InternTable
 
 __all__ = [
     "ENTROPY_LEN",
@@ -94,15 +95,24 @@ class _EntropyId:
 
     @classmethod
     def from_cbor(cls, value: Value) -> Self:
+        """The id of these bytes; the instance decoded before for the same bytes, if any (ids
+        repeat in every message, `InternTable`)."""
         if type(value) is not bytes:
             raise InvalidIdentifier(f"{cls.__name__} is encoded as a byte string")
-        return cls(value)
+        table = _INTERNED.get(cls)
+        if table is None:
+            table = _INTERNED[cls] = InternTable(cls)
+        return cast(Self, table(value))
 
     def __str__(self) -> str:
         return f"{self.PREFIX}-{self.raw.hex()}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self})"
+
+
+_INTERNED: dict[type[_EntropyId], InternTable[_EntropyId]] = {}
+"""One table per id class: ids of different kinds never compare equal."""
 
 
 @attrs.frozen(order=True, repr=False, cache_hash=True)

@@ -17,7 +17,12 @@ from collections.abc import Sequence
 
 import attrs
 
-from aura_core.crypto.ed25519 import SIGNATURE_LEN, SigningKey, VerifyingKey, verify_many
+from aura_core.crypto.ed25519 import (
+    SIGNATURE_LEN,
+    SigningKey,
+    VerifyingKey,
+    start_verification,
+)
 from aura_core.encoding import encode, record
 from aura_core.errors import InvalidArgument, InvalidSignature, ReceiptRejected
 from aura_core.hashing import Hash32, tagged_hash, u32
@@ -31,7 +36,7 @@ __all__ = [
     "ReceiptHead",
     "ReplayWindow",
     "sign_receipt",
-    "verify_receipts",
+    "ReceiptChecks",
     "message_digest",
 ]
 
@@ -197,18 +202,29 @@ def sign_receipt(body: ReceiptBody, key: SigningKey) -> Receipt:
     return Receipt(body, key.verifying_key, key.sign(_message(body)))
 
 
-def verify_receipts(receipts: Sequence[tuple[Receipt, VerifyingKey]]) -> list[bool]:
-    """For each (receipt, key): whether `receipt.verify(key)` would pass. The signatures are
-    checked together (`verify_many`: one native call, on every core, without the GIL), which
-    is what lets a receiver keep up with a fast sender."""
-    expected = [i for i, (receipt, key) in enumerate(receipts) if receipt.signer == key]
-    checked = verify_many(
-        [
-            (receipts[i][1], _message(receipts[i][0].body), receipts[i][0].signature)
-            for i in expected
-        ]
-    )
-    valid = [False] * len(receipts)
-    for i, ok in zip(expected, checked, strict=True):
-        valid[i] = ok
-    return valid
+class ReceiptChecks:
+    """The signatures of some receipts, being checked on native threads from the moment this
+    is built, while the caller goes on (`start_verification`); `results()` waits for them.
+
+    For each (receipt, key): whether `receipt.verify(key)` would pass. A receiver starts one
+    per share of a batch as it parses the batch, so that its own Python work and the checks
+    run side by side: that is what lets it keep up with a fast sender."""
+
+    __slots__ = ("_count", "_expected", "_job")
+
+    def __init__(self, receipts: Sequence[tuple[Receipt, VerifyingKey]]) -> None:
+        self._count = len(receipts)
+        self._expected = [i for i, (receipt, key) in enumerate(receipts) if receipt.signer == key]
+        self._job = start_verification(
+            [
+                (receipts[i][1], _message(receipts[i][0].body), receipts[i][0].signature)
+                for i in self._expected
+            ]
+        )
+
+    def results(self) -> list[bool]:
+        """One result per receipt, in order (waits for the checks the first time)."""
+        valid = [False] * self._count
+        for i, ok in zip(self._expected, self._job.results(), strict=True):
+            valid[i] = ok
+        return valid

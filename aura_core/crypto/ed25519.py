@@ -8,7 +8,7 @@ libsodium.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Self
+from typing import Self, cast
 
 import attrs
 
@@ -16,6 +16,7 @@ from aura_core import _native
 from aura_core.crypto._native_errors import native_call
 from aura_core.encoding import Value
 from aura_core.errors import InvalidSignature, MalformedKey
+from aura_core.intern import InternTable
 
 __all__ = [
     "SEED_LEN",
@@ -110,12 +111,19 @@ class VerifyingKey:
 
     @classmethod
     def from_cbor(cls, value: Value) -> Self:
+        """The key of these bytes; the instance decoded before for the same bytes, if any
+        (every receipt names its signer, `InternTable`)."""
         if type(value) is not bytes:
             raise MalformedKey("an Ed25519 public key is encoded as a byte string")
-        return cls(value)
+        if cls is not VerifyingKey:
+            return cls(value)
+        return cast(Self, _DECODED_KEYS(value))
 
     def __repr__(self) -> str:
         return f"VerifyingKey({self.raw.hex()})"
+
+
+_DECODED_KEYS = InternTable(VerifyingKey)
 
 
 _NATIVE_MIN = 16

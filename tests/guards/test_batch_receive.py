@@ -26,6 +26,7 @@ from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ContextId
 from aura_effects.loopback import LoopbackNetwork, LoopbackTransport, Mailbox
 from aura_guards.transport import (
+    CHECK_SHARE,
     WINDOW_KEY_PREFIX,
     Checked,
     GuardedMessage,
@@ -262,7 +263,7 @@ arrivals = st.lists(
         st.sampled_from(CONTEXTS),
         st.integers(0, 11),
     ),
-    max_size=40,
+    max_size=3 * CHECK_SHARE,  # a batch's checks start in shares: cover several
 )
 
 

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aura_core.crypto.ed25519 import SigningKey
+from aura_core.crypto.ed25519 import SigningKey, VerifyingKey
 from aura_core.effects import Envelope, StorageOp
 from aura_core.encoding import decode, encode
-from aura_core.errors import ReceiptRejected, StorageError
+from aura_core.errors import InvalidSignature, ReceiptRejected, StorageError
 from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, device_address
 from aura_effects.loopback import LoopbackNetwork
@@ -28,6 +28,7 @@ from aura_journal.receipt import (
     REPLAY_WINDOW,
     Receipt,
     ReceiptBody,
+    ReceiptChecks,
     ReplayWindow,
     message_digest,
     sign_receipt,
@@ -170,6 +171,32 @@ def test_the_window_stays_small_whatever_the_traffic() -> None:
     in_order, _ = feed(ReplayWindow(), receipts)
     assert in_order.ends == {in_order.top: receipts[-1].digest} and not in_order.starts
     assert len(encode(in_order)) < 128  # in order, only the head's digest is kept
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from(["valid", "forged", "wrong key", "other signer"]), max_size=40))
+def test_checks_started_together_decide_what_verifying_each_decides(kinds: list[str]) -> None:
+    receipts = chain(max(len(kinds), 1))
+    other = SigningKey(b"\x22" * 32)
+    offered: list[tuple[Receipt, VerifyingKey]] = []
+    for genuine, kind in zip(receipts, kinds, strict=False):
+        receipt = genuine
+        if kind == "forged":
+            receipt = attrs.evolve(genuine, signature=other.sign(b"x"))
+        elif kind == "other signer":  # signed by the key it names, but not the expected one
+            receipt = sign_receipt(genuine.body, other)
+        key = other.verifying_key if kind == "wrong key" else KEY.verifying_key
+        offered.append((receipt, key))
+    one_by_one = []
+    for receipt, key in offered:
+        try:
+            receipt.verify(key)
+        except InvalidSignature:
+            one_by_one.append(False)
+        else:
+            one_by_one.append(True)
+    assert ReceiptChecks(offered).results() == one_by_one
+    assert one_by_one == [kind == "valid" for kind in kinds]
 
 
 # ----------------------------------------------------------------------------- the transport
