@@ -7,6 +7,11 @@ a red CI is always reproducible from the same commit.
 import gc
 import os
 
+# Hypothesis imports its optimiser the first time a test needs it, and pytest's assertion
+# rewriter parses the modules of plugins it loads; on CPython 3.11 that `ast.parse`, run deep
+# inside a test, once failed with "SystemError: AST constructor recursion depth mismatch"
+# (cpython gh-106905). Importing it here parses it before any test runs.
+import hypothesis.internal.conjecture.optimiser  # noqa: F401
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("dev", deadline=None)
