@@ -13,9 +13,11 @@ its payload, signed by the peer's known key, of the context's current epoch) and
 chain's replay window (accepted once, even out of order; replays, receipts older than the window
 and forks refused), persists the new window, and only then hands the message up. Anything
 refused is dropped, with the detail in the trace. It works on batches (`receive_many`,
-`accept_many`): whatever the raw transport already holds is checked together, its signatures
-on native threads while the rest of the batch is parsed and its windows written in one storage
-batch, with the same outcome for each envelope as checking them one by one.
+`accept_many`): whatever the raw transport already holds is checked together, each chain of
+receipts in it authenticated by the signature of its last receipt (which names the others
+through `prev`) and its windows written in one storage batch, with the same outcome for each
+envelope as checking them one by one (but for a receipt its own signer named without signing
+it properly, which a batch takes).
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ from aura_core.errors import (
     StorageError,
     TransportError,
 )
-from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ContextId, device_address
 from aura_core.time import OrderTime, PhysicalTime
 from aura_effects.bundle import Effects
@@ -64,9 +65,9 @@ from aura_journal.journal import Journal
 from aura_journal.leakage import LEAKAGE_REDUCER, LeakageRecorded
 from aura_journal.receipt import (
     Receipt,
-    ReceiptChecks,
     ReceiptHead,
     ReplayWindow,
+    authenticate_receipts,
     message_digest,
     sign_receipt,
 )
@@ -76,7 +77,6 @@ __all__ = [
     "CHARGE_KEY_PREFIX",
     "WINDOW_KEY_PREFIX",
     "RECEIVE_BATCH",
-    "CHECK_SHARE",
     "Checked",
     "GuardedMessage",
     "ReceivedMessage",
@@ -88,9 +88,6 @@ CHARGE_KEY_PREFIX = "guard/flow-charge/"
 WINDOW_KEY_PREFIX = "guard/receipt-window/"
 """Storage keys of the receivers' replay windows: `WINDOW_KEY_PREFIX + "<context>/<source>"`
 (one per incoming flow, holding the window of the context's current epoch)."""
-CHECK_SHARE: Final = 16
-"""`accept_many` starts checking a batch's receipt signatures (on native threads) a share of
-this many at a time, as soon as it has parsed them, and goes on parsing the rest meanwhile."""
 RECEIVE_BATCH: Final = 256
 """The most envelopes one `receive_many` takes from the raw transport and checks together."""
 
@@ -345,22 +342,22 @@ class GuardedTransport:
     async def accept_many(self, envelopes: Sequence[Envelope]) -> list[Checked]:
         """Check `envelopes` as if each were `accept`ed in turn, and return, for each, the
         message or the error that refuses it. Each one's receipt must be addressed to this
-        authority on the envelope's route, bind its operation and body, be signed by the known
-        key of its source (or, for a source missing from the peer directory, by the key its
-        address derives from: `device_address`; the signatures are checked on native threads,
-        `CHECK_SHARE` at a time from the moment they are parsed, while this goes on parsing
-        the rest of the batch) and be of its context's current epoch; then its chain's replay
-        window must take it, in the order given. The windows the batch changed are written in
-        one storage batch before anything is returned; if that raises `StorageError`, no
-        window changes and nothing counts as received."""
+        authority on the envelope's route, bind its operation and body, be authentic
+        (`authenticate_receipts`: signed by the known key of its source, or, for a source
+        missing from the peer directory, by the key its address derives from,
+        `device_address`; or named as `prev` by an authentic receipt of the same signer in the
+        batch, so a chain's receipts are authenticated by one signature) and be of its
+        context's current epoch; then its chain's replay window must take it, in the order
+        given. The windows the batch changed are written in one storage batch before anything
+        is returned; if that raises `StorageError`, no window changes and nothing counts as
+        received. The one difference from checking each alone: a receipt whose own signature
+        fails but that its signer named in a later receipt of the batch is taken."""
         outcomes: list[Checked | None] = [None] * len(envelopes)
-        signed, checks = await self._parse_all(envelopes, outcomes)
-        # What the replay windows need, computed while the checks run.
-        digests = [message.receipt.digest for _, message, _ in signed]
-        verified = [ok for check in checks for ok in check.results()]
+        signed = await self._parse_all(envelopes, outcomes)
+        verified = authenticate_receipts([(message.receipt, key) for _, message, key in signed])
         epochs: dict[ContextId, int] = {}
-        current: list[tuple[int, GuardedMessage, Hash32, int]] = []
-        for (index, message, _), digest, valid in zip(signed, digests, verified, strict=True):
+        current: list[tuple[int, GuardedMessage, int]] = []
+        for (index, message, _), valid in zip(signed, verified, strict=True):
             if not valid:
                 outcomes[index] = ReceiptRejected("receipt signature does not verify")
                 continue
@@ -374,10 +371,10 @@ class GuardedTransport:
                     f"receipt of epoch {body.epoch}, context is at {epoch}"
                 )
                 continue
-            current.append((index, message, digest, epoch))
+            current.append((index, message, epoch))
         async with self._receive_lock:
             changed: dict[tuple[ContextId, AuthorityId], ReplayWindow] = {}
-            for index, message, digest, epoch in current:
+            for index, message, epoch in current:
                 receipt = message.receipt
                 body = receipt.body
                 flow = (body.context, body.source)
@@ -385,7 +382,7 @@ class GuardedTransport:
                 if window is None or window.epoch < epoch:
                     window = ReplayWindow(epoch)  # a new epoch starts new chains
                 try:
-                    changed[flow] = window.accept(body, digest)
+                    changed[flow] = window.accept(body, receipt.digest)
                 except ReceiptRejected as exc:
                     outcomes[index] = exc
                     continue
@@ -401,14 +398,12 @@ class GuardedTransport:
 
     async def _parse_all(
         self, envelopes: Sequence[Envelope], outcomes: list[Checked | None]
-    ) -> tuple[list[tuple[int, GuardedMessage, VerifyingKey]], list[ReceiptChecks]]:
-        """Parse each envelope (`_parse`) and find the key its receipt must be signed with,
-        starting the signature checks a share at a time; what is refused goes in `outcomes`.
-        Returns the parsed (index, message, key) and the checks running on them, in order."""
+    ) -> list[tuple[int, GuardedMessage, VerifyingKey]]:
+        """Parse each envelope (`_parse`) and find the key its receipt must be signed with;
+        what is refused goes in `outcomes`. Returns the parsed (index, message, key), in
+        order."""
         keys: dict[AuthorityId, VerifyingKey | None] = {}
         signed: list[tuple[int, GuardedMessage, VerifyingKey]] = []
-        checks: list[ReceiptChecks] = []
-        started = 0  # signed[started:] have no checks running yet
         for index, envelope in enumerate(envelopes):
             try:
                 message = self._parse(envelope)
@@ -423,11 +418,7 @@ class GuardedTransport:
                 outcomes[index] = ReceiptRejected(f"unknown peer {source}")
                 continue
             signed.append((index, message, key))
-            if len(signed) - started == CHECK_SHARE:
-                checks.append(ReceiptChecks([(m.receipt, k) for _, m, k in signed[started:]]))
-                started = len(signed)
-        checks.append(ReceiptChecks([(m.receipt, k) for _, m, k in signed[started:]]))
-        return signed, checks
+        return signed
 
     def _parse(self, envelope: Envelope) -> GuardedMessage:
         """The envelope's message, if its receipt is for this route and binds its content."""

@@ -17,12 +17,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from aura_core.crypto.ed25519 import (
-    SIGNATURE_LEN,
-    SigningKey,
-    VerifyingKey,
-    start_verification,
-)
+from aura_core.crypto.ed25519 import SIGNATURE_LEN, SigningKey, VerifyingKey, verify_many
 from aura_core.encoding import encode, record
 from aura_core.errors import InvalidArgument, InvalidSignature, ReceiptRejected
 from aura_core.hashing import Hash32, tagged_hash, u32
@@ -36,7 +31,7 @@ __all__ = [
     "ReceiptHead",
     "ReplayWindow",
     "sign_receipt",
-    "ReceiptChecks",
+    "authenticate_receipts",
     "message_digest",
 ]
 
@@ -202,29 +197,56 @@ def sign_receipt(body: ReceiptBody, key: SigningKey) -> Receipt:
     return Receipt(body, key.verifying_key, key.sign(_message(body)))
 
 
-class ReceiptChecks:
-    """The signatures of some receipts, being checked on native threads from the moment this
-    is built, while the caller goes on (`start_verification`); `results()` waits for them.
+def _signatures_verify(receipts: Sequence[tuple[Receipt, VerifyingKey]]) -> list[bool]:
+    """For each (receipt, key): whether `receipt.verify(key)` would pass (`verify_many`: one
+    native call, on every core, without the GIL)."""
+    return verify_many(
+        [(key, _message(receipt.body), receipt.signature) for receipt, key in receipts]
+    )
 
-    For each (receipt, key): whether `receipt.verify(key)` would pass. A receiver starts one
-    per share of a batch as it parses the batch, so that its own Python work and the checks
-    run side by side: that is what lets it keep up with a fast sender."""
 
-    __slots__ = ("_count", "_expected", "_job")
+def authenticate_receipts(receipts: Sequence[tuple[Receipt, VerifyingKey]]) -> list[bool]:
+    """For each (receipt, key): whether the receipt is authentic, its signer being `key`:
 
-    def __init__(self, receipts: Sequence[tuple[Receipt, VerifyingKey]]) -> None:
-        self._count = len(receipts)
-        self._expected = [i for i, (receipt, key) in enumerate(receipts) if receipt.signer == key]
-        self._job = start_verification(
-            [
-                (receipts[i][1], _message(receipts[i][0].body), receipts[i][0].signature)
-                for i in self._expected
-            ]
-        )
+    * its own signature by `key` verifies (`Receipt.verify`), or
+    * an authentic receipt of the same `key` among `receipts` names it as `prev`: that
+      receipt's signature covers `prev`, the digest of this one's body, signer and signature,
+      so `key` vouched for this one too.
 
-    def results(self) -> list[bool]:
-        """One result per receipt, in order (waits for the checks the first time)."""
-        valid = [False] * self._count
-        for i, ok in zip(self._expected, self._job.results(), strict=True):
-            valid[i] = ok
-        return valid
+    A chain's receipts are authenticated together by the signature of the last one: only the
+    receipts no other receipt names are checked (one per chain and batch in a stream), and
+    the others follow from them. If any of those checks fails, every other receipt's own
+    signature is checked too, and each is authentic if it verifies or an authentic receipt
+    names it. A receipt whose own signature does not verify is authentic only if its signer
+    named it in a later receipt it did sign: its signer's own doing, never a third party's,
+    who can name a receipt but not sign for `key`. Receipts whose `signer` is not `key`
+    are never authentic and vouch for nothing.
+    """
+    count = len(receipts)
+    eligible = [receipt.signer == key for receipt, key in receipts]
+    by_digest: dict[tuple[Hash32, VerifyingKey], list[int]] = {}
+    for i, (receipt, key) in enumerate(receipts):
+        if eligible[i]:
+            by_digest.setdefault((receipt.digest, key), []).append(i)
+    names: list[list[int]] = [[] for _ in range(count)]  # i → the receipts i names as prev
+    named = [False] * count
+    for j, (receipt, key) in enumerate(receipts):
+        if eligible[j]:
+            for i in by_digest.get((receipt.body.prev, key), ()):
+                names[j].append(i)
+                named[i] = True
+    checked = [i for i in range(count) if eligible[i] and not named[i]]
+    verified = dict(zip(checked, _signatures_verify([receipts[i] for i in checked]), strict=True))
+    if not all(verified.values()):
+        rest = [i for i in range(count) if eligible[i] and i not in verified]
+        verified.update(zip(rest, _signatures_verify([receipts[i] for i in rest]), strict=True))
+    authentic = [False] * count
+    reached = [i for i, ok in verified.items() if ok]
+    for i in reached:
+        authentic[i] = True
+    while reached:  # what an authentic receipt names is authentic
+        for i in names[reached.pop()]:
+            if not authentic[i]:
+                authentic[i] = True
+                reached.append(i)
+    return authentic

@@ -26,7 +26,6 @@ from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, ContextId
 from aura_effects.loopback import LoopbackNetwork, LoopbackTransport, Mailbox
 from aura_guards.transport import (
-    CHECK_SHARE,
     WINDOW_KEY_PREFIX,
     Checked,
     GuardedMessage,
@@ -231,6 +230,34 @@ async def test_a_batch_refused_whole_writes_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
+async def test_a_receipt_is_vouched_for_by_the_next_one_its_signer_signed(tmp_path: Path) -> None:
+    """Alice spoils the signature of her receipt 2 but goes on: receipt 3, which she signs,
+    names receipt 2's digest, so a batch holding both takes 2 (one signature check covers the
+    chain); alone, 2 is refused."""
+    links = chain(CONTEXT, 1)
+    r1, t1 = links[0]
+    t2, t3 = b"two", b"three"
+    spoiled = attrs.evolve(receipt(CONTEXT, 2, r1.digest, t2), signature=bytes(64))
+    r3 = receipt(CONTEXT, 3, spoiled.digest, t3)
+    together = await bob_alone(tmp_path)
+    outcomes = await together.guarded.accept_many(
+        [envelope(r1, t1), envelope(spoiled, t2), envelope(r3, t3)]
+    )
+    assert [o.body for o in outcomes if isinstance(o, ReceivedMessage)] == [t1, t2, t3]
+    alone = await bob_alone(tmp_path)
+    assert (await alone.guarded.accept(envelope(r1, t1))).body == t1
+    with pytest.raises(ReceiptRejected, match="signature does not verify"):
+        await alone.guarded.accept(envelope(spoiled, t2))
+    # A third party cannot do the same: naming a receipt takes a signature it cannot make.
+    stranger = await bob_alone(tmp_path)
+    forged_next = attrs.evolve(receipt(CONTEXT, 3, spoiled.digest, t3), signature=bytes(64))
+    outcomes = await stranger.guarded.accept_many(
+        [envelope(r1, t1), envelope(spoiled, t2), envelope(forged_next, t3)]
+    )
+    assert [o.body for o in outcomes if isinstance(o, ReceivedMessage)] == [t1]
+
+
+@pytest.mark.anyio
 async def test_a_mailbox_hands_over_what_it_holds_up_to_the_limit() -> None:
     mailbox = Mailbox("bob")
     links = chain(CONTEXT, 5)
@@ -263,7 +290,7 @@ arrivals = st.lists(
         st.sampled_from(CONTEXTS),
         st.integers(0, 11),
     ),
-    max_size=3 * CHECK_SHARE,  # a batch's checks start in shares: cover several
+    max_size=48,
 )
 
 

@@ -24,12 +24,13 @@ from aura_core.hashing import Hash32
 from aura_core.ids import AuthorityId, device_address
 from aura_effects.loopback import LoopbackNetwork
 from aura_guards.transport import WINDOW_KEY_PREFIX, GuardedMessage
+from aura_journal import receipt as receipt_module
 from aura_journal.receipt import (
     REPLAY_WINDOW,
     Receipt,
     ReceiptBody,
-    ReceiptChecks,
     ReplayWindow,
+    authenticate_receipts,
     message_digest,
     sign_receipt,
 )
@@ -175,7 +176,9 @@ def test_the_window_stays_small_whatever_the_traffic() -> None:
 
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.sampled_from(["valid", "forged", "wrong key", "other signer"]), max_size=40))
-def test_checks_started_together_decide_what_verifying_each_decides(kinds: list[str]) -> None:
+def test_only_receipts_their_signer_vouched_for_are_authentic(kinds: list[str]) -> None:
+    """A chain with third-party forgeries and wrong keys mixed in: authentic is exactly what
+    verifying each alone says (a forgery's digest is not the one its successor names)."""
     receipts = chain(max(len(kinds), 1))
     other = SigningKey(b"\x22" * 32)
     offered: list[tuple[Receipt, VerifyingKey]] = []
@@ -195,8 +198,67 @@ def test_checks_started_together_decide_what_verifying_each_decides(kinds: list[
             one_by_one.append(False)
         else:
             one_by_one.append(True)
-    assert ReceiptChecks(offered).results() == one_by_one
+    assert authenticate_receipts(offered) == one_by_one
     assert one_by_one == [kind == "valid" for kind in kinds]
+
+
+def spoiled_chain(spoiled: list[bool]) -> list[Receipt]:
+    """A chain whose signer spoiled the signatures it was told to and went on naming them."""
+    receipts: list[Receipt] = []
+    prev = Hash32.zero()
+    for nonce, spoil in enumerate(spoiled, start=1):
+        body = ReceiptBody(
+            CONTEXT, ALICE, BOB, 0, 1, nonce, prev, message_digest("m", b"%d" % nonce)
+        )
+        receipt = sign_receipt(body, KEY)
+        if spoil:
+            receipt = attrs.evolve(receipt, signature=bytes(64))
+        receipts.append(receipt)
+        prev = receipt.digest
+    return receipts
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=24), st.data())
+def test_a_signed_receipt_vouches_for_what_it_names(
+    spoiled: list[bool], data: st.DataObject
+) -> None:
+    """Any subset of a chain, in any order: a receipt is authentic iff its own signature
+    verifies or the receipt after it is present and authentic (it names this one's digest)."""
+    receipts = spoiled_chain(spoiled)
+    present = data.draw(st.sets(st.integers(0, len(receipts) - 1)))
+    order = data.draw(st.permutations(sorted(present)))
+    expected: dict[int, bool] = {}
+    for n in range(len(receipts) - 1, -1, -1):
+        after = n + 1 in present and expected[n + 1]
+        expected[n] = not spoiled[n] or after
+    got = authenticate_receipts([(receipts[n], KEY.verifying_key) for n in order])
+    assert got == [expected[n] for n in order]
+
+
+def test_a_whole_chain_costs_one_signature_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[int] = []
+    real = receipt_module.verify_many
+
+    def counting(items: list[tuple[VerifyingKey, bytes, bytes]]) -> list[bool]:
+        checked.append(len(items))
+        return real(items)
+
+    monkeypatch.setattr(receipt_module, "verify_many", counting)
+    receipts = chain(40)
+    shuffled = receipts[20:] + receipts[:20]
+    assert authenticate_receipts([(r, KEY.verifying_key) for r in shuffled]) == [True] * 40
+    assert checked == [1]  # the last receipt; it names the one before, and so on
+    checked.clear()
+    broken = receipts[:10] + receipts[11:]  # two chains now: each tip is checked
+    assert authenticate_receipts([(r, KEY.verifying_key) for r in broken]) == [True] * 39
+    assert checked == [2]
+    checked.clear()
+    tip_spoiled = spoiled_chain([False] * 5 + [True])
+    assert authenticate_receipts([(r, KEY.verifying_key) for r in tip_spoiled]) == [True] * 5 + [
+        False
+    ]
+    assert checked == [1, 5]  # the tip failed: the others are checked one by one
 
 
 # ----------------------------------------------------------------------------- the transport
