@@ -5,8 +5,9 @@ receipts in one epoch: (context, source, destination, epoch). Its nonces count 1
 each receipt's `prev` is the digest of the one before (`Hash32.zero()` for nonce 1), so every
 receiver sees the whole of each chain addressed to it, and can check it.
 
-The receiver checks the signature, that the receipt is addressed to it in the envelope's context
-and current epoch, that it binds the message (operation and body) it came with, and then runs
+The receiver checks that the receipt is authentic (its signature, or that of a later receipt of
+its signer naming it: `authenticate_receipts`), that it is addressed to it in the envelope's
+context and current epoch, that it binds the message (operation and body) it came with, and runs
 the chain's `ReplayWindow`: a sliding anti-replay window as in IPsec and DTLS, so receipts the
 network reorders are accepted exactly once, and the chain's links are checked as gaps fill.
 """
