@@ -9,7 +9,8 @@ a failed batch sends nothing. The flow's register is also the head of its receip
 chain per (context, source, destination, epoch)).
 
 Receiving checks each envelope's receipt (addressed to us, in the envelope's context, binding
-its payload, signed by the peer's known key, of the context's current epoch) and then runs the
+its payload, authentic: signed by the peer's known key, itself or through a later receipt naming
+it; of the context's current epoch) and then runs the
 chain's replay window (accepted once, even out of order; replays, receipts older than the window
 and forks refused), persists the new window, and only then hands the message up. Anything
 refused is dropped, with the detail in the trace. It works on batches (`receive_many`,
