@@ -354,7 +354,22 @@ class GuardedTransport:
         received. The one difference from checking each alone: a receipt whose own signature
         fails but that its signer named in a later receipt of the batch is taken."""
         outcomes: list[Checked | None] = [None] * len(envelopes)
-        signed = await self._parse_all(envelopes, outcomes)
+        keys: dict[AuthorityId, VerifyingKey | None] = {}
+        signed: list[tuple[int, GuardedMessage, VerifyingKey]] = []
+        for index, envelope in enumerate(envelopes):
+            try:
+                message = self._parse(envelope)
+            except (EncodingError, ReceiptRejected) as exc:
+                outcomes[index] = exc
+                continue
+            source = message.receipt.body.source
+            if source not in keys:
+                keys[source] = await self._fx.peers.peer_key(source)
+            key = _source_key(keys[source], message.receipt)
+            if key is None:
+                outcomes[index] = ReceiptRejected(f"unknown peer {source}")
+                continue
+            signed.append((index, message, key))
         verified = authenticate_receipts([(message.receipt, key) for _, message, key in signed])
         epochs: dict[ContextId, int] = {}
         current: list[tuple[int, GuardedMessage, int]] = []
@@ -396,30 +411,6 @@ class GuardedTransport:
                 )
                 self._windows.update(changed)
         return [outcome for outcome in outcomes if outcome is not None]
-
-    async def _parse_all(
-        self, envelopes: Sequence[Envelope], outcomes: list[Checked | None]
-    ) -> list[tuple[int, GuardedMessage, VerifyingKey]]:
-        """Parse each envelope (`_parse`) and find the key its receipt must be signed with;
-        what is refused goes in `outcomes`. Returns the parsed (index, message, key), in
-        order."""
-        keys: dict[AuthorityId, VerifyingKey | None] = {}
-        signed: list[tuple[int, GuardedMessage, VerifyingKey]] = []
-        for index, envelope in enumerate(envelopes):
-            try:
-                message = self._parse(envelope)
-            except (EncodingError, ReceiptRejected) as exc:
-                outcomes[index] = exc
-                continue
-            source = message.receipt.body.source
-            if source not in keys:
-                keys[source] = await self._fx.peers.peer_key(source)
-            key = _source_key(keys[source], message.receipt)
-            if key is None:
-                outcomes[index] = ReceiptRejected(f"unknown peer {source}")
-                continue
-            signed.append((index, message, key))
-        return signed
 
     def _parse(self, envelope: Envelope) -> GuardedMessage:
         """The envelope's message, if its receipt is for this route and binds its content."""

@@ -229,22 +229,18 @@ def authenticate_receipts(receipts: Sequence[tuple[Receipt, VerifyingKey]]) -> l
     for i, (receipt, key) in enumerate(receipts):
         if eligible[i]:
             by_digest.setdefault((receipt.digest, key), []).append(i)
-    names: list[list[int]] = [[] for _ in range(count)]  # i → the receipts i names as prev
-    named = [False] * count
-    for j, (receipt, key) in enumerate(receipts):
-        if eligible[j]:
-            for i in by_digest.get((receipt.body.prev, key), ()):
-                names[j].append(i)
-                named[i] = True
-    checked = [i for i in range(count) if eligible[i] and not named[i]]
+    names = [  # j → the receipts j names as prev
+        by_digest.get((receipt.body.prev, key), []) if eligible[j] else []
+        for j, (receipt, key) in enumerate(receipts)
+    ]
+    named = {i for named_by_j in names for i in named_by_j}
+    checked = [i for i in range(count) if eligible[i] and i not in named]
     verified = dict(zip(checked, _signatures_verify([receipts[i] for i in checked]), strict=True))
     if not all(verified.values()):
         rest = [i for i in range(count) if eligible[i] and i not in verified]
         verified.update(zip(rest, _signatures_verify([receipts[i] for i in rest]), strict=True))
-    authentic = [False] * count
     reached = [i for i, ok in verified.items() if ok]
-    for i in reached:
-        authentic[i] = True
+    authentic = [i in verified and verified[i] for i in range(count)]
     while reached:  # what an authentic receipt names is authentic
         for i in names[reached.pop()]:
             if not authentic[i]:

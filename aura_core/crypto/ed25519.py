@@ -115,8 +115,6 @@ class VerifyingKey:
         (every receipt names its signer, `InternTable`)."""
         if type(value) is not bytes:
             raise MalformedKey("an Ed25519 public key is encoded as a byte string")
-        if cls is not VerifyingKey:
-            return cls(value)
         return cast(Self, _DECODED_KEYS(value))
 
     def __repr__(self) -> str:
